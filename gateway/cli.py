@@ -1,0 +1,265 @@
+"""``alarm-gateway``: run the daemon, check a config, work incidents, simulate devices.
+
+Exit codes: 0 ok · 2 bad command line · 3 config file missing/unreadable · 4 YAML syntax ·
+5 schema (field missing, unknown, wrong type) · 6 references (unknown role/actuator/contact,
+duplicates) · 7 operator command rejected · 8 store error · 9 daemon not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+import time
+from pathlib import Path
+
+from gateway.config import ENV_BROKER, ENV_STORE, SiteConfig, load_config
+from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
+from gateway.playbook import Playbook, load_playbooks
+
+DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
+COMMAND_TIMEOUT = 10.0
+
+
+def _load(args: argparse.Namespace) -> tuple[SiteConfig, dict[str, Playbook]]:
+    site = load_config(args.config, broker=getattr(args, "broker", None),
+                       store=getattr(args, "store", None))
+    return site, load_playbooks(site.playbook_dir, site)
+
+
+# ----------------------------------------------------------------------------- run / check
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway import logs
+    from gateway.runtime import serve
+
+    logs.configure(json=args.log_json, level=args.log_level)
+    site, playbooks = _load(args)
+    asyncio.run(serve(site, playbooks))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    code = 0
+    try:
+        site = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: INVALID", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        playbooks = load_playbooks(site.playbook_dir, site)
+    except ConfigError as exc:
+        problems = [str(p) for p in exc.problems]
+        code = exc.exit_code
+        playbooks = {}
+    if problems:
+        print(f"{site.playbook_dir}: INVALID", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return code
+    broker = "embedded (started by the gateway)" if site.broker.embedded else site.broker.describe()
+    unbound = sorted({p.kind.value for p in site.points.values()}
+                     - {k.value for pb in playbooks.values()
+                        for k in (pb.trigger.point_kinds or ())})
+    print(f"{args.config}: OK")
+    print(f"  site        {site.site_id} ({site.site_name})")
+    print(f"  broker      {broker}")
+    print(f"  store       {site.store_path}")
+    print(f"  points      {len(site.points)} on {len(site.points_by_topic())} topics")
+    print(f"  actuators   {len(site.actuators)}")
+    print(f"  playbooks   {', '.join(sorted(playbooks))} ({site.playbook_dir})")
+    if unbound:
+        print(f"  note        no playbook names these point kinds: {', '.join(unbound)} "
+              "(they are recorded and supervised, and faults still open device_fault)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- incidents
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    if args.store:
+        return Path(args.store)
+    if os.environ.get(ENV_STORE):
+        return Path(os.environ[ENV_STORE])
+    return load_config(args.config).store_path
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from gateway import render, store
+
+    path = _store_path(args)
+    try:
+        site = load_config(args.config, store=str(path))
+        playbooks = load_playbooks(site.playbook_dir, site)
+    except ConfigError:
+        playbooks = {}
+    conn = store.connect(path, readonly=True)
+    try:
+        if args.action == "list":
+            incidents = store.list_incidents(conn, include_closed=args.all)
+            print(render.incident_table(incidents, playbooks, time.time()))
+            return 0
+        if args.action == "show":
+            incident = store.get_incident(conn, args.incident)
+            if incident is None:
+                raise CommandError(f"no incident {args.incident} in {path}")
+            print(render.incident_detail(incident, store.incident_events(conn, incident.id),
+                                         store.incident_signals(conn, incident.id), playbooks,
+                                         time.time()))
+            return 0
+        return _submit(conn, path, args)
+    finally:
+        conn.close()
+
+
+def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from gateway import store
+
+    assert isinstance(conn, sqlite3.Connection)
+    incident = store.get_incident(conn, args.incident)
+    if incident is None:
+        raise CommandError(f"no incident {args.incident} in {path}")
+    if incident.status.value == "closed":
+        raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); nothing changed")
+    store.DaemonLock(path).require_daemon()
+    verb_args: dict[str, str] = {}
+    if args.action == "ack":
+        verb_args = {"note": args.note or ""}
+    elif args.action == "confirm":
+        verb_args = {"note": args.note or ""}
+    elif args.action == "close":
+        verb_args = {"report": args.report}
+    elif args.action == "note":
+        verb_args = {"text": args.text}
+    elif args.action == "step":
+        verb_args = {"step": args.step, "note": args.note or ""}
+    elif args.action == "answer":
+        verb_args = {"prompt": args.prompt, "answer": args.answer}
+    command_id = store.submit_command(conn, args.action, args.incident, args.by, verb_args,
+                                      time.time())
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    while time.monotonic() < deadline:
+        status, result = store.command_result(conn, command_id)
+        if status == "done":
+            print(result)
+            return 0
+        if status == "rejected":
+            raise CommandError(result or "rejected")
+        time.sleep(0.05)
+    raise StoreError(f"the daemon did not take command {command_id} within "
+                     f"{COMMAND_TIMEOUT:.0f}s; it stays queued and will be applied when it does")
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    from gateway import render, store
+
+    conn = store.connect(_store_path(args), readonly=True)
+    try:
+        letters = store.list_dead_letters(conn, args.limit)
+    finally:
+        conn.close()
+    if not letters:
+        print("没有坏消息 / no dead letters")
+    for d in letters:
+        shown = d.payload[:200].decode("utf-8", "replace")
+        print(f"{render.ts(d.at)}  {d.reason:<14} {d.topic}  {d.detail}  "
+              f"[{d.size} bytes] {shown!r}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alarm-gateway", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def config_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                       help="site config file (default: %(default)s; env ALARM_GATEWAY_CONFIG)")
+
+    run = sub.add_parser("run", help="run the gateway daemon")
+    config_arg(run)
+    run.add_argument("--broker", help=f"host:port or mqtt://user:pass@host:port (env {ENV_BROKER})")
+    run.add_argument("--store", help=f"SQLite store path (env {ENV_STORE})")
+    run.add_argument("--log-level", default=os.environ.get("ALARM_GATEWAY_LOG_LEVEL", "info"))
+    run.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
+                     help="JSON log lines (default: when stderr is not a terminal)")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate the site config and its playbooks")
+    config_arg(check)
+    check.set_defaults(func=cmd_check)
+
+    inc = sub.add_parser("incidents", help="list, show and work incidents")
+    config_arg(inc)
+    inc.add_argument("--store", help="store path (default: from the config)")
+    isub = inc.add_subparsers(dest="action", required=True)
+    lst = isub.add_parser("list", help="open incidents (--all: closed too)")
+    lst.add_argument("--all", action="store_true")
+    show = isub.add_parser("show", help="one incident with its full timeline")
+    show.add_argument("incident")
+    user = os.environ.get("ALARM_GATEWAY_OPERATOR") or getpass.getuser()
+    for name, text in (("ack", "acknowledge"), ("confirm", "confirm the alarm (fire: confirmed)"),
+                       ("close", "close with a report"), ("note", "add a note"),
+                       ("step", "mark a step done"), ("answer", "answer a prompt yes/no")):
+        p = isub.add_parser(name, help=text)
+        p.add_argument("incident")
+        p.add_argument("--by", default=user, help="operator name (default: %(default)s)")
+        if name in {"ack", "confirm"}:
+            p.add_argument("--note")
+        if name == "close":
+            p.add_argument("--report", required=True, help="what happened and what was done")
+        if name == "note":
+            p.add_argument("text")
+        if name == "step":
+            p.add_argument("step")
+            p.add_argument("--note")
+        if name == "answer":
+            p.add_argument("prompt")
+            p.add_argument("answer", choices=["yes", "no"])
+    inc.set_defaults(func=cmd_incidents)
+
+    dead = sub.add_parser("deadletters", help="bad input kept for the technician")
+    config_arg(dead)
+    dead.add_argument("--store")
+    dead.add_argument("--limit", type=int, default=50)
+    dead.set_defaults(func=cmd_deadletters)
+
+    from simulators import cli as simulators_cli
+
+    sim = sub.add_parser("simulate", help="publish what a device would (for testers)")
+    simulators_cli.add_arguments(sim)
+    sim.set_defaults(func=simulators_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

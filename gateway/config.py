@@ -1,0 +1,516 @@
+"""The site config: YAML validated with pydantic, compiled into frozen values.
+
+Relative paths in the file (store, playbooks) are resolved against the config file's folder, so
+the daemon behaves the same whatever its working directory is. The broker and the store path can
+be overridden from the command line or from ``ALARM_GATEWAY_BROKER`` / ``ALARM_GATEWAY_STORE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
+from gateway.model import ActuatorKind, Location, PointKind, PointState, Text
+from gateway.schema_common import BiText, Duration, Strict, schema_problems
+from gateway.yamlfile import LineIndex, format_path, load_yaml
+
+ENV_BROKER = "ALARM_GATEWAY_BROKER"
+ENV_STORE = "ALARM_GATEWAY_STORE"
+DEFAULT_EMBEDDED_PORT = 18831
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+class TlsModel(Strict):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+class BrokerModel(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str = "alarm-gateway"
+    username: str | None = None
+    password: str | None = None
+    tls: TlsModel | None = None
+    keepalive: Duration = 30.0
+    subscriptions: list[str] | None = None
+    max_payload_bytes: int = Field(64 * 1024, ge=64)
+
+
+class EmbeddedBrokerModel(Strict):
+    port: int = Field(DEFAULT_EMBEDDED_PORT, ge=1, le=65535)
+    config: str = "mosquitto.conf"
+
+
+class StoreModel(Strict):
+    path: str = "alarm-gateway.sqlite3"
+    # "normal" survives a killed process (WAL); "full" also survives power loss, at the cost
+    # of an fsync per committed batch.
+    synchronous: Literal["normal", "full"] = "full"
+
+
+class OutputsModel(Strict):
+    mqtt_prefix: str = "alarm-gateway"
+
+
+class SiteModel(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: BiText
+    address: BiText
+    crossroads: BiText | None = None
+    callback_phone: str = ""
+
+
+class ContactModel(Strict):
+    id: str
+    name: BiText
+    phone: str
+
+
+class ThresholdModel(Strict):
+    at_least: float
+    state: PointState
+
+
+class MqttBindingModel(Strict):
+    topic: str
+    decoder: Literal["json", "plain", "zigbee2mqtt"] = "json"
+    field: str | None = None
+    device_field: str | None = None
+    drill_field: str | None = None
+    property: str | None = None
+    value_property: str | None = None
+    trouble_properties: list[str] = Field(default_factory=lambda: ["battery_low", "tamper"])
+    values: dict[str, PointState] = Field(default_factory=dict)
+    thresholds: list[ThresholdModel] = Field(default_factory=list)
+    deadband: float = Field(0.0, ge=0)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_value_key(k): v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _decoder_needs(self) -> MqttBindingModel:
+        if self.decoder == "zigbee2mqtt" and not self.property:
+            raise ValueError("the zigbee2mqtt decoder needs 'property' (e.g. smoke, water_leak)")
+        if self.decoder in {"json", "plain"} and not (self.values or self.thresholds):
+            raise ValueError("say how values map to states: give 'values' and/or 'thresholds'")
+        if self.decoder == "plain" and (self.field or self.device_field):
+            raise ValueError("the plain decoder has no fields; use the json decoder")
+        if "+" in self.topic or "#" in self.topic:
+            raise ValueError("a point binds one exact topic (wildcards go in broker.subscriptions)")
+        return self
+
+
+class LocationModel(Strict):
+    site: str | None = None
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+    unit: str = ""
+
+    @field_validator("building", "floor", "zone", "unit", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class PointModel(Strict):
+    id: str
+    kind: PointKind
+    name: BiText | None = None
+    location: LocationModel = Field(default_factory=LocationModel)
+    heartbeat: Duration | None = None
+    mqtt: MqttBindingModel
+
+
+class CommandModel(Strict):
+    topic: str
+    payload: str | dict[str, Any] = ""
+    qos: Literal[0, 1, 2] = 1
+    retain: bool = False
+
+
+class ActuatorModel(Strict):
+    id: str
+    kind: ActuatorKind
+    name: BiText | None = None
+    location: LocationModel = Field(default_factory=LocationModel)
+    commands: dict[str, CommandModel]
+
+
+class SiteConfigModel(Strict):
+    site: SiteModel
+    broker: BrokerModel | None = None
+    embedded_broker: EmbeddedBrokerModel = Field(default_factory=EmbeddedBrokerModel)
+    store: StoreModel = Field(default_factory=StoreModel)
+    playbooks: str = "playbooks"
+    outputs: OutputsModel = Field(default_factory=OutputsModel)
+    roles: dict[str, BiText]
+    contacts: list[ContactModel] = Field(default_factory=list)
+    points: list[dict[str, Any]]
+    actuators: list[ActuatorModel] = Field(default_factory=list)
+
+
+class ForEachModel(Strict):
+    """``for_each`` on a point: expand one entry into many, ``{name}`` in texts is substituted."""
+
+    values: dict[str, list[str]]
+
+    @classmethod
+    def parse(cls, raw: Any) -> dict[str, list[str]]:
+        if not isinstance(raw, dict) or not raw:
+            raise ValueError("for_each maps a name to a list or a range like '1..18'")
+        out: dict[str, list[str]] = {}
+        for name, spec in raw.items():
+            if not re.fullmatch(r"[A-Za-z_]\w*", str(name)):
+                raise ValueError(f"for_each name {name!r} must be an identifier")
+            out[str(name)] = _expand_values(spec)
+        return out
+
+
+def _value_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _expand_values(spec: Any) -> list[str]:
+    if isinstance(spec, list) and spec:
+        return [str(v) for v in spec]
+    if isinstance(spec, int):
+        return [str(spec)]
+    if isinstance(spec, str):
+        match = re.fullmatch(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*", spec)
+        if match:
+            first, last = match.group(1), match.group(2)
+            width = len(first) if first.startswith("0") and len(first) > 1 else 0
+            lo, hi = int(first), int(last)
+            if hi < lo:
+                raise ValueError(f"range {spec!r} runs backwards")
+            return [str(n).zfill(width) for n in range(lo, hi + 1)]
+        return [spec]
+    raise ValueError(f"{spec!r} is neither a list nor a range like '1..18'")
+
+
+# ----------------------------------------------------------------------------- compiled values
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    at_least: float
+    state: PointState
+
+
+@dataclass(frozen=True, slots=True)
+class MqttBinding:
+    topic: str
+    decoder: str
+    field: str | None
+    device_field: str | None
+    drill_field: str | None
+    property: str | None
+    value_property: str | None
+    trouble_properties: tuple[str, ...]
+    values: Mapping[str, PointState]
+    thresholds: tuple[Threshold, ...]
+    deadband: float
+
+
+@dataclass(frozen=True, slots=True)
+class PointConfig:
+    id: str
+    kind: PointKind
+    name: Text
+    location: Location
+    heartbeat: float | None
+    mqtt: MqttBinding
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorConfig:
+    id: str
+    kind: ActuatorKind
+    name: Text
+    location: Location
+    commands: Mapping[str, Command]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    name: Text
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsModel | None = None
+    keepalive: float = 30.0
+    subscriptions: tuple[str, ...] = ()
+    max_payload_bytes: int = 64 * 1024
+    embedded: bool = False
+
+    def describe(self) -> str:
+        """Where it connects, never with the secret."""
+        user = f"{self.username}@" if self.username else ""
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    file: Path
+    site_id: str
+    site_name: Text
+    address: Text
+    crossroads: Text | None
+    callback_phone: str
+    broker: BrokerConfig
+    embedded_broker_config: Path | None
+    store_path: Path
+    store_synchronous: str
+    playbook_dir: Path
+    mqtt_prefix: str
+    roles: Mapping[str, Text]
+    contacts: Mapping[str, Contact]
+    points: Mapping[str, PointConfig]
+    actuators: Mapping[str, ActuatorConfig]
+
+    def points_by_topic(self) -> dict[str, tuple[PointConfig, ...]]:
+        table: dict[str, list[PointConfig]] = {}
+        for point in self.points.values():
+            table.setdefault(point.mqtt.topic, []).append(point)
+        return {topic: tuple(points) for topic, points in table.items()}
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_config(path: Path | str, *, broker: str | None = None, store: str | None = None,
+                environ: Mapping[str, str] | None = None) -> SiteConfig:
+    """Read, validate and compile a site config. Overrides win over the environment."""
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigSchemaError([Problem(str(path), "", "the config must be a mapping of sections")])
+    try:
+        model = SiteConfigModel.model_validate(data)
+    except ValidationError as exc:
+        raise schema_problems(exc, path, lines) from None
+    points = _expand_points(model.points, path, lines, model.site.id)
+    return _compile(model, points, path, lines, broker or env.get(ENV_BROKER),
+                    store or env.get(ENV_STORE))
+
+
+def _expand_points(raw_points: list[dict[str, Any]], path: Path, lines: LineIndex,
+                   site_id: str) -> list[tuple[int, PointModel]]:
+    out: list[tuple[int, PointModel]] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(raw_points):
+        if not isinstance(raw, dict):
+            loc = ("points", index)
+            problems.append(Problem(str(path), format_path(loc), "a point is a mapping",
+                                    lines.line(loc)))
+            continue
+        entry = dict(raw)
+        spec = entry.pop("for_each", None)
+        try:
+            combos = [{}] if spec is None else list(_combinations(ForEachModel.parse(spec)))
+        except ValueError as exc:
+            loc = ("points", index, "for_each")
+            problems.append(Problem(str(path), format_path(loc), str(exc), lines.line(loc)))
+            continue
+        for variables in combos:
+            expanded = _substitute(entry, variables)
+            try:
+                point = PointModel.model_validate(expanded)
+            except ValidationError as exc:
+                problems.extend(schema_problems(exc, path, lines, ("points", index)).problems)
+                break
+            if point.location.site is None:
+                point = point.model_copy(update={
+                    "location": point.location.model_copy(update={"site": site_id})})
+            out.append((index, point))
+    if problems:
+        raise ConfigSchemaError(problems)
+    return out
+
+
+def _combinations(values: dict[str, list[str]]) -> Iterator[dict[str, str]]:
+    names = list(values)
+
+    def rec(i: int, acc: dict[str, str]) -> Iterator[dict[str, str]]:
+        if i == len(names):
+            yield dict(acc)
+            return
+        for v in values[names[i]]:
+            acc[names[i]] = v
+            yield from rec(i + 1, acc)
+
+    return rec(0, {})
+
+
+_VAR = re.compile(r"\{(\w+)\}")
+
+
+def _substitute(value: Any, variables: dict[str, str]) -> Any:
+    if not variables:
+        return value
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, variables) for v in value]
+    return value
+
+
+def _location(model: LocationModel, site_id: str) -> Location:
+    return Location(site=model.site or site_id, building=model.building, floor=model.floor,
+                    zone=model.zone, unit=model.unit)
+
+
+def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path: Path,
+             lines: LineIndex, broker_override: str | None,
+             store_override: str | None) -> SiteConfig:
+    base = path.parent
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(str(path), format_path(loc), message, lines.line(loc)))
+
+    compiled_points: dict[str, PointConfig] = {}
+    for index, p in points:
+        if p.id in compiled_points:
+            problem(("points", index, "id"), f"duplicate point id {p.id!r}")
+            continue
+        b = p.mqtt
+        compiled_points[p.id] = PointConfig(
+            id=p.id, kind=p.kind, name=(p.name.to_text() if p.name else Text(p.id, p.id)),
+            location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
+            mqtt=MqttBinding(
+                topic=b.topic, decoder=b.decoder, field=b.field, device_field=b.device_field,
+                drill_field=b.drill_field, property=b.property, value_property=b.value_property,
+                trouble_properties=tuple(b.trouble_properties), values=dict(b.values),
+                thresholds=tuple(sorted((Threshold(t.at_least, t.state) for t in b.thresholds),
+                                        key=lambda t: t.at_least)),
+                deadband=b.deadband))
+
+    actuators: dict[str, ActuatorConfig] = {}
+    for index, a in enumerate(model.actuators):
+        if a.id in actuators:
+            problem(("actuators", index, "id"), f"duplicate actuator id {a.id!r}")
+            continue
+        commands = {
+            name: Command(topic=c.topic, payload=_payload_text(c.payload), qos=c.qos,
+                          retain=c.retain)
+            for name, c in a.commands.items()}
+        actuators[a.id] = ActuatorConfig(
+            id=a.id, kind=a.kind, name=(a.name.to_text() if a.name else Text(a.id, a.id)),
+            location=_location(a.location, model.site.id), commands=commands)
+
+    contacts: dict[str, Contact] = {}
+    for index, c in enumerate(model.contacts):
+        if c.id in contacts:
+            problem(("contacts", index, "id"), f"duplicate contact id {c.id!r}")
+        contacts[c.id] = Contact(c.id, c.name.to_text(), c.phone)
+
+    broker = _broker(model, broker_override, compiled_points, problem)
+    if problems:
+        raise ConfigReferenceError(problems)
+
+    store_path = Path(store_override) if store_override else (base / model.store.path).resolve()
+    embedded_conf = None
+    if broker.embedded:
+        embedded_conf = base / model.embedded_broker.config
+    return SiteConfig(
+        file=path, site_id=model.site.id, site_name=model.site.name.to_text(),
+        address=model.site.address.to_text(),
+        crossroads=model.site.crossroads.to_text() if model.site.crossroads else None,
+        callback_phone=model.site.callback_phone, broker=broker,
+        embedded_broker_config=embedded_conf, store_path=store_path,
+        store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
+        mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
+        roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts,
+        points=compiled_points, actuators=actuators)
+
+
+def _payload_text(payload: str | dict[str, Any]) -> str:
+    if isinstance(payload, str):
+        return payload
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _broker(model: SiteConfigModel, override: str | None, points: dict[str, PointConfig],
+            problem: Any) -> BrokerConfig:
+    bound_topics = sorted({p.mqtt.topic for p in points.values()})
+    if model.broker is None:
+        b = BrokerModel(port=model.embedded_broker.port, client_id=f"alarm-gateway-{model.site.id}")
+        embedded = True
+    else:
+        b = model.broker
+        embedded = False
+    host, port, username, password = b.host, b.port, b.username, b.password
+    if override:
+        try:
+            host, port, user_o, pass_o = parse_broker_url(override)
+        except ValueError as exc:
+            problem(("broker",), f"broker override {override!r}: {exc}")
+            user_o, pass_o = None, None
+        username = user_o or username
+        password = pass_o or password
+        embedded = False
+    subscriptions = tuple(b.subscriptions) if b.subscriptions else tuple(bound_topics)
+    return BrokerConfig(host=host, port=port, client_id=b.client_id, username=username,
+                        password=password, tls=b.tls, keepalive=b.keepalive,
+                        subscriptions=subscriptions, max_payload_bytes=b.max_payload_bytes,
+                        embedded=embedded)
+
+
+def parse_broker_url(text: str) -> tuple[str, int, str | None, str | None]:
+    """``host:port`` or ``mqtt://user:pass@host:port`` → parts."""
+    if "://" not in text:
+        text = "mqtt://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in {"mqtt", "mqtts", "tcp"}:
+        raise ValueError("use host:port or mqtt://[user:password@]host:port")
+    if not parts.hostname:
+        raise ValueError("no host given")
+    try:
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise ValueError(f"bad port: {exc}") from None
+    return (parts.hostname, port, unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None)

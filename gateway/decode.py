@@ -1,0 +1,176 @@
+"""Payload decoders: small pure functions from bytes to a reading.
+
+A decoder never guesses: a payload it cannot read raises ``DecodeError`` with a stable reason
+(``bad_json``, ``missing_field``, ``wrong_type``, ``unmapped_value``, ``bad_encoding``) and a detail
+that names the field, so the technician can fix the device or the mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config import MqttBinding, Threshold
+from gateway.errors import DecodeError
+from gateway.model import PointState
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    state: PointState | None
+    value: float | str | bool | None
+    device: str = ""
+    drill: bool = False
+
+
+def decode(binding: MqttBinding, payload: bytes) -> Reading:
+    if binding.decoder == "plain":
+        return _decode_plain(binding, payload)
+    doc = _parse_json(payload)
+    if binding.decoder == "zigbee2mqtt":
+        return _decode_zigbee(binding, doc)
+    return _decode_json(binding, doc)
+
+
+def _text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("bad_encoding", f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _parse_json(payload: bytes) -> Any:
+    text = _text(payload)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecodeError("bad_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _field(doc: Any, path: str) -> Any:
+    node = doc
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            raise DecodeError("wrong_type", f"expected an object holding '{part}' in field '{path}'")
+        if part not in node:
+            raise DecodeError("missing_field", f"field '{path}' is missing")
+        node = node[part]
+    return node
+
+
+def _key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _map_value(binding: MqttBinding, raw: Any, where: str) -> Reading:
+    if isinstance(raw, dict | list) or raw is None:
+        raise DecodeError("wrong_type", f"{where} is {type(raw).__name__}, expected a value")
+    state = binding.values.get(_key(raw))
+    if state is not None:
+        return Reading(state, raw)
+    number = _number(raw)
+    if number is not None and binding.thresholds:
+        # the state comes from thresholds with hysteresis, which needs the previous state
+        return Reading(None, number)
+    raise DecodeError("unmapped_value", f"{where} = {raw!r} has no state mapping")
+
+
+def _decode_plain(binding: MqttBinding, payload: bytes) -> Reading:
+    return _map_value(binding, _text(payload).strip(), "payload")
+
+
+def _decode_json(binding: MqttBinding, doc: Any) -> Reading:
+    if binding.field:
+        raw = _field(doc, binding.field)
+        where = f"field '{binding.field}'"
+    else:
+        raw, where = doc, "payload"
+    reading = _map_value(binding, raw, where)
+    device = ""
+    if binding.device_field:
+        dev = _field(doc, binding.device_field) if _has(doc, binding.device_field) else ""
+        if not isinstance(dev, str | int):
+            raise DecodeError("wrong_type", f"field '{binding.device_field}' must be text")
+        device = str(dev)
+    drill = False
+    if binding.drill_field and _has(doc, binding.drill_field):
+        flag = _field(doc, binding.drill_field)
+        if not isinstance(flag, bool):
+            raise DecodeError("wrong_type", f"field '{binding.drill_field}' must be true/false")
+        drill = flag
+    return Reading(reading.state, reading.value, device, drill)
+
+
+def _has(doc: Any, path: str) -> bool:
+    node = doc
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading:
+    if not isinstance(doc, dict):
+        raise DecodeError("wrong_type", "a Zigbee2MQTT payload is a JSON object")
+    prop = binding.property or ""
+    if prop not in doc:
+        raise DecodeError("missing_field", f"property '{prop}' is missing")
+    raw = doc[prop]
+    value: float | str | bool | None = raw if isinstance(raw, bool | str) else _number(raw)
+    if binding.values:
+        state = binding.values.get(_key(raw))
+        if state is None:
+            raise DecodeError("unmapped_value", f"property '{prop}' = {raw!r} has no state mapping")
+    elif isinstance(raw, bool):
+        state = PointState.ALARM if raw else PointState.NORMAL
+    else:
+        raise DecodeError("wrong_type", f"property '{prop}' = {raw!r}, expected true/false")
+    if binding.value_property and binding.value_property in doc:
+        number = _number(doc[binding.value_property])
+        if number is None:
+            raise DecodeError("wrong_type", f"property '{binding.value_property}' must be a number")
+        value = number
+    if doc.get("test") is True:
+        state = PointState.TEST
+    elif state is PointState.NORMAL and any(doc.get(p) is True for p in binding.trouble_properties):
+        state = PointState.TROUBLE
+    return Reading(state, value)
+
+
+def threshold_state(thresholds: tuple[Threshold, ...], deadband: float, value: float,
+                    previous: PointState | None) -> PointState:
+    """The state a value is in, with a dead-band on the way down.
+
+    Thresholds are sorted ascending. A level at or below the previous level is kept while the
+    value stays above its set point minus the dead-band, so a reading hovering at 25 %LEL does
+    not chatter between prealarm and normal.
+    """
+    prev_index = -1
+    for i, t in enumerate(thresholds):
+        if t.state is previous:
+            prev_index = i
+    state = PointState.NORMAL
+    for i, t in enumerate(thresholds):
+        limit = t.at_least - (deadband if i <= prev_index else 0.0)
+        if value >= limit:
+            state = t.state
+    return state

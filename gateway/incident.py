@@ -1,0 +1,129 @@
+"""Incident values and their JSON form (the store keeps a snapshot of each incident)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gateway.model import (
+    ActionStatus,
+    IncidentStatus,
+    Location,
+    PromptStatus,
+    Severity,
+    StepStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    """An alarm-initiating device seen in this incident (a point, or a device behind it)."""
+
+    point_id: str
+    device: str
+    location: Location
+    state: str
+    first_at: float
+    last_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    id: str
+    stage: str
+    role: str
+    status: StepStatus
+    started_at: float
+    due_at: float | None = None
+    done_at: float | None = None
+    done_by: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionState:
+    id: str
+    action: str
+    actuator_id: str
+    command: str
+    status: ActionStatus
+    requested_at: float
+    updated_at: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptState:
+    id: str
+    stage: str
+    status: PromptStatus
+    raised_at: float
+    answer: str = ""
+    answered_by: str = ""
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    type: str
+    key: str
+    severity: Severity
+    status: IncidentStatus
+    stage: str
+    location: Location
+    opened_at: float
+    updated_at: float
+    drill: bool = False
+    devices: tuple[DeviceRef, ...] = ()
+    steps: tuple[StepState, ...] = ()
+    actions: tuple[ActionState, ...] = ()
+    prompts: tuple[PromptState, ...] = ()
+    signal_count: int = 0
+    acknowledged_at: float | None = None
+    acknowledged_by: str = ""
+    closed_at: float | None = None
+    closed_by: str = ""
+    report: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def device(self, point_id: str, device: str) -> DeviceRef | None:
+        for ref in self.devices:
+            if ref.point_id == point_id and ref.device == device:
+                return ref
+        return None
+
+    def step(self, step_id: str) -> StepState | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def prompt(self, prompt_id: str) -> PromptState | None:
+        return next((p for p in self.prompts if p.id == prompt_id), None)
+
+    def next_deadline(self) -> float | None:
+        dues = [s.due_at for s in self.steps
+                if s.status is StepStatus.PENDING and s.due_at is not None]
+        return min(dues) if dues else None
+
+
+def to_json(incident: Incident) -> dict[str, Any]:
+    return asdict(incident)
+
+
+def from_json(data: dict[str, Any]) -> Incident:
+    def loc(d: dict[str, Any]) -> Location:
+        return Location(**d)
+
+    return Incident(
+        id=data["id"], type=data["type"], key=data["key"], severity=Severity(data["severity"]),
+        status=IncidentStatus(data["status"]), stage=data["stage"],
+        location=loc(data["location"]), opened_at=data["opened_at"],
+        updated_at=data["updated_at"], drill=data["drill"],
+        devices=tuple(DeviceRef(**{**d, "location": loc(d["location"])}) for d in data["devices"]),
+        steps=tuple(StepState(**{**s, "status": StepStatus(s["status"])}) for s in data["steps"]),
+        actions=tuple(ActionState(**{**a, "status": ActionStatus(a["status"])})
+                      for a in data["actions"]),
+        prompts=tuple(PromptState(**{**p, "status": PromptStatus(p["status"])})
+                      for p in data["prompts"]),
+        signal_count=data["signal_count"], acknowledged_at=data["acknowledged_at"],
+        acknowledged_by=data["acknowledged_by"], closed_at=data["closed_at"],
+        closed_by=data["closed_by"], report=data["report"], extra=data.get("extra", {}))

@@ -1,0 +1,146 @@
+"""Domain values: plain frozen dataclasses and enums, no I/O.
+
+Everything here is built from validated config or from adapter readings; pydantic stays at the
+edge (``config.py``, ``playbook.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class PointState(enum.StrEnum):
+    NORMAL = "normal"
+    PREALARM = "prealarm"
+    ALARM = "alarm"
+    TROUBLE = "trouble"
+    OFFLINE = "offline"
+    TEST = "test"
+
+
+class PointKind(enum.StrEnum):
+    FIRE_PANEL = "fire_panel"
+    SMOKE_DETECTOR = "smoke_detector"
+    HEAT_DETECTOR = "heat_detector"
+    FLAME_DETECTOR = "flame_detector"
+    MANUAL_CALL_POINT = "manual_call_point"
+    SPRINKLER_FLOW = "sprinkler_flow"
+    GAS_DETECTOR = "gas_detector"
+    WATER_LEAK = "water_leak"
+    ELEVATOR_ALARM_BUTTON = "elevator_alarm_button"
+    ELEVATOR_STATUS = "elevator_status"
+    VALVE_POSITION = "valve_position"
+    POWER_STATUS = "power_status"
+    GENERIC = "generic"
+
+
+class ActuatorKind(enum.StrEnum):
+    ELEVATOR = "elevator"
+    GAS_VALVE = "gas_valve"
+    WATER_VALVE = "water_valve"
+    POWER_BREAKER = "power_breaker"
+    PA_SYSTEM = "pa_system"
+    SOUNDER = "sounder"
+    GENERIC = "generic"
+
+
+class IncidentStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+
+class StepStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    OVERDUE = "overdue"
+
+
+class ActionStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    WITHHELD = "withheld"
+    FAILED = "failed"
+
+
+class PromptStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """An operator-facing text in zh-CN with its English beside it."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    site: str
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+    unit: str = ""
+
+    def label(self) -> str:
+        parts = [self.site]
+        if self.building:
+            parts.append(f"B{self.building}")
+        if self.floor:
+            parts.append(f"F{self.floor}")
+        if self.zone:
+            parts.append(f"Z{self.zone}")
+        if self.unit:
+            parts.append(f"U{self.unit}")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One reading of a point, after mapping: what the engine reasons about."""
+
+    point_id: str
+    kind: PointKind
+    location: Location
+    state: PointState
+    at: float
+    value: float | str | bool | None = None
+    device: str = ""
+    source: str = ""
+    changed: bool = True
+    replayed: bool = False
+    drill: bool = False
+
+    @property
+    def source_key(self) -> tuple[str, str]:
+        """One independent alarm-initiating device: a point, or a device behind a zone point."""
+        return (self.point_id, self.device)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the append-only log; ``incident_id`` is empty for site-level facts."""
+
+    kind: str
+    at: float
+    incident_id: str = ""
+    point_id: str = ""
+    actor: str = ""
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,419 @@
+"""The daemon: adapters in, engine in the middle, store and outbox out.
+
+One pipeline task owns the engine and the point table and handles inputs in batches: decode and
+condition the readings, run the engine, commit everything the batch changed in one transaction,
+and only then acknowledge the MQTT messages to the broker and hand the new outbox rows to the
+dispatcher. A crash anywhere before the commit leaves the messages unacknowledged, so the broker
+delivers them again; a crash after it leaves pending outbox rows that are sent at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
+from gateway import broker as embedded
+from gateway.config import PointConfig, SiteConfig
+from gateway.decode import decode
+from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply
+from gateway.errors import CommandError, DecodeError, StoreError
+from gateway.model import ActionStatus
+from gateway.playbook import Playbook
+from gateway.points import PointStatus, condition, supervise
+from gateway.store import (
+    DaemonLock,
+    DeadLetter,
+    OutboxItem,
+    SignalRecord,
+    Store,
+    WriteSet,
+    load_startup,
+    mark_outbox,
+    pending_commands,
+    seen_rx,
+    write_batch,
+)
+
+log = structlog.get_logger("gateway")
+
+MAX_BATCH = 512
+DEAD_LETTER_KEEP = 4096  # bytes of a bad payload kept for the technician
+SUPERVISION_EVERY = 1.0
+COMMAND_POLL = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class _Command:
+    row_id: int
+    command: OperatorCommand
+
+
+@dataclass(frozen=True, slots=True)
+class _ActionResult:
+    incident_id: str
+    action_id: str
+    status: ActionStatus
+    detail: str
+
+
+class _Tick:
+    pass
+
+
+_TICK = _Tick()
+_LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadline_missed",
+                  "escalated", "closed"}
+_LOGGED_FIELDS = {"name_en", "location", "state", "stage_name_en", "reason", "actuator",
+                  "command", "step", "late", "late_by", "to", "withheld"}
+_Input = InboundMessage | _Command | _ActionResult | _Tick
+
+
+class Gateway:
+    def __init__(self, site: SiteConfig, playbooks: dict[str, Playbook], *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.site = site
+        self.engine = Engine(site, playbooks)
+        self.clock = clock
+        self.store = Store(site.store_path, synchronous=site.store_synchronous)
+        self.lock = DaemonLock(site.store_path)
+        self.state = EngineState()
+        self.points: dict[str, PointStatus] = {}
+        self.topics: dict[str, tuple[PointConfig, ...]] = site.points_by_topic()
+        self.inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self.outq: asyncio.Queue[OutboxItem] = asyncio.Queue()
+        self.outbox_done: list[tuple[int, str, str]] = []
+        self.outbox_done_event = asyncio.Event()
+        self.counters: Counter[str] = Counter()
+        self.reported_bad: set[tuple[str, str]] = set()
+        self.started_at = 0.0
+        self.last_supervision = 0.0
+        self.queued_commands: set[int] = set()
+        self.ready = asyncio.Event()
+        self.mqtt: MqttAdapter | None = None
+        self._broker_process: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        self.lock.acquire()
+        try:
+            await self.store.open()
+            try:
+                await self._run_open()
+            finally:
+                await self.store.close()
+        finally:
+            self.lock.release()
+            if self._broker_process is not None:
+                embedded.stop(self._broker_process)
+
+    async def _run_open(self) -> None:
+        startup = await self.store.call(load_startup)
+        self.started_at = self.clock()
+        self.last_supervision = self.started_at
+        self.state = EngineState.restore(startup.open_incidents, startup.next_number)
+        self.points = dict(startup.points)
+        for item in startup.pending_outbox:
+            self.outq.put_nowait(item)
+        b = self.site.broker
+        if b.embedded:
+            await self._start_embedded_broker()
+        self.mqtt = MqttAdapter(MqttSettings(
+            host=b.host, port=b.port, client_id=b.client_id, subscriptions=b.subscriptions,
+            username=b.username, password=b.password,
+            ca_file=b.tls.ca_file if b.tls else None, cert_file=b.tls.cert_file if b.tls else None,
+            key_file=b.tls.key_file if b.tls else None, tls=b.tls is not None,
+            tls_insecure=b.tls.insecure if b.tls else False, keepalive=int(b.keepalive)),
+            self.inputs.put_nowait)
+        log.info("gateway_starting", site=self.site.site_id, store=str(self.site.store_path),
+                 broker=b.describe(), embedded_broker=b.embedded, points=len(self.site.points),
+                 playbooks=sorted(self.engine.playbooks), open_incidents=len(self.state.incidents),
+                 pending_outbox=len(startup.pending_outbox))
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.mqtt.run(), name="mqtt")
+            tg.create_task(self._pipeline(), name="pipeline")
+            tg.create_task(self._ticker(), name="ticker")
+            tg.create_task(self._dispatcher(), name="dispatcher")
+            tg.create_task(self._outbox_marker(), name="outbox-marker")
+            tg.create_task(self._command_poller(), name="commands")
+            tg.create_task(self._announce_ready(), name="ready")
+
+    async def _announce_ready(self) -> None:
+        assert self.mqtt is not None
+        await self.mqtt.wait_connected()
+        self.ready.set()
+        log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe())
+
+    async def _start_embedded_broker(self) -> None:
+        b = self.site.broker
+        assert self.site.embedded_broker_config is not None
+        data_dir = self.site.store_path.parent / "broker"
+        conf_text = embedded.render_config(self.site.embedded_broker_config, b.port, data_dir)
+        conf_path = data_dir / "mosquitto.conf"
+        self._broker_process = embedded.start_mosquitto(conf_text, conf_path)
+        await embedded.wait_listening(b.host, b.port, self._broker_process, conf_path)
+        log.info("embedded_broker_started", port=b.port, pid=self._broker_process.pid,
+                 settings=str(self.site.embedded_broker_config))
+
+    # ------------------------------------------------------------------ the pipeline
+
+    async def _pipeline(self) -> None:
+        while True:
+            first = await self.inputs.get()
+            batch = [first]
+            while len(batch) < MAX_BATCH and not self.inputs.empty():
+                batch.append(self.inputs.get_nowait())
+            await self._process(batch)
+
+    async def _process(self, batch: list[_Input]) -> None:
+        now = self.clock()
+        ws = WriteSet()
+        acks: list[InboundMessage] = []
+        duplicates = await self._known_duplicates(batch)
+        number_before = self.state.next_number
+        for item in batch:
+            if isinstance(item, InboundMessage):
+                acks.append(item)
+                if id(item) in duplicates:
+                    self.counters["mqtt_redelivered_duplicates"] += 1
+                    continue
+            try:
+                self._handle(item, ws, now)
+            except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+                self._internal_error(item, ws, exc)
+        if self.state.next_number != number_before:
+            ws.next_number = self.state.next_number
+        items = await self._commit(ws, now) if ws else []
+        assert self.mqtt is not None
+        for message in acks:
+            self.mqtt.ack(message.mid, message.qos)
+        for outbox_item in items:
+            self.outq.put_nowait(outbox_item)
+
+    def _handle(self, item: _Input, ws: WriteSet, now: float) -> None:
+        if isinstance(item, InboundMessage):
+            self._on_message(item, ws, now)
+        elif isinstance(item, _Command):
+            self._on_command(item, ws, now)
+        elif isinstance(item, _ActionResult):
+            self._fold(self.engine.on_action_result(
+                self.state, item.incident_id, item.action_id, item.status, item.detail, now), ws)
+        else:
+            self._on_tick(ws, now)
+
+    def _internal_error(self, item: _Input, ws: WriteSet, exc: Exception) -> None:
+        """A defect met by one input: keep the input, say so loudly, go on with the rest."""
+        self.counters["internal_errors"] += 1
+        log.exception("input_failed", input=type(item).__name__, error=repr(exc))
+        if isinstance(item, InboundMessage):
+            self._dead_letter(ws, item, "internal_error", repr(exc))
+        elif isinstance(item, _Command):
+            ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
+
+    async def _known_duplicates(self, batch: list[_Input]) -> set[int]:
+        """Messages the broker sent again (DUP) that an earlier batch already committed."""
+        redelivered = [m for m in batch if isinstance(m, InboundMessage) and m.duplicate]
+        if not redelivered:
+            return set()
+        keys = [(m.mid, m.topic, _digest(m.payload)) for m in redelivered]
+        seen = await self.store.call(lambda conn: [seen_rx(conn, *k) for k in keys])
+        return {id(m) for m, was_seen in zip(redelivered, seen, strict=True) if was_seen}
+
+    async def _commit(self, ws: WriteSet, now: float) -> list[OutboxItem]:
+        delay = 0.1
+        while True:
+            try:
+                return await self.store.call(lambda conn: write_batch(conn, ws, now))
+            except StoreError as exc:
+                # Nothing was acknowledged yet: keep the batch and retry; the broker holds the
+                # messages meanwhile.
+                self.counters["store_write_failures"] += 1
+                log.error("store_write_failed", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _fold(self, outcome: Outcome, ws: WriteSet) -> None:
+        apply(self.state, outcome)
+        ws.incidents.update(outcome.incidents)
+        ws.events.extend(outcome.events)
+        ws.outbox.extend(outcome.effects)
+        for event in outcome.events:
+            if event.kind in _LOGGED_EVENTS:
+                log.info(event.kind, incident=event.incident_id, point=event.point_id,
+                         actor=event.actor, **{k: v for k, v in event.data.items()
+                                                if k in _LOGGED_FIELDS})
+
+    def _on_message(self, message: InboundMessage, ws: WriteSet, now: float) -> None:
+        if len(message.payload) > self.site.broker.max_payload_bytes:
+            self._dead_letter(ws, message, "oversized",
+                              f"{len(message.payload)} bytes, limit "
+                              f"{self.site.broker.max_payload_bytes}")
+            return
+        if message.bad_topic:
+            self._dead_letter(ws, message, "bad_topic", "topic is not valid UTF-8")
+            return
+        points = self.topics.get(message.topic)
+        if points is None:
+            self._dead_letter(ws, message, "unknown_topic", "no point is bound to this topic")
+            return
+        if message.qos > 0:
+            ws.rx.append((message.mid, message.topic, _digest(message.payload)))
+        for point in points:
+            try:
+                reading = decode(point.mqtt, message.payload)
+            except DecodeError as exc:
+                self._dead_letter(ws, message, exc.reason, f"point {point.id}: {exc.detail}")
+                continue
+            previous = self.points.get(point.id)
+            status, sig = condition(point, previous, reading, message.received_at,
+                                    source=message.topic, replayed=message.retained)
+            self.points[point.id] = status
+            ws.points[point.id] = status
+            if message.retained and not sig.changed:
+                # a retained message replayed at (re)subscription restates what is known:
+                # current state, not a new event
+                self.counters["retained_unchanged"] += 1
+                continue
+            self.counters["signals"] += 1
+            outcome = self.engine.on_signal(self.state, sig, now)
+            self._fold(outcome, ws)
+            ws.signals.append(SignalRecord(sig, message.payload, tuple(outcome.attached)))
+
+    def _dead_letter(self, ws: WriteSet, message: InboundMessage, reason: str,
+                     detail: str) -> None:
+        self.counters[f"bad_input_{reason}"] += 1
+        ws.dead_letters.append(DeadLetter(
+            at=message.received_at, source="mqtt", topic=message.topic, reason=reason,
+            detail=detail, payload=message.payload[:DEAD_LETTER_KEEP],
+            size=len(message.payload)))
+        if (message.topic, reason) not in self.reported_bad:
+            # once per source and reason; the dead-letter table keeps every one
+            self.reported_bad.add((message.topic, reason))
+            log.warning("bad_input", source="mqtt", topic=message.topic, reason=reason,
+                        detail=detail, note="kept in dead_letters; further ones counted only")
+
+    def _on_command(self, item: _Command, ws: WriteSet, now: float) -> None:
+        self.queued_commands.discard(item.row_id)
+        cmd = item.command
+        try:
+            outcome = self.engine.on_command(self.state, cmd, now)
+        except CommandError as exc:
+            ws.command_results.append((item.row_id, False, str(exc)))
+            log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
+                     actor=cmd.actor, reason=str(exc))
+            return
+        self._fold(outcome, ws)
+        ws.command_results.append((item.row_id, True, f"{cmd.verb} {cmd.incident_id}: done"))
+        log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
+
+    def _on_tick(self, ws: WriteSet, now: float) -> None:
+        if now - self.last_supervision >= SUPERVISION_EVERY:
+            self.last_supervision = now
+            for status, sig in supervise(self.site.points, self.points, self.started_at, now):
+                self.points[sig.point_id] = status
+                ws.points[sig.point_id] = status
+                log.warning("point_offline", point=sig.point_id, silent_for=sig.value)
+                outcome = self.engine.on_signal(self.state, sig, now)
+                self._fold(outcome, ws)
+                ws.signals.append(SignalRecord(sig, b"", tuple(outcome.attached)))
+        due = self.engine.next_due(self.state)
+        if due is not None and due <= now:
+            self._fold(self.engine.on_tick(self.state, now), ws)
+
+    async def _ticker(self) -> None:
+        while True:
+            due = self.engine.next_due(self.state)
+            wait = SUPERVISION_EVERY if due is None else min(SUPERVISION_EVERY,
+                                                             max(0.0, due - self.clock()))
+            await asyncio.sleep(wait)
+            self.inputs.put_nowait(_TICK)
+
+    # ------------------------------------------------------------------ outputs
+
+    async def _dispatcher(self) -> None:
+        assert self.mqtt is not None
+        while True:
+            item = await self.outq.get()
+            pub = item.publish
+            if pub.withhold:
+                self._outbox_result(item, "withheld", "drill: real write withheld")
+                continue
+            if not self.mqtt.connected:
+                await self.mqtt.wait_connected()
+            future = self.mqtt.publish(pub.topic, pub.payload, pub.qos, pub.retain)
+            future.add_done_callback(lambda f, item=item: self._published(item, f))
+
+    def _published(self, item: OutboxItem, future: asyncio.Future[None]) -> None:
+        if future.cancelled():
+            return  # shutting down: the row stays pending and is sent at the next start
+        error = future.exception()
+        if error is None:
+            self._outbox_result(item, "sent", "broker acknowledged")
+        else:
+            self._outbox_result(item, "failed", str(error))
+
+    def _outbox_result(self, item: OutboxItem, status: str, detail: str) -> None:
+        self.counters[f"outbox_{status}"] += 1
+        self.outbox_done.append((item.id, status, detail))
+        self.outbox_done_event.set()
+        pub = item.publish
+        if pub.kind == "command" and pub.action_id:
+            self.inputs.put_nowait(_ActionResult(pub.incident_id, pub.action_id,
+                                                 ActionStatus(status), detail))
+
+    async def _outbox_marker(self) -> None:
+        while True:
+            await self.outbox_done_event.wait()
+            self.outbox_done_event.clear()
+            done, self.outbox_done = self.outbox_done, []
+            now = self.clock()
+            try:
+                await self.store.call(lambda conn: mark_outbox(conn, done, now))
+            except StoreError as exc:
+                log.error("outbox_mark_failed", error=str(exc))
+                self.outbox_done = done + self.outbox_done
+                await asyncio.sleep(1.0)
+                self.outbox_done_event.set()
+
+    async def _command_poller(self) -> None:
+        while True:
+            await asyncio.sleep(COMMAND_POLL)
+            rows = await self.store.call(pending_commands)
+            for row_id, verb, incident_id, actor, args in rows:
+                if row_id in self.queued_commands:
+                    continue
+                self.queued_commands.add(row_id)
+                self.inputs.put_nowait(_Command(row_id, OperatorCommand(
+                    verb, incident_id, actor, args)))
+
+
+def _digest(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+async def serve(site: SiteConfig, playbooks: dict[str, Playbook]) -> None:
+    """Run until SIGTERM or SIGINT."""
+    gateway = Gateway(site, playbooks)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await gateway.run()
+    except asyncio.CancelledError:
+        log.info("gateway_stopped", counters=dict(gateway.counters))
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+

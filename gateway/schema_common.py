@@ -1,0 +1,78 @@
+"""Pydantic pieces shared by the site config and the playbooks, and error translation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from gateway.errors import ConfigSchemaError, Problem
+from gateway.model import Text
+from gateway.yamlfile import LineIndex, format_path
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """``90``, ``"90s"``, ``"3m"``, ``"25h"`` → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a text like '3m', '90s', '25h'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration (write e.g. 90s, 3m, 25h)")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class TextModel(Strict):
+    zh: str
+    en: str
+
+    def to_text(self) -> Text:
+        return Text(self.zh, self.en)
+
+
+def _coerce_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"zh": value, "en": value}
+    return value
+
+
+BiText = Annotated[TextModel, BeforeValidator(_coerce_text)]
+
+
+def schema_problems(exc: ValidationError, file: Path, lines: LineIndex,
+                    prefix: tuple[str | int, ...] = ()) -> ConfigSchemaError:
+    """Turn pydantic's errors into problems that name file, line and field path."""
+    problems = []
+    for err in exc.errors():
+        loc = (*prefix, *(part for part in err["loc"] if not _is_union_tag(part)))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see the config reference in the README)"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        problems.append(Problem(str(file), format_path(loc), message, lines.line(loc)))
+    return ConfigSchemaError(problems)
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic puts the name of the union member / validator in the location; the user never
+    # wrote it, so it must not appear in the field path.
+    return isinstance(part, str) and (
+        part.startswith(("function-", "tagged-union")) or part in {"str", "TextModel"}
+    )

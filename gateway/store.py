@@ -1,0 +1,477 @@
+"""The store: SQLite in WAL mode, written from one thread of its own.
+
+An append-only event log (``events``), the raw signals, the projections the CLI reads
+(``incidents``, ``points``), the outbox of effects, the dead letters and the operator commands
+queued by the CLI. The daemon hands the thread whole batches; every job of a batch runs in one
+transaction (a savepoint each, so one failing job does not undo the others), and the caller is
+told only after COMMIT returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.engine import Publish
+from gateway.errors import DaemonNotRunning, StoreError
+from gateway.incident import Incident, from_json, to_json
+from gateway.model import Event, PointState, Signal
+from gateway.points import PointStatus
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, incident_id TEXT,
+    point_id TEXT, actor TEXT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id, seq);
+CREATE TABLE IF NOT EXISTS signals (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, point_id TEXT NOT NULL, device TEXT NOT NULL,
+    state TEXT NOT NULL, value TEXT, changed INTEGER NOT NULL, replayed INTEGER NOT NULL,
+    drill INTEGER NOT NULL, source TEXT NOT NULL, incidents TEXT NOT NULL, payload BLOB);
+CREATE INDEX IF NOT EXISTS signals_point ON signals (point_id, id);
+CREATE TABLE IF NOT EXISTS signal_incidents (
+    signal_id INTEGER NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (incident_id, signal_id));
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
+    severity TEXT NOT NULL, drill INTEGER NOT NULL, location TEXT NOT NULL,
+    opened_at REAL NOT NULL, updated_at REAL NOT NULL, closed_at REAL, snapshot TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, opened_at);
+CREATE TABLE IF NOT EXISTS points (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, since REAL NOT NULL, last_seen REAL NOT NULL,
+    value TEXT, sources TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, created_at REAL NOT NULL, kind TEXT NOT NULL, incident_id TEXT,
+    action_id TEXT, topic TEXT NOT NULL, payload TEXT NOT NULL, qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL, withhold INTEGER NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, done_at REAL, detail TEXT);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, source TEXT NOT NULL, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, size INTEGER NOT NULL, payload BLOB);
+CREATE TABLE IF NOT EXISTS mqtt_rx (
+    mid INTEGER PRIMARY KEY, topic TEXT NOT NULL, digest BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, verb TEXT NOT NULL, incident_id TEXT NOT NULL,
+    actor TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+    result TEXT, done_at REAL);
+"""
+
+
+# ----------------------------------------------------------------------------- write sets
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    signal: Signal
+    payload: bytes
+    incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    at: float
+    source: str
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+    size: int
+
+
+@dataclass(slots=True)
+class WriteSet:
+    """Everything one batch changes; written in one transaction."""
+
+    signals: list[SignalRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    points: dict[str, PointStatus] = field(default_factory=dict)
+    outbox: list[Publish] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    rx: list[tuple[int, str, bytes]] = field(default_factory=list)
+    command_results: list[tuple[int, bool, str]] = field(default_factory=list)
+    next_number: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.signals or self.events or self.incidents or self.points or self.outbox
+                    or self.dead_letters or self.rx or self.command_results)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    publish: Publish
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_batch(conn: sqlite3.Connection, ws: WriteSet, now: float) -> list[OutboxItem]:
+    for rec in ws.signals:
+        s = rec.signal
+        cur = conn.execute(
+            "INSERT INTO signals (at, point_id, device, state, value, changed, replayed, drill,"
+            " source, incidents, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (s.at, s.point_id, s.device, s.state.value,
+             None if s.value is None else _dumps(s.value), s.changed, s.replayed, s.drill,
+             s.source, ",".join(rec.incidents), rec.payload))
+        if rec.incidents:
+            conn.executemany("INSERT INTO signal_incidents VALUES (?, ?)",
+                             [(cur.lastrowid, i) for i in rec.incidents])
+    conn.executemany(
+        "INSERT INTO events (at, kind, incident_id, point_id, actor, data) VALUES (?,?,?,?,?,?)",
+        [(e.at, e.kind, e.incident_id, e.point_id, e.actor, _dumps(e.data)) for e in ws.events])
+    conn.executemany(
+        "INSERT OR REPLACE INTO incidents (id, type, status, stage, severity, drill, location,"
+        " opened_at, updated_at, closed_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(i.id, i.type, i.status.value, i.stage, i.severity.value, i.drill, i.location.label(),
+          i.opened_at, i.updated_at, i.closed_at, _dumps(to_json(i)))
+         for i in ws.incidents.values()])
+    conn.executemany(
+        "INSERT OR REPLACE INTO points (id, state, since, last_seen, value, sources)"
+        " VALUES (?,?,?,?,?,?)",
+        [(pid, p.state.value, p.since, p.last_seen, None if p.value is None else _dumps(p.value),
+          _dumps(p.sources)) for pid, p in ws.points.items()])
+    items = []
+    for pub in ws.outbox:
+        cur = conn.execute(
+            "INSERT INTO outbox (created_at, kind, incident_id, action_id, topic, payload, qos,"
+            " retain, withhold, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
+            (now, pub.kind, pub.incident_id, pub.action_id, pub.topic, pub.payload, pub.qos,
+             pub.retain, pub.withhold))
+        assert cur.lastrowid is not None
+        items.append(OutboxItem(cur.lastrowid, pub))
+    conn.executemany(
+        "INSERT INTO dead_letters (at, source, topic, reason, detail, size, payload)"
+        " VALUES (?,?,?,?,?,?,?)",
+        [(d.at, d.source, d.topic, d.reason, d.detail, d.size, d.payload)
+         for d in ws.dead_letters])
+    conn.executemany("INSERT OR REPLACE INTO mqtt_rx (mid, topic, digest) VALUES (?,?,?)", ws.rx)
+    conn.executemany("UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
+                     [("done" if ok else "rejected", msg, now, cid)
+                      for cid, ok, msg in ws.command_results])
+    if ws.next_number is not None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_number', ?)",
+                     (str(ws.next_number),))
+    return items
+
+
+def mark_outbox(conn: sqlite3.Connection, results: list[tuple[int, str, str]],
+                now: float) -> None:
+    conn.executemany(
+        "UPDATE outbox SET status = ?, detail = ?, done_at = ?, attempts = attempts + 1"
+        " WHERE id = ?", [(status, detail, now, oid) for oid, status, detail in results])
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True, slots=True)
+class StartupState:
+    open_incidents: list[Incident]
+    points: dict[str, PointStatus]
+    pending_outbox: list[OutboxItem]
+    next_number: int
+
+
+def load_startup(conn: sqlite3.Connection) -> StartupState:
+    incidents = [from_json(json.loads(row[0])) for row in conn.execute(
+        "SELECT snapshot FROM incidents WHERE status != 'closed' ORDER BY opened_at")]
+    points = {}
+    for pid, state, since, last_seen, value, sources in conn.execute(
+            "SELECT id, state, since, last_seen, value, sources FROM points"):
+        points[pid] = PointStatus(
+            PointState(state), since, last_seen, None if value is None else json.loads(value),
+            tuple((d, PointState(s)) for d, s in json.loads(sources)))
+    pending = [OutboxItem(row[0], Publish(
+        topic=row[1], payload=row[2], qos=row[3], retain=bool(row[4]), kind=row[5],
+        incident_id=row[6] or "", action_id=row[7] or "", withhold=bool(row[8])))
+        for row in conn.execute(
+            "SELECT id, topic, payload, qos, retain, kind, incident_id, action_id, withhold"
+            " FROM outbox WHERE status = 'pending' ORDER BY id")]
+    row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
+    return StartupState(incidents, points, pending, int(row[0]) if row else 1)
+
+
+def seen_rx(conn: sqlite3.Connection, mid: int, topic: str, digest: bytes) -> bool:
+    row = conn.execute("SELECT 1 FROM mqtt_rx WHERE mid = ? AND topic = ? AND digest = ?",
+                       (mid, topic, digest)).fetchone()
+    return row is not None
+
+
+def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str, dict[str, str]]]:
+    return [(cid, verb, incident_id, actor, json.loads(args)) for cid, verb, incident_id, actor, args
+            in conn.execute("SELECT id, verb, incident_id, actor, args FROM commands"
+                            " WHERE status = 'pending' ORDER BY id")]
+
+
+def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
+    if readonly and not path.exists():
+        raise StoreError(f"no store at {path} (has the daemon ever run with this config?)")
+    try:
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'full' else 'NORMAL'}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.executescript(_SCHEMA)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"store {path} has schema {version}, newer than this "
+                                 f"gateway's {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from exc
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# ----------------------------------------------------------------------------- the thread
+
+
+class DaemonLock:
+    """One daemon per store: held by the daemon for its whole life, probed by the CLI."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"another gateway is already running on this store "
+                             f"({self.path})") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def held_by_other(self) -> bool:
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def require_daemon(self) -> None:
+        if not self.held_by_other():
+            raise DaemonNotRunning(
+                "the gateway daemon is not running on this store; start it "
+                "(alarm-gateway run -c CONFIG) and try again")
+
+
+_Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]
+
+
+class Store:
+    """Runs every SQLite call on one thread; the event loop awaits the results."""
+
+    def __init__(self, path: Path, *, synchronous: str = "full", max_batch: int = 256) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self.commits = 0
+        self.commit_seconds = 0.0
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="store", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(self._ready.wait)
+        if self._open_error is not None:
+            raise self._open_error
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._loop is not None, "store not open"
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._jobs.put((fn, future))
+        return await future
+
+    def _run(self) -> None:
+        try:
+            conn = connect(self.path, synchronous=self.synchronous)
+        except BaseException as exc:
+            self._open_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                batch = [job]
+                stop = False
+                while len(batch) < self.max_batch:
+                    try:
+                        nxt = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._run_batch(conn, batch)
+                if stop:
+                    break
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        started = time.perf_counter()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for index, (fn, future) in enumerate(batch):
+                conn.execute(f"SAVEPOINT job{index}")
+                try:
+                    value = fn(conn)
+                except Exception as exc:
+                    conn.execute(f"ROLLBACK TO job{index}")
+                    results.append((future, None, exc))
+                else:
+                    results.append((future, value, None))
+                conn.execute(f"RELEASE job{index}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            error = StoreError(f"store write failed: {exc}")
+            results = [(future, None, error) for _, future in batch]
+        self.commits += 1
+        self.commit_seconds += time.perf_counter() - started
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_resolve, results)
+
+
+def _resolve(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in results:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+# ----------------------------------------------------------------------------- CLI reads
+
+
+def list_incidents(conn: sqlite3.Connection, *, include_closed: bool = False,
+                   limit: int = 200) -> list[Incident]:
+    where = "" if include_closed else "WHERE status != 'closed'"
+    return [from_json(json.loads(row[0])) for row in conn.execute(
+        f"SELECT snapshot FROM incidents {where} ORDER BY opened_at DESC LIMIT ?", (limit,))]
+
+
+def get_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
+    row = conn.execute("SELECT snapshot FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+    return from_json(json.loads(row[0])) if row else None
+
+
+def incident_events(conn: sqlite3.Connection, incident_id: str) -> list[Event]:
+    return [Event(kind=kind, at=at, incident_id=incident_id, point_id=point_id or "",
+                  actor=actor or "", data=json.loads(data))
+            for at, kind, point_id, actor, data in conn.execute(
+                "SELECT at, kind, point_id, actor, data FROM events WHERE incident_id = ?"
+                " ORDER BY seq", (incident_id,))]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    id: int
+    at: float
+    point_id: str
+    device: str
+    state: str
+    value: Any
+    changed: bool
+    replayed: bool
+    source: str
+
+
+def incident_signals(conn: sqlite3.Connection, incident_id: str) -> list[StoredSignal]:
+    return [StoredSignal(sid, at, point_id, device, state,
+                         None if value is None else json.loads(value), bool(changed),
+                         bool(replayed), source)
+            for sid, at, point_id, device, state, value, changed, replayed, source
+            in conn.execute(
+                "SELECT s.id, s.at, s.point_id, s.device, s.state, s.value, s.changed,"
+                " s.replayed, s.source FROM signal_incidents si JOIN signals s"
+                " ON s.id = si.signal_id WHERE si.incident_id = ? ORDER BY s.id",
+                (incident_id,))]
+
+
+def list_dead_letters(conn: sqlite3.Connection, limit: int = 50) -> list[DeadLetter]:
+    return [DeadLetter(at, source, topic, reason, detail, payload or b"", size)
+            for at, source, topic, reason, detail, payload, size in conn.execute(
+                "SELECT at, source, topic, reason, detail, payload, size FROM dead_letters"
+                " ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def submit_command(conn: sqlite3.Connection, verb: str, incident_id: str, actor: str,
+                   args: dict[str, str], now: float) -> int:
+    cur = conn.execute(
+        "INSERT INTO commands (at, verb, incident_id, actor, args) VALUES (?,?,?,?,?)",
+        (now, verb, incident_id, actor, _dumps(args)))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def command_result(conn: sqlite3.Connection, command_id: int) -> tuple[str, str | None]:
+    status, result = conn.execute("SELECT status, result FROM commands WHERE id = ?",
+                                  (command_id,)).fetchone()
+    return status, result

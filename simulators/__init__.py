@@ -1,0 +1,1 @@
+"""Device simulators and scenario replay for testers and drills."""

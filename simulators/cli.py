@@ -1,0 +1,96 @@
+"""``alarm-gateway simulate`` (also ``python -m simulators``): publish what a device would.
+
+    alarm-gateway simulate fire --building 1 --floor 12 --zone 3 [--device SD-01]
+    alarm-gateway simulate mcp --building 1 --floor 12 --number 2
+    alarm-gateway simulate point W-PUMP-01 alarm
+    alarm-gateway simulate point B1-F12-Z3 normal --device SD-01
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from gateway.config import SiteConfig, load_config
+from gateway.errors import GatewayError
+from gateway.model import PointState
+from simulators.devices import EncodeError, Publisher, encode
+
+DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                        help="site config (default: %(default)s)")
+    parser.add_argument("--broker", help="host:port, overrides the config")
+    sub = parser.add_subparsers(dest="device", required=True)
+    fire = sub.add_parser("fire", help="a detector zone of the fire panel")
+    fire.add_argument("--building", required=True)
+    fire.add_argument("--floor", required=True)
+    fire.add_argument("--zone", required=True)
+    fire.add_argument("--device", dest="device_address", default="SD-01",
+                      help="detector address within the zone (default: %(default)s)")
+    fire.add_argument("--state", default="alarm", choices=[s.value for s in PointState])
+    fire.add_argument("--drill", action="store_true")
+    mcp = sub.add_parser("mcp", help="a manual call point")
+    mcp.add_argument("--building", required=True)
+    mcp.add_argument("--floor", required=True)
+    mcp.add_argument("--number", required=True)
+    mcp.add_argument("--state", default="alarm", choices=[s.value for s in PointState])
+    mcp.add_argument("--drill", action="store_true")
+    point = sub.add_parser("point", help="any point of the config, by id")
+    point.add_argument("point_id")
+    point.add_argument("state", choices=[s.value for s in PointState])
+    point.add_argument("--device", default="")
+    point.add_argument("--value", type=float)
+    point.add_argument("--drill", action="store_true")
+    point.add_argument("--retain", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    site = load_config(args.config, broker=args.broker)
+    if args.device == "fire":
+        point_id = f"B{args.building}-F{args.floor}-Z{args.zone}"
+        device, value = args.device_address, None
+    elif args.device == "mcp":
+        point_id = f"B{args.building}-F{args.floor}-MCP{args.number}"
+        device, value = "", None
+    else:
+        point_id, device, value = args.point_id, args.device, args.value
+    return publish_point(site, point_id, PointState(args.state), device=device, value=value,
+                         drill=args.drill, retain=getattr(args, "retain", False))
+
+
+def publish_point(site: SiteConfig, point_id: str, state: PointState, *, device: str = "",
+                  value: float | None = None, drill: bool = False, retain: bool = False) -> int:
+    point = site.points.get(point_id)
+    if point is None:
+        print(f"error: no point {point_id!r} in {site.file}", file=sys.stderr)
+        return 2
+    try:
+        payload = encode(point, state, device=device, value=value, drill=drill)
+    except EncodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    b = site.broker
+    try:
+        with Publisher(b.host, b.port, b.username, b.password) as publisher:
+            publisher.publish(point.mqtt.topic, payload, retain=retain)
+    except (OSError, TimeoutError) as exc:
+        print(f"error: cannot publish to {b.describe()}: {exc}", file=sys.stderr)
+        return 3
+    print(f"published {point.mqtt.topic} {payload.decode()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
