@@ -214,7 +214,7 @@ class Engine:
         tx.event(incident, "incident_opened", point_id=signal.point_id,
                  name_zh=playbook.name.zh, name_en=playbook.name.en,
                  location=incident.location.label(), trigger_at=signal.at,
-                 replayed=signal.replayed, **_signal_data(signal))
+                 **_signal_data(signal))
         incident = self._enter_stage(tx, playbook, incident, stage, reason="opened")
         tx.put(incident)
         return incident.id

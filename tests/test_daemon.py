@@ -1,0 +1,353 @@
+"""The daemon as a process against a real Mosquitto: end to end, crash, restart, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulators.devices import Publisher
+from tests.conftest import ROOT, Broker, Daemon
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def site_files(tmp_path: Path, *, deadline: str | None = None) -> Path:
+    """The demo site, subscribed with wildcards (so unknown topics reach the gateway)."""
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", playbooks)
+    if deadline is not None:
+        fire = playbooks / "fire.yaml"
+        fire.write_text(fire.read_text().replace("deadline: 3m", f"deadline: {deadline}"))
+    text = (ROOT / "config" / "site.yaml").read_text()
+    text = text.replace("playbooks: ../playbooks", f"playbooks: {playbooks}")
+    text += ("\nbroker:\n  host: 127.0.0.1\n  port: 1883\n"
+             f"  client_id: gw-test-{uuid.uuid4().hex[:6]}\n"
+             "  subscriptions: ['demo/#', 'zigbee2mqtt/#']\n  max_payload_bytes: 4096\n")
+    config = tmp_path / "site.yaml"
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, broker: Broker) -> Iterator[Daemon]:
+    d = Daemon(site_files(tmp_path), tmp_path / "store.sqlite3", broker.url,
+               tmp_path / "daemon.log")
+    yield d
+    if d.process is not None and d.process.poll() is None:
+        d.terminate()
+
+
+class Watcher:
+    """A separate subscriber: what other systems see on the broker."""
+
+    def __init__(self, broker: Broker, topic: str) -> None:
+        self.messages: list[tuple[float, str, bytes]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"watch-{uuid.uuid4().hex[:6]}")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+        assert subscribed.wait(5)
+
+    def _on_message(self, client: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((time.monotonic(), msg.topic, msg.payload))
+
+    def wait_for(self, predicate: Callable[[str, bytes], bool], count: int = 1,
+                 timeout: float = 10.0) -> list[tuple[float, str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [m for m in self.messages if predicate(m[1], m[2])]
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        raise AssertionError(f"saw {len(found)} of {count} expected messages; "
+                             f"all: {[(t, p[:80]) for _, t, p in self.messages][-20:]}")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def fire_payload(device: str = "SD-01", state: str = "fire", **extra: object) -> bytes:
+    return json.dumps({"state": state, "device": device, **extra}).encode()
+
+
+def query(store: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "incidents", "-c", str(daemon.config), "--store",
+         str(daemon.store), *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_alarm_opens_incident_and_second_device_publishes_elevator_recall(
+        broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    watcher = Watcher(broker, "demo/elevator/#")
+    events = Watcher(broker, "alarm-gateway/demo/incidents/#")
+    try:
+        with Publisher(broker.host, broker.port) as pub:
+            pub.publish("demo/fire/b1/f12/z3", fire_payload("SD-01"))
+            opened = events.wait_for(lambda t, p: json.loads(p)["kind"] == "incident_opened")
+            assert json.loads(opened[0][2])["point_id"] == "B1-F12-Z3"
+            pub.publish("demo/fire/b1/f12/mcp3", json.dumps({"state": "fire"}).encode())
+            recalls = watcher.wait_for(lambda t, p: b"fire_recall" in p, count=2)
+        assert sorted(t for _, t, _ in recalls) == ["demo/elevator/b1/l1/cmd",
+                                                    "demo/elevator/b1/l2/cmd"]
+        rows = query(daemon.store, "SELECT id, type, stage, status FROM incidents")
+        assert rows == [("INC-000001", "fire", "confirmed", "open")]
+        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM outbox WHERE kind ="
+                                 " 'command' AND status = 'sent'")[0][0] == 2, what="sent")
+        listing = cli(daemon, "list")
+        assert "INC-000001" in listing.stdout
+        assert "Fire — confirmed" in listing.stdout
+    finally:
+        watcher.close()
+        events.close()
+
+
+def test_operator_works_the_incident_from_the_cli(broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b2/f5/z1", fire_payload("SD-07"))
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+    ack = cli(daemon, "ack", "INC-000001", "--by", "李明")
+    assert ack.returncode == 0, ack.stderr
+    again = cli(daemon, "ack", "INC-000001", "--by", "李明")
+    assert again.returncode == 7
+    assert "already acknowledged" in again.stderr
+    confirm = cli(daemon, "confirm", "INC-000001", "--by", "李明", "--note", "巡逻确认有烟")
+    assert confirm.returncode == 0, confirm.stderr
+    step = cli(daemon, "step", "INC-000001", "verify", "--by", "赵保安", "--note", "到场")
+    assert step.returncode == 0, step.stderr
+    no_report = cli(daemon, "close", "INC-000001", "--by", "张主管", "--report", " ")
+    assert no_report.returncode == 7
+    close = cli(daemon, "close", "INC-000001", "--by", "张主管", "--report", "厨房起火，已扑灭")
+    assert close.returncode == 0, close.stderr
+    shown = cli(daemon, "show", "INC-000001")
+    assert shown.returncode == 0
+    for expected in ("B2-F5-Z1/SD-07", "acknowledged by 李明", "confirmed by operator by 李明",
+                     "verify done by 赵保安", "elevator_recall:ELV-B2-L1", "call 119",
+                     "closed   by 张主管: 厨房起火，已扑灭", "signal   B2-F5-Z1/SD-07 alarm"):
+        assert expected in shown.stdout, (expected, shown.stdout)
+    closed = cli(daemon, "ack", "INC-000001")
+    assert closed.returncode == 7
+    assert "closed" in closed.stderr
+
+
+def test_command_without_a_running_daemon_is_refused(broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b2/f5/z1", fire_payload("SD-07"))
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+    daemon.terminate()
+    result = cli(daemon, "ack", "INC-000001")
+    assert result.returncode == 9
+    assert "not running" in result.stderr
+    assert query(daemon.store, "SELECT count(*) FROM commands")[0][0] == 0
+
+
+def test_sigkill_during_500_alarms_loses_none_and_duplicates_none(broker: Broker,
+                                                                   daemon: Daemon) -> None:
+    daemon.start()
+    total = 500
+    sent = threading.Event()
+
+    def publish_all() -> None:
+        with Publisher(broker.host, broker.port) as pub:
+            for i in range(total):
+                building, floor, zone = 1 + i % 2, 1 + (i // 2) % 18, 1 + (i // 36) % 4
+                pub.publish(f"demo/fire/b{building}/f{floor}/z{zone}",
+                            fire_payload(f"SD-{i:03d}", seq=i))
+        sent.set()
+
+    publisher = threading.Thread(target=publish_all)
+    publisher.start()
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM signals")[0][0] >= 100,
+               what="first alarms stored")
+    daemon.kill()
+    publisher.join(60)
+    assert sent.is_set()
+    stored_at_kill = query(daemon.store, "SELECT count(*) FROM signals")[0][0]
+    assert stored_at_kill < total, "the kill came too late to test anything"
+    daemon.start()
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM signals")[0][0] >= total,
+               timeout=30, what="all alarms stored")
+    time.sleep(0.5)  # anything extra (a duplicate) would arrive now
+    seqs = [json.loads(p)["seq"] for (p,) in query(daemon.store, "SELECT payload FROM signals")]
+    assert sorted(seqs) == list(range(total))
+    incidents = query(daemon.store, "SELECT type, location FROM incidents")
+    assert sorted(t for t, _ in incidents) == ["fire", "fire"]  # one per building
+
+
+def test_open_incident_escalates_on_time_across_a_restart(tmp_path: Path,
+                                                          broker: Broker) -> None:
+    daemon = Daemon(site_files(tmp_path, deadline="4s"), tmp_path / "store.sqlite3", broker.url,
+                    tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        with Publisher(broker.host, broker.port) as pub:
+            pub.publish("demo/fire/b1/f3/z2", fire_payload())
+        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+        (opened_at,) = query(daemon.store, "SELECT opened_at FROM incidents")[0]
+        assert daemon.terminate() == 0
+        daemon.start()
+        wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
+                                      " 'deadline_missed'")), timeout=10, what="escalation")
+        (at, data), = query(daemon.store, "SELECT at, data FROM events WHERE kind ="
+                            " 'deadline_missed'")
+        assert json.loads(data)["step"] == "verify"
+        assert json.loads(data)["late"] is False
+        assert float(at) - float(opened_at) == pytest.approx(4.0, abs=1.5)  # type: ignore[arg-type]
+        assert query(daemon.store, "SELECT count(*) FROM events WHERE kind = 'escalated'")[0][0]
+    finally:
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.terminate()
+
+
+def test_deadline_passed_while_down_fires_at_start_marked_late(tmp_path: Path,
+                                                                broker: Broker) -> None:
+    daemon = Daemon(site_files(tmp_path, deadline="2s"), tmp_path / "store.sqlite3", broker.url,
+                    tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        with Publisher(broker.host, broker.port) as pub:
+            pub.publish("demo/fire/b1/f3/z2", fire_payload())
+        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+        daemon.kill()
+        time.sleep(4)
+        daemon.start()
+        wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
+                                      " 'deadline_missed'")), timeout=10, what="escalation")
+        (data,), = query(daemon.store, "SELECT data FROM events WHERE kind = 'deadline_missed'")
+        assert json.loads(data)["late"] is True
+    finally:
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.terminate()
+
+
+def test_bad_input_is_dead_lettered_counted_logged_once_and_processing_goes_on(
+        broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b1/f1/z1", b"{not json")
+        pub.publish("demo/fire/b1/f1/z1", b"{still not json")
+        pub.publish("demo/unknown/device", b'{"state": "fire"}')
+        pub.publish("demo/fire/b1/f1/z2", b'{"state": ["fire"]}')
+        pub.publish("demo/fire/b1/f1/z3", b'{"state": "smoke-ish"}')
+        pub.publish("zigbee2mqtt/garage/leak_1", b'{"water_leak": "wet"}')
+        pub.publish("demo/fire/b1/f1/z4", b'{"state": "fire", "pad": "' + b"x" * 5000 + b'"}')
+        pub.publish("demo/fire/b1/f2/z1", b'\xff\xfe')
+        pub.publish("demo/fire/b1/f1/mcp1", json.dumps({"state": "fire"}).encode())
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1,
+               what="the good alarm after the bad ones")
+    reasons = sorted(r for (r,) in query(daemon.store, "SELECT reason FROM dead_letters"))
+    assert reasons == ["bad_encoding", "bad_json", "bad_json", "oversized", "unknown_topic",
+                       "unmapped_value", "wrong_type", "wrong_type"]
+    (detail, payload), = query(daemon.store, "SELECT detail, payload FROM dead_letters WHERE"
+                               " reason = 'unmapped_value'")
+    assert "B1-F1-Z3" in str(detail)
+    assert "smoke-ish" in str(detail)
+    assert payload == b'{"state": "smoke-ish"}'
+    bad_json_logs = [line for line in daemon.log().splitlines()
+                     if '"bad_input"' in line and "demo/fire/b1/f1/z1" in line]
+    assert len(bad_json_logs) == 1
+    listing = subprocess.run([sys.executable, "-m", "gateway", "deadletters", "-c",
+                              str(daemon.config), "--store", str(daemon.store)],
+                             capture_output=True, text=True, check=True)
+    assert "unknown_topic" in listing.stdout
+
+
+def test_retained_alarm_at_restart_does_not_reopen_or_resend(broker: Broker,
+                                                              daemon: Daemon) -> None:
+    daemon.start()
+    watcher = Watcher(broker, "demo/elevator/#")
+    try:
+        with Publisher(broker.host, broker.port) as pub:
+            pub.publish("demo/fire/b1/f8/z2", fire_payload("SD-01"), retain=True)
+            pub.publish("demo/fire/b1/f8/z2", fire_payload("SD-02"), retain=True)
+        watcher.wait_for(lambda t, p: b"fire_recall" in p, count=2)
+        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM outbox WHERE status ="
+                                 " 'sent' AND kind = 'command'")[0][0] == 2)
+        assert cli(daemon, "close", "INC-000001", "--by", "张主管",
+                   "--report", "误报，已复位").returncode == 0
+        signals_before = query(daemon.store, "SELECT count(*) FROM signals")[0][0]
+        assert daemon.terminate() == 0
+        daemon.start()
+        time.sleep(1.5)
+        assert query(daemon.store, "SELECT id, status FROM incidents") == [("INC-000001",
+                                                                            "closed")]
+        assert query(daemon.store, "SELECT count(*) FROM signals")[0][0] == signals_before
+        assert len([m for m in watcher.messages if b"fire_recall" in m[2]]) == 2
+    finally:
+        watcher.close()
+
+
+def test_retained_alarm_that_appeared_while_down_opens_an_incident_at_start(
+        broker: Broker, daemon: Daemon) -> None:
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("zigbee2mqtt/b1/pump_room/leak_1", b'{"water_leak": false, "tamper": true}',
+                    retain=True)
+    daemon.start()
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+    (incident_type,), = query(daemon.store, "SELECT type FROM incidents")
+    assert incident_type == "device_fault"
+    (replayed,), = query(daemon.store, "SELECT replayed FROM signals")
+    assert replayed == 1
+
+
+def test_broker_restart_is_survived_and_reported_once(broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    broker.stop()
+    time.sleep(1.0)
+    broker.start()
+    wait_until(lambda: daemon.log().count('"broker_connected"') >= 2, timeout=40,
+               what="reconnect")
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b1/f1/z1", fire_payload())
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+    assert daemon.log().count('"broker_disconnected"') == 1
+    assert daemon.log().count('"broker_unreachable"') <= 1
+
+
+def test_alarms_published_while_the_gateway_is_down_are_delivered_when_it_returns(
+        broker: Broker, daemon: Daemon) -> None:
+    daemon.start()  # registers the persistent session
+    assert daemon.terminate() == 0
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b2/f9/z4", fire_payload())
+    daemon.start()
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)

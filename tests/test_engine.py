@@ -1,0 +1,315 @@
+"""The engine as a pure state machine, driven with a virtual clock on the demo site."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.config import SiteConfig, load_config
+from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply
+from gateway.errors import CommandError
+from gateway.incident import Incident, from_json, to_json
+from gateway.model import (
+    ActionStatus,
+    IncidentStatus,
+    PointState,
+    PromptStatus,
+    Signal,
+    StepStatus,
+)
+from gateway.playbook import load_playbooks
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def site() -> SiteConfig:
+    return load_config(ROOT / "config" / "site.yaml")
+
+
+@pytest.fixture(scope="module")
+def engine(site: SiteConfig) -> Engine:
+    return Engine(site, load_playbooks(site.playbook_dir, site))
+
+
+class Harness:
+    """Feeds inputs to the engine and folds outcomes, as the runtime does."""
+
+    def __init__(self, engine: Engine, site: SiteConfig) -> None:
+        self.engine = engine
+        self.site = site
+        self.state = EngineState()
+        self.now = T0
+        self.log: list[Outcome] = []
+
+    def run(self, outcome: Outcome) -> Outcome:
+        apply(self.state, outcome)
+        self.log.append(outcome)
+        return outcome
+
+    def signal(self, point_id: str, state: PointState = PointState.ALARM, *, device: str = "",
+               changed: bool = True, drill: bool = False) -> Outcome:
+        point = self.site.points[point_id]
+        sig = Signal(point_id=point_id, kind=point.kind, location=point.location, state=state,
+                     at=self.now, device=device, source=point.mqtt.topic, changed=changed,
+                     drill=drill)
+        return self.run(self.engine.on_signal(self.state, sig, self.now))
+
+    def command(self, verb: str, incident_id: str, actor: str = "王工",
+                **args: str) -> Outcome:
+        cmd = OperatorCommand(verb, incident_id, actor, args)
+        return self.run(self.engine.on_command(self.state, cmd, self.now))
+
+    def tick(self, advance: float) -> Outcome:
+        self.now += advance
+        return self.run(self.engine.on_tick(self.state, self.now))
+
+    def only(self) -> Incident:
+        assert len(self.state.incidents) == 1, list(self.state.incidents)
+        return next(iter(self.state.incidents.values()))
+
+    def kinds(self) -> list[str]:
+        return [e.kind for o in self.log for e in o.events]
+
+
+@pytest.fixture
+def h(engine: Engine, site: SiteConfig) -> Harness:
+    return Harness(engine, site)
+
+
+def test_first_detector_opens_unverified_fire_with_verify_step_due_in_3_minutes(h: Harness) -> None:
+    out = h.signal("B1-F12-Z3", device="SD-01")
+    incident = h.only()
+    assert (incident.type, incident.stage, incident.status) == ("fire", "unverified",
+                                                              IncidentStatus.OPEN)
+    verify = incident.step("verify")
+    assert verify is not None
+    assert verify.role == "on_duty_patrol"
+    assert verify.due_at == T0 + 180
+    assert [e.kind for e in out.events][:2] == ["incident_opened", "stage_entered"]
+    assert not incident.actions
+
+
+def test_a_burst_of_40_zone_alarms_from_one_panel_is_one_incident(h: Harness) -> None:
+    for floor in range(1, 11):
+        for zone in range(1, 5):
+            h.signal(f"B1-F{floor}-Z{zone}", device="SD-01")
+    incident = h.only()
+    assert len(incident.devices) == 40
+    assert incident.signal_count == 40
+    assert h.kinds().count("incident_opened") == 1
+
+
+def test_repeated_report_of_the_same_device_adds_no_device_and_no_incident(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.signal("B1-F12-Z3", device="SD-01", changed=False)
+    incident = h.only()
+    assert len(incident.devices) == 1
+    assert incident.signal_count == 2
+
+
+def test_second_device_in_same_zone_confirms_and_recalls_that_buildings_elevators(
+        h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    out = h.signal("B1-F12-MCP3")
+    incident = h.only()
+    assert incident.stage == "confirmed"
+    assert sorted(a.actuator_id for a in incident.actions) == ["ELV-B1-L1", "ELV-B1-L2"]
+    commands = sorted((p.topic, json.loads(p.payload)["cmd"]) for p in out.effects
+                      if p.kind == "command")
+    assert commands == [("demo/elevator/b1/l1/cmd", "fire_recall"),
+                        ("demo/elevator/b1/l2/cmd", "fire_recall")]
+    assert {p.id for p in incident.prompts} == {"call_119", "cut_gas_and_power", "start_pa"}
+    stage_event = next(e for e in out.events if e.kind == "stage_entered")
+    assert stage_event.data["devices"] == ["B1-F12-Z3/SD-01", "B1-F12-MCP3"]
+
+
+def test_two_detectors_behind_one_zone_point_are_independent_devices(h: Harness) -> None:
+    h.signal("B2-F3-Z1", device="SD-01")
+    h.signal("B2-F3-Z1", device="SD-02")
+    incident = h.only()
+    assert incident.stage == "confirmed"
+    assert sorted(a.actuator_id for a in incident.actions) == ["ELV-B2-L1", "ELV-B2-L2"]
+
+
+def test_devices_in_different_zones_do_not_confirm(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.signal("B1-F12-Z4", device="SD-01")
+    h.signal("B1-F11-Z3", device="SD-01")
+    assert h.only().stage == "unverified"
+    assert not h.only().actions
+
+
+def test_call_119_prompt_carries_the_facts_the_call_must_give(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    out = h.command("confirm", h.only().id)
+    raised = {e.data["prompt"]: e.data for e in out.events if e.kind == "prompt_raised"}
+    call = raised["call_119"]["call"]
+    assert call["phone"] == "119"
+    assert call["project_zh"] == "翠湖苑"
+    assert "翠湖路" in call["address_zh"]
+    assert call["crossroads_zh"]
+    assert call["where_zh"] == "1号楼12层3防区"
+    assert call["callback"] == "0755-8600 1190"
+
+
+def test_operator_confirmation_confirms_and_cannot_be_repeated(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    incident_id = h.only().id
+    h.command("confirm", incident_id, note="patrol sees smoke")
+    assert h.only().stage == "confirmed"
+    with pytest.raises(CommandError, match="already in stage"):
+        h.command("confirm", incident_id)
+
+
+def test_fire_trouble_opens_a_maintenance_incident_never_a_fire(h: Harness) -> None:
+    h.signal("B1-F12-Z3", PointState.TROUBLE, device="SD-01")
+    incident = h.only()
+    assert incident.type == "device_fault"
+    assert "fire" not in {i.type for i in h.state.incidents.values()}
+
+
+def test_restore_to_normal_is_recorded_and_the_incident_stays_open(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    out = h.signal("B1-F12-Z3", PointState.NORMAL, device="SD-01")
+    incident = h.only()
+    assert incident.status is IncidentStatus.OPEN
+    assert incident.devices[0].state == "normal"
+    assert [e.data["state"] for e in out.events if e.kind == "signal"] == ["normal"]
+
+
+def test_missed_deadline_escalates_once_to_the_named_role(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    assert not h.tick(179).events
+    out = h.tick(1.5)
+    missed = [e for e in out.events if e.kind == "deadline_missed"]
+    assert [e.data["step"] for e in missed] == ["verify"]
+    assert missed[0].data["late"] is False
+    escalated = [e for e in out.events if e.kind == "escalated"]
+    assert escalated[0].data["to"] == "duty_supervisor"
+    assert [p.topic for p in out.effects if p.kind == "notify"] == [
+        "alarm-gateway/demo/notify/duty_supervisor"]
+    assert h.only().step("verify").status is StepStatus.OVERDUE  # type: ignore[union-attr]
+    assert not h.tick(10).events
+
+
+def test_ten_minutes_of_escalation_in_virtual_time(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    for _ in range(600):
+        h.tick(1.0)
+    missed = [e.data["step"] for o in h.log for e in o.events if e.kind == "deadline_missed"]
+    assert missed == ["verify", "supervisor_on_scene"]
+    targets = [e.data["to"] for o in h.log for e in o.events if e.kind == "escalated"]
+    assert targets == ["duty_supervisor", "project_manager"]
+
+
+def test_step_done_in_time_is_not_escalated(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.now += 100
+    out = h.command("step", h.only().id, step="verify", note="on scene, smell of burning")
+    assert out.events[0].data["on_time"] is True
+    assert "verify" not in [e.data.get("step") for e in h.tick(200).events
+                            if e.kind == "deadline_missed"]
+
+
+def test_deadline_that_passed_while_down_fires_at_once_marked_late(h: Harness,
+                                                                   engine: Engine) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    snapshot = json.loads(json.dumps(to_json(h.only())))
+    restored = EngineState.restore([from_json(snapshot)], h.state.next_number)
+    h.state = restored
+    h.now += 600
+    out = h.run(engine.on_tick(h.state, h.now))
+    missed = {e.data["step"]: e.data for e in out.events if e.kind == "deadline_missed"}
+    assert set(missed) == {"verify", "supervisor_on_scene"}
+    assert missed["verify"]["late"] is True
+    assert missed["verify"]["late_by"] == pytest.approx(420)
+
+
+def test_restored_state_attaches_instead_of_reopening(h: Harness, engine: Engine) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    snapshot = from_json(json.loads(json.dumps(to_json(h.only()))))
+    h.state = EngineState.restore([snapshot], h.state.next_number)
+    h.signal("B1-F12-MCP3")
+    assert h.only().stage == "confirmed"
+
+
+def test_acknowledge_then_close_with_report(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    incident_id = h.only().id
+    h.now += 42
+    ack = h.command("ack", incident_id, actor="李明")
+    assert ack.events[0].data["seconds_to_ack"] == 42
+    with pytest.raises(CommandError, match="already acknowledged by 李明"):
+        h.command("ack", incident_id)
+    with pytest.raises(CommandError, match="needs a report"):
+        h.command("close", incident_id, report="  ")
+    out = h.command("close", incident_id, actor="张主管", report="误报：厨房油烟，已清洁探头")
+    closed = out.incidents[incident_id]
+    assert closed.status is IncidentStatus.CLOSED
+    assert closed.closed_by == "张主管"
+    assert not h.state.incidents
+
+
+def test_commands_on_unknown_incident_or_without_operator_are_rejected(h: Harness) -> None:
+    with pytest.raises(CommandError, match="no open incident"):
+        h.command("ack", "INC-999999")
+    h.signal("B1-F12-Z3", device="SD-01")
+    with pytest.raises(CommandError, match="say who you are"):
+        h.command("ack", h.only().id, actor=" ")
+    with pytest.raises(CommandError, match="no step"):
+        h.command("step", h.only().id, step="nonsense")
+
+
+def test_prompt_answer_is_recorded_once(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    incident_id = h.only().id
+    h.command("confirm", incident_id)
+    h.command("answer", incident_id, prompt="start_pa", answer="yes")
+    prompt = h.only().prompt("start_pa")
+    assert prompt is not None
+    assert (prompt.status, prompt.answer, prompt.answered_by) == (PromptStatus.ANSWERED, "yes",
+                                                                  "王工")
+    with pytest.raises(CommandError, match="already answered"):
+        h.command("answer", incident_id, prompt="start_pa", answer="no")
+
+
+def test_closed_incident_is_not_reopened_by_a_repeat_but_a_new_device_opens_anew(
+        h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.command("close", h.only().id, report="drill finished")
+    h.signal("B1-F12-Z3", device="SD-01", changed=False)
+    assert not h.state.incidents
+    h.signal("B1-F12-Z3", device="SD-02")
+    assert h.only().id == "INC-000002"
+
+
+def test_drill_incident_withholds_actuator_writes_and_stays_apart_from_real_ones(
+        h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01", drill=True)
+    out = h.signal("B1-F12-Z3", device="SD-02", drill=True)
+    commands = [p for p in out.effects if p.kind == "command"]
+    assert commands
+    assert all(p.withhold for p in commands)
+    h.signal("B1-F12-Z3", device="SD-01")
+    assert sorted(i.drill for i in h.state.incidents.values()) == [False, True]
+
+
+def test_action_result_updates_the_action_and_the_timeline(h: Harness, engine: Engine) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.command("confirm", h.only().id)
+    action = h.only().actions[0]
+    out = h.run(engine.on_action_result(h.state, h.only().id, action.id, ActionStatus.SENT,
+                                        "broker acknowledged", h.now))
+    assert out.events[0].kind == "action_sent"
+    assert h.only().actions[0].status is ActionStatus.SENT
+
+
+def test_offline_point_opens_one_maintenance_incident_per_point(h: Harness) -> None:
+    h.signal("W-PUMP-01", PointState.OFFLINE)
+    h.signal("W-GAR-01", PointState.OFFLINE)
+    assert sorted(i.type for i in h.state.incidents.values()) == ["device_fault",
+                                                                  "device_fault"]
