@@ -74,7 +74,7 @@ def start_mosquitto(conf_text: str, conf_path: Path) -> subprocess.Popen[bytes]:
     with log_path(conf_path).open("ab") as log_file:
         return subprocess.Popen([mosquitto_binary(), "-c", str(conf_path)],
                                 stdout=subprocess.DEVNULL, stderr=log_file,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=_die_with_parent)  # noqa: PLW1509 - started before any thread
 
 
 def log_path(conf_path: Path) -> Path:
@@ -82,9 +82,9 @@ def log_path(conf_path: Path) -> Path:
 
 
 async def wait_listening(host: str, port: int, process: subprocess.Popen[bytes],
-                         conf_path: Path, timeout: float = 10.0) -> None:
+                         conf_path: Path, within: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         if process.poll() is not None:
             err = log_path(conf_path).read_text(errors="replace")
@@ -95,7 +95,7 @@ async def wait_listening(host: str, port: int, process: subprocess.Popen[bytes],
         except OSError:
             if loop.time() > deadline:
                 raise GatewayError(f"embedded broker did not listen on {host}:{port} "
-                                   f"within {timeout:.0f}s") from None
+                                   f"within {within:.0f}s") from None
             await asyncio.sleep(0.05)
             continue
         writer.close()

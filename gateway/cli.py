@@ -49,8 +49,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         site = load_config(args.config)
     except ConfigError as exc:
         print(f"{args.config}: INVALID", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        for config_problem in exc.problems:
+            print(f"  {config_problem}", file=sys.stderr)
         return exc.exit_code
     try:
         playbooks = load_playbooks(site.playbook_dir, site)
@@ -132,9 +132,7 @@ def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
         raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); nothing changed")
     store.DaemonLock(path).require_daemon()
     verb_args: dict[str, str] = {}
-    if args.action == "ack":
-        verb_args = {"note": args.note or ""}
-    elif args.action == "confirm":
+    if args.action in {"ack", "confirm"}:
         verb_args = {"note": args.note or ""}
     elif args.action == "close":
         verb_args = {"report": args.report}

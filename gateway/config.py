@@ -322,7 +322,8 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
     env = os.environ if environ is None else environ
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigSchemaError([Problem(str(path), "", "the config must be a mapping of sections")])
+        raise ConfigSchemaError([Problem(str(path), "",
+                                         "the config must be a mapping of sections")])
     try:
         model = SiteConfigModel.model_validate(data)
     except ValidationError as exc:

@@ -38,7 +38,8 @@ def _text(payload: bytes) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DecodeError("bad_encoding", f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise DecodeError("bad_encoding",
+                          f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _parse_json(payload: bytes) -> Any:
@@ -46,14 +47,16 @@ def _parse_json(payload: bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DecodeError("bad_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise DecodeError("bad_json",
+                          f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
 def _field(doc: Any, path: str) -> Any:
     node = doc
     for part in path.split("."):
         if not isinstance(node, dict):
-            raise DecodeError("wrong_type", f"expected an object holding '{part}' in field '{path}'")
+            raise DecodeError("wrong_type",
+                              f"expected an object holding '{part}' in field '{path}'")
         if part not in node:
             raise DecodeError("missing_field", f"field '{path}' is missing")
         node = node[part]

@@ -246,7 +246,8 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
         seen_ids.add(stage.id)
         for ti, step in enumerate(stage.steps):
             if step.role not in site.roles:
-                problem(("stages", si, "steps", ti, "role"), _unknown("role", step.role, site.roles))
+                problem(("stages", si, "steps", ti, "role"),
+                        _unknown("role", step.role, site.roles))
             if step.escalate_to and step.escalate_to not in site.roles:
                 problem(("stages", si, "steps", ti, "escalate_to"),
                         _unknown("role", step.escalate_to, site.roles))

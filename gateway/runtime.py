@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import structlog
@@ -107,6 +107,9 @@ class Gateway:
     async def run(self) -> None:
         self.lock.acquire()
         try:
+            if self.site.broker.embedded:
+                # before the store thread exists: the broker is forked with a pre-exec hook
+                await self._start_embedded_broker()
             await self.store.open()
             try:
                 await self._run_open()
@@ -126,8 +129,6 @@ class Gateway:
         for item in startup.pending_outbox:
             self.outq.put_nowait(item)
         b = self.site.broker
-        if b.embedded:
-            await self._start_embedded_broker()
         self.mqtt = MqttAdapter(MqttSettings(
             host=b.host, port=b.port, client_id=b.client_id, subscriptions=b.subscriptions,
             username=b.username, password=b.password,
@@ -189,7 +190,7 @@ class Gateway:
                     continue
             try:
                 self._handle(item, ws, now)
-            except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+            except Exception as exc:
                 self._internal_error(item, ws, exc)
         if self.state.next_number != number_before:
             ws.next_number = self.state.next_number
@@ -351,7 +352,7 @@ class Gateway:
             if not self.mqtt.connected:
                 await self.mqtt.wait_connected()
             future = self.mqtt.publish(pub.topic, pub.payload, pub.qos, pub.retain)
-            future.add_done_callback(lambda f, item=item: self._published(item, f))
+            future.add_done_callback(partial(self._published, item))
 
     def _published(self, item: OutboxItem, future: asyncio.Future[None]) -> None:
         if future.cancelled():
@@ -376,9 +377,8 @@ class Gateway:
             await self.outbox_done_event.wait()
             self.outbox_done_event.clear()
             done, self.outbox_done = self.outbox_done, []
-            now = self.clock()
             try:
-                await self.store.call(lambda conn: mark_outbox(conn, done, now))
+                await self.store.call(partial(mark_outbox, results=done, now=self.clock()))
             except StoreError as exc:
                 log.error("outbox_mark_failed", error=str(exc))
                 self.outbox_done = done + self.outbox_done

@@ -172,7 +172,7 @@ def write_batch(conn: sqlite3.Connection, ws: WriteSet, now: float) -> list[Outb
     return items
 
 
-def mark_outbox(conn: sqlite3.Connection, results: list[tuple[int, str, str]],
+def mark_outbox(conn: sqlite3.Connection, *, results: list[tuple[int, str, str]],
                 now: float) -> None:
     conn.executemany(
         "UPDATE outbox SET status = ?, detail = ?, done_at = ?, attempts = attempts + 1"
@@ -216,9 +216,10 @@ def seen_rx(conn: sqlite3.Connection, mid: int, topic: str, digest: bytes) -> bo
 
 
 def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str, dict[str, str]]]:
-    return [(cid, verb, incident_id, actor, json.loads(args)) for cid, verb, incident_id, actor, args
-            in conn.execute("SELECT id, verb, incident_id, actor, args FROM commands"
-                            " WHERE status = 'pending' ORDER BY id")]
+    return [(cid, verb, incident_id, actor, json.loads(args))
+            for cid, verb, incident_id, actor, args in conn.execute(
+                "SELECT id, verb, incident_id, actor, args FROM commands"
+                " WHERE status = 'pending' ORDER BY id")]
 
 
 def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:

@@ -41,11 +41,12 @@ site: {id: t1, name: Test site, address: 1 Test Road}
 roles: {monitoring_center: Monitoring center}
 """
 
+# items at column 0, so that a test can append more points as a dedented part
 ONE_POINT = """\
 points:
-  - id: P1
-    kind: smoke_detector
-    mqtt: {topic: t/p1, field: state, values: {fire: alarm, normal: normal}}
+- id: P1
+  kind: smoke_detector
+  mqtt: {topic: t/p1, field: state, values: {fire: alarm, normal: normal}}
 """
 
 
@@ -59,10 +60,11 @@ def _no_override_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 
-def write(directory: Path, text: str, name: str = "site.yaml") -> Path:
+def write(directory: Path, *parts: str, name: str = "site.yaml") -> Path:
+    """Write a YAML document made of parts, each dedented on its own."""
     path = directory / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.write_text("".join(textwrap.dedent(part) for part in parts), encoding="utf-8")
     return path
 
 
@@ -153,13 +155,14 @@ def test_for_each_range_includes_both_ends() -> None:
 def test_for_each_substitutes_id_name_topic_and_location() -> None:
     point = load(DEMO_SITE).points["B2-F7-Z3"]
 
-    assert point.name == Text("2号楼7层3防区感烟探测器", "Building 2 floor 7 zone 3 smoke detectors")
+    assert point.name == Text("2号楼7层3防区感烟探测器",
+                              "Building 2 floor 7 zone 3 smoke detectors")
     assert point.mqtt.topic == "demo/fire/b2/f7/z3"
     assert point.location == Location(site="demo", building="2", floor="7", zone="3")
 
 
 def test_for_each_zero_padded_range_keeps_its_width(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "P-{n}"
             for_each: {n: "08..11"}
@@ -174,7 +177,7 @@ def test_for_each_zero_padded_range_keeps_its_width(tmp_path: Path) -> None:
 
 
 def test_for_each_short_zero_padded_range(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "P-{n}"
             for_each: {n: "01..03"}
@@ -186,7 +189,7 @@ def test_for_each_short_zero_padded_range(tmp_path: Path) -> None:
 
 
 def test_for_each_list_values(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "W-{room}"
             for_each: {room: [pump, garage, boiler]}
@@ -203,7 +206,7 @@ def test_for_each_list_values(tmp_path: Path) -> None:
 
 
 def test_for_each_expands_every_combination(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "B{b}-{side}"
             for_each: {b: "1..2", side: [east, west, north]}
@@ -216,7 +219,7 @@ def test_for_each_expands_every_combination(tmp_path: Path) -> None:
 
 
 def test_for_each_leaves_unknown_placeholders_alone(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "P{n}"
             for_each: {n: [1]}
@@ -236,7 +239,7 @@ def test_site_id_is_filled_into_point_and_actuator_locations() -> None:
 
 
 def test_explicit_location_site_is_kept(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detector
@@ -248,7 +251,7 @@ def test_explicit_location_site_is_kept(tmp_path: Path) -> None:
 
 
 def test_point_without_name_is_named_by_its_id(tmp_path: Path) -> None:
-    site = load(write(tmp_path, HEAD + ONE_POINT))
+    site = load(write(tmp_path, HEAD, ONE_POINT))
 
     assert site.points["P1"].name == Text("P1", "P1")
 
@@ -265,7 +268,7 @@ def test_demo_relative_paths_resolve_against_the_config_folder(
 
 def test_relative_config_path_resolves_store_and_playbooks_to_absolute(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "etc", HEAD + ONE_POINT + """\
+    write(tmp_path / "etc", HEAD, ONE_POINT, """\
         store: {path: data/gw.sqlite3}
         playbooks: procedures
         """)
@@ -367,20 +370,20 @@ def test_no_broker_section_starts_the_embedded_broker_on_its_port() -> None:
 
 
 def test_embedded_broker_port_defaults_when_not_configured(tmp_path: Path) -> None:
-    broker = load(write(tmp_path, HEAD + ONE_POINT)).broker
+    broker = load(write(tmp_path, HEAD, ONE_POINT)).broker
 
     assert broker.embedded is True
     assert broker.port == DEFAULT_EMBEDDED_PORT
 
 
 def test_embedded_broker_uses_the_configured_port(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + "embedded_broker: {port: 19999}\n")
+    path = write(tmp_path, HEAD, ONE_POINT, "embedded_broker: {port: 19999}\n")
 
     assert load(path).broker.port == 19999
 
 
 def test_subscriptions_default_to_every_bound_topic_once(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: B
             kind: smoke_detector
@@ -407,7 +410,7 @@ def test_demo_subscribes_to_all_its_topics() -> None:
 
 
 def test_broker_section_is_used_as_written(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         broker:
           host: 192.0.2.10
           port: 8883
@@ -426,7 +429,7 @@ def test_broker_section_is_used_as_written(tmp_path: Path) -> None:
 
 
 def test_override_without_credentials_keeps_the_file_credentials(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         broker: {host: h, username: gateway, password: s3cret-pw}
         """)
 
@@ -459,7 +462,7 @@ def test_missing_config_file_is_a_file_error(tmp_path: Path) -> None:
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detector: oops
@@ -487,7 +490,7 @@ def test_empty_config_file_is_a_schema_error(tmp_path: Path) -> None:
 
 
 def test_missing_required_field_names_its_path_and_the_parent_line(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P0
             kind: smoke_detector
@@ -514,7 +517,7 @@ def test_missing_required_field_names_its_path_and_the_parent_line(tmp_path: Pat
 
 
 def test_missing_top_level_section_is_a_schema_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "site: {id: t1, name: T, address: A}\n" + ONE_POINT)
+    path = write(tmp_path, "site: {id: t1, name: T, address: A}\n", ONE_POINT)
 
     problem = only_problem(config_error(ConfigSchemaError, lambda: load(path)))
 
@@ -522,7 +525,7 @@ def test_missing_top_level_section_is_a_schema_error(tmp_path: Path) -> None:
 
 
 def test_unknown_field_in_a_point_is_reported_as_a_typo(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detector
@@ -540,7 +543,7 @@ def test_unknown_field_in_a_point_is_reported_as_a_typo(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_section_is_reported_as_a_typo(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + "playbook: ../playbooks\n")
+    path = write(tmp_path, HEAD, ONE_POINT, "playbook: ../playbooks\n")
 
     problem = only_problem(config_error(ConfigSchemaError, lambda: load(path)))
 
@@ -549,7 +552,7 @@ def test_unknown_top_level_section_is_reported_as_a_typo(tmp_path: Path) -> None
 
 
 def test_wrong_type_names_the_field(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         broker:
           host: h
           port: eighteen
@@ -564,7 +567,7 @@ def test_wrong_type_names_the_field(tmp_path: Path) -> None:
 
 
 def test_bad_duration_names_the_point_field(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: gas_detector
@@ -580,7 +583,7 @@ def test_bad_duration_names_the_point_field(tmp_path: Path) -> None:
 
 
 def test_unknown_point_kind_is_a_bad_enum_value(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detecter
@@ -595,7 +598,7 @@ def test_unknown_point_kind_is_a_bad_enum_value(tmp_path: Path) -> None:
 
 
 def test_unknown_state_in_a_value_mapping_names_the_key(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detector
@@ -612,7 +615,7 @@ def test_unknown_state_in_a_value_mapping_names_the_key(tmp_path: Path) -> None:
 
 
 def test_schema_error_inside_for_each_points_at_the_template(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
           - id: "Z{n}"
             for_each: {n: "1..5"}
             kind: smoke_detector
@@ -627,7 +630,7 @@ def test_schema_error_inside_for_each_points_at_the_template(tmp_path: Path) -> 
 
 
 def test_backwards_for_each_range_is_a_schema_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: "P{n}"
             for_each: {n: "5..1"}
@@ -644,7 +647,7 @@ def test_backwards_for_each_range_is_a_schema_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("topic", ["t/+/state", "t/#"])
 def test_wildcard_in_a_point_topic_is_a_schema_error(tmp_path: Path, topic: str) -> None:
-    path = write(tmp_path, HEAD + f"""\
+    path = write(tmp_path, HEAD, f"""\
         points:
           - id: P1
             kind: smoke_detector
@@ -661,7 +664,7 @@ def test_wildcard_in_a_point_topic_is_a_schema_error(tmp_path: Path, topic: str)
 
 
 def test_zigbee2mqtt_decoder_without_property_is_a_schema_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: W1
             kind: water_leak
@@ -678,7 +681,7 @@ def test_zigbee2mqtt_decoder_without_property_is_a_schema_error(tmp_path: Path) 
 @pytest.mark.parametrize("decoder", ["json", "plain"])
 def test_decoder_with_neither_values_nor_thresholds_is_a_schema_error(
         tmp_path: Path, decoder: str) -> None:
-    path = write(tmp_path, HEAD + f"""\
+    path = write(tmp_path, HEAD, f"""\
         points:
           - id: P1
             kind: generic
@@ -693,7 +696,7 @@ def test_decoder_with_neither_values_nor_thresholds_is_a_schema_error(
 
 
 def test_thresholds_alone_satisfy_the_json_decoder(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: G1
             kind: gas_detector
@@ -711,7 +714,7 @@ def test_thresholds_alone_satisfy_the_json_decoder(tmp_path: Path) -> None:
 
 
 def test_plain_decoder_with_a_field_is_a_schema_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: generic
@@ -725,11 +728,14 @@ def test_plain_decoder_with_a_field_is_a_schema_error(tmp_path: Path) -> None:
 
 
 def test_value_mapping_keys_are_lower_cased_and_booleans_become_words(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: generic
-            mqtt: {topic: t/p1, field: s, values: {FIRE: alarm, true: alarm, false: normal, 3: test}}
+            mqtt:
+              topic: t/p1
+              field: s
+              values: {FIRE: alarm, true: alarm, false: normal, 3: test}
         """)
 
     values = load(path).points["P1"].mqtt.values
@@ -742,7 +748,7 @@ def test_value_mapping_keys_are_lower_cased_and_booleans_become_words(tmp_path: 
 
 
 def test_duplicate_point_ids_are_a_reference_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
           - id: P1
             kind: heat_detector
             mqtt: {topic: t/other, field: state, values: {hot: alarm}}
@@ -758,7 +764,7 @@ def test_duplicate_point_ids_are_a_reference_error(tmp_path: Path) -> None:
 
 
 def test_for_each_without_placeholder_in_id_gives_duplicate_ids(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: SAME
             for_each: {n: "1..2"}
@@ -772,7 +778,7 @@ def test_for_each_without_placeholder_in_id_gives_duplicate_ids(tmp_path: Path) 
 
 
 def test_duplicate_actuator_ids_are_a_reference_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         actuators:
           - {id: V1, kind: gas_valve, commands: {close: {topic: v/1}}}
           - {id: V1, kind: water_valve, commands: {close: {topic: v/2}}}
@@ -787,7 +793,7 @@ def test_duplicate_actuator_ids_are_a_reference_error(tmp_path: Path) -> None:
 
 
 def test_duplicate_contact_ids_are_a_reference_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         contacts:
           - {id: fire, name: Fire brigade, phone: "119"}
           - {id: fire, name: Fire brigade again, phone: "119"}
@@ -799,10 +805,10 @@ def test_duplicate_contact_ids_are_a_reference_error(tmp_path: Path) -> None:
 
 
 def test_reference_problems_are_reported_together(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
-          - id: P1
-            kind: heat_detector
-            mqtt: {topic: t/other, field: state, values: {hot: alarm}}
+    path = write(tmp_path, HEAD, ONE_POINT, """\
+        - id: P1
+          kind: heat_detector
+          mqtt: {topic: t/other, field: state, values: {hot: alarm}}
         actuators:
           - {id: V1, kind: gas_valve, commands: {close: {topic: v/1}}}
           - {id: V1, kind: water_valve, commands: {close: {topic: v/2}}}
@@ -983,7 +989,7 @@ def test_playbook_yaml_syntax_error_is_a_syntax_error(tmp_path: Path) -> None:
 
 
 def test_missing_playbook_folder_is_a_reference_error(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + "playbooks: nowhere\n")
+    path = write(tmp_path, HEAD, ONE_POINT, "playbooks: nowhere\n")
 
     problem = only_problem(config_error(ConfigReferenceError, lambda: load_demo_playbooks(path)))
 
@@ -993,7 +999,7 @@ def test_missing_playbook_folder_is_a_reference_error(tmp_path: Path) -> None:
 
 def test_empty_playbook_folder_is_a_reference_error(tmp_path: Path) -> None:
     (tmp_path / "playbooks").mkdir()
-    path = write(tmp_path, HEAD + ONE_POINT)
+    path = write(tmp_path, HEAD, ONE_POINT)
 
     problem = only_problem(config_error(ConfigReferenceError, lambda: load_demo_playbooks(path)))
 
@@ -1027,7 +1033,7 @@ def test_check_missing_file_returns_3(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_check_syntax_error_returns_4_with_the_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, HEAD + "points:\n  - id: P1\n    kind: smoke_detector: oops\n")
+    path = write(tmp_path, HEAD, "points:\n  - id: P1\n    kind: smoke_detector: oops\n")
 
     code, _, err = run_check(path, capsys)
 
@@ -1037,7 +1043,7 @@ def test_check_syntax_error_returns_4_with_the_line(
 
 def test_check_schema_error_returns_5_naming_file_line_and_field(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detector
@@ -1059,7 +1065,7 @@ def test_check_schema_error_returns_5_naming_file_line_and_field(
 
 def test_check_reference_error_returns_6(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + ONE_POINT.replace("points:\n", ""))
+    path = write(tmp_path, HEAD, ONE_POINT, ONE_POINT.replace("points:\n", ""))
 
     code, _, err = run_check(path, capsys)
 
@@ -1092,7 +1098,7 @@ def test_check_playbook_schema_error_returns_5(
 
 
 def test_check_as_a_subprocess_exits_non_zero_for_a_broken_config(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + """\
+    path = write(tmp_path, HEAD, """\
         points:
           - id: P1
             kind: smoke_detecter
@@ -1135,7 +1141,7 @@ def test_check_never_prints_the_broker_password_from_the_environment(
 
 def test_check_never_prints_the_password_when_the_file_is_broken(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, HEAD + ONE_POINT + """\
+    path = write(tmp_path, HEAD, ONE_POINT, """\
         broker:
           host: h
           port: eighteen

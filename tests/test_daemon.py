@@ -351,3 +351,47 @@ def test_alarms_published_while_the_gateway_is_down_are_delivered_when_it_return
         pub.publish("demo/fire/b2/f9/z4", fire_payload())
     daemon.start()
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+
+
+def test_silent_supervised_point_goes_offline_and_opens_maintenance_incident(
+        tmp_path: Path, broker: Broker) -> None:
+    config = site_files(tmp_path)
+    config.write_text(config.read_text().replace("heartbeat: 25h", "heartbeat: 2s"))
+    daemon = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
+    daemon.start()
+    stop = threading.Event()
+
+    def pump_sensor_keeps_reporting() -> None:
+        with Publisher(broker.host, broker.port) as pub:
+            while not stop.is_set():
+                pub.publish("zigbee2mqtt/b1/pump_room/leak_1", b'{"water_leak": false}')
+                stop.wait(0.5)
+
+    reporter = threading.Thread(target=pump_sensor_keeps_reporting)
+    reporter.start()
+    try:
+        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 7,
+                   what="the 7 silent sensors offline")
+        offline = {p for (p,) in query(daemon.store, "SELECT id FROM points WHERE state ="
+                                       " 'offline'")}
+        assert offline == {"G-B1-01", "G-B1-02", "G-B1-03", "G-B1-04", "W-GAR-01", "W-GAR-02",
+                           "W-GAR-03"}
+        types = {t for (t,) in query(daemon.store, "SELECT type FROM incidents")}
+        assert types == {"device_fault"}
+        with Publisher(broker.host, broker.port) as pub:
+            pub.publish("zigbee2mqtt/garage/leak_3", b'{"water_leak": false}')
+        wait_until(lambda: query(daemon.store, "SELECT state FROM points WHERE id ="
+                                 " 'W-GAR-03'") == [("normal",)], what="back online")
+        (incident_id,), = query(daemon.store, "SELECT incident_id FROM events WHERE kind ="
+                                " 'incident_opened' AND point_id = 'W-GAR-03'")
+        states = [json.loads(d)["state"] for (d,) in query(
+            daemon.store, "SELECT data FROM events WHERE incident_id = ? AND kind = 'signal'",
+            incident_id)]
+        assert states == ["normal"]
+        assert query(daemon.store, "SELECT status FROM incidents WHERE id = ?",
+                     incident_id) == [("open",)]
+        assert daemon.log().count('"point_offline"') == 7
+    finally:
+        stop.set()
+        reporter.join()
+        daemon.terminate()
