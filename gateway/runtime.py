@@ -174,7 +174,12 @@ class Gateway:
             batch = [first]
             while len(batch) < MAX_BATCH and not self.inputs.empty():
                 batch.append(self.inputs.get_nowait())
-            await self._process(batch)
+            try:
+                await self._process(batch)
+            except Exception as exc:  # noqa: BLE001 - the pipeline must outlive a defect
+                # Nothing of this batch was acknowledged: the broker still holds its messages.
+                self.counters["internal_errors"] += 1
+                log.exception("batch_failed", size=len(batch), error=repr(exc))
 
     async def _process(self, batch: list[_Input]) -> None:
         now = self.clock()

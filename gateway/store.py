@@ -382,7 +382,11 @@ class Store:
                     value = fn(conn)
                 except Exception as exc:
                     conn.execute(f"ROLLBACK TO job{index}")
-                    results.append((future, None, exc))
+                    error: Exception = exc
+                    if isinstance(exc, sqlite3.Error):
+                        error = StoreError(f"store job failed: {exc}")
+                        error.__cause__ = exc
+                    results.append((future, None, error))
                 else:
                     results.append((future, value, None))
                 conn.execute(f"RELEASE job{index}")
