@@ -150,7 +150,7 @@ class MqttAdapter:
                 raise OSError(f"connect failed: {mqtt.error_string(rc)}")
         except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
             self._report_unreachable(exc)
-            self._client._sock_close()
+            self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
             return "unreachable"
         reason = await self._lost
         return "connected-then-lost" if self.connects > was_connected_before else reason
@@ -168,7 +168,7 @@ class MqttAdapter:
             self._misc_task.cancel()
         if self.connected:
             self._client.disconnect()
-        self._client._sock_close()
+        self._client._sock_close()  # noqa: SLF001 - paho has no public close without DISCONNECT
         for future in self._inflight.values():
             if not future.done():
                 future.cancel()
@@ -232,7 +232,7 @@ class MqttAdapter:
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            topic = message._topic.decode("utf-8", "replace")
+            topic = message._topic.decode("utf-8", "replace")  # noqa: SLF001 - raw bytes
             bad_topic = True
         self._on_message_cb(InboundMessage(
             topic=topic, payload=bytes(message.payload), qos=message.qos, mid=message.mid,

@@ -165,6 +165,10 @@ class Engine:
         self.site = site
         self.playbooks = dict(playbooks)
         self.prefix = site.mqtt_prefix
+        self._commands = {
+            "ack": self._cmd_ack, "confirm": self._cmd_confirm, "close": self._cmd_close,
+            "note": self._cmd_note, "step": self._cmd_step, "answer": self._cmd_answer,
+        }
 
     # ------------------------------------------------------------------ signals
 
@@ -335,10 +339,10 @@ class Engine:
             raise CommandError(f"incident {incident.id} runs playbook {incident.type!r}, "
                                "which is no longer loaded")
         tx = _Tx(self, state, now)
-        handler = _COMMANDS.get(command.verb)
+        handler = self._commands.get(command.verb)
         if handler is None:
             raise CommandError(f"unknown command {command.verb!r}")
-        tx.put(handler(self, tx, playbook, incident, command))
+        tx.put(handler(tx, playbook, incident, command))
         return tx.out
 
     def _cmd_ack(self, tx: _Tx, playbook: Playbook, incident: Incident,
@@ -478,14 +482,6 @@ class Engine:
         return tx.out
 
 
-_COMMANDS = {
-    "ack": Engine._cmd_ack,
-    "confirm": Engine._cmd_confirm,
-    "close": Engine._cmd_close,
-    "note": Engine._cmd_note,
-    "step": Engine._cmd_step,
-    "answer": Engine._cmd_answer,
-}
 
 
 def _ref(signal: Signal) -> DeviceRef:

@@ -176,8 +176,9 @@ class Gateway:
                 batch.append(self.inputs.get_nowait())
             try:
                 await self._process(batch)
-            except Exception as exc:  # noqa: BLE001 - the pipeline must outlive a defect
-                # Nothing of this batch was acknowledged: the broker still holds its messages.
+            except Exception as exc:
+                # The pipeline must outlive a defect. Nothing of this batch was acknowledged:
+                # the broker still holds its messages.
                 self.counters["internal_errors"] += 1
                 log.exception("batch_failed", size=len(batch), error=repr(exc))
 
@@ -195,7 +196,7 @@ class Gateway:
                     continue
             try:
                 self._handle(item, ws, now)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
                 self._internal_error(item, ws, exc)
         if self.state.next_number != number_before:
             ws.next_number = self.state.next_number

@@ -342,7 +342,7 @@ class Store:
     def _run(self) -> None:
         try:
             conn = connect(self.path, synchronous=self.synchronous)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to open() and raised there
             self._open_error = exc
             self._ready.set()
             return
@@ -380,7 +380,7 @@ class Store:
                 conn.execute(f"SAVEPOINT job{index}")
                 try:
                     value = fn(conn)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - raised in the caller via its future
                     conn.execute(f"ROLLBACK TO job{index}")
                     error: Exception = exc
                     if isinstance(exc, sqlite3.Error):
