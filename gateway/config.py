@@ -407,8 +407,9 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
     base = path.parent
     problems: list[Problem] = []
 
-    def problem(loc: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(str(path), format_path(loc), message, lines.line(loc)))
+    def problem(loc: tuple[str | int, ...], message: str, *, in_file: bool = True) -> None:
+        problems.append(Problem(str(path), format_path(loc), message,
+                                lines.line(loc) if in_file else None))
 
     compiled_points: dict[str, PointConfig] = {}
     for index, p in points:
@@ -453,7 +454,7 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
     store_path = Path(store_override) if store_override else (base / model.store.path).resolve()
     embedded_conf = None
     if broker.embedded:
-        embedded_conf = base / model.embedded_broker.config
+        embedded_conf = (base / model.embedded_broker.config).resolve()
     return SiteConfig(
         file=path, site_id=model.site.id, site_name=model.site.name.to_text(),
         address=model.site.address.to_text(),
@@ -488,7 +489,9 @@ def _broker(model: SiteConfigModel, override: str | None, points: dict[str, Poin
         try:
             host, port, user_o, pass_o = parse_broker_url(override)
         except ValueError as exc:
-            problem(("broker",), f"broker override {override!r}: {exc}")
+            shown = re.sub(r"//[^@/]*@", "//***@", override)  # never echo a password
+            problem(("broker",), f"broker override {shown!r} (command line or "
+                    f"{ENV_BROKER}): {exc}", in_file=False)
             user_o, pass_o = None, None
         username = user_o or username
         password = pass_o or password

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.config import SiteConfig
 from gateway.errors import ConfigError, ConfigReferenceError, ConfigSchemaError, Problem
@@ -85,14 +85,16 @@ class PlaybookModel(Strict):
     trigger: TriggerModel
     stages: list[StageModel] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _stage_rules(self) -> PlaybookModel:
-        if self.stages[0].enter is not None:
-            raise ValueError("the first stage is where an incident opens; it takes no 'enter'")
-        for stage in self.stages[1:]:
+    @field_validator("stages")
+    @classmethod
+    def _stage_rules(cls, stages: list[StageModel]) -> list[StageModel]:
+        if stages and stages[0].enter is not None:
+            raise ValueError(f"the first stage ({stages[0].id!r}) is where an incident opens; "
+                             "it takes no 'enter'")
+        for stage in stages[1:]:
             if stage.enter is None:
                 raise ValueError(f"stage {stage.id!r} can never be entered: give it 'enter'")
-        return self
+        return stages
 
 
 # ----------------------------------------------------------------------------- compiled
@@ -240,10 +242,22 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
         problems.append(Problem(playbook.file, format_path(loc), message, lines.line(loc)))
 
     seen_ids: set[str] = set()
+    # steps, actions and prompts are looked up by id across the whole incident
+    seen_items: dict[str, set[str]] = {"steps": set(), "actions": set(), "prompts": set()}
     for si, stage in enumerate(playbook.stages):
         if stage.id in seen_ids:
             problem(("stages", si, "id"), f"duplicate stage id {stage.id!r}")
         seen_ids.add(stage.id)
+        sections: tuple[tuple[str, tuple[str, ...]], ...] = (
+            ("steps", tuple(s.id for s in stage.steps)),
+            ("actions", tuple(a.id for a in stage.actions)),
+            ("prompts", tuple(p.id for p in stage.prompts)))
+        for section, ids in sections:
+            for ii, item_id in enumerate(ids):
+                if item_id in seen_items[section]:
+                    problem(("stages", si, section, ii, "id"),
+                            f"duplicate {section[:-1]} id {item_id!r} in this playbook")
+                seen_items[section].add(item_id)
         for ti, step in enumerate(stage.steps):
             if step.role not in site.roles:
                 problem(("stages", si, "steps", ti, "role"),

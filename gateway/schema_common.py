@@ -61,7 +61,7 @@ def schema_problems(exc: ValidationError, file: Path, lines: LineIndex,
     problems = []
     for err in exc.errors():
         loc = (*prefix, *(part for part in err["loc"] if not _is_union_tag(part)))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see the config reference in the README)"
         elif err["type"] == "missing":

@@ -17,14 +17,20 @@ class LineIndex:
 
     def __init__(self, node: yaml.Node | None) -> None:
         self._lines: dict[PathKey, int] = {}
+        self.duplicates: list[tuple[PathKey, int, int]] = []
         if node is not None:
             self._walk(node, ())
 
     def _walk(self, node: yaml.Node, path: PathKey) -> None:
         self._lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            first_lines: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                line = key_node.start_mark.line + 1
+                if key in first_lines:
+                    self.duplicates.append(((*path, key), line, first_lines[key]))
+                first_lines.setdefault(key, line)
                 self._lines[(*path, key)] = key_node.start_mark.line + 1
                 self._walk(value_node, (*path, key))
                 # keep the key's own line: a missing child is reported at its parent's key
@@ -76,4 +82,12 @@ def load_yaml(path: Path) -> tuple[Any, LineIndex]:
         raise ConfigSyntaxError([Problem(str(path), "", message, line)]) from exc
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError([Problem(str(path), "", f"YAML error: {exc}")]) from exc
-    return data, LineIndex(node)
+    lines = LineIndex(node)
+    if lines.duplicates:
+        # YAML keeps the last of two equal keys without a word: a second 'points:' section
+        # would silently replace the first.
+        raise ConfigSyntaxError([
+            Problem(str(path), format_path(key_path),
+                    f"duplicate key (first given at line {first}); a mapping takes each key once",
+                    line) for key_path, line, first in lines.duplicates])
+    return data, lines

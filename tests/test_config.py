@@ -1153,3 +1153,39 @@ def test_check_never_prints_the_password_when_the_file_is_broken(
     assert code == 5
     assert "broker.port" in err
     assert "Zx9-very-secret" not in out + err
+
+
+def test_bad_broker_override_never_prints_the_password(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    monkeypatch.setenv(ENV_BROKER, "mqtt://gateway:Zx9-very-secret@10.0.0.5:99999")
+    code, out, err = run_check(DEMO_SITE, capsys)
+    assert code == 6
+    assert "Zx9-very-secret" not in out + err
+    assert "***@10.0.0.5" in err
+
+
+def test_stage_rule_problems_name_the_stages_field(tmp_path: Path) -> None:
+    site_path = demo_copy(tmp_path, fire=replace_once(
+        "    enter:\n      independent_devices: 2\n      within: zone\n      operator: true\n", ""))
+    problem = only_problem(config_error(ConfigSchemaError,
+                                        lambda: load_demo_playbooks(site_path)))
+    assert problem.path == "stages"
+    assert problem.line == line_of(tmp_path / "playbooks" / "fire.yaml", "stages:")
+
+
+def test_duplicate_step_id_in_a_playbook_is_a_reference_error(tmp_path: Path) -> None:
+    site_path = demo_copy(tmp_path, fire=replace_once("      - id: evacuate\n",
+                                                      "      - id: verify\n"))
+    problem = only_problem(config_error(ConfigReferenceError,
+                                        lambda: load_demo_playbooks(site_path)))
+    assert problem.path == "stages[1].steps[0].id"
+    assert "duplicate step id 'verify'" in problem.message
+
+
+def test_duplicate_yaml_key_is_refused_with_both_lines(tmp_path: Path) -> None:
+    site_path = demo_copy(tmp_path, site=lambda t: t + "\nroles:\n  cleaning: Cleaning\n")
+    problem = only_problem(config_error(ConfigSyntaxError, lambda: load(site_path)))
+    assert problem.path == "roles"
+    assert problem.line == line_of(site_path, "roles:", 2)
+    assert f"first given at line {line_of(site_path, 'roles:')}" in problem.message
