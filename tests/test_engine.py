@@ -51,11 +51,11 @@ class Harness:
         return outcome
 
     def signal(self, point_id: str, state: PointState = PointState.ALARM, *, device: str = "",
-               changed: bool = True, drill: bool = False) -> Outcome:
+               changed: bool = True, drill: bool = False, replayed: bool = False) -> Outcome:
         point = self.site.points[point_id]
         sig = Signal(point_id=point_id, kind=point.kind, location=point.location, state=state,
                      at=self.now, device=device, source=point.mqtt.topic, changed=changed,
-                     drill=drill)
+                     drill=drill, replayed=replayed)
         return self.run(self.engine.on_signal(self.state, sig, self.now))
 
     def command(self, verb: str, incident_id: str, actor: str = "王工",
@@ -313,3 +313,10 @@ def test_offline_point_opens_one_maintenance_incident_per_point(h: Harness) -> N
     h.signal("W-GAR-01", PointState.OFFLINE)
     assert sorted(i.type for i in h.state.incidents.values()) == ["device_fault",
                                                                   "device_fault"]
+
+
+def test_state_found_at_start_up_opens_its_incident_marked_replayed(h: Harness) -> None:
+    out = h.signal("W-PUMP-01", PointState.TROUBLE, replayed=True)
+    opened = next(e for e in out.events if e.kind == "incident_opened")
+    assert opened.data["replayed"] is True
+    assert h.only().type == "device_fault"
