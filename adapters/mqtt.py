@@ -73,6 +73,8 @@ class MqttAdapter:
         self._on_message_cb = on_message
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self._subscribe_mid: int | None = None
         self._lost: asyncio.Future[str] | None = None
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._misc_task: asyncio.Task[None] | None = None
@@ -114,6 +116,10 @@ class MqttAdapter:
 
     async def wait_connected(self) -> None:
         await self._connected.wait()
+
+    async def wait_subscribed(self) -> None:
+        """Connected and every subscription granted: from here on, nothing is missed."""
+        await self._subscribed.wait()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,6 +180,7 @@ class MqttAdapter:
                 future.cancel()
         self._inflight.clear()
         self._connected.clear()
+        self._subscribed.clear()
 
     # ------------------------------------------------------------------ operations
 
@@ -209,7 +216,10 @@ class MqttAdapter:
         self.session_present = bool(flags.session_present)
         self._said_unreachable = False
         if self.settings.subscriptions:
-            client.subscribe([(topic, 1) for topic in self.settings.subscriptions])
+            _, self._subscribe_mid = client.subscribe(
+                [(topic, 1) for topic in self.settings.subscriptions])
+        else:
+            self._subscribed.set()
         self._connected.set()
         log.info("broker_connected", broker=f"{self.settings.host}:{self.settings.port}",
                  session_present=self.session_present, subscriptions=len(
@@ -219,6 +229,7 @@ class MqttAdapter:
                        properties: Any) -> None:
         was = self.connected
         self._connected.clear()
+        self._subscribed.clear()
         if was:
             log.warning("broker_disconnected", broker=f"{self.settings.host}:{self.settings.port}",
                         reason=str(reason_code), retry="forever, with jittered backoff")
@@ -251,6 +262,8 @@ class MqttAdapter:
                    if rc.is_failure and i < len(self.settings.subscriptions)]
         if refused:
             log.error("subscription_refused", topics=refused)
+        if mid == self._subscribe_mid:
+            self._subscribed.set()
 
     # ------------------------------------------------------------------ socket plumbing
 

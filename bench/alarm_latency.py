@@ -84,6 +84,7 @@ class Plan:
     storm_points: int
     storm_per_point: int
     storm_buildings: int
+    synchronous: str = "full"
 
     @property
     def steady_alarms(self) -> int:
@@ -165,7 +166,7 @@ def site_config(plan: Plan, schedule: list[tuple[str, int]], port: int) -> dict[
                  "callback_phone": "000"},
         "broker": {"host": "127.0.0.1", "port": port, "client_id": "alarm-gateway-bench",
                    "subscriptions": ["bench/#"]},
-        "store": {"synchronous": "full"},
+        "store": {"synchronous": plan.synchronous},
         "playbooks": str(PLAYBOOKS),
         "outputs": {"mqtt_prefix": OUT_PREFIX},
         "roles": shipped["roles"],
@@ -299,10 +300,10 @@ class Tracker:
             if topic == RTT_TOPIC:
                 self.rtt.setdefault(int(payload), received)
             elif topic.startswith(INCIDENT_EVENTS):
-                event = json.loads(payload)
-                if event.get("kind") in ("incident_opened", "signal"):
-                    device = event.get("data", {}).get("device", "")
-                    self.outputs.setdefault((event.get("point_id", ""), device), received)
+                for event in json.loads(payload)["events"]:
+                    if event.get("kind") in ("incident_opened", "signal"):
+                        device = event.get("data", {}).get("device", "")
+                        self.outputs.setdefault((event.get("point_id", ""), device), received)
             elif topic.startswith(f"{RECALL_ROOT}/b"):
                 self.recalls.setdefault(int(topic.split("/")[1][1:]), received)
         self.cursor = end
@@ -524,11 +525,8 @@ def storm(pub: Client, tracker: Tracker, plan: Plan, store: Store,
 def running_broker(directory: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
     conf_path = directory / "mosquitto.conf"
-    # Started as root, mosquitto switches to the 'mosquitto' user: it could then not write its
-    # persistence file into our private temp folder, and the credential change clears the
-    # PR_SET_PDEATHSIG that stops it with a killed parent. Stay root; the settings are unchanged.
-    extra = "user root" if os.geteuid() == 0 else ""
-    text = embedded.render_config(SHIPPED_BROKER_CONF, port, directory / "data", extra=extra)
+    # render_config keeps the broker on our user when we are root (see gateway/broker.py)
+    text = embedded.render_config(SHIPPED_BROKER_CONF, port, directory / "data")
     process = embedded.start_mosquitto(text, conf_path)
     try:
         try:
@@ -558,7 +556,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         startup = time.perf_counter() - started
         log(f"gateway: pid {gateway.pid} ready in {startup:.1f}s with "
             f"{len(site['points'])} points, {len(site['actuators'])} actuators "
-            f"(synchronous=full)")
+            f"(synchronous={plan.synchronous})")
 
         tracker = Tracker()
         sub = stack.enter_context(Client("127.0.0.1", port, "bench-sub",
@@ -601,7 +599,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         result["gateway_dead_letters"] = sum(v for k, v in counters.items()
                                              if k.startswith("bad_input_"))
         result["gateway_redelivered_duplicates"] = counters.get("mqtt_redelivered_duplicates", 0)
-        result["store_synchronous"] = "full"
+        result["store_synchronous"] = plan.synchronous
         return result
 
 
@@ -614,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storm-points", type=int, default=500)
     parser.add_argument("--storm-per-point", type=int, default=10)
     parser.add_argument("--storm-buildings", type=int, default=50)
+    parser.add_argument("--synchronous", choices=["full", "normal"], default="full",
+                        help="the store's durability: full fsyncs every committed batch "
+                             "(survives power loss); normal survives a killed process")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work folder (config, store, logs) and print its path")
     args = parser.parse_args(argv)
@@ -624,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the storm must fit in the 65,535 MQTT packet ids of one connection")
     plan = Plan(rate=args.rate, seconds=args.seconds, confirm_every=args.confirm_every,
                 confirm_after=1.0, storm_points=args.storm_points,
-                storm_per_point=args.storm_per_point, storm_buildings=args.storm_buildings)
+                storm_per_point=args.storm_per_point, storm_buildings=args.storm_buildings,
+                synchronous=args.synchronous)
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)

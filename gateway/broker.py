@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from gateway.errors import GatewayError
 
 log = structlog.get_logger("gateway.broker")
 
-_OVERRIDDEN = {"listener", "port", "bind_address", "persistence_location", "pid_file",
+_OVERRIDDEN = {"user", "listener", "port", "bind_address", "persistence_location", "pid_file",
                "log_dest", "log_type", "password_file", "acl_file", "allow_anonymous",
                "cafile", "certfile", "keyfile", "require_certificate", "include_dir"}
 
@@ -35,6 +36,11 @@ def render_config(base: Path, port: int, data_dir: Path, *, extra: str = "") -> 
             continue
         kept.append(line)
     data_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        # Started as root, mosquitto switches to its own user: that clears the parent-death
+        # signal (the broker would outlive a killed gateway) and it could not write its
+        # persistence file here. A loopback broker of our own keeps our user.
+        kept.append("user root")
     kept += [
         "",
         "# --- set by the gateway for this process ---",

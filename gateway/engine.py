@@ -146,18 +146,36 @@ class _Tx:
 
     def event(self, incident: Incident, kind: str, /, *, actor: str = "", point_id: str = "",
               **data: Any) -> None:
-        event = Event(kind=kind, at=self.now, incident_id=incident.id, point_id=point_id,
-                      actor=actor, data=data)
-        self.out.events.append(event)
-        self.out.effects.append(Publish(
-            topic=f"{self.engine.prefix}/incidents/{incident.id}/events",
+        self.out.events.append(Event(kind=kind, at=self.now, incident_id=incident.id,
+                                     point_id=point_id, actor=actor, data=data))
+
+
+def event_messages(prefix: str, events: list[Event],
+                   incidents: Mapping[str, Incident]) -> list[Publish]:
+    """One MQTT message per incident carrying its new events in order.
+
+    Built per committed batch rather than per event: an incident opening is four events, a
+    storm attaches hundreds of devices to one incident, and each publish costs a PUBACK, an
+    outbox row and its delivery mark.
+    """
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_incident.setdefault(e.incident_id, []).append({
+            "kind": e.kind, "at": e.at, "actor": e.actor, "point_id": e.point_id,
+            "data": e.data})
+    out = []
+    for incident_id, items in by_incident.items():
+        incident = incidents[incident_id]
+        out.append(Publish(
+            topic=f"{prefix}/incidents/{incident_id}/events",
             payload=json.dumps({
-                "kind": kind, "incident_id": incident.id, "type": incident.type,
-                "stage": incident.stage, "status": incident.status.value,
-                "severity": incident.severity.value, "drill": incident.drill, "at": self.now,
-                "actor": actor, "point_id": point_id, "data": data,
+                "incident_id": incident_id, "type": incident.type, "stage": incident.stage,
+                "status": incident.status.value, "severity": incident.severity.value,
+                "drill": incident.drill, "location": incident.location.label(),
+                "events": items,
             }, ensure_ascii=False, separators=(",", ":")),
-            kind="event", incident_id=incident.id))
+            kind="event", incident_id=incident_id))
+    return out
 
 
 class Engine:
@@ -165,6 +183,11 @@ class Engine:
         self.site = site
         self.playbooks = dict(playbooks)
         self.prefix = site.mqtt_prefix
+        # config-derived only (actuators never change under a running engine), so memoising
+        # keeps decisions pure
+        self._targets_cache: dict[tuple[str, str, tuple[str, ...]], list[ActuatorConfig]] = {}
+        self._actuator_index: dict[tuple[str, str],
+                                   dict[tuple[str, ...], list[ActuatorConfig]]] = {}
         self._commands = {
             "ack": self._cmd_ack, "confirm": self._cmd_confirm, "close": self._cmd_close,
             "note": self._cmd_note, "step": self._cmd_step, "answer": self._cmd_answer,
@@ -302,10 +325,24 @@ class Engine:
         serves every building.
         """
         want = location_key(incident.location, scope)
-        return [a for a in self.site.actuators.values()
-                if a.kind.value == kind and all(
-                    have in ("", w) for have, w in zip(location_key(a.location, scope), want,
-                                                       strict=True))]
+        cached = self._targets_cache.get((kind, scope, want))
+        if cached is None:
+            patterns = self._actuator_index.get((kind, scope))
+            if patterns is None:
+                patterns = {}
+                for a in self.site.actuators.values():
+                    if a.kind.value == kind:
+                        patterns.setdefault(location_key(a.location, scope), []).append(a)
+                self._actuator_index[(kind, scope)] = patterns
+            # an actuator matches when each part of its place is the incident's or left empty:
+            # look up every such blanking of the incident's place (at most 2^5 of them)
+            cached = []
+            for blanked in sorted({tuple("" if (mask >> i) & 1 else part
+                                         for i, part in enumerate(want))
+                                   for mask in range(1 << len(want))}):
+                cached.extend(patterns.get(blanked, ()))
+            self._targets_cache[(kind, scope, want)] = cached
+        return cached
 
     def _call_facts(self, contact_id: str, playbook: Playbook,
                     incident: Incident) -> dict[str, str]:

@@ -25,7 +25,7 @@ from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
 from gateway import broker as embedded
 from gateway.config import PointConfig, SiteConfig
 from gateway.decode import decode
-from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply
+from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply, event_messages
 from gateway.errors import CommandError, DecodeError, StoreError
 from gateway.model import ActionStatus
 from gateway.playbook import Playbook
@@ -38,7 +38,6 @@ from gateway.store import (
     Store,
     WriteSet,
     load_startup,
-    mark_outbox,
     pending_commands,
     seen_rx,
     write_batch,
@@ -50,12 +49,22 @@ MAX_BATCH = 512
 DEAD_LETTER_KEEP = 4096  # bytes of a bad payload kept for the technician
 SUPERVISION_EVERY = 1.0
 COMMAND_POLL = 0.2
+# Packet ids come round every 65,535 messages; remembering more than that is pointless.
+RECENT_RX = 65_535
 
 
 @dataclass(frozen=True, slots=True)
 class _Command:
     row_id: int
     command: OperatorCommand
+
+
+@dataclass(slots=True)
+class _Commit:
+    future: asyncio.Future[list[OutboxItem]]
+    ws: WriteSet
+    now: float
+    acks: list[InboundMessage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +100,16 @@ class Gateway:
         self.topics: dict[str, tuple[PointConfig, ...]] = site.points_by_topic()
         self.inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self.outq: asyncio.Queue[OutboxItem] = asyncio.Queue()
+        # broker-acknowledged outbox rows, written with the next batch (or the next tick)
         self.outbox_done: list[tuple[int, str, str]] = []
-        self.outbox_done_event = asyncio.Event()
+        # committed-in-order hand-over from the pipeline to the acknowledger
+        self.commits: asyncio.Queue[_Commit] = asyncio.Queue(maxsize=4)
         self.counters: Counter[str] = Counter()
         self.reported_bad: set[tuple[str, str]] = set()
         self.started_at = 0.0
         self.last_supervision = 0.0
         self.queued_commands: set[int] = set()
+        self.recent_rx: dict[tuple[int, str, bytes], None] = {}
         self.ready = asyncio.Event()
         self.mqtt: MqttAdapter | None = None
         self._broker_process: Any = None
@@ -145,13 +157,13 @@ class Gateway:
             tg.create_task(self._pipeline(), name="pipeline")
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._dispatcher(), name="dispatcher")
-            tg.create_task(self._outbox_marker(), name="outbox-marker")
+            tg.create_task(self._acknowledger(), name="acknowledger")
             tg.create_task(self._command_poller(), name="commands")
             tg.create_task(self._announce_ready(), name="ready")
 
     async def _announce_ready(self) -> None:
         assert self.mqtt is not None
-        await self.mqtt.wait_connected()
+        await self.mqtt.wait_subscribed()
         self.ready.set()
         log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe())
 
@@ -183,15 +195,20 @@ class Gateway:
                 log.exception("batch_failed", size=len(batch), error=repr(exc))
 
     async def _process(self, batch: list[_Input]) -> None:
+        """Decide a batch and hand its commit to the store without waiting for it.
+
+        The next batch is decided while this one commits; the acknowledger waits for the
+        commits in order and only then acknowledges the messages and releases the effects.
+        """
         now = self.clock()
         ws = WriteSet()
         acks: list[InboundMessage] = []
-        duplicates = await self._known_duplicates(batch)
+        stored = await self._redelivered_and_stored(batch)
         number_before = self.state.next_number
         for item in batch:
             if isinstance(item, InboundMessage):
                 acks.append(item)
-                if id(item) in duplicates:
+                if item.duplicate and (_rx_key(item) in self.recent_rx or id(item) in stored):
                     self.counters["mqtt_redelivered_duplicates"] += 1
                     continue
             try:
@@ -200,12 +217,40 @@ class Gateway:
                 self._internal_error(item, ws, exc)
         if self.state.next_number != number_before:
             ws.next_number = self.state.next_number
-        items = await self._commit(ws, now) if ws else []
+        if self.outbox_done and (bool(ws) or isinstance(batch[-1], _Tick)):
+            # delivery marks ride along with real work, or go at the next tick (within 1 s):
+            # never an fsync of their own per message
+            ws.outbox_done, self.outbox_done = self.outbox_done, []
+        if not ws:
+            return
+        ws.outbox.extend(event_messages(self.engine.prefix, ws.events, ws.incidents))
+        future = self.store.submit(partial(write_batch, ws=ws, now=now))
+        await self.commits.put(_Commit(future, ws, now, acks))
+
+    async def _acknowledger(self) -> None:
         assert self.mqtt is not None
-        for message in acks:
-            self.mqtt.ack(message.mid, message.qos)
-        for outbox_item in items:
-            self.outq.put_nowait(outbox_item)
+        while True:
+            commit = await self.commits.get()
+            items = await self._committed(commit)
+            for message in commit.acks:
+                self.mqtt.ack(message.mid, message.qos)
+            for outbox_item in items:
+                self.outq.put_nowait(outbox_item)
+
+    async def _committed(self, commit: _Commit) -> list[OutboxItem]:
+        delay = 0.1
+        future = commit.future
+        while True:
+            try:
+                return await future
+            except StoreError as exc:
+                # Nothing of it was acknowledged: keep the batch and retry; the broker holds
+                # its messages meanwhile.
+                self.counters["store_write_failures"] += 1
+                log.error("store_write_failed", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                future = self.store.submit(partial(write_batch, ws=commit.ws, now=commit.now))
 
     def _handle(self, item: _Input, ws: WriteSet, now: float) -> None:
         if isinstance(item, InboundMessage):
@@ -227,27 +272,19 @@ class Gateway:
         elif isinstance(item, _Command):
             ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
 
-    async def _known_duplicates(self, batch: list[_Input]) -> set[int]:
-        """Messages the broker sent again (DUP) that an earlier batch already committed."""
-        redelivered = [m for m in batch if isinstance(m, InboundMessage) and m.duplicate]
-        if not redelivered:
-            return set()
-        keys = [(m.mid, m.topic, _digest(m.payload)) for m in redelivered]
-        seen = await self.store.call(lambda conn: [seen_rx(conn, *k) for k in keys])
-        return {id(m) for m, was_seen in zip(redelivered, seen, strict=True) if was_seen}
+    async def _redelivered_and_stored(self, batch: list[_Input]) -> set[int]:
+        """Messages the broker sent again (DUP) that a batch of an earlier run committed.
 
-    async def _commit(self, ws: WriteSet, now: float) -> list[OutboxItem]:
-        delay = 0.1
-        while True:
-            try:
-                return await self.store.call(lambda conn: write_batch(conn, ws, now))
-            except StoreError as exc:
-                # Nothing was acknowledged yet: keep the batch and retry; the broker holds the
-                # messages meanwhile.
-                self.counters["store_write_failures"] += 1
-                log.error("store_write_failed", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        Those of this run are recognised in memory (``recent_rx``), committed or not; the
+        store answers for the ones from before a restart.
+        """
+        unknown = [m for m in batch if isinstance(m, InboundMessage) and m.duplicate
+                   and _rx_key(m) not in self.recent_rx]
+        if not unknown:
+            return set()
+        keys = [_rx_key(m) for m in unknown]
+        seen = await self.store.call(lambda conn: [seen_rx(conn, *k) for k in keys])
+        return {id(m) for m, was_seen in zip(unknown, seen, strict=True) if was_seen}
 
     def _fold(self, outcome: Outcome, ws: WriteSet) -> None:
         apply(self.state, outcome)
@@ -255,7 +292,7 @@ class Gateway:
         ws.events.extend(outcome.events)
         ws.outbox.extend(outcome.effects)
         for event in outcome.events:
-            if event.kind in _LOGGED_EVENTS:
+            if event.kind in _LOGGED_EVENTS and event.data.get("reason") != "opened":
                 log.info(event.kind, incident=event.incident_id, point=event.point_id,
                          actor=event.actor, **{k: v for k, v in event.data.items()
                                                 if k in _LOGGED_FIELDS})
@@ -274,7 +311,11 @@ class Gateway:
             self._dead_letter(ws, message, "unknown_topic", "no point is bound to this topic")
             return
         if message.qos > 0:
-            ws.rx.append((message.mid, message.topic, _digest(message.payload)))
+            key = _rx_key(message)
+            ws.rx.append(key)
+            self.recent_rx[key] = None
+            if len(self.recent_rx) > RECENT_RX:
+                del self.recent_rx[next(iter(self.recent_rx))]
         for point in points:
             try:
                 reading = decode(point.mqtt, message.payload)
@@ -372,24 +413,10 @@ class Gateway:
     def _outbox_result(self, item: OutboxItem, status: str, detail: str) -> None:
         self.counters[f"outbox_{status}"] += 1
         self.outbox_done.append((item.id, status, detail))
-        self.outbox_done_event.set()
         pub = item.publish
         if pub.kind == "command" and pub.action_id:
             self.inputs.put_nowait(_ActionResult(pub.incident_id, pub.action_id,
                                                  ActionStatus(status), detail))
-
-    async def _outbox_marker(self) -> None:
-        while True:
-            await self.outbox_done_event.wait()
-            self.outbox_done_event.clear()
-            done, self.outbox_done = self.outbox_done, []
-            try:
-                await self.store.call(partial(mark_outbox, results=done, now=self.clock()))
-            except StoreError as exc:
-                log.error("outbox_mark_failed", error=str(exc))
-                self.outbox_done = done + self.outbox_done
-                await asyncio.sleep(1.0)
-                self.outbox_done_event.set()
 
     async def _command_poller(self) -> None:
         while True:
@@ -403,8 +430,10 @@ class Gateway:
                     verb, incident_id, actor, args)))
 
 
-def _digest(payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, digest_size=16).digest()
+def _rx_key(message: InboundMessage) -> tuple[int, str, bytes]:
+    """What identifies a redelivery: the broker resends with the same packet id."""
+    return (message.mid, message.topic, hashlib.blake2b(message.payload,
+                                                         digest_size=16).digest())
 
 
 async def serve(site: SiteConfig, playbooks: dict[str, Playbook]) -> None:

@@ -121,8 +121,14 @@ def test_alarm_opens_incident_and_second_device_publishes_elevator_recall(
     try:
         with Publisher(broker.host, broker.port) as pub:
             pub.publish("demo/fire/b1/f12/z3", fire_payload("SD-01"))
-            opened = events.wait_for(lambda t, p: json.loads(p)["kind"] == "incident_opened")
-            assert json.loads(opened[0][2])["point_id"] == "B1-F12-Z3"
+            opened = events.wait_for(lambda t, p: json.loads(p)["events"][0]["kind"]
+                                     == "incident_opened")
+            message = json.loads(opened[0][2])
+            assert (message["incident_id"], message["type"], message["stage"]) == (
+                "INC-000001", "fire", "unverified")
+            kinds = [e["kind"] for e in message["events"]]
+            assert kinds == ["incident_opened", "stage_entered", "step_started", "step_started"]
+            assert message["events"][0]["point_id"] == "B1-F12-Z3"
             pub.publish("demo/fire/b1/f12/mcp3", json.dumps({"state": "fire"}).encode())
             recalls = watcher.wait_for(lambda t, p: b"fire_recall" in p, count=2)
         assert sorted(t for _, t, _ in recalls) == ["demo/elevator/b1/l1/cmd",

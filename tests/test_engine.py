@@ -320,3 +320,34 @@ def test_state_found_at_start_up_opens_its_incident_marked_replayed(h: Harness) 
     opened = next(e for e in out.events if e.kind == "incident_opened")
     assert opened.data["replayed"] is True
     assert h.only().type == "device_fault"
+
+
+def test_incident_json_round_trip_is_exact(h: Harness) -> None:
+    h.signal("B1-F12-Z3", device="SD-01")
+    h.command("confirm", h.only().id)
+    h.command("answer", h.only().id, prompt="start_pa", answer="yes")
+    h.command("step", h.only().id, step="verify", note="到场")
+    h.command("ack", h.only().id)
+    incident = h.only()
+    assert from_json(json.loads(json.dumps(to_json(incident)))) == incident
+    from dataclasses import asdict
+    assert to_json(incident) == json.loads(json.dumps(asdict(incident)))
+
+
+def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
+    from gateway.engine import event_messages
+
+    first = h.signal("B1-F12-Z3", device="SD-01")
+    second = h.signal("B2-F1-Z1", device="SD-01")
+    third = h.signal("B1-F12-MCP3")
+    events = [*first.events, *second.events, *third.events]
+    incidents = {**first.incidents, **second.incidents, **third.incidents}
+    messages = event_messages("alarm-gateway/demo", events, incidents)
+    assert [m.topic for m in messages] == ["alarm-gateway/demo/incidents/INC-000001/events",
+                                           "alarm-gateway/demo/incidents/INC-000002/events"]
+    body = json.loads(messages[0].payload)
+    assert body["stage"] == "confirmed"
+    kinds = [e["kind"] for e in body["events"]]
+    assert kinds[:4] == ["incident_opened", "stage_entered", "step_started", "step_started"]
+    assert kinds.count("action_requested") == 2
+    assert kinds.index("signal") < kinds.index("action_requested")
