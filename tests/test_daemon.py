@@ -41,12 +41,24 @@ def site_files(tmp_path: Path, *, deadline: str | None = None) -> Path:
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, broker: Broker) -> Iterator[Daemon]:
-    d = Daemon(site_files(tmp_path), tmp_path / "store.sqlite3", broker.url,
-               tmp_path / "daemon.log")
-    yield d
-    if d.process is not None and d.process.poll() is None:
-        d.terminate()
+def daemons(tmp_path: Path, broker: Broker) -> Iterator[Callable[[Path], Daemon]]:
+    """Make a daemon for a config; every one made is stopped at the end."""
+    made: list[Daemon] = []
+
+    def make(config: Path) -> Daemon:
+        d = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        if d.process is not None and d.process.poll() is None:
+            d.terminate()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, daemons: Callable[[Path], Daemon]) -> Daemon:
+    return daemons(site_files(tmp_path))
 
 
 class Watcher:
@@ -219,50 +231,46 @@ def test_sigkill_during_500_alarms_loses_none_and_duplicates_none(broker: Broker
     assert sorted(t for t, _ in incidents) == ["fire", "fire"]  # one per building
 
 
-def test_open_incident_escalates_on_time_across_a_restart(tmp_path: Path,
-                                                          broker: Broker) -> None:
-    daemon = Daemon(site_files(tmp_path, deadline="4s"), tmp_path / "store.sqlite3", broker.url,
-                    tmp_path / "daemon.log")
-    daemon.start()
-    try:
-        with Publisher(broker.host, broker.port) as pub:
-            pub.publish("demo/fire/b1/f3/z2", fire_payload())
-        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
-        (opened_at,) = query(daemon.store, "SELECT opened_at FROM incidents")[0]
-        assert daemon.terminate() == 0
-        daemon.start()
-        wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
-                                      " 'deadline_missed'")), timeout=10, what="escalation")
-        (at, data), = query(daemon.store, "SELECT at, data FROM events WHERE kind ="
-                            " 'deadline_missed'")
-        assert json.loads(data)["step"] == "verify"
-        assert json.loads(data)["late"] is False
-        assert float(at) - float(opened_at) == pytest.approx(4.0, abs=1.5)  # type: ignore[arg-type]
-        assert query(daemon.store, "SELECT count(*) FROM events WHERE kind = 'escalated'")[0][0]
-    finally:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.terminate()
+def open_fire_and_wait(broker: Broker, daemon: Daemon) -> float:
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b1/f3/z2", fire_payload())
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
+    (opened_at,), = query(daemon.store, "SELECT opened_at FROM incidents")
+    return float(opened_at)  # type: ignore[arg-type]
 
 
-def test_deadline_passed_while_down_fires_at_start_marked_late(tmp_path: Path,
-                                                                broker: Broker) -> None:
-    daemon = Daemon(site_files(tmp_path, deadline="2s"), tmp_path / "store.sqlite3", broker.url,
-                    tmp_path / "daemon.log")
+def wait_deadline_missed(daemon: Daemon) -> tuple[float, dict[str, object]]:
+    wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
+                                  " 'deadline_missed'")), timeout=10, what="escalation")
+    (at, data), = query(daemon.store, "SELECT at, data FROM events WHERE kind ="
+                        " 'deadline_missed'")
+    return float(at), json.loads(str(data))  # type: ignore[arg-type]
+
+
+def test_open_incident_escalates_on_time_across_a_restart(
+        tmp_path: Path, broker: Broker, daemons: Callable[[Path], Daemon]) -> None:
+    daemon = daemons(site_files(tmp_path, deadline="4s"))
     daemon.start()
-    try:
-        with Publisher(broker.host, broker.port) as pub:
-            pub.publish("demo/fire/b1/f3/z2", fire_payload())
-        wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
-        daemon.kill()
-        time.sleep(4)
-        daemon.start()
-        wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
-                                      " 'deadline_missed'")), timeout=10, what="escalation")
-        (data,), = query(daemon.store, "SELECT data FROM events WHERE kind = 'deadline_missed'")
-        assert json.loads(data)["late"] is True
-    finally:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.terminate()
+    opened_at = open_fire_and_wait(broker, daemon)
+    assert daemon.terminate() == 0
+    daemon.start()
+    at, data = wait_deadline_missed(daemon)
+    assert data["step"] == "verify"
+    assert data["late"] is False
+    assert at - opened_at == pytest.approx(4.0, abs=1.5)
+    assert query(daemon.store, "SELECT count(*) FROM events WHERE kind = 'escalated'")[0][0]
+
+
+def test_deadline_passed_while_down_fires_at_start_marked_late(
+        tmp_path: Path, broker: Broker, daemons: Callable[[Path], Daemon]) -> None:
+    daemon = daemons(site_files(tmp_path, deadline="2s"))
+    daemon.start()
+    open_fire_and_wait(broker, daemon)
+    daemon.kill()
+    time.sleep(4)
+    daemon.start()
+    _, data = wait_deadline_missed(daemon)
+    assert data["late"] is True
 
 
 def test_bad_input_is_dead_lettered_counted_logged_once_and_processing_goes_on(
@@ -360,10 +368,10 @@ def test_alarms_published_while_the_gateway_is_down_are_delivered_when_it_return
 
 
 def test_silent_supervised_point_goes_offline_and_opens_maintenance_incident(
-        tmp_path: Path, broker: Broker) -> None:
+        tmp_path: Path, broker: Broker, daemons: Callable[[Path], Daemon]) -> None:
     config = site_files(tmp_path)
     config.write_text(config.read_text().replace("heartbeat: 25h", "heartbeat: 2s"))
-    daemon = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
+    daemon = daemons(config)
     daemon.start()
     stop = threading.Event()
 
@@ -400,4 +408,3 @@ def test_silent_supervised_point_goes_offline_and_opens_maintenance_incident(
     finally:
         stop.set()
         reporter.join()
-        daemon.terminate()
