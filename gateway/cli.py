@@ -71,7 +71,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  site        {site.site_id} ({site.site_name})")
     print(f"  broker      {broker}")
     print(f"  store       {site.store_path}")
-    print(f"  points      {len(site.points)} on {len(site.points_by_topic())} topics")
+    on_modbus = sum(1 for p in site.points.values() if p.modbus is not None)
+    print(f"  points      {len(site.points)}: {len(site.points) - on_modbus} on MQTT topics, "
+          f"{on_modbus} on Modbus ({len(site.modbus)} connections)")
     print(f"  actuators   {len(site.actuators)}")
     print(f"  playbooks   {', '.join(sorted(playbooks))} ({site.playbook_dir})")
     if unbound:

@@ -18,6 +18,20 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
+from gateway.modbus_config import (
+    Feedback,
+    FeedbackModel,
+    ModbusBinding,
+    ModbusBindingModel,
+    ModbusConnection,
+    ModbusConnectionModel,
+    ModbusWrite,
+    ModbusWriteModel,
+    Threshold,
+    ThresholdModel,
+    compile_binding,
+    compile_connection,
+)
 from gateway.model import ActuatorKind, Location, PointKind, PointState, Text
 from gateway.schema_common import BiText, Duration, Strict, schema_problems
 from gateway.yamlfile import LineIndex, format_path, load_yaml
@@ -79,11 +93,6 @@ class ContactModel(Strict):
     phone: str
 
 
-class ThresholdModel(Strict):
-    at_least: float
-    state: PointState
-
-
 class MqttBindingModel(Strict):
     topic: str
     decoder: Literal["json", "plain", "zigbee2mqtt"] = "json"
@@ -136,14 +145,30 @@ class PointModel(Strict):
     name: BiText | None = None
     location: LocationModel = Field(default_factory=LocationModel)
     heartbeat: Duration | None = None
-    mqtt: MqttBindingModel
+    mqtt: MqttBindingModel | None = None
+    modbus: ModbusBindingModel | None = None
+
+    @model_validator(mode="after")
+    def _one_binding(self) -> PointModel:
+        if (self.mqtt is None) == (self.modbus is None):
+            raise ValueError("a point is bound either to 'mqtt' or to 'modbus' (exactly one)")
+        return self
 
 
 class CommandModel(Strict):
-    topic: str
+    topic: str | None = None
     payload: str | dict[str, Any] = ""
     qos: Literal[0, 1, 2] = 1
     retain: bool = False
+    modbus: ModbusWriteModel | None = None
+    feedback: FeedbackModel | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CommandModel:
+        if (self.topic is None) == (self.modbus is None):
+            raise ValueError("a command is either an MQTT publish ('topic') or a Modbus "
+                             "write ('modbus'), exactly one")
+        return self
 
 
 class ActuatorModel(Strict):
@@ -163,6 +188,7 @@ class SiteConfigModel(Strict):
     outputs: OutputsModel = Field(default_factory=OutputsModel)
     roles: dict[str, BiText]
     contacts: list[ContactModel] = Field(default_factory=list)
+    modbus: list[ModbusConnectionModel] = Field(default_factory=list)
     points: list[dict[str, Any]]
     actuators: list[ActuatorModel] = Field(default_factory=list)
 
@@ -212,12 +238,6 @@ def _expand_values(spec: Any) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Threshold:
-    at_least: float
-    state: PointState
-
-
-@dataclass(frozen=True, slots=True)
 class MqttBinding:
     topic: str
     decoder: str
@@ -239,7 +259,23 @@ class PointConfig:
     name: Text
     location: Location
     heartbeat: float | None
-    mqtt: MqttBinding
+    mqtt: MqttBinding | None
+    modbus: ModbusBinding | None = None
+
+    @property
+    def thresholds(self) -> tuple[tuple[Threshold, ...], float]:
+        """The numeric set points and dead-band, whichever binding the point has."""
+        binding = self.mqtt or self.modbus
+        assert binding is not None
+        return binding.thresholds, binding.deadband
+
+    @property
+    def source(self) -> str:
+        if self.mqtt is not None:
+            return self.mqtt.topic
+        assert self.modbus is not None
+        m = self.modbus
+        return f"modbus:{m.connection}/{m.unit}/{m.table}/{m.address}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +284,8 @@ class Command:
     payload: str
     qos: int
     retain: bool
+    modbus: ModbusWrite | None = None
+    feedback: Feedback | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,11 +342,13 @@ class SiteConfig:
     contacts: Mapping[str, Contact]
     points: Mapping[str, PointConfig]
     actuators: Mapping[str, ActuatorConfig]
+    modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
 
     def points_by_topic(self) -> dict[str, tuple[PointConfig, ...]]:
         table: dict[str, list[PointConfig]] = {}
         for point in self.points.values():
-            table.setdefault(point.mqtt.topic, []).append(point)
+            if point.mqtt is not None:
+                table.setdefault(point.mqtt.topic, []).append(point)
         return {topic: tuple(points) for topic, points in table.items()}
 
 
@@ -411,32 +451,58 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
         problems.append(Problem(str(path), format_path(loc), message,
                                 lines.line(loc) if in_file else None))
 
+    connections: dict[str, ModbusConnection] = {}
+    for index, conn_model in enumerate(model.modbus):
+        if conn_model.id in connections:
+            problem(("modbus", index, "id"),
+                    f"duplicate Modbus connection id {conn_model.id!r}")
+        connections[conn_model.id] = compile_connection(conn_model)
+
     compiled_points: dict[str, PointConfig] = {}
     for index, p in points:
         if p.id in compiled_points:
             problem(("points", index, "id"), f"duplicate point id {p.id!r}")
             continue
-        b = p.mqtt
+        modbus = None
+        if p.modbus is not None:
+            modbus = compile_binding(p.modbus)
+            connection = connections.get(modbus.connection)
+            if connection is None:
+                problem(("points", index, "modbus", "connection"),
+                        _unknown_id("Modbus connection", modbus.connection, connections))
+            elif modbus.poll not in connection.poll:
+                problem(("points", index, "modbus", "poll"),
+                        f"connection {connection.id!r} has no poll group {modbus.poll!r} "
+                        f"(it has: {', '.join(sorted(connection.poll))})")
         compiled_points[p.id] = PointConfig(
             id=p.id, kind=p.kind, name=(p.name.to_text() if p.name else Text(p.id, p.id)),
             location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
-            mqtt=MqttBinding(
-                topic=b.topic, decoder=b.decoder, field=b.field, device_field=b.device_field,
-                drill_field=b.drill_field, property=b.property, value_property=b.value_property,
-                trouble_properties=tuple(b.trouble_properties), values=dict(b.values),
-                thresholds=tuple(sorted((Threshold(t.at_least, t.state) for t in b.thresholds),
-                                        key=lambda t: t.at_least)),
-                deadband=b.deadband))
+            mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus)
 
     actuators: dict[str, ActuatorConfig] = {}
     for index, a in enumerate(model.actuators):
         if a.id in actuators:
             problem(("actuators", index, "id"), f"duplicate actuator id {a.id!r}")
             continue
-        commands = {
-            name: Command(topic=c.topic, payload=_payload_text(c.payload), qos=c.qos,
-                          retain=c.retain)
-            for name, c in a.commands.items()}
+        commands = {}
+        for name, cmd in a.commands.items():
+            write = None
+            if cmd.modbus is not None:
+                m = cmd.modbus
+                write = ModbusWrite(m.connection, m.unit, m.table, m.address, m.value)
+                if m.connection not in connections:
+                    problem(("actuators", index, "commands", name, "modbus", "connection"),
+                            _unknown_id("Modbus connection", m.connection, connections))
+            feedback = None
+            if cmd.feedback is not None:
+                f = cmd.feedback
+                feedback = Feedback(f.point, f.value, f.state, f.timeout)
+                if f.point not in compiled_points:
+                    problem(("actuators", index, "commands", name, "feedback", "point"),
+                            f"unknown point {f.point!r}")
+            commands[name] = Command(topic=cmd.topic or "", payload=_payload_text(cmd.payload),
+                                     qos=cmd.qos, retain=cmd.retain, modbus=write,
+                                     feedback=feedback)
         actuators[a.id] = ActuatorConfig(
             id=a.id, kind=a.kind, name=(a.name.to_text() if a.name else Text(a.id, a.id)),
             location=_location(a.location, model.site.id), commands=commands)
@@ -464,7 +530,21 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
         store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
         roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts,
-        points=compiled_points, actuators=actuators)
+        points=compiled_points, actuators=actuators, modbus=connections)
+
+
+def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:
+    return MqttBinding(
+        topic=b.topic, decoder=b.decoder, field=b.field, device_field=b.device_field,
+        drill_field=b.drill_field, property=b.property, value_property=b.value_property,
+        trouble_properties=tuple(b.trouble_properties), values=dict(b.values),
+        thresholds=tuple(sorted((Threshold(t.at_least, t.state) for t in b.thresholds),
+                                key=lambda t: t.at_least)),
+        deadband=b.deadband)
+
+
+def _unknown_id(what: str, name: str, known: Mapping[str, object]) -> str:
+    return f"unknown {what} {name!r} (known: {', '.join(sorted(known)) or 'none'})"
 
 
 def _payload_text(payload: str | dict[str, Any]) -> str:
@@ -477,7 +557,7 @@ def _payload_text(payload: str | dict[str, Any]) -> str:
 
 def _broker(model: SiteConfigModel, override: str | None, points: dict[str, PointConfig],
             problem: Any) -> BrokerConfig:
-    bound_topics = sorted({p.mqtt.topic for p in points.values()})
+    bound_topics = sorted({p.mqtt.topic for p in points.values() if p.mqtt is not None})
     if model.broker is None:
         b = BrokerModel(port=model.embedded_broker.port, client_id=f"alarm-gateway-{model.site.id}")
         embedded = True

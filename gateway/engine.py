@@ -21,11 +21,16 @@ from gateway.model import (
     Event,
     IncidentStatus,
     Location,
+    PointState,
     PromptStatus,
     Signal,
     StepStatus,
 )
 from gateway.playbook import Playbook, StageDef
+
+# Outbox rows of Modbus writes carry this target instead of an MQTT topic:
+# modbus://CONNECTION/UNIT/TABLE/ADDRESS, with the value as the JSON payload.
+MODBUS_SCHEME = "modbus://"
 
 # A timer that fires this much after its due time is marked late (e.g. it fell due while the
 # gateway was down); below it, it is just the scheduler's jitter.
@@ -61,6 +66,7 @@ class Outcome:
     effects: list[Publish] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
     opened: int = 0
+    point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
 
     def merge(self, other: Outcome) -> None:
         self.incidents.update(other.incidents)
@@ -68,6 +74,7 @@ class Outcome:
         self.effects.extend(other.effects)
         self.attached.extend(other.attached)
         self.opened += other.opened
+        self.point_values.update(other.point_values)
 
 
 @dataclass(slots=True)
@@ -76,6 +83,8 @@ class EngineState:
     by_key: dict[str, str] = field(default_factory=dict)
     by_point: dict[str, set[str]] = field(default_factory=dict)
     next_number: int = 1
+    # the last value and state of every point that reported, for action feedback
+    point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
 
     @classmethod
     def restore(cls, open_incidents: Iterable[Incident], next_number: int) -> EngineState:
@@ -107,6 +116,7 @@ def apply(state: EngineState, outcome: Outcome) -> None:
         else:
             _index(state, incident)
     state.next_number += outcome.opened
+    state.point_values.update(outcome.point_values)
 
 
 def location_key(location: Location, level: str, point_id: str = "") -> tuple[str, ...]:
@@ -197,6 +207,8 @@ class Engine:
 
     def on_signal(self, state: EngineState, signal: Signal, now: float) -> Outcome:
         tx = _Tx(self, state, now)
+        tx.out.point_values[signal.point_id] = (signal.value, signal.state)
+        self._feedback(tx, signal.point_id, signal.value, signal.state)
         touched: set[str] = set()
         for playbook in self.playbooks.values():
             if not playbook.trigger.matches(signal.kind, signal.state):
@@ -298,13 +310,24 @@ class Engine:
             for actuator in self._targets(action.actuator_kind.value, action.scope, incident):
                 command = actuator.commands[action.command]
                 action_id = f"{action.id}:{actuator.id}"
-                actions.append(ActionState(action_id, action.id, actuator.id, action.command,
-                                           ActionStatus.PENDING, now, now))
+                feedback = command.feedback
+                actions.append(ActionState(
+                    action_id, action.id, actuator.id, action.command, ActionStatus.PENDING,
+                    now, now, feedback_point=feedback.point if feedback else "",
+                    feedback_due=now + feedback.timeout if feedback else None,
+                    escalate_to=action.escalate_to or ""))
+                if command.modbus is not None:
+                    w = command.modbus
+                    topic = f"{MODBUS_SCHEME}{w.connection}/{w.unit}/{w.table}/{w.address}"
+                    payload = json.dumps(w.value)
+                else:
+                    topic, payload = command.topic, command.payload
                 tx.event(incident, "action_requested", action=action.id, actuator=actuator.id,
-                         command=action.command, topic=command.topic, name_zh=action.name.zh,
-                         name_en=action.name.en, withheld=incident.drill)
+                         command=action.command, topic=topic, name_zh=action.name.zh,
+                         name_en=action.name.en, withheld=incident.drill,
+                         feedback=feedback.point if feedback else "")
                 tx.out.effects.append(Publish(
-                    topic=command.topic, payload=command.payload, qos=command.qos,
+                    topic=topic, payload=payload, qos=command.qos,
                     retain=command.retain, kind="command", incident_id=incident.id,
                     action_id=action_id, withhold=incident.drill))
         prompts = list(incident.prompts)
@@ -486,39 +509,103 @@ class Engine:
                 definition = self.playbooks[incident.type].stage(step.stage).steps
                 escalate_to = next((d.escalate_to for d in definition if d.id == step.id), None)
                 if escalate_to:
-                    role = self.site.roles.get(escalate_to)
-                    tx.event(incident, "escalated", step=step.id, to=escalate_to,
-                             to_zh=role.zh if role else escalate_to,
-                             to_en=role.en if role else escalate_to)
-                    tx.out.effects.append(Publish(
-                        topic=f"{self.prefix}/notify/{escalate_to}",
-                        payload=json.dumps({
-                            "incident_id": incident.id, "type": incident.type,
-                            "location": incident.location.label(), "step": step.id,
-                            "reason": "deadline_missed", "drill": incident.drill,
-                        }, ensure_ascii=False, separators=(",", ":")),
-                        kind="notify", incident_id=incident.id))
-            tx.put(replace(incident, steps=tuple(steps)))
+                    self._escalate(tx, incident, escalate_to, "deadline_missed", step=step.id)
+            actions = []
+            for action in incident.actions:
+                if not action.awaiting_feedback or action.feedback_due is None \
+                        or action.feedback_due > now:
+                    actions.append(action)
+                    continue
+                detail = (f"no confirmation from {action.feedback_point} within "
+                          f"{action.feedback_due - action.requested_at:.0f}s")
+                actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
+                                       detail=detail))
+                tx.event(incident, "action_failed", action=action.action,
+                         actuator=action.actuator_id, detail=detail,
+                         late=now - action.feedback_due > LATE_AFTER)
+                if action.escalate_to:
+                    self._escalate(tx, incident, action.escalate_to, "action_failed",
+                                   action=action.id)
+            tx.put(replace(incident, steps=tuple(steps), actions=tuple(actions)))
         return tx.out
+
+    def _escalate(self, tx: _Tx, incident: Incident, to: str, reason: str,
+                  **what: str) -> None:
+        role = self.site.roles.get(to)
+        tx.event(incident, "escalated", to=to, to_zh=role.zh if role else to,
+                 to_en=role.en if role else to, reason=reason, **what)
+        tx.out.effects.append(Publish(
+            topic=f"{self.prefix}/notify/{to}",
+            payload=json.dumps({
+                "incident_id": incident.id, "type": incident.type,
+                "location": incident.location.label(), "reason": reason, **what,
+                "drill": incident.drill,
+            }, ensure_ascii=False, separators=(",", ":")),
+            kind="notify", incident_id=incident.id))
 
     def on_action_result(self, state: EngineState, incident_id: str, action_id: str,
                          status: ActionStatus, detail: str, now: float) -> Outcome:
+        """What the dispatcher did with an action's command: sent, withheld or failed."""
         tx = _Tx(self, state, now)
         incident = state.incidents.get(incident_id)
         if incident is None:
             return tx.out
         action = next((a for a in incident.actions if a.id == action_id), None)
-        if action is None or action.status is status:
+        if action is None or action.status is status or action.status in (
+                ActionStatus.DONE, ActionStatus.FAILED):
             return tx.out
+        if status is ActionStatus.WITHHELD:
+            # a drill: nothing was written, so no confirmation will come
+            action = replace(action, feedback_due=None)
         updated = replace(action, status=status, updated_at=now, detail=detail)
         incident = replace(incident, actions=tuple(updated if a.id == action_id else a
                                                    for a in incident.actions))
         tx.event(incident, f"action_{status.value}", action=action.action,
                  actuator=action.actuator_id, detail=detail)
+        if status is ActionStatus.FAILED and action.escalate_to:
+            self._escalate(tx, incident, action.escalate_to, "action_failed", action=action.id)
+        known = state.point_values.get(updated.feedback_point)
+        if status is ActionStatus.SENT and known is not None:
+            # the device may already be where the command sends it (a car parked at the
+            # ground floor with its doors open): its last report counts
+            incident = self._confirm_actions(tx, incident, updated.feedback_point, *known)
         tx.put(incident)
         return tx.out
 
+    def on_value(self, state: EngineState, point_id: str, value: object,
+                 point_state: PointState, now: float) -> Outcome:
+        """A point's value moved without a state change: it may confirm an action."""
+        tx = _Tx(self, state, now)
+        tx.out.point_values[point_id] = (value, point_state)
+        self._feedback(tx, point_id, value, point_state)
+        return tx.out
 
+    def _feedback(self, tx: _Tx, point_id: str, value: object, point_state: PointState) -> None:
+        for incident in list(tx.state.incidents.values()):
+            current = tx.get(incident.id)
+            assert current is not None
+            if any(a.awaiting_feedback and a.feedback_point == point_id and
+                   a.status is ActionStatus.SENT for a in current.actions):
+                tx.put(self._confirm_actions(tx, current, point_id, value, point_state))
+
+    def _confirm_actions(self, tx: _Tx, incident: Incident, point_id: str, value: object,
+                         point_state: PointState) -> Incident:
+        actions = []
+        for action in incident.actions:
+            updated = action
+            if action.awaiting_feedback and action.status is ActionStatus.SENT \
+                    and action.feedback_point == point_id:
+                command = self.site.actuators[action.actuator_id].commands[action.command]
+                assert command.feedback is not None
+                if command.feedback.met(value, point_state):
+                    detail = f"{point_id} reports {value}"
+                    updated = replace(action, status=ActionStatus.DONE, updated_at=tx.now,
+                                      detail=detail)
+                    tx.event(incident, "action_done", action=action.action,
+                             actuator=action.actuator_id, detail=detail,
+                             seconds=round(tx.now - action.requested_at, 3))
+            actions.append(updated)
+        return replace(incident, actions=tuple(actions))
 
 
 def _ref(signal: Signal) -> DeviceRef:

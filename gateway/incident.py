@@ -50,6 +50,15 @@ class ActionState:
     requested_at: float
     updated_at: float
     detail: str = ""
+    # closed loop: the action is done only when this point confirms it, failed at the due time
+    feedback_point: str = ""
+    feedback_due: float | None = None
+    escalate_to: str = ""
+
+    @property
+    def awaiting_feedback(self) -> bool:
+        return bool(self.feedback_point) and self.status in (ActionStatus.PENDING,
+                                                             ActionStatus.SENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,8 @@ class Incident:
     def next_deadline(self) -> float | None:
         dues = [s.due_at for s in self.steps
                 if s.status is StepStatus.PENDING and s.due_at is not None]
+        dues += [a.feedback_due for a in self.actions
+                 if a.awaiting_feedback and a.feedback_due is not None]
         return min(dues) if dues else None
 
 
@@ -127,7 +138,9 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "actions": [{"id": a.id, "action": a.action, "actuator_id": a.actuator_id,
                      "command": a.command, "status": a.status.value,
                      "requested_at": a.requested_at, "updated_at": a.updated_at,
-                     "detail": a.detail} for a in i.actions],
+                     "detail": a.detail, "feedback_point": a.feedback_point,
+                     "feedback_due": a.feedback_due, "escalate_to": a.escalate_to}
+                    for a in i.actions],
         "prompts": [{"id": p.id, "stage": p.stage, "status": p.status.value,
                      "raised_at": p.raised_at, "answer": p.answer,
                      "answered_by": p.answered_by, "answered_at": p.answered_at}

@@ -71,6 +71,7 @@ class StepStatus(enum.StrEnum):
 class ActionStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    DONE = "done"
     WITHHELD = "withheld"
     FAILED = "failed"
 

@@ -55,6 +55,7 @@ class ActionModel(Strict):
     actuator_kind: ActuatorKind
     scope: Level = "building"
     command: str
+    escalate_to: str | None = None
 
 
 class PromptModel(Strict):
@@ -116,6 +117,7 @@ class ActionDef:
     actuator_kind: ActuatorKind
     scope: str
     command: str
+    escalate_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,7 @@ def _compile(model: PlaybookModel, file: Path) -> Playbook:
                 steps=tuple(StepDef(st.id, st.role, st.text.to_text(), st.deadline, st.escalate_to)
                             for st in s.steps),
                 actions=tuple(ActionDef(a.id, a.name.to_text(), a.actuator_kind, a.scope,
-                                        a.command) for a in s.actions),
+                                        a.command, a.escalate_to) for a in s.actions),
                 prompts=tuple(PromptDef(p.id, p.text.to_text(), p.call) for p in s.prompts))
             for s in model.stages),
         file=str(file))
@@ -270,6 +272,9 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
             if not targets:
                 problem(("stages", si, "actions", ai, "actuator_kind"),
                         f"no actuator of kind {action.actuator_kind.value!r} in {site.file}")
+            if action.escalate_to and action.escalate_to not in site.roles:
+                problem(("stages", si, "actions", ai, "escalate_to"),
+                        _unknown("role", action.escalate_to, site.roles))
             for actuator in targets:
                 if action.command not in actuator.commands:
                     problem(("stages", si, "actions", ai, "command"),

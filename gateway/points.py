@@ -48,8 +48,8 @@ def condition(point: PointConfig, previous: PointStatus | None, reading: Reading
     state = reading.state
     if state is None:
         assert isinstance(reading.value, float)
-        state = threshold_state(point.mqtt.thresholds, point.mqtt.deadband, reading.value,
-                                prev_source)
+        thresholds, deadband = point.thresholds
+        state = threshold_state(thresholds, deadband, reading.value, prev_source)
     kept = [] if previous is None else [
         (dev, st) for dev, st in previous.sources
         if dev != device and st is not PointState.OFFLINE]

@@ -11,23 +11,41 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import structlog
 
+from adapters.modbus import (
+    BlockRead,
+    BlockRefused,
+    LinkSettings,
+    ModbusLink,
+    ModbusWriteError,
+    UnitHealth,
+)
 from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
 from gateway import broker as embedded
 from gateway.config import PointConfig, SiteConfig
-from gateway.decode import decode
-from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply, event_messages
+from gateway.decode import decode, decode_modbus
+from gateway.engine import (
+    MODBUS_SCHEME,
+    Engine,
+    EngineState,
+    OperatorCommand,
+    Outcome,
+    apply,
+    event_messages,
+)
 from gateway.errors import CommandError, DecodeError, StoreError
-from gateway.model import ActionStatus
+from gateway.modbus_plan import plan as modbus_plan
+from gateway.model import ActionStatus, PointState, Signal
 from gateway.playbook import Playbook
 from gateway.points import PointStatus, condition, supervise
 from gateway.store import (
@@ -84,7 +102,7 @@ _LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadl
                   "escalated", "closed"}
 _LOGGED_FIELDS = {"name_en", "location", "state", "stage_name_en", "reason", "actuator",
                   "command", "step", "late", "late_by", "to", "withheld"}
-_Input = InboundMessage | _Command | _ActionResult | _Tick
+_Input = InboundMessage | _Command | _ActionResult | _Tick | BlockRead | BlockRefused | UnitHealth
 
 
 class Gateway:
@@ -112,6 +130,10 @@ class Gateway:
         self.recent_rx: dict[tuple[int, str, bytes], None] = {}
         self.ready = asyncio.Event()
         self.mqtt: MqttAdapter | None = None
+        self.modbus_plans = modbus_plan(site.points)
+        self.links: dict[str, ModbusLink] = {}
+        self.drill_until = 0.0  # a tester's drill window: signals meanwhile are drill signals
+        self._modbus_writes: set[asyncio.Task[None]] = set()
         self._broker_process: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -138,6 +160,9 @@ class Gateway:
         self.last_supervision = self.started_at
         self.state = EngineState.restore(startup.open_incidents, startup.next_number)
         self.points = dict(startup.points)
+        self.drill_until = startup.drill_until
+        self.state.point_values.update({pid: (p.value, p.state)
+                                        for pid, p in self.points.items()})
         for item in startup.pending_outbox:
             self.outq.put_nowait(item)
         b = self.site.broker
@@ -154,6 +179,17 @@ class Gateway:
                  pending_outbox=len(startup.pending_outbox))
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.mqtt.run(), name="mqtt")
+            for connection in self.site.modbus.values():
+                connection_plan = self.modbus_plans.get(connection.id)
+                link = ModbusLink(
+                    LinkSettings(connection.id, connection.transport, connection.host,
+                                 connection.port, connection.device, connection.baudrate,
+                                 connection.parity, connection.stopbits, connection.bytesize,
+                                 connection.timeout, connection.backoff_max),
+                    list(connection_plan.blocks) if connection_plan else [],
+                    dict(connection.poll), self.inputs.put_nowait)
+                self.links[connection.id] = link
+                tg.create_task(link.run(), name=f"modbus-{connection.id}")
             tg.create_task(self._pipeline(), name="pipeline")
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._dispatcher(), name="dispatcher")
@@ -260,6 +296,14 @@ class Gateway:
         elif isinstance(item, _ActionResult):
             self._fold(self.engine.on_action_result(
                 self.state, item.incident_id, item.action_id, item.status, item.detail, now), ws)
+        elif isinstance(item, BlockRead):
+            self._on_block(item, ws, now)
+        elif isinstance(item, BlockRefused):
+            self._dead_letter(ws, "modbus", _block_name(item.connection, item.block.unit,
+                                                        item.block.table, item.block.address),
+                              "modbus_exception", item.detail, b"", item.at)
+        elif isinstance(item, UnitHealth):
+            self._on_unit_health(item, ws, now)
         else:
             self._on_tick(ws, now)
 
@@ -268,7 +312,7 @@ class Gateway:
         self.counters["internal_errors"] += 1
         log.exception("input_failed", input=type(item).__name__, error=repr(exc))
         if isinstance(item, InboundMessage):
-            self._dead_letter(ws, item, "internal_error", repr(exc))
+            self._dead_letter_message(ws, item, "internal_error", repr(exc))
         elif isinstance(item, _Command):
             ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
 
@@ -299,16 +343,17 @@ class Gateway:
 
     def _on_message(self, message: InboundMessage, ws: WriteSet, now: float) -> None:
         if len(message.payload) > self.site.broker.max_payload_bytes:
-            self._dead_letter(ws, message, "oversized",
+            self._dead_letter_message(ws, message, "oversized",
                               f"{len(message.payload)} bytes, limit "
                               f"{self.site.broker.max_payload_bytes}")
             return
         if message.bad_topic:
-            self._dead_letter(ws, message, "bad_topic", "topic is not valid UTF-8")
+            self._dead_letter_message(ws, message, "bad_topic", "topic is not valid UTF-8")
             return
         points = self.topics.get(message.topic)
         if points is None:
-            self._dead_letter(ws, message, "unknown_topic", "no point is bound to this topic")
+            self._dead_letter_message(ws, message, "unknown_topic",
+                                      "no point is bound to this topic")
             return
         if message.qos > 0:
             key = _rx_key(message)
@@ -317,42 +362,111 @@ class Gateway:
             if len(self.recent_rx) > RECENT_RX:
                 del self.recent_rx[next(iter(self.recent_rx))]
         for point in points:
+            assert point.mqtt is not None  # the topic table holds MQTT-bound points only
             try:
                 reading = decode(point.mqtt, message.payload)
             except DecodeError as exc:
-                self._dead_letter(ws, message, exc.reason, f"point {point.id}: {exc.detail}")
+                self._dead_letter_message(ws, message, exc.reason,
+                                          f"point {point.id}: {exc.detail}")
                 continue
             previous = self.points.get(point.id)
             status, sig = condition(point, previous, reading, message.received_at,
                                     source=message.topic, replayed=message.retained)
             self.points[point.id] = status
             ws.points[point.id] = status
+            sig = self._in_drill(sig)
             if message.retained and not sig.changed:
                 # a retained message replayed at (re)subscription restates what is known:
                 # current state, not a new event
                 self.counters["retained_unchanged"] += 1
                 continue
-            self.counters["signals"] += 1
-            outcome = self.engine.on_signal(self.state, sig, now)
-            self._fold(outcome, ws)
-            ws.signals.append(SignalRecord(sig, message.payload, tuple(outcome.attached)))
+            self._signal(sig, ws, now, message.payload)
 
-    def _dead_letter(self, ws: WriteSet, message: InboundMessage, reason: str,
-                     detail: str) -> None:
+    def _in_drill(self, sig: Signal) -> Signal:
+        if not sig.drill and sig.at < self.drill_until:
+            return replace(sig, drill=True)
+        return sig
+
+    def _dead_letter_message(self, ws: WriteSet, message: InboundMessage, reason: str,
+                             detail: str) -> None:
+        self._dead_letter(ws, "mqtt", message.topic, reason, detail, message.payload,
+                          message.received_at)
+
+    def _dead_letter(self, ws: WriteSet, source: str, topic: str, reason: str, detail: str,
+                     payload: bytes, at: float) -> None:
         self.counters[f"bad_input_{reason}"] += 1
         ws.dead_letters.append(DeadLetter(
-            at=message.received_at, source="mqtt", topic=message.topic, reason=reason,
-            detail=detail, payload=message.payload[:DEAD_LETTER_KEEP],
-            size=len(message.payload)))
-        if (message.topic, reason) not in self.reported_bad:
+            at=at, source=source, topic=topic, reason=reason, detail=detail,
+            payload=payload[:DEAD_LETTER_KEEP], size=len(payload)))
+        if (topic, reason) not in self.reported_bad:
             # once per source and reason; the dead-letter table keeps every one
-            self.reported_bad.add((message.topic, reason))
-            log.warning("bad_input", source="mqtt", topic=message.topic, reason=reason,
+            self.reported_bad.add((topic, reason))
+            log.warning("bad_input", source=source, topic=topic, reason=reason,
                         detail=detail, note="kept in dead_letters; further ones counted only")
+
+    # ------------------------------------------------------------------ Modbus
+
+    def _on_block(self, read: BlockRead, ws: WriteSet, now: float) -> None:
+        connection_plan = self.modbus_plans[read.connection]
+        for slot in connection_plan.slots.get(read.block, ()):
+            point = slot.point
+            binding = point.modbus
+            assert binding is not None
+            raw = read.values[slot.offset:slot.offset + binding.words]
+            previous = self.points.get(point.id)
+            try:
+                reading = decode_modbus(binding, raw,
+                                        previous.value if previous is not None else None)
+            except DecodeError as exc:
+                self._dead_letter(ws, "modbus", point.source, exc.reason,
+                                  f"point {point.id}: {exc.detail}",
+                                  repr(list(raw)).encode(), read.at)
+                continue
+            status, sig = condition(point, previous, reading, read.at, source=point.source)
+            self.points[point.id] = status
+            if sig.changed or previous is None:
+                ws.points[point.id] = status
+                self._signal(self._in_drill(sig), ws, now, b"")
+            elif previous.value != reading.value:
+                # same state, new value (a concentration drifting, a feedback bit): the
+                # point's row follows it and it may confirm an action; no signal row
+                ws.points[point.id] = status
+                self._fold(self.engine.on_value(self.state, point.id, reading.value,
+                                                sig.state, now), ws)
+
+    def _on_unit_health(self, health: UnitHealth, ws: WriteSet, now: float) -> None:
+        if health.online:
+            return  # the next reading of each point restores it, as a change
+        connection_plan = self.modbus_plans.get(health.connection)
+        if connection_plan is None:
+            return
+        for point in connection_plan.units.get(health.unit, ()):
+            previous = self.points.get(point.id)
+            if previous is not None and previous.state is PointState.OFFLINE:
+                continue
+            status = PointStatus(PointState.OFFLINE, health.at,
+                                 previous.last_seen if previous else 0.0,
+                                 previous.value if previous else None,
+                                 (("", PointState.OFFLINE),))
+            self.points[point.id] = status
+            ws.points[point.id] = status
+            self._signal(Signal(
+                point_id=point.id, kind=point.kind, location=point.location,
+                state=PointState.OFFLINE, at=health.at, value=health.reason,
+                source=_block_name(health.connection, health.unit)), ws, now, b"")
+
+    def _signal(self, sig: Signal, ws: WriteSet, now: float, payload: bytes) -> None:
+        self.counters["signals"] += 1
+        outcome = self.engine.on_signal(self.state, sig, now)
+        self._fold(outcome, ws)
+        ws.signals.append(SignalRecord(sig, payload, tuple(outcome.attached)))
 
     def _on_command(self, item: _Command, ws: WriteSet, now: float) -> None:
         self.queued_commands.discard(item.row_id)
         cmd = item.command
+        if cmd.verb in ("drill_start", "drill_stop"):
+            self._on_drill(item, ws, now)
+            return
         try:
             outcome = self.engine.on_command(self.state, cmd, now)
         except CommandError as exc:
@@ -363,6 +477,28 @@ class Gateway:
         self._fold(outcome, ws)
         ws.command_results.append((item.row_id, True, f"{cmd.verb} {cmd.incident_id}: done"))
         log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
+
+    def _on_drill(self, item: _Command, ws: WriteSet, now: float) -> None:
+        cmd = item.command
+        if cmd.verb == "drill_start":
+            try:
+                minutes = float(cmd.args.get("minutes", "30"))
+            except ValueError:
+                minutes = -1.0
+            if not 0 < minutes <= 24 * 60:
+                ws.command_results.append((item.row_id, False,
+                                           "a drill lasts between 1 minute and 24 hours"))
+                return
+            self.drill_until = now + minutes * 60
+            until = time.strftime("%H:%M:%S", time.localtime(self.drill_until))
+            result = f"drill on until {until}"
+        else:
+            self.drill_until = 0.0
+            result = "drill off"
+        ws.meta["drill_until"] = str(self.drill_until)
+        ws.command_results.append((item.row_id, True, result))
+        log.warning("drill", actor=cmd.actor, state=result,
+                    note="signals are drill signals: actuator writes are withheld")
 
     def _on_tick(self, ws: WriteSet, now: float) -> None:
         if now - self.last_supervision >= SUPERVISION_EVERY:
@@ -396,10 +532,29 @@ class Gateway:
             if pub.withhold:
                 self._outbox_result(item, "withheld", "drill: real write withheld")
                 continue
+            if pub.topic.startswith(MODBUS_SCHEME):
+                self._modbus_writes.add(asyncio.create_task(self._write(item)))
+                continue
             if not self.mqtt.connected:
                 await self.mqtt.wait_connected()
             future = self.mqtt.publish(pub.topic, pub.payload, pub.qos, pub.retain)
             future.add_done_callback(partial(self._published, item))
+
+    async def _write(self, item: OutboxItem) -> None:
+        """A Modbus write of the outbox: once, reported as sent or failed."""
+        pub = item.publish
+        try:
+            connection, unit, table, address = pub.topic.removeprefix(MODBUS_SCHEME).split("/")
+            link = self.links[connection]
+            await link.write(int(unit), table, int(address), json.loads(pub.payload))
+        except (ModbusWriteError, KeyError, ValueError) as exc:
+            log.error("modbus_write_failed", target=pub.topic, error=str(exc),
+                      incident=pub.incident_id, action=pub.action_id)
+            self._outbox_result(item, "failed", str(exc))
+        else:
+            self._outbox_result(item, "sent", "unit acknowledged the write")
+        finally:
+            self._modbus_writes.discard(asyncio.current_task())
 
     def _published(self, item: OutboxItem, future: asyncio.Future[None]) -> None:
         if future.cancelled():
@@ -428,6 +583,11 @@ class Gateway:
                 self.queued_commands.add(row_id)
                 self.inputs.put_nowait(_Command(row_id, OperatorCommand(
                     verb, incident_id, actor, args)))
+
+
+def _block_name(connection: str, unit: int, table: str = "", address: int | None = None) -> str:
+    name = f"modbus:{connection}/{unit}"
+    return f"{name}/{table}/{address}" if table else name
 
 
 def _rx_key(message: InboundMessage) -> tuple[int, str, bytes]:

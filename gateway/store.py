@@ -107,12 +107,13 @@ class WriteSet:
     rx: list[tuple[int, str, bytes]] = field(default_factory=list)
     command_results: list[tuple[int, bool, str]] = field(default_factory=list)
     outbox_done: list[tuple[int, str, str]] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
     next_number: int | None = None
 
     def __bool__(self) -> bool:
         return bool(self.signals or self.events or self.incidents or self.points or self.outbox
                     or self.dead_letters or self.rx or self.command_results
-                    or self.outbox_done)
+                    or self.outbox_done or self.meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
                      [("done" if ok else "rejected", msg, now, cid)
                       for cid, ok, msg in ws.command_results])
     mark_outbox(conn, results=ws.outbox_done, now=now)
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(ws.meta.items()))
     if ws.next_number is not None:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_number', ?)",
                      (str(ws.next_number),))
@@ -192,6 +194,7 @@ class StartupState:
     points: dict[str, PointStatus]
     pending_outbox: list[OutboxItem]
     next_number: int
+    drill_until: float = 0.0
 
 
 def load_startup(conn: sqlite3.Connection) -> StartupState:
@@ -210,7 +213,9 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
             "SELECT id, topic, payload, qos, retain, kind, incident_id, action_id, withhold"
             " FROM outbox WHERE status = 'pending' ORDER BY id")]
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
-    return StartupState(incidents, points, pending, int(row[0]) if row else 1)
+    drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_until'").fetchone()
+    return StartupState(incidents, points, pending, int(row[0]) if row else 1,
+                        float(drill[0]) if drill else 0.0)
 
 
 def seen_rx(conn: sqlite3.Connection, mid: int, topic: str, digest: bytes) -> bool:

@@ -4,6 +4,8 @@
     alarm-gateway simulate mcp --building 1 --floor 12 --number 2
     alarm-gateway simulate point W-PUMP-01 alarm
     alarm-gateway simulate point B1-F12-Z3 normal --device SD-01
+    alarm-gateway simulate scenario simulators/scenarios/fire-confirmed.yaml [--speed 10] [--drill]
+    alarm-gateway simulate record --out var/recorded.yaml [--seconds 60]
 """
 
 from __future__ import annotations
@@ -46,9 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     point.add_argument("--value", type=float)
     point.add_argument("--drill", action="store_true")
     point.add_argument("--retain", action="store_true")
+    _add_replay_commands(sub)
 
 
 def run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "replay_handler", None)
+    if handler is not None:
+        return int(handler(args))
     site = load_config(args.config, broker=args.broker)
     if args.device == "fire":
         point_id = f"B{args.building}-F{args.floor}-Z{args.zone}"
@@ -74,6 +80,7 @@ def publish_point(site: SiteConfig, point_id: str, state: PointState, *, device:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     b = site.broker
+    assert point.mqtt is not None  # encode() refused Modbus points
     try:
         with Publisher(b.host, b.port, b.username, b.password) as publisher:
             publisher.publish(point.mqtt.topic, payload, retain=retain)
@@ -94,3 +101,61 @@ def main(argv: list[str] | None = None) -> int:
     except GatewayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def _add_replay_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def site_args(p: argparse.ArgumentParser) -> None:
+        # also accepted after the sub-command; SUPPRESS keeps a value given before it
+        p.add_argument("-c", "--config", default=argparse.SUPPRESS,
+                       help=f"site config (default: {DEFAULT_CONFIG})")
+        p.add_argument("--broker", default=argparse.SUPPRESS,
+                       help="host:port, overrides the config")
+
+    scenario = sub.add_parser(
+        "scenario", help="replay a scenario file and check its expectations",
+        description="Replay a scenario (simulators/scenarios/*.yaml) against the running "
+        "gateway and check its expectations in the store. Exit 0 pass, 1 fail, 2 bad file.")
+    scenario.add_argument("file", help="scenario YAML file")
+    site_args(scenario)
+    scenario.add_argument("--speed", type=float, default=1.0,
+                          help="replay N times faster (default: real time)")
+    scenario.add_argument("--drill", action="store_true",
+                          help="run as a drill: the gateway withholds real actuator writes")
+    scenario.add_argument("--no-devices", dest="run_devices", action="store_false",
+                          help="do not run the simulated Modbus/MQTT devices here "
+                          "('simulate serve' already runs them)")
+    scenario.add_argument("--store", help="the gateway's store (default: from the config)")
+    scenario.set_defaults(replay_handler=_run_scenario)
+    record = sub.add_parser(
+        "record", help="record live MQTT traffic into a scenario file",
+        description="Subscribe to every topic bound to a point and write what arrives as "
+        "scenario steps, until --seconds pass or Ctrl-C.")
+    site_args(record)
+    record.add_argument("--out", required=True, help="scenario file to write")
+    record.add_argument("--seconds", type=float, help="stop after N seconds")
+    record.add_argument("--name", default="", help="scenario name (default: recorded-TIME)")
+    record.set_defaults(replay_handler=_run_record)
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    from simulators import scenario
+
+    site = load_config(args.config, broker=args.broker, store=args.store)
+    return scenario.run_cli(file=args.file, site=site, speed=args.speed, drill=args.drill,
+                            devices=args.run_devices, store_path=args.store)
+
+
+def _run_record(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulators import record
+
+    site = load_config(args.config, broker=args.broker)
+    try:
+        return record.record(site, Path(args.out), seconds=args.seconds, name=args.name)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import PointConfig
+from gateway.config import MqttBinding, PointConfig
 from gateway.model import PointState
 
 # What a real device sends for each state when the mapping offers several spellings.
@@ -26,11 +26,18 @@ class EncodeError(ValueError):
     pass
 
 
+def _mqtt(point: PointConfig) -> MqttBinding:
+    if point.mqtt is None:
+        raise EncodeError(f"point {point.id} is read over Modbus: drive its device simulator "
+                          "(simulators.modbus_devices) instead of publishing")
+    return point.mqtt
+
+
 def _raw_for(point: PointConfig, state: PointState) -> str:
-    candidates = [raw for raw, mapped in point.mqtt.values.items() if mapped is state]
+    candidates = [raw for raw, mapped in _mqtt(point).values.items() if mapped is state]
     if not candidates:
         raise EncodeError(f"point {point.id} has no value that maps to {state.value!r} "
-                          f"(mapping: {dict(point.mqtt.values)})")
+                          f"(mapping: {dict(_mqtt(point).values)})")
     for preferred in _PREFERRED.get(state, ()):
         if preferred in candidates:
             return preferred
@@ -40,7 +47,7 @@ def _raw_for(point: PointConfig, state: PointState) -> str:
 def encode(point: PointConfig, state: PointState, *, device: str = "", drill: bool = False,
            value: float | None = None, extra: dict[str, Any] | None = None) -> bytes:
     """The payload the point's device would publish for ``state``."""
-    b = point.mqtt
+    b = _mqtt(point)
     if b.decoder == "plain":
         if value is not None and not b.values:
             return str(value).encode()

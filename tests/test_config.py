@@ -127,11 +127,12 @@ def run_check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 # ----------------------------------------------------------------------------- shipped demo
 
 
-def test_demo_config_loads_300_points() -> None:
+def test_demo_config_loads_312_points() -> None:
     site = load(DEMO_SITE)
 
     assert site.site_id == "demo"
-    assert len(site.points) == 2 * 18 * 4 * 2 + 4 + 1 + 3 + 4
+    fire, gas, leak, buttons, elevators, valves = 2 * 18 * 4 * 2, 4 * 2, 1 + 3, 4, 2 + 4, 2
+    assert len(site.points) == fire + gas + leak + buttons + elevators + valves
     assert len(site.actuators) == 7
 
 
@@ -281,7 +282,8 @@ def test_relative_config_path_resolves_store_and_playbooks_to_absolute(
 
 
 def test_durations_are_seconds() -> None:
-    assert load(DEMO_SITE).points["G-B1-01"].heartbeat == 25 * 3600
+    assert load(DEMO_SITE).points["W-PUMP-01"].heartbeat == 25 * 3600
+    assert load(DEMO_SITE).modbus["gas-controller"].timeout == 0.5
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -405,8 +407,9 @@ def test_subscriptions_default_to_every_bound_topic_once(tmp_path: Path) -> None
 def test_demo_subscribes_to_all_its_topics() -> None:
     site = load(DEMO_SITE)
 
-    assert set(site.broker.subscriptions) == {p.mqtt.topic for p in site.points.values()}
-    assert len(site.broker.subscriptions) == 300
+    assert set(site.broker.subscriptions) == {p.mqtt.topic for p in site.points.values()
+                                              if p.mqtt is not None}
+    assert len(site.broker.subscriptions) == 298
 
 
 def test_broker_section_is_used_as_written(tmp_path: Path) -> None:
@@ -1014,7 +1017,7 @@ def test_check_valid_config_prints_ok_and_returns_0(capsys: pytest.CaptureFixtur
 
     assert code == 0
     assert f"{DEMO_SITE}: OK" in out
-    assert "points      300 on 300 topics" in out
+    assert "points      312: 298 on MQTT topics, 14 on Modbus (3 connections)" in out
     assert "device_fault, fire" in out
     assert "embedded" in out
     assert err == ""
