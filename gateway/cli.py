@@ -121,6 +121,41 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         conn.close()
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from gateway import store
+
+    path = _store_path(args)
+    conn = store.connect(path, readonly=True)
+    try:
+        store.DaemonLock(path).require_daemon()
+        verb_args = {"minutes": str(args.minutes)} if args.action == "start" else {}
+        return _await_command(conn, f"drill_{args.action}", "", args.by, verb_args)
+    finally:
+        conn.close()
+
+
+def _await_command(conn: object, verb: str, incident_id: str, actor: str,
+                   verb_args: dict[str, str]) -> int:
+    """Queue a command for the daemon and wait for what it made of it."""
+    import sqlite3
+
+    from gateway import store
+
+    assert isinstance(conn, sqlite3.Connection)
+    command_id = store.submit_command(conn, verb, incident_id, actor, verb_args, time.time())
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    while time.monotonic() < deadline:
+        status, result = store.command_result(conn, command_id)
+        if status == "done":
+            print(result)
+            return 0
+        if status == "rejected":
+            raise CommandError(result or "rejected")
+        time.sleep(0.05)
+    raise StoreError(f"the daemon did not take command {command_id} within "
+                     f"{COMMAND_TIMEOUT:.0f}s; it stays queued and will be applied when it does")
+
+
 def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
     import sqlite3
 
@@ -144,19 +179,7 @@ def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
         verb_args = {"step": args.step, "note": args.note or ""}
     elif args.action == "answer":
         verb_args = {"prompt": args.prompt, "answer": args.answer}
-    command_id = store.submit_command(conn, args.action, args.incident, args.by, verb_args,
-                                      time.time())
-    deadline = time.monotonic() + COMMAND_TIMEOUT
-    while time.monotonic() < deadline:
-        status, result = store.command_result(conn, command_id)
-        if status == "done":
-            print(result)
-            return 0
-        if status == "rejected":
-            raise CommandError(result or "rejected")
-        time.sleep(0.05)
-    raise StoreError(f"the daemon did not take command {command_id} within "
-                     f"{COMMAND_TIMEOUT:.0f}s; it stays queued and will be applied when it does")
+    return _await_command(conn, args.action, args.incident, args.by, verb_args)
 
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
@@ -230,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("prompt")
             p.add_argument("answer", choices=["yes", "no"])
     inc.set_defaults(func=cmd_incidents)
+
+    drill = sub.add_parser("drill", help="a drill window: signals are drill signals, "
+                                         "actuator writes are withheld")
+    config_arg(drill)
+    drill.add_argument("--store", help="store path (default: from the config)")
+    dsub = drill.add_subparsers(dest="action", required=True)
+    start = dsub.add_parser("start", help="start a drill window")
+    start.add_argument("--minutes", type=float, default=30.0)
+    stop = dsub.add_parser("stop", help="end the drill window")
+    for p in (start, stop):
+        p.add_argument("--by", default=user, help="tester name (default: %(default)s)")
+    drill.set_defaults(func=cmd_drill)
 
     dead = sub.add_parser("deadletters", help="bad input kept for the technician")
     config_arg(dead)

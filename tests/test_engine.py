@@ -351,3 +351,75 @@ def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
     assert kinds[:4] == ["incident_opened", "stage_entered", "step_started", "step_started"]
     assert kinds.count("action_requested") == 2
     assert kinds.index("signal") < kinds.index("action_requested")
+
+
+def confirm_building_2(h: Harness) -> Incident:
+    h.signal("B2-F3-Z1", device="SD-01")
+    h.signal("B2-F3-Z1", device="SD-02")
+    return h.only()
+
+
+def test_modbus_recall_is_done_only_when_the_elevator_confirms(h: Harness,
+                                                                engine: Engine) -> None:
+    incident = confirm_building_2(h)
+    writes = sorted(p.topic for o in h.log for p in o.effects if p.kind == "command")
+    assert writes == ["modbus://elevators/1/coil/0", "modbus://elevators/2/coil/0"]
+    for action in incident.actions:
+        h.run(engine.on_action_result(h.state, incident.id, action.id, ActionStatus.SENT,
+                                      "unit acknowledged the write", h.now))
+    assert {a.status for a in h.only().actions} == {ActionStatus.SENT}
+    h.now += 12
+    out = h.run(engine.on_value(h.state, "ELV-B2-L1-RECALLED", 1, PointState.NORMAL, h.now))
+    done = [e for e in out.events if e.kind == "action_done"]
+    assert [e.data["actuator"] for e in done] == ["ELV-B2-L1"]
+    assert done[0].data["seconds"] == 12
+    statuses = {a.actuator_id: a.status for a in h.only().actions}
+    assert statuses == {"ELV-B2-L1": ActionStatus.DONE, "ELV-B2-L2": ActionStatus.SENT}
+
+
+def test_recall_without_confirmation_fails_at_its_timeout_and_escalates(
+        h: Harness, engine: Engine) -> None:
+    incident = confirm_building_2(h)
+    for action in incident.actions:
+        h.run(engine.on_action_result(h.state, incident.id, action.id, ActionStatus.SENT,
+                                      "ok", h.now))
+    assert not [e for e in h.tick(89).events if e.kind == "action_failed"]
+    out = h.tick(2)
+    failed = [e.data["actuator"] for e in out.events if e.kind == "action_failed"]
+    assert sorted(failed) == ["ELV-B2-L1", "ELV-B2-L2"]
+    escalated = [e.data for e in out.events if e.kind == "escalated"]
+    assert {e["reason"] for e in escalated} == {"action_failed"}
+    assert {e["to"] for e in escalated} == {"duty_supervisor"}
+    assert not [e for e in h.tick(100).events if e.kind == "action_failed"]
+
+
+def test_device_already_where_the_command_sends_it_confirms_at_once(
+        h: Harness, engine: Engine) -> None:
+    h.run(engine.on_value(h.state, "ELV-B2-L1-RECALLED", 1, PointState.NORMAL, h.now))
+    incident = confirm_building_2(h)
+    action = next(a for a in incident.actions if a.actuator_id == "ELV-B2-L1")
+    h.run(engine.on_action_result(h.state, incident.id, action.id, ActionStatus.SENT, "ok",
+                                  h.now))
+    assert next(a for a in h.only().actions if a.actuator_id == "ELV-B2-L1").status \
+        is ActionStatus.DONE
+
+
+def test_a_refused_write_fails_the_action_and_escalates_at_once(h: Harness,
+                                                                 engine: Engine) -> None:
+    incident = confirm_building_2(h)
+    out = h.run(engine.on_action_result(h.state, incident.id, incident.actions[0].id,
+                                        ActionStatus.FAILED, "exception 02", h.now))
+    assert [e.kind for e in out.events] == ["action_failed", "escalated"]
+
+
+def test_drill_actions_are_withheld_and_never_time_out(h: Harness, engine: Engine) -> None:
+    h.signal("B2-F3-Z1", device="SD-01", drill=True)
+    h.signal("B2-F3-Z1", device="SD-02", drill=True)
+    incident = h.only()
+    for action in incident.actions:
+        h.run(engine.on_action_result(h.state, incident.id, action.id, ActionStatus.WITHHELD,
+                                      "drill: real write withheld", h.now))
+    events = h.tick(600).events
+    assert not [e for e in events if e.kind == "action_failed"]
+    assert not [e for e in events if e.data.get("reason") == "action_failed"]
+    assert {a.status for a in h.only().actions} == {ActionStatus.WITHHELD}
