@@ -255,6 +255,7 @@ class Engine:
                  location=incident.location.label(), trigger_at=signal.at,
                  **_signal_data(signal))
         incident = self._enter_stage(tx, playbook, incident, stage, reason="opened")
+        incident = self._advance(tx, playbook, incident)
         tx.put(incident)
         return incident.id
 
@@ -276,6 +277,15 @@ class Engine:
         current = playbook.stage_index(incident.stage)
         for stage in playbook.stages[current + 1:]:
             assert stage.enter is not None
+            if stage.enter.state is not None:
+                reached = [r for r in incident.devices if r.state == stage.enter.state.value]
+                if not reached:
+                    break
+                incident = self._enter_stage(
+                    tx, playbook, incident, stage,
+                    reason=f"{reached[0].point_id} reached {stage.enter.state.value}",
+                    devices=[r.point_id for r in reached])
+                continue
             need = stage.enter.independent_devices
             if need is None:
                 break

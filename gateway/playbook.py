@@ -67,6 +67,7 @@ class PromptModel(Strict):
 class EnterModel(Strict):
     independent_devices: int | None = Field(None, ge=2)
     within: Level = "zone"
+    state: PointState | None = None  # any device of the incident reaching this state
     operator: bool = True
 
 
@@ -132,6 +133,7 @@ class EnterDef:
     independent_devices: int | None
     within: str
     operator: bool
+    state: PointState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +184,8 @@ def _compile(model: PlaybookModel, file: Path) -> Playbook:
         stages=tuple(
             StageDef(
                 id=s.id, name=s.name.to_text(),
-                enter=EnterDef(s.enter.independent_devices, s.enter.within, s.enter.operator)
-                if s.enter else None,
+                enter=EnterDef(s.enter.independent_devices, s.enter.within, s.enter.operator,
+                               s.enter.state) if s.enter else None,
                 steps=tuple(StepDef(st.id, st.role, st.text.to_text(), st.deadline, st.escalate_to)
                             for st in s.steps),
                 actions=tuple(ActionDef(a.id, a.name.to_text(), a.actuator_kind, a.scope,

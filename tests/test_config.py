@@ -139,7 +139,7 @@ def test_demo_config_loads_312_points() -> None:
 def test_demo_playbooks_load_against_demo_config() -> None:
     playbooks = load_demo_playbooks(DEMO_SITE)
 
-    assert sorted(playbooks) == ["device_fault", "fire"]
+    assert sorted(playbooks) == ["device_fault", "fire", "gas_leak"]
     assert playbooks["fire"].stages[1].id == "confirmed"
 
 
@@ -1018,7 +1018,7 @@ def test_check_valid_config_prints_ok_and_returns_0(capsys: pytest.CaptureFixtur
     assert code == 0
     assert f"{DEMO_SITE}: OK" in out
     assert "points      312: 298 on MQTT topics, 14 on Modbus (3 connections)" in out
-    assert "device_fault, fire" in out
+    assert "device_fault, fire, gas_leak" in out
     assert "embedded" in out
     assert err == ""
 

@@ -423,3 +423,29 @@ def test_drill_actions_are_withheld_and_never_time_out(h: Harness, engine: Engin
     assert not [e for e in events if e.kind == "action_failed"]
     assert not [e for e in events if e.data.get("reason") == "action_failed"]
     assert {a.status for a in h.only().actions} == {ActionStatus.WITHHELD}
+
+
+def test_gas_level_1_opens_and_level_2_closes_the_shut_off_valve(h: Harness) -> None:
+    h.signal("G-B1-02", PointState.PREALARM)
+    incident = h.only()
+    assert (incident.type, incident.stage) == ("gas_leak", "detected")
+    assert not incident.actions
+    out = h.signal("G-B1-02", PointState.ALARM)
+    incident = h.only()
+    assert incident.stage == "level2"
+    assert [(a.actuator_id, a.feedback_point) for a in incident.actions] == [
+        ("V-GAS-B1-01", "V-GAS-B1-01-POS")]
+    assert [p.topic for p in out.effects if p.kind == "command"] == [
+        "modbus://valves/1/coil/0"]
+
+
+def test_gas_already_at_level_2_when_first_seen_goes_straight_to_level_2(h: Harness) -> None:
+    h.signal("G-B1-03", PointState.ALARM)
+    assert h.only().stage == "level2"
+
+
+def test_gas_back_below_the_dead_band_is_recorded_and_the_incident_stays(h: Harness) -> None:
+    h.signal("G-B1-02", PointState.PREALARM)
+    out = h.signal("G-B1-02", PointState.NORMAL)
+    assert [e.data["state"] for e in out.events if e.kind == "signal"] == ["normal"]
+    assert h.only().status is IncidentStatus.OPEN
