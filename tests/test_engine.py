@@ -54,7 +54,7 @@ class Harness:
                changed: bool = True, drill: bool = False, replayed: bool = False) -> Outcome:
         point = self.site.points[point_id]
         sig = Signal(point_id=point_id, kind=point.kind, location=point.location, state=state,
-                     at=self.now, device=device, source=point.mqtt.topic, changed=changed,
+                     at=self.now, device=device, source=point.source, changed=changed,
                      drill=drill, replayed=replayed)
         return self.run(self.engine.on_signal(self.state, sig, self.now))
 
