@@ -4,6 +4,7 @@ gateway as a process. The simulators run on an event loop in a thread of the tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -254,3 +255,48 @@ def test_drill_runs_the_playbook_but_no_simulated_actuator_receives_a_write(
         assert devices.device("elevators", unit).writes == []
     assert query(daemon.store, "SELECT count(*) FROM outbox WHERE kind = 'command' AND status"
                  " = 'withheld'")[0][0] == 2
+
+
+def test_the_gateway_adapter_polls_and_writes_over_rtu_on_a_serial_line_pair() -> None:
+    from adapters.modbus import BlockRead, LinkSettings, ModbusLink, ReadBlock, UnitHealth
+    from gateway.decode import decode_modbus
+    from gateway.modbus_config import ModbusBindingModel, compile_binding
+    from simulators.modbus_devices import VirtualSerialPair
+
+    concentration = compile_binding(ModbusBindingModel.model_validate(
+        {"connection": "rtu", "unit": 7, "address": 2, "type": "float32",
+         "word_order": "little"}))
+
+    async def until(predicate: Callable[[], bool]) -> None:
+        for _ in range(60):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("timed out")
+
+    async def scenario() -> None:
+        async with VirtualSerialPair() as line:
+            detector = GasDetector(7, concentration=12.5)
+            valve = ShutOffValve(8, valve="water", travel_seconds=0.05)
+            async with ModbusDeviceServer("rtu", [detector, valve], transport="rtu",
+                                          serial_port=line.server_port, baudrate=19200):
+                reports: list[object] = []
+                link = ModbusLink(
+                    LinkSettings("rtu", "rtu", device=line.client_port, baudrate=19200,
+                                 timeout=0.5),
+                    [ReadBlock(7, "holding", 0, 16, "default")], {"default": 0.2},
+                    reports.append)
+                task = asyncio.create_task(link.run())
+                try:
+                    await until(lambda: any(isinstance(r, BlockRead) for r in reports))
+                    read = next(r for r in reports if isinstance(r, BlockRead))
+                    assert decode_modbus(concentration, read.values[2:4]).value == 12.5
+                    assert [r.unit for r in reports if isinstance(r, UnitHealth)] == [7]
+                    await link.write(8, "coil", 0, True)
+                    await until(lambda: valve.position == 2)
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    asyncio.run(scenario())
