@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.devices import Publisher
-from tests.conftest import ROOT, Broker, Daemon
+from tests.conftest import ROOT, Broker, Daemon, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -115,23 +114,6 @@ class Watcher:
 
 def fire_payload(device: str = "SD-01", state: str = "fire", **extra: object) -> bytes:
     return json.dumps({"state": state, "device": device, **extra}).encode()
-
-
-def query(store: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
 def cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from simulators.modbus_devices import (
     ShutOffValve,
     build_site_simulators,
 )
-from tests.conftest import ROOT, Broker, Daemon, free_port
+from tests.conftest import ROOT, Broker, Daemon, free_port, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 T = TypeVar("T")
@@ -105,23 +104,6 @@ def plant(tmp_path: Path, broker: Broker) -> Iterator[tuple[Daemon, Devices]]:
     if daemon.process is not None and daemon.process.poll() is None:
         daemon.terminate()
     devices.close()
-
-
-def query(store: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def point_state(store: Path, point_id: str) -> str | None:
