@@ -38,8 +38,60 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logs.configure(json=args.log_json, level=args.log_level)
     site, playbooks = _load(args)
-    asyncio.run(serve(site, playbooks))
+    if args.simulate_devices:
+        asyncio.run(_serve_with_simulated_devices(site, playbooks))
+    else:
+        asyncio.run(serve(site, playbooks))
     return 0
+
+
+async def _serve_with_simulated_devices(site: SiteConfig,
+                                        playbooks: dict[str, Playbook]) -> None:
+    """The demo: the gateway with the site's devices simulated in the same process (the
+    Modbus units as real pymodbus servers on their configured ports, the MQTT elevators
+    as clients of the broker)."""
+    import contextlib
+
+    import structlog
+
+    from gateway.runtime import serve
+    from simulators.modbus_devices import build_site_simulators, start_all
+    from simulators.mqtt_devices import build_site_elevators
+
+    log = structlog.get_logger("simulators")
+    servers = build_site_simulators(site)
+    await start_all(servers.values())
+    for server in servers.values():
+        log.info("simulated_devices", connection=server.name, endpoint=server.endpoint(),
+                 units=sorted(server.devices))
+    elevators = build_site_elevators(site)
+
+    async def start_elevators() -> None:
+        b = site.broker
+        while True:  # the embedded broker is started by the gateway: wait for it
+            try:
+                _, writer = await asyncio.open_connection(b.host, b.port)
+            except OSError:
+                await asyncio.sleep(0.2)
+                continue
+            writer.close()
+            break
+        for elevator in elevators.values():
+            await elevator.start()
+            log.info("simulated_elevator", elevator=elevator.describe())
+
+    starter = asyncio.create_task(start_elevators())
+    try:
+        await serve(site, playbooks)
+    finally:
+        starter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starter
+        for elevator in elevators.values():
+            with contextlib.suppress(Exception):
+                await elevator.stop()
+        for server in servers.values():
+            await server.stop()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -217,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--broker", help=f"host:port or mqtt://user:pass@host:port (env {ENV_BROKER})")
     run.add_argument("--store", help=f"SQLite store path (env {ENV_STORE})")
     run.add_argument("--log-level", default=os.environ.get("ALARM_GATEWAY_LOG_LEVEL", "info"))
+    run.add_argument("--simulate-devices", action="store_true",
+                     help="also run the site's devices as simulators (demo and drills "
+                          "without equipment): Modbus units on their configured ports, "
+                          "MQTT elevators on the broker")
     run.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
                      help="JSON log lines (default: when stderr is not a terminal)")
     run.set_defaults(func=cmd_run)
