@@ -4,6 +4,7 @@
     alarm-gateway simulate mcp --building 1 --floor 12 --number 2
     alarm-gateway simulate point W-PUMP-01 alarm
     alarm-gateway simulate point B1-F12-Z3 normal --device SD-01
+    alarm-gateway simulate serve [--only CONNECTION] [--mqtt-elevators]   # Modbus devices
     alarm-gateway simulate scenario simulators/scenarios/fire-confirmed.yaml [--speed 10] [--drill]
     alarm-gateway simulate record --out var/recorded.yaml [--seconds 60]
 """
@@ -48,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     point.add_argument("--value", type=float)
     point.add_argument("--drill", action="store_true")
     point.add_argument("--retain", action="store_true")
+    from simulators import serve
+
+    serve_parser = sub.add_parser("serve", help="run the site's Modbus device simulators "
+                                                "(and MQTT elevators) until Ctrl-C")
+    serve.add_arguments(serve_parser)
     _add_replay_commands(sub)
 
 
@@ -56,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if handler is not None:
         return int(handler(args))
     site = load_config(args.config, broker=args.broker)
+    if args.device == "serve":
+        from simulators import serve
+
+        return serve.run(site, args)
     if args.device == "fire":
         point_id = f"B{args.building}-F{args.floor}-Z{args.zone}"
         device, value = args.device_address, None

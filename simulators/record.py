@@ -8,8 +8,9 @@ detector address), becomes a ``point`` step: ``{at, point, state[, device][, val
 points get their state from the point's thresholds (with its dead-band, as the gateway does).
 Anything else (a payload that does not decode, a topic bound to several points, a state the
 simulators cannot write) becomes a raw step, ``{at, topic, payload}`` (``payload_hex`` when the
-payload is not UTF-8), which the replay publishes as is. ``at`` counts from the first message.
-Retained messages replayed at subscription are the broker's memory, not traffic: skipped.
+payload is not readable UTF-8 text), which the replay publishes as is. ``at`` counts from the
+first message. Retained messages replayed at subscription are the broker's memory, not traffic:
+they are skipped. A drill flag in a payload is not kept: replay with --drill.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import yaml
 from gateway.config import PointConfig, SiteConfig
 from gateway.decode import decode, threshold_state
 from gateway.errors import DecodeError
-from gateway.model import PointState
+from gateway.model import PointState, Text
 from simulators.devices import EncodeError, encode
 from simulators.scenario import mqtt_client
 
@@ -68,8 +69,8 @@ class Recorder:
         # one SUBSCRIBE for all of them; the SUBACK says they are all in place
         result, _ = client.subscribe([(t, 1) for t in topics])
         if result != mqtt.MQTT_ERR_SUCCESS or not subscribed.wait(timeout):
-            client.loop_stop()
             client.disconnect()
+            client.loop_stop()
             raise OSError(f"the broker at {self.site.broker.describe()} did not take the "
                           "subscriptions")
         self._client = client
@@ -138,15 +139,19 @@ class Recorder:
 
 
 def raw_step(topic: str, payload: bytes) -> dict[str, Any]:
+    """As text when it is readable text, else as hex."""
     try:
-        return {"topic": topic, "payload": payload.decode("utf-8")}
+        text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return {"topic": topic, "payload_hex": payload.hex()}
+    if any((ch < " " and ch not in "\t\n\r") or ch == "\x7f" for ch in text):
+        return {"topic": topic, "payload_hex": payload.hex()}
+    return {"topic": topic, "payload": text}
 
 
-def scenario_text(name: str, description: str, steps: list[Recorded]) -> str:
+def scenario_text(name: str, description: Text, steps: list[Recorded]) -> str:
     """The scenario file: one flow-style line per step, in time order."""
-    head = {"name": name, "description": {"zh": description, "en": description},
+    head = {"name": name, "description": {"zh": description.zh, "en": description.en},
             "drill": False}
     lines = [yaml.safe_dump(head, allow_unicode=True, sort_keys=False, width=100).rstrip(),
              "steps:"]
@@ -192,12 +197,16 @@ def record(site: SiteConfig, out: Path, *, seconds: float | None = None, name: s
     steps = recorder.recorded()
     name = name or f"recorded-{started:%Y%m%d-%H%M%S}"
     span = max((r.at for r in steps), default=0.0)
-    description = (f"Recorded from {site.broker.describe()} at {started:%Y-%m-%d %H:%M:%S %z}: "
-                   f"{len(steps)} messages over {span:.1f}s")
+    when = f"{started:%Y-%m-%d %H:%M:%S %z}"
+    description = Text(
+        f"录制自 {site.broker.describe()}，{when}：{len(steps)} 条消息，历时 {span:.1f} 秒",
+        f"Recorded from {site.broker.describe()} at {when}: {len(steps)} messages over "
+        f"{span:.1f}s")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(scenario_text(name, description, steps), encoding="utf-8")
     raw = sum(r.raw for r in steps)
     say(f"wrote {out}: {len(steps)} steps ({raw} raw)"
         + (f"; {recorder.retained_skipped} retained messages skipped"
-           if recorder.retained_skipped else ""))
+           if recorder.retained_skipped else "")
+        + ("" if steps else "; nothing arrived, so it has no step to replay"))
     return 0

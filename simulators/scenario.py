@@ -33,11 +33,13 @@ the next detector address (SD-01, SD-02, ...). A raw step (``topic`` + ``payload
 ``payload_hex``) is published as is.
 
 Expectations are read from the gateway's store (read-only) and count only what happened since
-the replay started: incidents opened since then, their actions and prompts, the signals stored
-since then, and points seen since then. ``count`` is exact (``count: 0``: none); without it, at
-least one. ``no_writes``: the gateway sent no actuator command (none left its outbox unwithheld)
-and no simulated device received a write. The report waits until every message the replay
-published is in the store and the expectations hold (or ``within`` runs out), checks again after
+the replay started: incidents opened since then (signals that join an incident still open from
+before are not counted: close old incidents first), their actions and prompts, the signals
+stored since then, and the points' current states (a state other than normal must have been
+reported since the start). ``count`` is exact (``count: 0``: none); without it, at least one.
+``no_writes``: the gateway sent no actuator command (none left its outbox unwithheld) and no
+simulated device received a write. The report waits until every message the replay published
+is in the store and the expectations hold (or ``within`` runs out), checks again after
 ``settle`` (default 1 s) so that "none" and "exactly" are not judged too early, and prints one
 line per expectation. Exit code 0: all met; 1: some not met; 2: the scenario file is wrong.
 
@@ -58,6 +60,7 @@ import asyncio
 import contextlib
 import fnmatch
 import getpass
+import json
 import math
 import os
 import sqlite3
@@ -84,7 +87,7 @@ from pydantic import (
 from gateway import store
 from gateway.config import ActuatorConfig, BrokerConfig, PointConfig, SiteConfig
 from gateway.errors import CommandError, ConfigError, GatewayError, Problem, StoreError
-from gateway.incident import Incident
+from gateway.incident import from_json
 from gateway.model import ActionStatus, IncidentStatus, PointKind, PointState, PromptStatus
 from gateway.playbook import Playbook, load_playbooks
 from gateway.schema_common import BiText, Duration, Strict, schema_problems
@@ -105,6 +108,12 @@ DETECTOR_KINDS = (PointKind.SMOKE_DETECTOR, PointKind.HEAT_DETECTOR, PointKind.F
 
 class ScenarioError(ConfigError):
     """The scenario file is unusable; each problem names the file, line, step and field."""
+
+    exit_code = EXIT_BAD_SCENARIO
+
+
+class ReplayError(GatewayError):
+    """The scenario cannot be played as asked (e.g. device steps with --no-devices)."""
 
     exit_code = EXIT_BAD_SCENARIO
 
@@ -202,8 +211,9 @@ class IncidentExpect(Strict):
     def describe(self) -> str:
         parts = [f"incident {self.type}"]
         parts += [f"{k} {v}" for k, v in (("stage", self.stage), ("status", self.status),
-                                           ("building", self.building), ("drill", self.drill))
-                  if v is not None]
+                                           ("building", self.building)) if v is not None]
+        if self.drill is not None:
+            parts.append("drill" if self.drill else "not a drill")
         return ", ".join(parts)
 
 
@@ -256,7 +266,9 @@ class SignalExpect(Strict):
         text = f"signals of {self.point}"
         if self.state is not None:
             text += f" {self.state}"
-        return text + (f", drill {self.drill}" if self.drill is not None else "")
+        if self.drill is not None:
+            text += ", drill" if self.drill else ", not drill"
+        return text
 
 
 class ExpectModel(Strict):
@@ -281,7 +293,7 @@ class ScenarioModel(Strict):
     description: BiText | None = None
     drill: bool = False
     steps: list[Any] = Field(min_length=1)
-    expect: ExpectModel | None = None
+    expect: Any = None  # validated on its own, so that its problems and the steps' all show
 
 
 # ----------------------------------------------------------------------------- compiled steps
@@ -374,7 +386,7 @@ def load_scenario(path: Path | str, site: SiteConfig,
     try:
         model = ScenarioModel.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(schema_problems(exc, path, lines).problems) from None
+        raise ScenarioError(_schema(exc, path, lines, ())) from None
     problems: list[Problem] = []
 
     def problem(loc: tuple[str | int, ...], message: str) -> None:
@@ -385,7 +397,12 @@ def load_scenario(path: Path | str, site: SiteConfig,
         step = _compile_step(index, raw, site, model.drill, path, lines, problems, problem)
         if step is not None:
             steps.append(step)
-    expect = model.expect or ExpectModel()
+    expect = ExpectModel()
+    if model.expect is not None:
+        try:
+            expect = ExpectModel.model_validate(model.expect)
+        except ValidationError as exc:
+            problems.extend(_schema(exc, path, lines, ("expect",)))
     _check_expectations(expect, site, playbooks, problem)
     if problems:
         raise ScenarioError(problems)
@@ -412,7 +429,7 @@ def _compile_step(index: int, raw: Any, site: SiteConfig, drill: bool, path: Pat
     try:
         m = STEP_KINDS[kinds[0]].model_validate(raw)
     except ValidationError as exc:
-        problems.extend(schema_problems(exc, path, lines, loc).problems)
+        problems.extend(_schema(exc, path, lines, loc))
         return None
     if isinstance(m, PointStepModel):
         point = site.points.get(m.point)
@@ -476,6 +493,13 @@ def _compile_step(index: int, raw: Any, site: SiteConfig, drill: bool, path: Pat
     payload = (bytes.fromhex(m.payload_hex) if m.payload_hex is not None
                else (m.payload or "").encode())
     return RawStep(index, m.at, m.topic, payload, m.retain)
+
+
+def _schema(exc: ValidationError, path: Path, lines: LineIndex,
+            prefix: tuple[str | int, ...]) -> list[Problem]:
+    return [Problem(p.file, p.path, p.message.replace(
+        "see the config reference in the README", "the format is in simulators/scenario.py"),
+        p.line) for p in schema_problems(exc, path, lines, prefix).problems]
 
 
 def _check_expectations(expect: ExpectModel, site: SiteConfig,
@@ -547,7 +571,7 @@ class Devices(Protocol):
 
 
 class SiteDevices:
-    """The site's Modbus device servers and MQTT devices, run in this process."""
+    """The site's Modbus device servers and MQTT elevators, run in this process."""
 
     def __init__(self, site: SiteConfig) -> None:
         self.site = site
@@ -556,14 +580,18 @@ class SiteDevices:
         self._started: list[Any] = []
 
     async def start(self) -> None:
-        from simulators import modbus_devices, mqtt_devices
+        from simulators import modbus_devices
 
         self.servers = dict(modbus_devices.build_site_simulators(self.site))
-        self.elevators = dict(mqtt_devices.build_site_elevators(self.site))
+        self.elevators = _mqtt_elevators(self.site)
         try:
             for device in (*self.servers.values(), *self.elevators.values()):
                 await device.start()
                 self._started.append(device)
+        except OSError as exc:
+            await self.stop()
+            raise OSError(f"{exc} (if 'simulate serve' runs the devices, add --no-devices)") \
+                from None
         except BaseException:
             await self.stop()
             raise
@@ -574,16 +602,15 @@ class SiteDevices:
             with contextlib.suppress(Exception):
                 await device.stop()
 
-    def _modbus_device(self, connection: str, unit: int) -> Any:
+    def _server(self, connection: str) -> Any:
         server = self.servers.get(connection)
         if server is None:
-            raise GatewayError(f"no simulated Modbus device server for connection "
-                               f"{connection!r}")
-        return server.device(unit)
+            raise ReplayError(f"no simulated Modbus devices on connection {connection!r}")
+        return server
 
     def ramp_gas(self, point: PointConfig, to: float, over: float) -> None:
         assert point.modbus is not None
-        self._modbus_device(point.modbus.connection, point.modbus.unit).ramp(to, over)
+        self._server(point.modbus.connection).gas_detector(point.modbus.unit).ramp(to, over)
 
     def set_elevator(self, actuator: ActuatorConfig, behaviour: str) -> None:
         mqtt_elevator = self.elevators.get(actuator.id)
@@ -593,14 +620,21 @@ class SiteDevices:
         write = next((c.modbus for c in actuator.commands.values() if c.modbus is not None),
                      None)
         if write is None:
-            raise GatewayError(f"no simulated elevator for {actuator.id}")
-        self._modbus_device(write.connection, write.unit).set_behaviour(behaviour)
+            raise ReplayError(f"no simulated elevator for {actuator.id}")
+        self._server(write.connection).elevator(write.unit).set_behaviour(behaviour)
 
     def writes(self) -> list[str]:
-        out: list[str] = []
-        for name, device in (*self.servers.items(), *self.elevators.items()):
-            out.extend(f"{name}: {w}" for w in device.writes_received())
+        out = [f"{name} {w.describe()}" for name, server in self.servers.items()
+               for w in server.writes]
+        out += [f"{name} {w}" for name, elevator in self.elevators.items()
+                for w in elevator.writes]
         return out
+
+
+def _mqtt_elevators(site: SiteConfig) -> dict[str, Any]:
+    from simulators import mqtt_devices
+
+    return dict(mqtt_devices.build_site_elevators(site))
 
 
 # ----------------------------------------------------------------------------- MQTT out
@@ -629,9 +663,9 @@ def mqtt_client(broker: BrokerConfig, role: str) -> mqtt.Client:
     client.connect(broker.host, broker.port, keepalive=30)
     client.loop_start()
     if not connected.wait(10) or refused:
-        client.loop_stop()
         with contextlib.suppress(Exception):
             client.disconnect()
+        client.loop_stop()
         why = refused[0] if refused else "no answer within 10 s"
         raise OSError(f"cannot connect to the broker at {broker.describe()}: {why}")
     return client
@@ -644,14 +678,12 @@ class MqttOut:
         self.broker = broker
         self.client = mqtt_client(broker, "scenario")
         self.pending: list[tuple[str, mqtt.MQTTMessageInfo]] = []
-        self.published_topics: list[str] = []
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise OSError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         self.pending.append((topic, info))
-        self.published_topics.append(topic)
 
     async def flush(self) -> None:
         await asyncio.to_thread(self.wait_published)
@@ -690,16 +722,35 @@ def _ids(items: Sequence[str], limit: int = 6) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-def incidents_since(conn: sqlite3.Connection, since: float) -> list[Incident]:
-    return [i for i in store.list_incidents(conn, include_closed=True, limit=1_000_000)
-            if i.opened_at >= since]
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where the store stood when the replay started: what came after is the replay's."""
+
+    at: float
+    signal_id: int = 0
+    dead_letter_id: int = 0
+    outbox_id: int = 0
+
+    @classmethod
+    def now(cls, conn: sqlite3.Connection) -> Mark:
+        at = time.time()
+        ids = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM signals),"
+                           " (SELECT coalesce(max(id), 0) FROM dead_letters),"
+                           " (SELECT coalesce(max(id), 0) FROM outbox)").fetchone()
+        return cls(at, int(ids[0]), int(ids[1]), int(ids[2]))
 
 
-def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: float,
+def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
              device_writes: list[str] | None) -> list[Check]:
     """One line per expectation, judged on what the store holds now."""
     checks: list[Check] = []
-    incidents = sorted(incidents_since(conn, since), key=lambda i: i.id)
+    recent = [from_json(json.loads(row[0])) for row in conn.execute(
+        "SELECT snapshot FROM incidents WHERE opened_at >= ? OR updated_at >= ?",
+        (since.at, since.at))]
+    incidents = sorted((i for i in recent if i.opened_at >= since.at), key=lambda i: i.id)
+    # signals of this replay that joined an incident still open from before it
+    joined = sorted((i for i in recent if i.opened_at < since.at
+                     and i.status is not IncidentStatus.CLOSED), key=lambda i: i.id)
     for e in expect.incidents:
         same_type = [i for i in incidents if i.type == e.type]
         found = [i for i in same_type
@@ -715,6 +766,10 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: float,
             text += "; " + e.type + " incidents since the start: " + _ids(
                 [f"{i.id} {i.stage} B{i.location.building}{' drill' if i.drill else ''}"
                  for i in same_type])
+        older = [f"{i.id} B{i.location.building}" for i in joined if i.type == e.type]
+        if not ok and older:
+            text += (f"; {e.type} incidents opened before the replay took its signals: "
+                     f"{_ids(older)} (close them first)")
         checks.append(Check(ok, text))
     actions = [(i, a) for i in incidents for a in i.actions]
     for a in expect.actions:
@@ -745,15 +800,16 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: float,
                            (pt.point,)).fetchone()
         if row is None:
             checks.append(Check(False, f"{pt.describe()}: the gateway has no state for it yet"))
-        elif row[1] < since:
-            checks.append(Check(False, f"{pt.describe()}: not seen since the replay started "
-                                f"(last state {row[0]})"))
+        elif row[1] < since.at and pt.state is not PointState.NORMAL:
+            # the store writes a point when it changes: an old alarm is not this replay's
+            checks.append(Check(False, f"{pt.describe()}: not reported since the replay "
+                                f"started (last state {row[0]})"))
         else:
             checks.append(Check(row[0] == pt.state.value,
                                 f"{pt.describe()}: {row[0]}"))
+    rows = conn.execute("SELECT point_id, state, drill FROM signals WHERE id > ?",
+                        (since.signal_id,)).fetchall() if expect.signals else []
     for s in expect.signals:
-        rows = conn.execute("SELECT point_id, state, drill FROM signals WHERE at >= ?",
-                            (since,)).fetchall()
         of_point = [(pid, st, bool(dr)) for pid, st, dr in rows
                     if fnmatch.fnmatchcase(pid, s.point)]
         found_signals = [r for r in of_point
@@ -771,7 +827,7 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: float,
     if expect.no_writes:
         rows = conn.execute(
             "SELECT topic, status FROM outbox WHERE kind = 'command' AND withhold = 0"
-            " AND created_at >= ? ORDER BY id", (since,)).fetchall()
+            " AND id > ? ORDER BY id", (since.outbox_id,)).fetchall()
         writes = [f"{topic} ({status})" for topic, status in rows]
         if device_writes:
             writes += device_writes
@@ -784,11 +840,11 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: float,
     return checks
 
 
-def stored_since(conn: sqlite3.Connection, since: float) -> int:
+def stored_since(conn: sqlite3.Connection, since: Mark) -> int:
     """Signals and dead letters the gateway stored since ``since``: has it caught up?"""
-    row = conn.execute("SELECT (SELECT count(*) FROM signals WHERE at >= ?)"
-                       " + (SELECT count(*) FROM dead_letters WHERE at >= ?)",
-                       (since, since)).fetchone()
+    row = conn.execute("SELECT (SELECT count(*) FROM signals WHERE id > ?)"
+                       " + (SELECT count(*) FROM dead_letters WHERE id > ?)",
+                       (since.signal_id, since.dead_letter_id)).fetchone()
     return int(row[0])
 
 
@@ -830,7 +886,7 @@ class Options:
     drill: bool = False
     devices: bool = True
     store_path: Path | None = None
-    out: Callable[[str], None] = print
+    out: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
 
 @dataclass
@@ -839,7 +895,7 @@ class Outcome:
     checks: list[Check] = field(default_factory=list)
     published: int = 0
     stored: int = 0
-    started_at: float = 0.0
+    since: Mark | None = None
 
     @property
     def exit_code(self) -> int:
@@ -877,7 +933,7 @@ class Runner:
         if self.devices is None and sc.needs_devices:
             steps = ", ".join(f"steps[{s.index}]" for s in sc.steps
                               if isinstance(s, GasStep | ElevatorStep))
-            raise GatewayError(f"{steps} drive simulated devices, which run in this process: "
+            raise ReplayError(f"{steps} drive simulated devices, which run in this process: "
                                "drop --no-devices (or stop 'simulate serve' and let the "
                                "replay run them)")
         checking = not expect.empty
@@ -889,24 +945,27 @@ class Runner:
         drill_started = False
         try:
             if self.devices is not None:
+                devices_started = time.time()
                 await self.devices.start()
+                if checking or self.drill:
+                    await self._wait_for_polls(devices_started)
             self.mqtt = await asyncio.to_thread(MqttOut, self.site.broker)
             if self.drill:
                 minutes = math.ceil((sc.length / self.options.speed + expect.within
                                      + expect.settle + 60) / 60)
+                drill_started = True  # stop it at the end even if the start times out
                 result = await asyncio.to_thread(
                     gateway_command, self.store_path, "drill_start", _actor(sc),
                     {"minutes": str(minutes)})
-                drill_started = True
                 self.say(f"drill started for at most {minutes} min: {result}")
-            started_at = time.time()
+            since = await asyncio.to_thread(self._mark) if checking else Mark(time.time())
             await self._play()
             await self.mqtt.flush()
             self.say(f"{_clock(time.monotonic() - self.t0)}  all steps done; "
                      f"{self.bound_published} messages to bound topics")
             if not checking:
-                return Outcome(True, [], self.bound_published, 0, started_at)
-            return await self._check(started_at)
+                return Outcome(True, [], self.bound_published, 0, since)
+            return await self._check(since)
         finally:
             for task in self.tasks:
                 task.cancel()
@@ -916,6 +975,50 @@ class Runner:
                 self.mqtt.close()
             if self.devices is not None:
                 await self.devices.stop()
+
+    def driven_modbus_points(self) -> list[PointConfig]:
+        """The Modbus points of the units that gas and elevator steps drive."""
+        units: set[tuple[str, int]] = set()
+        for step in self.scenario.steps:
+            if isinstance(step, GasStep) and step.point.modbus is not None:
+                units.add((step.point.modbus.connection, step.point.modbus.unit))
+            elif isinstance(step, ElevatorStep):
+                units.update((c.modbus.connection, c.modbus.unit)
+                             for c in step.actuator.commands.values() if c.modbus is not None)
+        return [p for p in self.site.points.values()
+                if p.modbus is not None and (p.modbus.connection, p.modbus.unit) in units]
+
+    async def _wait_for_polls(self, devices_started: float) -> None:
+        """Let the gateway find the devices just started before driving them.
+
+        Its Modbus link backs off while a device is missing; a ramp played before it is back
+        would be missed. Ready when each driven point's stored state changed (from offline,
+        or first seen) after the devices started; after the longest back-off, go on anyway.
+        """
+        points = self.driven_modbus_points()
+        if not points:
+            return
+        connections = [self.site.modbus[c] for c in {p.modbus.connection for p in points
+                                                     if p.modbus is not None}]
+        limit = max(c.backoff_max + 2 * max(c.poll.values()) + c.timeout + 2
+                    for c in connections)
+        ids = sorted(p.id for p in points)
+        self.say(f"waiting for the gateway to read the simulated devices ({_ids(ids)})")
+        started = time.monotonic()
+        conn = store.connect(self.store_path, readonly=True)
+        try:
+            while time.monotonic() - started < limit:
+                rows = conn.execute(
+                    f"SELECT id FROM points WHERE state != 'offline' AND since >= ? AND id IN"
+                    f" ({','.join('?' * len(ids))})", (devices_started, *ids)).fetchall()
+                if len(rows) == len(ids):
+                    self.say(f"the gateway reads them ({time.monotonic() - started:.1f}s)")
+                    return
+                await asyncio.sleep(POLL)
+        finally:
+            conn.close()
+        print(f"warning: after {limit:.0f}s the gateway has not reported reading "
+              f"{_ids(ids)} since the devices started; going on", file=sys.stderr)
 
     def _stop_drill(self) -> None:
         try:
@@ -938,6 +1041,9 @@ class Runner:
         if self.tasks:
             await asyncio.gather(*self.tasks)
             self.tasks.clear()
+        rest = start + self.scenario.length / self.options.speed - loop.time()
+        if rest > 0:  # a ramp still running
+            await asyncio.sleep(rest)
 
     def _publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         assert self.mqtt is not None
@@ -984,20 +1090,27 @@ class Runner:
                 await asyncio.sleep(delay)
             self._publish(topic, payload)
 
-    async def _check(self, started_at: float) -> Outcome:
+    def _mark(self) -> Mark:
+        conn = store.connect(self.store_path, readonly=True)
+        try:
+            return Mark.now(conn)
+        finally:
+            conn.close()
+
+    async def _check(self, since: Mark) -> Outcome:
         expect = self.scenario.expect
         conn = store.connect(self.store_path, readonly=True)
         try:
             device_writes = self.devices.writes if self.devices is not None else None
             deadline = time.monotonic() + expect.within
             while True:
-                stored = stored_since(conn, started_at)
-                checks = evaluate(conn, expect, started_at,
+                stored = stored_since(conn, since)
+                checks = evaluate(conn, expect, since,
                                   device_writes() if device_writes else None)
                 if stored >= self.bound_published and all(c.ok for c in checks):
                     await asyncio.sleep(expect.settle)
-                    stored = stored_since(conn, started_at)
-                    checks = evaluate(conn, expect, started_at,
+                    stored = stored_since(conn, since)
+                    checks = evaluate(conn, expect, since,
                                       device_writes() if device_writes else None)
                     if all(c.ok for c in checks):
                         break
@@ -1018,7 +1131,7 @@ class Runner:
         self.say(f"result: {'PASS' if passed else 'FAIL'}"
                  + (f" ({failed} of {len(checks)} expectations not met)" if failed else
                     f" ({len(checks)} expectations met)"))
-        return Outcome(passed, checks, self.bound_published, stored, started_at)
+        return Outcome(passed, checks, self.bound_published, stored, since)
 
 
 def storm_messages(step: StormStep, drill: bool) -> Iterator[tuple[str, bytes]]:
@@ -1054,6 +1167,9 @@ def run_cli(*, file: str, site: SiteConfig, speed: float, drill: bool, devices: 
                       store_path=Path(store_path) if store_path else None)
     try:
         return replay(scenario, site, options).exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except (OSError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

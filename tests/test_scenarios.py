@@ -1,0 +1,601 @@
+"""Scenario files: parsing and validation, replay against the daemon, record and replay."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway import store
+from gateway.config import SiteConfig, load_config
+from gateway.decode import decode
+from gateway.incident import ActionState, Incident, PromptState, to_json
+from gateway.model import (
+    ActionStatus,
+    IncidentStatus,
+    Location,
+    PointState,
+    PromptStatus,
+    Severity,
+    Text,
+)
+from gateway.playbook import Playbook, load_playbooks
+from simulators.devices import Publisher
+from simulators.record import Recorded, Recorder, scenario_text
+from simulators.scenario import (
+    EXIT_BAD_SCENARIO,
+    ExpectModel,
+    Mark,
+    ScenarioError,
+    StormStep,
+    evaluate,
+    load_scenario,
+    storm_messages,
+)
+from tests.conftest import ROOT, Broker, Daemon, free_port
+
+SHIPPED = sorted((ROOT / "simulators" / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[SiteConfig, dict[str, Playbook]]:
+    site = load_config(ROOT / "config" / "site.yaml")
+    return site, load_playbooks(site.playbook_dir, site)
+
+
+def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems_of(path: Path, demo: tuple[SiteConfig, dict[str, Playbook]]) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, *demo)
+    assert info.value.exit_code == EXIT_BAD_SCENARIO
+    return [str(p) for p in info.value.problems]
+
+
+# ----------------------------------------------------------------------------- the format
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_scenarios_are_valid(path: Path,
+                                     demo: tuple[SiteConfig, dict[str, Playbook]]) -> None:
+    scenario = load_scenario(path, *demo)
+    assert scenario.steps
+    assert not scenario.expect.empty, "a shipped scenario checks something"
+
+
+def test_shipped_scenarios_cover_the_demo_devices() -> None:
+    names = {p.stem for p in SHIPPED}
+    assert {"fire-confirmed", "fire-false-alarm", "fire-storm", "fire-drill", "gas-leak",
+            "water-leak", "elevator-entrapment"} <= names
+
+
+def test_a_scenario_compiles_to_timed_steps(tmp_path: Path,
+                                            demo: tuple[SiteConfig, dict[str, Playbook]]) -> None:
+    path = write(tmp_path, """
+name: all-kinds
+description: {zh: 全部步骤, en: every kind of step}
+drill: true
+steps:
+  - {at: 31s, storm: {building: [1, 2], zones: 3, over: 10s}}
+  - {at: 0s, point: B1-F12-Z3, state: alarm, device: SD-01}
+  - {at: 25s, gas: G-B1-02, ramp_to: 60, over: 30s}
+  - {at: 1m, topic: demo/other, payload: "  as is  "}
+  - {at: 30s, elevator: ELV-B2-L1, behaviour: stuck}
+expect:
+  within: 1m
+  prompts: [call_119, {prompt: start_pa, count: 0}]
+""")
+    scenario = load_scenario(path, *demo)
+    assert scenario.drill
+    assert scenario.description == "every kind of step"
+    assert [(type(s).__name__, s.at) for s in scenario.steps] == [
+        ("PointStep", 0.0), ("GasStep", 25.0), ("ElevatorStep", 30.0), ("StormStep", 31.0),
+        ("RawStep", 60.0)]
+    assert scenario.length == 60.0  # the raw step at 1m ends after the ramp (25 + 30)
+    assert scenario.needs_devices
+    raw = scenario.steps[-1]
+    assert getattr(raw, "payload", None) == b"  as is  "
+    assert scenario.expect.within == 60.0
+    assert [(p.prompt, p.count) for p in scenario.expect.prompts] == [("call_119", None),
+                                                                     ("start_pa", 0)]
+
+
+def test_a_broken_scenario_names_the_line_step_and_field(
+        tmp_path: Path, demo: tuple[SiteConfig, dict[str, Playbook]]) -> None:
+    path = write(tmp_path, """name: broken
+steps:
+  - {at: 0s, point: B1-F12-Z3, state: alarm}
+  - {at: 5s, point: B1-F12-Z3, state: alrm}
+  - {at: 6s, point: B1-F99-Z3, state: alarm}
+  - {at: 7s, point: G-B1-01, state: alarm}
+  - {at: 8s, gas: G-B1-01, ramp_to: 60, elevator: ELV-B2-L1}
+  - {at: soon, elevator: ELV-B2-L1, behaviour: stuck, colour: red}
+  - {at: 9s, elevator: PA-SITE, behaviour: stuck}
+  - {at: 9s, point: W-PUMP-01, state: alarm, device: SD-01}
+expect:
+  incidents: [{type: fire, stage: confirm}]
+  actions: [{actuator: ELV-X}]
+""")
+    problems = problems_of(path, demo)
+    expected = [
+        ":4: steps[1].state: Input should be 'normal'",
+        ":5: steps[2].point: unknown point 'B1-F99-Z3'",
+        ":6: steps[3].point: point G-B1-01 is read over Modbus",
+        ":7: steps[4]: a step does one thing",
+        ":8: steps[5].at: 'soon' is not a duration",
+        ":8: steps[5].colour: unknown field",
+        ":9: steps[6].elevator: unknown elevator actuator 'PA-SITE'",
+        ":10: steps[7].device: point W-PUMP-01 has no device field",
+        ":12: expect.incidents[0].stage: playbook fire has no stage 'confirm'",
+        ":13: expect.actions[0].actuator: unknown actuator 'ELV-X'",
+    ]
+    assert len(problems) == len(expected), problems
+    for problem, fragment in zip(problems, expected, strict=True):
+        assert fragment in problem, (fragment, problem)
+        assert problem.startswith(str(path))
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("name: x\nsteps: [\n", "YAML syntax error"),
+    ("- just a list\n", "a scenario is a mapping"),
+    ("name: x\nsteps: []\n", "steps: List should have at least 1 item"),
+    ("name: x\nsteps:\n  - {at: 1s, storm: {building: 9, zones: 3}}\n",
+     "steps[0].storm.building: building '9' has no detector zones"),
+    ("name: x\nsteps:\n  - {at: 1s, topic: 'demo/#', payload: x}\n",
+     "steps[0]: a raw step publishes on one exact topic"),
+    ("name: x\nsteps:\n  - {at: 1s, point: B1-F1-Z1, state: offline}\n",
+     "steps[0].state: point B1-F1-Z1 has no value that maps to 'offline'"),
+    ("name: x\nsteps:\n  - {at: 1s, point: B1-F1-Z1, state: alarm}\nexpect:\n"
+     "  signals: [{point: 'Q*'}]\n", "expect.signals[0].point: 'Q*' names no point"),
+])
+def test_more_broken_scenarios(tmp_path: Path, demo: tuple[SiteConfig, dict[str, Playbook]],
+                               text: str, fragment: str) -> None:
+    problems = problems_of(write(tmp_path, text), demo)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_the_command_line_exits_2_on_a_broken_scenario(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nsteps:\n  - {at: 0s, point: B1-F1-Z1, state: fire}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "simulate", "scenario", str(path), "-c",
+         str(ROOT / "config" / "site.yaml")], capture_output=True, text=True, timeout=60,
+        check=False)
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:3: steps[0].state:" in result.stderr
+
+
+def test_a_storm_goes_through_the_zones_then_the_next_detector_addresses(
+        demo: tuple[SiteConfig, dict[str, Playbook]]) -> None:
+    site = demo[0]
+    zones = tuple(p for p in site.points.values()
+                  if p.kind.value == "smoke_detector" and p.location.building == "2")
+    step = StormStep(0, 0.0, 80, 10.0, PointState.ALARM, (("2", zones),))
+    messages = list(storm_messages(step, drill=True))
+    assert len(messages) == 80
+    topics = [t for t, _ in messages]
+    assert len(set(topics)) == 72
+    docs = [json.loads(p) for _, p in messages]
+    assert {d["state"] for d in docs} == {"fire"}
+    assert all(d["drill"] is True for d in docs)
+    assert [d["device"] for d in docs].count("SD-02") == 8
+    assert len({(t, d["device"]) for t, d in zip(topics, docs, strict=True)}) == 80
+
+
+def test_device_steps_need_the_devices_in_this_process() -> None:
+    result = simulate("scenario", str(ROOT / "simulators" / "scenarios" / "gas-leak.yaml"), "-c",
+                      str(ROOT / "config" / "site.yaml"), "--no-devices")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "steps[0] drive simulated devices, which run in this process: drop --no-devices" \
+        in result.stderr
+
+
+SMALL_SITE = """
+site: {id: t, name: Test, address: Somewhere}
+roles: {monitoring_center: Monitoring}
+points:
+  - id: CO-1
+    kind: gas_detector
+    mqtt: {topic: t/co, field: ppm, deadband: 10,
+           thresholds: [{at_least: 50, state: prealarm}, {at_least: 100, state: alarm}]}
+  - id: Z-1
+    kind: smoke_detector
+    mqtt: {topic: t/z, field: state, device_field: device, values: {fire: alarm, ok: normal}}
+  - {id: SHARED-A, kind: generic, mqtt: {topic: t/shared, values: {"1": alarm, "0": normal}}}
+  - {id: SHARED-B, kind: generic, mqtt: {topic: t/shared, values: {"1": alarm, "0": normal}}}
+"""
+
+
+def test_recorded_steps_follow_thresholds_and_keep_what_they_cannot_say(
+        tmp_path: Path) -> None:
+    site = load_config(write(tmp_path, SMALL_SITE, "site.yaml"))
+    recorder = Recorder(site)
+    messages = [("t/co", b'{"ppm": 60}'), ("t/co", b'{"ppm": 45}'), ("t/co", b'{"ppm": 35}'),
+                ("t/co", b'{"ppm": 120.5}'), ("t/z", b'{"state": "fire", "device": 7, "x": 1}'),
+                ("t/shared", b"1"), ("t/z", b'{"state": "smoke"}'), ("t/co", b"\x00\x01")]
+    steps = [recorder.step_for(topic, payload, n * 0.5)
+             for n, (topic, payload) in enumerate(messages)]
+    assert steps == [
+        {"at": "0.000s", "point": "CO-1", "state": "prealarm", "value": 60.0},
+        {"at": "0.500s", "point": "CO-1", "state": "prealarm", "value": 45.0},  # dead-band
+        {"at": "1.000s", "point": "CO-1", "state": "normal", "value": 35.0},
+        {"at": "1.500s", "point": "CO-1", "state": "alarm", "value": 120.5},
+        {"at": "2.000s", "point": "Z-1", "state": "alarm", "device": "7"},
+        {"at": "2.500s", "topic": "t/shared", "payload": "1"},  # two points: kept as is
+        {"at": "3.000s", "topic": "t/z", "payload": '{"state": "smoke"}'},
+        {"at": "3.500s", "topic": "t/co", "payload_hex": "0001"},
+    ]
+    text = scenario_text("small", Text("小", "small"),
+                         [Recorded(float(n), step) for n, step in enumerate(steps)])
+    scenario = load_scenario(write(tmp_path, text), site)
+    assert len(scenario.steps) == len(steps)
+    assert getattr(scenario.steps[-1], "payload", None) == b"\x00\x01"
+
+
+# ----------------------------------------------------------------------------- expectations
+
+
+def _incident(number: int, *, opened_at: float, updated_at: float | None = None,
+              stage: str = "unverified", building: str = "1", drill: bool = False,
+              actions: tuple[ActionState, ...] = (),
+              prompts: tuple[PromptState, ...] = ()) -> Incident:
+    return Incident(
+        id=f"INC-{number:06d}", type="fire", key=f"fire/demo/{building}",
+        severity=Severity.CRITICAL, status=IncidentStatus.OPEN, stage=stage,
+        location=Location("demo", building), opened_at=opened_at,
+        updated_at=opened_at if updated_at is None else updated_at,
+        drill=drill, actions=actions, prompts=prompts)
+
+
+def test_expectations_count_only_what_happened_since_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    conn = store.connect(path)
+    start = 1_000.0
+    recall = ActionState("elevator_recall:ELV-B1-L1", "elevator_recall", "ELV-B1-L1", "recall",
+                         ActionStatus.SENT, start + 2, start + 2)
+    old = _incident(1, opened_at=start - 50, updated_at=start + 5)  # took a new signal
+    new = _incident(2, opened_at=start + 1, stage="confirmed", building="2", actions=(recall,),
+                    prompts=(PromptState("call_119", "confirmed", PromptStatus.OPEN, start + 2),))
+    for incident in (old, new):
+        conn.execute("INSERT INTO incidents (id, type, status, stage, severity, drill, location,"
+                     " opened_at, updated_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                     (incident.id, incident.type, incident.status.value, incident.stage,
+                      incident.severity.value, incident.drill, incident.location.label(),
+                      incident.opened_at, incident.updated_at, json.dumps(to_json(incident))))
+    conn.execute("INSERT INTO points VALUES ('W-PUMP-01', 'alarm', ?, ?, NULL, '[]')",
+                 (start + 3, start + 3))
+    conn.execute("INSERT INTO points VALUES ('W-GAR-01', 'alarm', ?, ?, NULL, '[]')",
+                 (start - 3, start - 3))
+    conn.execute("INSERT INTO outbox (created_at, kind, incident_id, action_id, topic, payload,"
+                 " qos, retain, withhold, status) VALUES (?, 'command', 'INC-000002', 'x',"
+                 " 'demo/elevator/b1/l1/cmd', '{}', 1, 0, 0, 'sent')", (start + 2,))
+    expect = ExpectModel.model_validate({
+        "incidents": [{"type": "fire", "stage": "confirmed", "count": 1},
+                      {"type": "fire", "stage": "unverified"},
+                      {"type": "fire", "drill": True, "count": 0}],
+        "actions": [{"actuator": "ELV-B1-L1", "status": "sent"},
+                    {"action": "elevator_recall", "status": "done"}],
+        "prompts": ["call_119", {"prompt": "start_pa", "count": 0}],
+        "points": [{"point": "W-PUMP-01", "state": "alarm"},
+                   {"point": "W-GAR-01", "state": "alarm"}],
+        "no_writes": True,
+    })
+    checks = evaluate(conn, expect, Mark(start), device_writes=["valves unit 1 coil 0 = 1"])
+    conn.close()
+    verdicts = [(c.ok, c.text) for c in checks]
+    assert [ok for ok, _ in verdicts] == [True, False, True, True, False, True, True, True,
+                                          False, False]
+    texts = [t for _, t in verdicts]
+    assert texts[0] == ("incident fire, stage confirmed: 1 (expected exactly 1): INC-000002")
+    assert texts[1] == (
+        "incident fire, stage unverified: 0 (expected at least 1); fire incidents since the "
+        "start: INC-000002 confirmed B2; fire incidents opened before the replay took its "
+        "signals: INC-000001 B1 (close them first)")
+    assert "seen: INC-000002 ELV-B1-L1 recall sent" in texts[4]
+    assert texts[8].endswith("not reported since the replay started (last state alarm)")
+    assert "demo/elevator/b1/l1/cmd (sent)" in texts[9]
+    assert "valves unit 1 coil 0 = 1" in texts[9]
+
+
+# ----------------------------------------------------------------------------- live
+
+
+def site_files(tmp_path: Path) -> Path:
+    """The demo site with its own playbooks, broker section and free Modbus ports."""
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", playbooks)
+    text = (ROOT / "config" / "site.yaml").read_text()
+    text = text.replace("playbooks: ../playbooks", f"playbooks: {playbooks}")
+    for port in ("15020", "15021", "15022"):
+        # devices run by the replay: the gateway finds them again within 2 s
+        text = text.replace(f"port: {port}\n", f"port: {free_port()}\n    backoff_max: 2s\n")
+    text += ("\nbroker:\n  host: 127.0.0.1\n  port: 1883\n"
+             f"  client_id: gw-test-{uuid.uuid4().hex[:6]}\n")
+    config = tmp_path / "site.yaml"
+    config.write_text(text)
+    return config
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, broker: Broker) -> Iterator[Daemon]:
+    d = Daemon(site_files(tmp_path), tmp_path / "store.sqlite3", broker.url,
+               tmp_path / "daemon.log")
+    d.start()
+    yield d
+    if d.process is not None and d.process.poll() is None:
+        d.terminate()
+
+
+def simulate(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulators", *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def replay(daemon: Daemon, scenario: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return simulate("scenario", str(scenario), "-c", str(daemon.config), "--broker",
+                    daemon.broker_url, "--store", str(daemon.store), *extra)
+
+
+FIRE = """name: fire-test
+steps:
+  - {at: 0s, point: B1-F12-Z3, state: alarm, device: SD-01}
+  - {at: 20s, point: B1-F12-MCP3, state: alarm}
+expect:
+  within: 15s
+  incidents: [{type: fire, stage: confirmed, building: 1, count: 1}]
+  actions: [{action: elevator_recall, actuator: ELV-B1-L1}, {action: elevator_recall, count: 2}]
+  prompts: [call_119, start_pa]
+  signals: [{point: B1-F12-*, state: alarm, count: 2}]
+"""
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_fire_scenario_replayed_at_speed_20_passes(tmp_path: Path, daemon: Daemon) -> None:
+    path = write(tmp_path, FIRE)
+    started = time.monotonic()
+    result = replay(daemon, path, "--speed", "20", "--no-devices")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 20, "20 s of scenario at speed 20"
+    assert "result: PASS (6 expectations met)" in result.stdout
+    assert re.search(r"PASS  incident fire, stage confirmed, building 1: 1 \(expected exactly "
+                     r"1\): INC-\d+", result.stdout)
+    conn = store.connect(daemon.store, readonly=True)
+    try:
+        (incident,) = [i for i in store.list_incidents(conn) if i.type == "fire"]
+    finally:
+        conn.close()
+    assert (incident.stage, incident.drill) == ("confirmed", False)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_scenario_passes_with_the_devices_run_by_the_replay(path: Path,
+                                                                    daemon: Daemon) -> None:
+    result = replay(daemon, path, "--speed", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "result: PASS" in result.stdout
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_an_unmet_expectation_fails_with_its_line(tmp_path: Path, daemon: Daemon) -> None:
+    path = write(tmp_path, """name: single-detector
+steps:
+  - {at: 0s, point: B2-F3-Z1, state: alarm, device: SD-01}
+expect:
+  within: 2s
+  incidents:
+    - {type: fire, stage: unverified, count: 1}
+    - {type: fire, stage: confirmed, count: 1}
+""")
+    result = replay(daemon, path, "--speed", "20", "--no-devices")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"PASS  incident fire, stage unverified: 1 \(expected exactly 1\)",
+                     result.stdout)
+    assert re.search(r"FAIL  incident fire, stage confirmed: 0 \(expected exactly 1\); fire "
+                     r"incidents since the start: INC-\d+ unverified B2", result.stdout)
+    assert "result: FAIL (1 of 2 expectations not met)" in result.stdout
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_an_old_incident_in_the_store_does_not_count(tmp_path: Path, broker: Broker,
+                                                     daemon: Daemon) -> None:
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b1/f2/z2", b'{"state": "fire", "device": "SD-01"}')
+        pub.publish("demo/fire/b1/f2/mcp2", b'{"state": "fire"}')
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _incidents(daemon):
+        time.sleep(0.05)
+    assert _incidents(daemon)
+    path = write(tmp_path, """name: nothing-new
+steps:
+  - {at: 0s, point: W-PUMP-01, state: normal}
+expect:
+  within: 3s
+  incidents: [{type: fire, count: 0}]
+  signals: [{point: W-PUMP-01, state: normal, count: 1}]
+""")
+    result = replay(daemon, path, "--no-devices")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _incidents(daemon: Daemon) -> list[Incident]:
+    if not daemon.store.exists():
+        return []
+    conn = store.connect(daemon.store, readonly=True)
+    try:
+        return store.list_incidents(conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_expectations_need_the_daemon(tmp_path: Path, broker: Broker) -> None:
+    config = site_files(tmp_path)
+    path = write(tmp_path, FIRE)
+    result = simulate("scenario", str(path), "-c", str(config), "--broker", broker.url,
+                      "--store", str(tmp_path / "none.sqlite3"), "--no-devices")
+    assert result.returncode == 9, result.stdout + result.stderr
+    assert "not running" in result.stderr
+
+
+class Listener:
+    """Every message on the given topics, decoded later."""
+
+    def __init__(self, broker: Broker, topics: list[str]) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"listen-{uuid.uuid4().hex[:6]}")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe([(t, 1) for t in topics])
+        self.client.loop_start()
+        assert subscribed.wait(5)
+
+    def _on_message(self, client: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, bytes(msg.payload)))
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        raise AssertionError(f"{len(self.messages)} of {count} messages: {self.messages}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+RECORDED = [
+    ("demo/fire/b1/f12/z3", b'{"state": "fire", "device": "SD-07", "seq": 1}'),
+    ("demo/fire/b1/f12/mcp3", b'{"state": "alarm"}'),
+    ("zigbee2mqtt/b1/pump_room/leak_1", b'{"water_leak": true, "battery": 80}'),
+    ("zigbee2mqtt/garage/leak_2", b'{"water_leak": false, "tamper": true}'),
+    ("zigbee2mqtt/elevator/b2-l1-button", b'{"action": "emergency"}'),
+    ("demo/fire/b1/f12/z3", b'{"state": "smoke-ish"}'),
+    ("demo/fire/b2/f1/z1", b"\xff\xfe not utf-8"),
+    ("demo/fire/b1/f12/z3", b'{"state": "restore", "device": "SD-07"}'),
+]
+
+
+def _meaning(site: SiteConfig, topic: str, payload: bytes) -> tuple[str, str, str] | bytes:
+    """What the gateway reads in a message: (point, state, device), or the bytes if nothing."""
+    (point,) = site.points_by_topic()[topic]
+    assert point.mqtt is not None
+    try:
+        reading = decode(point.mqtt, payload)
+    except Exception:  # noqa: BLE001 - undecodable messages are compared byte for byte
+        return payload
+    return point.id, str(reading.state), reading.device
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_record_then_replay_round_trip(tmp_path: Path, broker: Broker) -> None:
+    config = site_files(tmp_path)
+    site = load_config(config, broker=broker.url)
+    out = tmp_path / "recorded.yaml"
+    with Publisher(broker.host, broker.port) as pub:  # retained before: not traffic
+        pub.publish("zigbee2mqtt/garage/leak_3", b'{"water_leak": false}', retain=True)
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "simulators", "record", "-c", str(config), "--broker",
+         broker.url, "--out", str(out), "--seconds", "4", "--name", "round-trip"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert recorder.stdout is not None
+        first = recorder.stdout.readline()
+        assert first.startswith("recording "), first + (recorder.stderr.read()
+                                                         if recorder.stderr else "")
+        with Publisher(broker.host, broker.port) as pub:
+            for topic, payload in RECORDED:
+                pub.publish(topic, payload)
+                time.sleep(0.1)
+        stdout, stderr = recorder.communicate(timeout=30)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    assert recorder.returncode == 0, stderr
+    assert f"wrote {out}: 8 steps (2 raw); 1 retained messages skipped" in stdout
+    text = out.read_text()
+    assert "name: round-trip" in text
+    assert "point: B1-F12-Z3, state: alarm, device: SD-07" in text
+    assert "payload_hex: fffe206e6f74207574662d38" in text
+    scenario = load_scenario(out, site)
+    ats = [s.at for s in scenario.steps]
+    assert ats[0] == 0.0
+    assert ats == sorted(ats)
+    assert 0.5 < ats[-1] < 3.0
+
+    listener = Listener(broker, sorted({t for t, _ in RECORDED}))
+    try:
+        result = simulate("scenario", str(out), "-c", str(config), "--broker", broker.url,
+                          "--no-devices", "--speed", "4")
+        assert result.returncode == 0, result.stdout + result.stderr
+        received = listener.wait(len(RECORDED))
+    finally:
+        listener.close()
+    assert [_meaning(site, t, p) for t, p in received] == [
+        _meaning(site, t, p) for t, p in RECORDED]
+    assert received[5] == RECORDED[5]  # undecodable: replayed byte for byte
+    assert received[6] == RECORDED[6]
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_a_drill_scenario_withholds_writes_and_ends_the_drill(tmp_path: Path, broker: Broker,
+                                                               daemon: Daemon) -> None:
+    path = write(tmp_path, """name: drill-test
+drill: true
+steps:
+  - {at: 0s, point: B1-F4-Z2, state: alarm, device: SD-01}
+  - {at: 4s, point: B1-F4-Z2, state: alarm, device: SD-02}
+expect:
+  within: 15s
+  incidents: [{type: fire, stage: confirmed, drill: true, count: 1}]
+  actions: [{action: elevator_recall, status: withheld, count: 2}]
+  signals: [{point: B1-F4-Z2, drill: true, count: 2}]
+  no_writes: true
+""")
+    result = replay(daemon, path, "--speed", "4", "--no-devices")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "drill started" in result.stdout
+    assert "drill stopped: drill off" in result.stdout
+    # the drill is over: the next alarm is real
+    with Publisher(broker.host, broker.port) as pub:
+        pub.publish("demo/fire/b2/f1/z1", b'{"state": "fire", "device": "SD-01"}')
+    _wait(lambda: any(not i.drill for i in _incidents(daemon)))
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
