@@ -261,6 +261,7 @@ class MqttElevator:
         if not self._subscribed.wait(timeout):
             self._client.disconnect()
             self._client.loop_stop()
+            self._client.reinitialise()
             raise TimeoutError(f"elevator {self.actuator.id}: no subscription to "
                                f"{self.command_topic} within {timeout} s")
         self._worker.start()
@@ -274,6 +275,9 @@ class MqttElevator:
         self._worker.join(10)
         self._client.disconnect()
         self._client.loop_stop()
+        # paho closes its wake-up socket pair only in Client.__del__, which a garbage-collected
+        # cycle (our callbacks) may run after the sockets' own finalizers: release them now.
+        self._client.reinitialise()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.open)
