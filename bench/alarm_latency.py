@@ -53,6 +53,7 @@ from gateway import broker as embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "playbooks"
+BENCH_PLAYBOOKS = ("fire.yaml", "device_fault.yaml")
 SHIPPED_SITE = ROOT / "config" / "site.yaml"
 SHIPPED_BROKER_CONF = ROOT / "config" / "mosquitto.conf"
 
@@ -545,7 +546,13 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         log(f"broker: mosquitto pid {broker.pid} on 127.0.0.1:{port} (shipped settings)")
 
         config = work / "site.yaml"
+        # the playbooks this workload exercises; the others need devices this site lacks
+        playbooks = work / "playbooks"
+        playbooks.mkdir()
+        for name in BENCH_PLAYBOOKS:
+            shutil.copy(PLAYBOOKS / name, playbooks / name)
         site = site_config(plan, schedule, port)
+        site["playbooks"] = str(playbooks)
         config.write_text(yaml.safe_dump(site, allow_unicode=True, sort_keys=False),
                           encoding="utf-8")
         store_path = work / "store" / "bench.sqlite3"

@@ -196,6 +196,8 @@ class Engine:
         # config-derived only (actuators never change under a running engine), so memoising
         # keeps decisions pure
         self._targets_cache: dict[tuple[str, str, tuple[str, ...]], list[ActuatorConfig]] = {}
+        self._feedback_points = {c.feedback.point for a in site.actuators.values()
+                                 for c in a.commands.values() if c.feedback is not None}
         self._actuator_index: dict[tuple[str, str],
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
         self._commands = {
@@ -591,6 +593,8 @@ class Engine:
         return tx.out
 
     def _feedback(self, tx: _Tx, point_id: str, value: object, point_state: PointState) -> None:
+        if point_id not in self._feedback_points:
+            return  # the common case, checked without looking at any incident
         for incident in list(tx.state.incidents.values()):
             current = tx.get(incident.id)
             assert current is not None
