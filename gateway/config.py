@@ -28,7 +28,7 @@ from gateway.modbus_config import (
     ModbusWrite,
     ModbusWriteModel,
     Threshold,
-    ThresholdModel,
+    ValueMapModel,
     compile_binding,
     compile_connection,
 )
@@ -93,7 +93,7 @@ class ContactModel(Strict):
     phone: str
 
 
-class MqttBindingModel(Strict):
+class MqttBindingModel(ValueMapModel):
     topic: str
     decoder: Literal["json", "plain", "zigbee2mqtt"] = "json"
     field: str | None = None
@@ -102,16 +102,6 @@ class MqttBindingModel(Strict):
     property: str | None = None
     value_property: str | None = None
     trouble_properties: list[str] = Field(default_factory=lambda: ["battery_low", "tamper"])
-    values: dict[str, PointState] = Field(default_factory=dict)
-    thresholds: list[ThresholdModel] = Field(default_factory=list)
-    deadband: float = Field(0.0, ge=0)
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _keys_as_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {_value_key(k): v for k, v in value.items()}
-        return value
 
     @model_validator(mode="after")
     def _decoder_needs(self) -> MqttBindingModel:
@@ -208,12 +198,6 @@ class ForEachModel(Strict):
                 raise ValueError(f"for_each name {name!r} must be an identifier")
             out[str(name)] = _expand_values(spec)
         return out
-
-
-def _value_key(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip().lower()
 
 
 def _expand_values(spec: Any) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from gateway.config import MqttBinding
 from gateway.errors import DecodeError
 from gateway.modbus_config import ModbusBinding, Threshold
-from gateway.model import PointState
+from gateway.model import PointState, value_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +66,6 @@ def _field(doc: Any, path: str) -> Any:
     return node
 
 
-def _key(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip().lower()
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -89,7 +83,7 @@ def _number(value: Any) -> float | None:
 def _map_value(binding: MqttBinding, raw: Any, where: str) -> Reading:
     if isinstance(raw, dict | list) or raw is None:
         raise DecodeError("wrong_type", f"{where} is {type(raw).__name__}, expected a value")
-    state = binding.values.get(_key(raw))
+    state = binding.values.get(value_key(raw))
     if state is not None:
         return Reading(state, raw)
     number = _number(raw)
@@ -143,7 +137,7 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading:
     raw = doc[prop]
     value: float | str | bool | None = raw if isinstance(raw, bool | str) else _number(raw)
     if binding.values:
-        state = binding.values.get(_key(raw))
+        state = binding.values.get(value_key(raw))
         if state is None:
             raise DecodeError("unmapped_value", f"property '{prop}' = {raw!r} has no state mapping")
     elif isinstance(raw, bool):
@@ -237,8 +231,7 @@ def decode_modbus(binding: ModbusBinding, raw: Sequence[int | bool],
         state = next((s for s in _STATE_RANK if s in set_states), PointState.NORMAL)
         return Reading(state, value)
     if binding.values:
-        mapped = binding.values.get(_key(value if not isinstance(value, float)
-                                         or not value.is_integer() else int(value)))
+        mapped = binding.values.get(value_key(value))
         if mapped is None:
             raise DecodeError("unmapped_value", f"value {value!r} has no state mapping")
         return Reading(mapped, value)

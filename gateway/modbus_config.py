@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.model import PointState
+from gateway.model import PointState, value_key
 from gateway.schema_common import Duration, Strict
 
 Table = Literal["coil", "discrete_input", "holding", "input"]
@@ -51,7 +51,22 @@ class ThresholdModel(Strict):
     state: PointState
 
 
-class ModbusBindingModel(Strict):
+class ValueMapModel(Strict):
+    """How a value becomes a state: exact values, or set points with a dead-band."""
+
+    values: dict[str, PointState] = Field(default_factory=dict)
+    thresholds: list[ThresholdModel] = Field(default_factory=list)
+    deadband: float = Field(0.0, ge=0)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {value_key(k): v for k, v in value.items()}
+        return value
+
+
+class ModbusBindingModel(ValueMapModel):
     connection: str
     unit: int = Field(ge=0, le=247)
     table: Table = "holding"
@@ -63,18 +78,8 @@ class ModbusBindingModel(Strict):
     offset: float = 0.0
     mask: int | None = Field(None, ge=1, le=0xFFFF)
     poll: str = "default"
-    values: dict[str, PointState] = Field(default_factory=dict)
-    thresholds: list[ThresholdModel] = Field(default_factory=list)
-    deadband: float = Field(0.0, ge=0)
     bits: dict[int, PointState] = Field(default_factory=dict)
     counter: bool = False
-
-    @field_validator("values", mode="before")
-    @classmethod
-    def _keys_as_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {_value_key(k): v for k, v in value.items()}
-        return value
 
     @field_validator("bits")
     @classmethod
@@ -133,14 +138,6 @@ class FeedbackModel(Strict):
         if (self.value is None) == (self.state is None):
             raise ValueError("feedback waits for either 'value' or 'state' of its point")
         return self
-
-
-def _value_key(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip().lower()
 
 
 # ----------------------------------------------------------------------------- compiled
@@ -216,7 +213,7 @@ class Feedback:
     def met(self, value: object, state: PointState) -> bool:
         if self.state is not None:
             return state is self.state
-        return _value_key(value) == _value_key(self.value)
+        return value_key(value) == value_key(self.value)
 
 
 def compile_connection(m: ModbusConnectionModel) -> ModbusConnection:

@@ -11,6 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def value_key(value: Any) -> str:
+    """How a raw value is written as a key of a value → state mapping (case-insensitive;
+    booleans as true/false; 2.0 and 2 alike)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip().lower()
+
+
 class PointState(enum.StrEnum):
     NORMAL = "normal"
     PREALARM = "prealarm"
