@@ -30,6 +30,9 @@ def configure(*, json: bool | None = None, level: str = "info") -> None:
     )
     # paho and pymodbus log through the standard library; keep their warnings, drop chatter
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    # pymodbus logs every failed connection attempt; the Modbus adapter reports a connection
+    # going down and coming back once each, with the endpoint, in the gateway's own log
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
 def reset() -> None:
