@@ -127,7 +127,6 @@ class ModbusLink:
     intervals: dict[str, float]
     report: Callable[[Report], None]
     units: dict[int, _Unit] = field(default_factory=dict)
-    polls: int = 0
 
     def __post_init__(self) -> None:
         self._lock = asyncio.Lock()
@@ -232,7 +231,6 @@ class ModbusLink:
                 continue
             async with self._lock:
                 outcome = await self._read(block)
-            self.polls += 1
             now = time.time()
             if isinstance(outcome, tuple):
                 self._answered(block.unit, unit, now)

@@ -79,7 +79,6 @@ class MqttAdapter:
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._misc_task: asyncio.Task[None] | None = None
         self.connects = 0
-        self.received = 0
         self.session_present = False
         self._client = self._make_client()
 
@@ -238,7 +237,6 @@ class MqttAdapter:
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
-        self.received += 1
         bad_topic = False
         try:
             topic = message.topic

@@ -33,7 +33,7 @@ from gateway.modbus_config import (
     compile_connection,
 )
 from gateway.model import ActuatorKind, Location, PointKind, PointState, Text
-from gateway.schema_common import BiText, Duration, Strict, schema_problems
+from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.yamlfile import LineIndex, format_path, load_yaml
 
 ENV_BROKER = "ALARM_GATEWAY_BROKER"
@@ -453,7 +453,7 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
             connection = connections.get(modbus.connection)
             if connection is None:
                 problem(("points", index, "modbus", "connection"),
-                        _unknown_id("Modbus connection", modbus.connection, connections))
+                        unknown_name("Modbus connection", modbus.connection, connections))
             elif modbus.poll not in connection.poll:
                 problem(("points", index, "modbus", "poll"),
                         f"connection {connection.id!r} has no poll group {modbus.poll!r} "
@@ -476,7 +476,7 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
                 write = ModbusWrite(m.connection, m.unit, m.table, m.address, m.value)
                 if m.connection not in connections:
                     problem(("actuators", index, "commands", name, "modbus", "connection"),
-                            _unknown_id("Modbus connection", m.connection, connections))
+                            unknown_name("Modbus connection", m.connection, connections))
             feedback = None
             if cmd.feedback is not None:
                 f = cmd.feedback
@@ -525,10 +525,6 @@ def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:
         thresholds=tuple(sorted((Threshold(t.at_least, t.state) for t in b.thresholds),
                                 key=lambda t: t.at_least)),
         deadband=b.deadband)
-
-
-def _unknown_id(what: str, name: str, known: Mapping[str, object]) -> str:
-    return f"unknown {what} {name!r} (known: {', '.join(sorted(known)) or 'none'})"
 
 
 def _payload_text(payload: str | dict[str, Any]) -> str:

@@ -68,14 +68,6 @@ class Outcome:
     opened: int = 0
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
 
-    def merge(self, other: Outcome) -> None:
-        self.incidents.update(other.incidents)
-        self.events.extend(other.events)
-        self.effects.extend(other.effects)
-        self.attached.extend(other.attached)
-        self.opened += other.opened
-        self.point_values.update(other.point_values)
-
 
 @dataclass(slots=True)
 class EngineState:

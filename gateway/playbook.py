@@ -10,7 +10,6 @@ prompts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,7 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from gateway.config import SiteConfig
 from gateway.errors import ConfigError, ConfigReferenceError, ConfigSchemaError, Problem
 from gateway.model import ActuatorKind, PointKind, PointState, Severity, Text
-from gateway.schema_common import BiText, Duration, Strict, schema_problems
+from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.yamlfile import LineIndex, format_path, load_yaml
 
 Level = Literal["site", "building", "floor", "zone", "point"]
@@ -265,10 +264,10 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
         for ti, step in enumerate(stage.steps):
             if step.role not in site.roles:
                 problem(("stages", si, "steps", ti, "role"),
-                        _unknown("role", step.role, site.roles))
+                        unknown_name("role", step.role, site.roles))
             if step.escalate_to and step.escalate_to not in site.roles:
                 problem(("stages", si, "steps", ti, "escalate_to"),
-                        _unknown("role", step.escalate_to, site.roles))
+                        unknown_name("role", step.escalate_to, site.roles))
         for ai, action in enumerate(stage.actions):
             targets = [a for a in site.actuators.values() if a.kind is action.actuator_kind]
             if not targets:
@@ -276,7 +275,7 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
                         f"no actuator of kind {action.actuator_kind.value!r} in {site.file}")
             if action.escalate_to and action.escalate_to not in site.roles:
                 problem(("stages", si, "actions", ai, "escalate_to"),
-                        _unknown("role", action.escalate_to, site.roles))
+                        unknown_name("role", action.escalate_to, site.roles))
             for actuator in targets:
                 if action.command not in actuator.commands:
                     problem(("stages", si, "actions", ai, "command"),
@@ -285,9 +284,5 @@ def check_references(playbook: Playbook, lines: LineIndex, site: SiteConfig) -> 
         for pi, prompt in enumerate(stage.prompts):
             if prompt.call and prompt.call not in site.contacts:
                 problem(("stages", si, "prompts", pi, "call"),
-                        _unknown("contact", prompt.call, site.contacts))
+                        unknown_name("contact", prompt.call, site.contacts))
     return problems
-
-
-def _unknown(what: str, name: str, known: Mapping[str, object]) -> str:
-    return f"unknown {what} {name!r} (known: {', '.join(sorted(known)) or 'none'})"

@@ -128,7 +128,6 @@ class Gateway:
         self.last_supervision = 0.0
         self.queued_commands: set[int] = set()
         self.recent_rx: dict[tuple[int, str, bytes], None] = {}
-        self.ready = asyncio.Event()
         self.mqtt: MqttAdapter | None = None
         self.modbus_plans = modbus_plan(site.points)
         self.links: dict[str, ModbusLink] = {}
@@ -200,7 +199,6 @@ class Gateway:
     async def _announce_ready(self) -> None:
         assert self.mqtt is not None
         await self.mqtt.wait_subscribed()
-        self.ready.set()
         log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe())
 
     async def _start_embedded_broker(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +54,13 @@ def _coerce_text(value: Any) -> Any:
 
 
 BiText = Annotated[TextModel, BeforeValidator(_coerce_text)]
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> str:
+    """"unknown role 'patrol' (known: ...)", listing at most eight of the known names."""
+    names = sorted(known)
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"unknown {what} {name!r} (known: {shown or 'none'})"
 
 
 def schema_problems(exc: ValidationError, file: Path, lines: LineIndex,

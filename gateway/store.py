@@ -17,7 +17,6 @@ import os
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,8 +325,6 @@ class Store:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
-        self.commits = 0
-        self.commit_seconds = 0.0
         self._since_checkpoint = 0
 
     async def open(self) -> None:
@@ -399,7 +396,6 @@ class Store:
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
             for index, (fn, future) in enumerate(batch):
@@ -422,8 +418,6 @@ class Store:
                 conn.execute("ROLLBACK")
             error = StoreError(f"store write failed: {exc}")
             results = [(future, None, error) for _, future in batch]
-        self.commits += 1
-        self.commit_seconds += time.perf_counter() - started
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_resolve, results)
 

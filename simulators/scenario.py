@@ -68,7 +68,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -90,7 +90,7 @@ from gateway.errors import CommandError, ConfigError, GatewayError, Problem, Sto
 from gateway.incident import from_json
 from gateway.model import ActionStatus, IncidentStatus, PointKind, PointState, PromptStatus
 from gateway.playbook import Playbook, load_playbooks
-from gateway.schema_common import BiText, Duration, Strict, schema_problems
+from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.yamlfile import LineIndex, format_path, load_yaml
 from simulators.devices import EncodeError, encode
 
@@ -434,7 +434,7 @@ def _compile_step(index: int, raw: Any, site: SiteConfig, drill: bool, path: Pat
     if isinstance(m, PointStepModel):
         point = site.points.get(m.point)
         if point is None:
-            problem((*loc, "point"), _unknown("point", m.point, site.points))
+            problem((*loc, "point"), unknown_name("point", m.point, site.points))
             return None
         if point.mqtt is None:
             problem((*loc, "point"), f"point {m.point} is read over Modbus: drive its device "
@@ -453,7 +453,7 @@ def _compile_step(index: int, raw: Any, site: SiteConfig, drill: bool, path: Pat
     if isinstance(m, GasStepModel):
         point = site.points.get(m.gas)
         if point is None:
-            problem((*loc, "gas"), _unknown("point", m.gas, site.points))
+            problem((*loc, "gas"), unknown_name("point", m.gas, site.points))
             return None
         if point.modbus is None or not point.modbus.thresholds:
             problem((*loc, "gas"), f"point {m.gas} is not the concentration register of a "
@@ -464,7 +464,7 @@ def _compile_step(index: int, raw: Any, site: SiteConfig, drill: bool, path: Pat
         actuator = site.actuators.get(m.elevator)
         elevators = {a.id: a for a in site.actuators.values() if a.kind.value == "elevator"}
         if actuator is None or actuator.kind.value != "elevator":
-            problem((*loc, "elevator"), _unknown("elevator actuator", m.elevator, elevators))
+            problem((*loc, "elevator"), unknown_name("elevator actuator", m.elevator, elevators))
             return None
         return ElevatorStep(index, m.at, actuator, m.behaviour)
     if isinstance(m, StormStepModel):
@@ -510,7 +510,8 @@ def _check_expectations(expect: ExpectModel, site: SiteConfig,
             break
         playbook = playbooks.get(inc.type)
         if playbook is None:
-            problem(("expect", "incidents", i, "type"), _unknown("playbook", inc.type, playbooks))
+            problem(("expect", "incidents", i, "type"),
+                    unknown_name("playbook", inc.type, playbooks))
         elif inc.stage is not None and inc.stage not in {s.id for s in playbook.stages}:
             problem(("expect", "incidents", i, "stage"),
                     f"playbook {inc.type} has no stage {inc.stage!r} (stages: "
@@ -520,7 +521,7 @@ def _check_expectations(expect: ExpectModel, site: SiteConfig,
     for i, act in enumerate(expect.actions):
         if act.actuator is not None and act.actuator not in site.actuators:
             problem(("expect", "actions", i, "actuator"),
-                    _unknown("actuator", act.actuator, site.actuators))
+                    unknown_name("actuator", act.actuator, site.actuators))
         if playbooks is not None and act.action is not None and act.action not in action_ids:
             problem(("expect", "actions", i, "action"),
                     f"no playbook has an action {act.action!r} (actions: "
@@ -533,18 +534,12 @@ def _check_expectations(expect: ExpectModel, site: SiteConfig,
                     f"(prompts: {', '.join(sorted(prompt_ids)) or 'none'})")
     for i, pt in enumerate(expect.points):
         if pt.point not in site.points:
-            problem(("expect", "points", i, "point"), _unknown("point", pt.point, site.points))
+            problem(("expect", "points", i, "point"), unknown_name("point", pt.point, site.points))
     for i, sig in enumerate(expect.signals):
         if not any(fnmatch.fnmatchcase(pid, sig.point) for pid in site.points):
             problem(("expect", "signals", i, "point"),
                     f"{sig.point!r} names no point of the site (an id, or a pattern such as "
                     "B1-F*-Z*)")
-
-
-def _unknown(what: str, name: str, known: Iterable[str]) -> str:
-    names = sorted(known)
-    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    return f"unknown {what} {name!r} (known: {shown or 'none'})"
 
 
 def _natural(text: str) -> tuple[int, str]:
