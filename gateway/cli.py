@@ -118,7 +118,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     broker = "embedded (started by the gateway)" if site.broker.embedded else site.broker.describe()
     unbound = sorted({p.kind.value for p in site.points.values()}
                      - {k.value for pb in playbooks.values()
-                        for k in (pb.trigger.point_kinds or ())})
+                        for k in ((pb.trigger.point_kinds if pb.trigger else None) or ())})
     print(f"{args.config}: OK")
     print(f"  site        {site.site_id} ({site.site_name})")
     print(f"  broker      {broker}")

@@ -328,6 +328,13 @@ class SiteConfig:
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
 
+    @property
+    def buildings(self) -> set[str]:
+        """The buildings the site's points and actuators are in."""
+        places = [p.location for p in self.points.values()]
+        places += [a.location for a in self.actuators.values()]
+        return {place.building for place in places if place.building}
+
     def points_by_topic(self) -> dict[str, tuple[PointConfig, ...]]:
         table: dict[str, list[PointConfig]] = {}
         for point in self.points.values():

@@ -1,9 +1,10 @@
 """The incident engine: a pure state machine.
 
-``decide(state, input, now) -> Outcome`` reads the state and never changes it, does no I/O and
-reads no clock; ``apply(state, outcome)`` folds the outcome in. The runtime persists each outcome
-(events, incident snapshots, outbox effects) in one transaction before anything leaves the
-process, so a crash at any point replays cleanly.
+``Engine.on_*(state, input, now) -> Outcome`` reads the state and never changes it, does no I/O
+and reads no clock; ``apply(state, outcome)`` folds the outcome in. The runtime persists each
+outcome (events, incident snapshots, outbox effects) in one transaction before anything leaves
+the process, so a crash at any point replays cleanly. The operator commands are in
+``gateway.workflow``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.config import ActuatorConfig, SiteConfig
-from gateway.errors import CommandError
-from gateway.incident import ActionState, DeviceRef, Incident, PromptState, StepState
+from gateway.incident import ActionState, BranchState, DeviceRef, Incident, PromptState, StepState
 from gateway.model import (
     ActionStatus,
+    BranchStatus,
     Event,
     IncidentStatus,
     Location,
@@ -25,8 +26,9 @@ from gateway.model import (
     PromptStatus,
     Signal,
     StepStatus,
+    Text,
 )
-from gateway.playbook import Playbook, StageDef
+from gateway.playbook import ActionDef, OptionDef, Playbook, StageDef
 
 # Outbox rows of Modbus writes carry this target instead of an MQTT topic:
 # modbus://CONNECTION/UNIT/TABLE/ADDRESS, with the value as the JSON payload.
@@ -53,10 +55,19 @@ class Publish:
 
 @dataclass(frozen=True, slots=True)
 class OperatorCommand:
-    verb: str  # ack | confirm | close | note | step | answer
+    verb: str
     incident_id: str
     actor: str
     args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOpen:
+    """A trigger with a duration: the signal that started it and when it will open."""
+
+    playbook: str
+    signal: Signal
+    due_at: float
 
 
 @dataclass(slots=True)
@@ -67,6 +78,9 @@ class Outcome:
     attached: list[str] = field(default_factory=list)
     opened: int = 0
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
+    # trigger keys held for their duration (None: no longer held)
+    pending: dict[str, PendingOpen | None] = field(default_factory=dict)
+    result: str = ""  # what an operator command did, in a line
 
 
 @dataclass(slots=True)
@@ -77,6 +91,7 @@ class EngineState:
     next_number: int = 1
     # the last value and state of every point that reported, for action feedback
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
+    pending: dict[str, PendingOpen] = field(default_factory=dict)
 
     @classmethod
     def restore(cls, open_incidents: Iterable[Incident], next_number: int) -> EngineState:
@@ -96,7 +111,8 @@ def _index(state: EngineState, incident: Incident) -> None:
 def apply(state: EngineState, outcome: Outcome) -> None:
     for incident in outcome.incidents.values():
         if incident.status is IncidentStatus.CLOSED:
-            state.incidents.pop(incident.id, None)
+            if state.incidents.pop(incident.id, None) is None:
+                continue
             if state.by_key.get(incident.key) == incident.id:
                 del state.by_key[incident.key]
             for ref in incident.devices:
@@ -109,27 +125,40 @@ def apply(state: EngineState, outcome: Outcome) -> None:
             _index(state, incident)
     state.next_number += outcome.opened
     state.point_values.update(outcome.point_values)
+    for key, pending in outcome.pending.items():
+        if pending is None:
+            state.pending.pop(key, None)
+        else:
+            state.pending[key] = pending
 
 
 def location_key(location: Location, level: str, point_id: str = "") -> tuple[str, ...]:
     parts = [location.site]
-    if level in {"building", "floor", "zone", "point"}:
+    if level in {"building", "floor", "zone", "unit", "point"}:
         parts.append(location.building)
-    if level in {"floor", "zone", "point"}:
+    if level in {"floor", "zone", "unit", "point"}:
         parts.append(location.floor)
     if level in {"zone", "point"}:
         parts.append(location.zone)
+    if level == "unit":
+        parts.append(location.unit)
     if level == "point":
         parts.append(point_id)
     return tuple(parts)
 
 
-def correlation_key(playbook: Playbook, signal: Signal) -> str:
-    parts = location_key(signal.location, playbook.trigger.correlate_by, signal.point_id)
-    return "/".join((playbook.id, *parts)) + ("#drill" if signal.drill else "")
+def correlation_key(playbook: Playbook, location: Location, point_id: str = "",
+                    drill: bool = False) -> str:
+    level = playbook.trigger.correlate_by if playbook.trigger else "unit"
+    parts = location_key(location, level, point_id)
+    return "/".join((playbook.id, *parts)) + ("#drill" if drill else "")
 
 
-class _Tx:
+def place(location: Location) -> dict[str, str]:
+    return {"building": location.building, "floor": location.floor, "zone": location.zone}
+
+
+class Tx:
     """Collects one decision's changes; reads fall through to the untouched state."""
 
     def __init__(self, engine: Engine, state: EngineState, now: float) -> None:
@@ -180,8 +209,22 @@ def event_messages(prefix: str, events: list[Event],
     return out
 
 
+def statement(playbook: Playbook, incident: Incident) -> Text | None:
+    """The agreed public statement (统一回复口径) for where the incident stands."""
+    for stage_id in reversed(incident.entered):
+        try:
+            text = playbook.stage(stage_id).statement
+        except KeyError:
+            continue
+        if text is not None:
+            return text
+    return playbook.statement
+
+
 class Engine:
     def __init__(self, site: SiteConfig, playbooks: Mapping[str, Playbook]) -> None:
+        from gateway.workflow import Workflow
+
         self.site = site
         self.playbooks = dict(playbooks)
         self.prefix = site.mqtt_prefix
@@ -192,25 +235,34 @@ class Engine:
                                  for c in a.commands.values() if c.feedback is not None}
         self._actuator_index: dict[tuple[str, str],
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
-        self._commands = {
-            "ack": self._cmd_ack, "confirm": self._cmd_confirm, "close": self._cmd_close,
-            "note": self._cmd_note, "step": self._cmd_step, "answer": self._cmd_answer,
-        }
+        self._triggered = [p for p in self.playbooks.values() if p.trigger is not None]
+        self.workflow = Workflow(self)
 
     # ------------------------------------------------------------------ signals
 
     def on_signal(self, state: EngineState, signal: Signal, now: float) -> Outcome:
-        tx = _Tx(self, state, now)
+        tx = Tx(self, state, now)
         tx.out.point_values[signal.point_id] = (signal.value, signal.state)
         self._feedback(tx, signal.point_id, signal.value, signal.state)
         touched: set[str] = set()
-        for playbook in self.playbooks.values():
-            if not playbook.trigger.matches(signal.kind, signal.state):
+        where = place(signal.location)
+        for playbook in self._triggered:
+            trigger = playbook.trigger
+            assert trigger is not None
+            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill)
+            if not trigger.matches(signal.kind, signal.state, signal.point_id, where):
+                held = state.pending.get(key)
+                if held is not None and held.signal.point_id == signal.point_id \
+                        and key not in tx.out.pending:
+                    tx.out.pending[key] = None  # back to normal before its duration ran out
                 continue
-            key = correlation_key(playbook, signal)
             incident_id = state.by_key.get(key)
             if incident_id is None:
-                if signal.changed:
+                if trigger.duration:
+                    if key not in state.pending and key not in tx.out.pending:
+                        tx.out.pending[key] = PendingOpen(playbook.id, signal,
+                                                          now + trigger.duration)
+                elif signal.changed:
                     touched.add(self._open(tx, playbook, key, signal))
             else:
                 incident = tx.get(incident_id)
@@ -235,115 +287,190 @@ class Engine:
         tx.out.attached = sorted(touched)
         return tx.out
 
-    def _open(self, tx: _Tx, playbook: Playbook, key: str, signal: Signal) -> str:
-        number = tx.state.next_number + tx.out.opened
-        tx.out.opened += 1
-        stage = playbook.stages[0]
-        incident = Incident(
-            id=f"INC-{number:06d}", type=playbook.id, key=key, severity=playbook.severity,
-            status=IncidentStatus.OPEN, stage=stage.id, location=signal.location,
-            opened_at=tx.now, updated_at=tx.now, drill=signal.drill,
-            devices=(_ref(signal),), signal_count=1)
+    def _open(self, tx: Tx, playbook: Playbook, key: str, signal: Signal, *,
+              held_for: float | None = None) -> str:
+        incident = self.new_incident(tx, playbook, key, signal.location, drill=signal.drill,
+                                     devices=(_ref(signal),))
+        extra: dict[str, Any] = {}
+        if held_for is not None:
+            extra["held_for"] = held_for
         tx.event(incident, "incident_opened", point_id=signal.point_id,
                  name_zh=playbook.name.zh, name_en=playbook.name.en,
                  location=incident.location.label(), trigger_at=signal.at,
-                 **_signal_data(signal))
-        incident = self._enter_stage(tx, playbook, incident, stage, reason="opened")
+                 commander_role=incident.commander_role, **extra, **_signal_data(signal))
+        incident = self.enter_stage(tx, playbook, incident, playbook.stages[0], reason="opened")
         incident = self._advance(tx, playbook, incident)
         tx.put(incident)
         return incident.id
 
-    def _attach(self, tx: _Tx, playbook: Playbook, incident: Incident, signal: Signal) -> None:
+    def new_incident(self, tx: Tx, playbook: Playbook, key: str, location: Location, *,
+                     drill: bool, devices: tuple[DeviceRef, ...] = (),
+                     opened_by: str = "") -> Incident:
+        number = tx.state.next_number + tx.out.opened
+        tx.out.opened += 1
+        return Incident(
+            id=f"INC-{number:06d}", type=playbook.id, key=key, severity=playbook.severity,
+            status=IncidentStatus.OPEN, stage=playbook.stages[0].id, location=location,
+            opened_at=tx.now, updated_at=tx.now, drill=drill, devices=devices,
+            signal_count=len(devices), commander_role=playbook.commander, opened_by=opened_by)
+
+    def _attach(self, tx: Tx, playbook: Playbook, incident: Incident, signal: Signal) -> None:
         incident = replace(incident, signal_count=incident.signal_count + 1)
         ref = incident.device(signal.point_id, signal.device)
+        fresh = False
         if ref is None:
             incident = replace(incident, devices=(*incident.devices, _ref(signal)))
             tx.event(incident, "signal", point_id=signal.point_id, new_device=True,
                      **_signal_data(signal))
+            fresh = True
         elif signal.changed:
+            fresh = ref.state != signal.state.value
             incident = _update_device(incident, ref, signal)
             tx.event(incident, "signal", point_id=signal.point_id, **_signal_data(signal))
+        if fresh and incident.status is IncidentStatus.RESOLVED:
+            # a new alarm on a resolved incident: the emergency is not over
+            incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, resolved_at=None,
+                               resolved_by="", reopened=incident.reopened + 1)
+            tx.event(incident, "reopened", point_id=signal.point_id,
+                     reason=f"new alarm from {signal.point_id}")
         incident = self._advance(tx, playbook, incident)
         tx.put(incident)
 
-    def _advance(self, tx: _Tx, playbook: Playbook, incident: Incident) -> Incident:
-        """Enter every later stage whose device condition now holds."""
-        current = playbook.stage_index(incident.stage)
-        for stage in playbook.stages[current + 1:]:
-            assert stage.enter is not None
-            if stage.enter.state is not None:
-                reached = [r for r in incident.devices if r.state == stage.enter.state.value]
-                if not reached:
-                    break
-                incident = self._enter_stage(
-                    tx, playbook, incident, stage,
-                    reason=f"{reached[0].point_id} reached {stage.enter.state.value}",
-                    devices=[r.point_id for r in reached])
+    def _advance(self, tx: Tx, playbook: Playbook, incident: Incident) -> Incident:
+        """Enter every stage whose device condition now holds."""
+        for stage in playbook.stages[1:]:
+            enter = stage.enter
+            if enter is None or stage.id in incident.entered:
                 continue
-            need = stage.enter.independent_devices
+            if enter.state is not None:
+                reached = [r for r in incident.devices if r.state == enter.state.value
+                           and (enter.point_kinds is None or r.kind in enter.point_kinds)]
+                if reached:
+                    incident = self.enter_stage(
+                        tx, playbook, incident, stage,
+                        reason=f"{reached[0].point_id} reached {enter.state.value}",
+                        devices=[r.point_id for r in reached])
+                continue
+            need = enter.independent_devices
             if need is None:
-                break
+                continue
             groups: dict[tuple[str, ...], list[DeviceRef]] = {}
             for ref in incident.devices:
-                groups.setdefault(location_key(ref.location, stage.enter.within, ref.point_id),
+                groups.setdefault(location_key(ref.location, enter.within, ref.point_id),
                                   []).append(ref)
             met = next((refs for refs in groups.values() if len(refs) >= need), None)
             if met is None:
-                break
+                continue
             names = [f"{r.point_id}/{r.device}" if r.device else r.point_id for r in met]
-            incident = self._enter_stage(
+            incident = self.enter_stage(
                 tx, playbook, incident, stage,
-                reason=f"{len(met)} independent devices in one {stage.enter.within}",
-                devices=names)
+                reason=f"{len(met)} independent devices in one {enter.within}", devices=names)
         return incident
 
-    def _enter_stage(self, tx: _Tx, playbook: Playbook, incident: Incident, stage: StageDef,
-                     *, reason: str, actor: str = "", **extra: Any) -> Incident:
+    def enter_stage(self, tx: Tx, playbook: Playbook, incident: Incident, stage: StageDef,
+                    *, reason: str, actor: str = "", **extra: Any) -> Incident:
         now = tx.now
-        incident = replace(incident, stage=stage.id)
-        tx.event(incident, "stage_entered", actor=actor, stage_name_zh=stage.name.zh,
-                 stage_name_en=stage.name.en, reason=reason, **extra)
+        incident = replace(incident, stage=stage.id, entered=(*incident.entered, stage.id))
+        if stage.verdict is not None:
+            incident = replace(incident, verdict=stage.verdict)
+        tx.event(incident, "stage_entered", actor=actor, stage=stage.id,
+                 stage_name_zh=stage.name.zh, stage_name_en=stage.name.en, reason=reason,
+                 verdict=stage.verdict.value if stage.verdict else None, **extra)
+        # a branch that offered this stage is decided by it (the second detector confirmed
+        # the fire before the patrol reported)
+        branches = []
+        for branch in incident.branches:
+            option = self._option_to(playbook, branch, stage.id)
+            if branch.status is BranchStatus.OPEN and option is not None:
+                tx.event(incident, "branch_decided", actor=actor, branch=branch.id,
+                         option=option.id, label_zh=option.label.zh, label_en=option.label.en,
+                         reason=reason)
+                branches.append(replace(branch, status=BranchStatus.DECIDED, option=option.id,
+                                        decided_by=actor, decided_at=now, note=reason))
+            else:
+                branches.append(branch)
+        for role in stage.notify:
+            self.notify(tx, incident, role, "stage_entered", stage=stage.id)
         steps = list(incident.steps)
         for step in stage.steps:
             due = now + step.deadline if step.deadline is not None else None
             steps.append(StepState(step.id, stage.id, step.role, StepStatus.PENDING, now, due))
             tx.event(incident, "step_started", step=step.id, role=step.role,
-                     text_zh=step.text.zh, text_en=step.text.en, due_at=due)
+                     text_zh=step.text.zh, text_en=step.text.en, due_at=due,
+                     arrival=step.arrival)
         actions = list(incident.actions)
         for action in stage.actions:
-            for actuator in self._targets(action.actuator_kind.value, action.scope, incident):
-                command = actuator.commands[action.command]
-                action_id = f"{action.id}:{actuator.id}"
-                feedback = command.feedback
-                actions.append(ActionState(
-                    action_id, action.id, actuator.id, action.command, ActionStatus.PENDING,
-                    now, now, feedback_point=feedback.point if feedback else "",
-                    feedback_due=now + feedback.timeout if feedback else None,
-                    escalate_to=action.escalate_to or ""))
-                if command.modbus is not None:
-                    w = command.modbus
-                    topic = f"{MODBUS_SCHEME}{w.connection}/{w.unit}/{w.table}/{w.address}"
-                    payload = json.dumps(w.value)
-                else:
-                    topic, payload = command.topic, command.payload
-                tx.event(incident, "action_requested", action=action.id, actuator=actuator.id,
-                         command=action.command, topic=topic, name_zh=action.name.zh,
-                         name_en=action.name.en, withheld=incident.drill,
-                         feedback=feedback.point if feedback else "")
-                tx.out.effects.append(Publish(
-                    topic=topic, payload=payload, qos=command.qos,
-                    retain=command.retain, kind="command", incident_id=incident.id,
-                    action_id=action_id, withhold=incident.drill))
+            actions.extend(self.request_action(tx, incident, action))
         prompts = list(incident.prompts)
         for prompt in stage.prompts:
-            prompts.append(PromptState(prompt.id, stage.id, PromptStatus.OPEN, now))
-            data: dict[str, Any] = {"prompt": prompt.id, "text_zh": prompt.text.zh,
-                                    "text_en": prompt.text.en}
+            due = now + prompt.timeout if prompt.timeout is not None else None
+            prompts.append(PromptState(prompt.id, stage.id, PromptStatus.OPEN, now, due_at=due))
+            data: dict[str, Any] = {
+                "prompt": prompt.id, "text_zh": prompt.text.zh, "text_en": prompt.text.en,
+                "due_at": due, "on_timeout": prompt.on_timeout,
+                "second_confirmation": prompt.second_confirmation,
+                "actions": [a.id for a in prompt.actions]}
             if prompt.call:
-                data["call"] = self._call_facts(prompt.call, playbook, incident)
+                data["call"] = self.call_facts(prompt.call, prompt.facts, playbook, incident)
             tx.event(incident, "prompt_raised", **data)
+        if stage.branch is not None:
+            b = stage.branch
+            due = now + b.deadline if b.deadline is not None else None
+            branches.append(BranchState(b.id, stage.id, b.role, BranchStatus.OPEN, now, due))
+            tx.event(incident, "branch_raised", branch=b.id, role=b.role,
+                     question_zh=b.question.zh, question_en=b.question.en, due_at=due,
+                     options=[{"id": o.id, "zh": o.label.zh, "en": o.label.en}
+                              for o in b.options])
         return replace(incident, steps=tuple(steps), actions=tuple(actions),
-                       prompts=tuple(prompts))
+                       prompts=tuple(prompts), branches=tuple(branches))
+
+    @staticmethod
+    def _option_to(playbook: Playbook, branch: BranchState, stage_id: str) -> OptionDef | None:
+        definition = playbook.stage(branch.stage).branch
+        if definition is None:
+            return None
+        return next((o for o in definition.options if o.goto == stage_id), None)
+
+    def request_action(self, tx: Tx, incident: Incident, action: ActionDef,
+                       prompt: str = "") -> list[ActionState]:
+        """Queue an action's command to each target; a drill's are queued withheld."""
+        now = tx.now
+        if action.actuators:
+            targets = [self.site.actuators[a] for a in action.actuators]
+        else:
+            assert action.actuator_kind is not None
+            targets = self._targets(action.actuator_kind.value, action.scope, incident)
+        if not targets:
+            tx.event(incident, "action_skipped", action=action.id, name_zh=action.name.zh,
+                     name_en=action.name.en,
+                     detail=f"no {action.actuator_kind or 'listed'} actuator serves "
+                            f"{incident.location.label()} at {action.scope} level")
+        states = []
+        for actuator in targets:
+            command = actuator.commands[action.command]
+            action_id = f"{action.id}:{actuator.id}"
+            feedback = command.feedback
+            states.append(ActionState(
+                action_id, action.id, actuator.id, action.command, ActionStatus.PENDING,
+                now, now, feedback_point=feedback.point if feedback else "",
+                feedback_due=now + feedback.timeout if feedback else None,
+                escalate_to=action.escalate_to or "", prompt=prompt))
+            if command.modbus is not None:
+                w = command.modbus
+                topic = f"{MODBUS_SCHEME}{w.connection}/{w.unit}/{w.table}/{w.address}"
+                payload = json.dumps(w.value)
+            else:
+                topic, payload = command.topic, command.payload
+            tx.event(incident, "action_requested", action=action.id, actuator=actuator.id,
+                     actuator_zh=actuator.name.zh, actuator_en=actuator.name.en,
+                     command=action.command, topic=topic, name_zh=action.name.zh,
+                     name_en=action.name.en, withheld=incident.drill,
+                     feedback=feedback.point if feedback else "", prompt=prompt)
+            tx.out.effects.append(Publish(
+                topic=topic, payload=payload, qos=command.qos,
+                retain=command.retain, kind="command", incident_id=incident.id,
+                action_id=action_id, withhold=incident.drill))
+        return states
 
     def _targets(self, kind: str, scope: str, incident: Incident) -> list[ActuatorConfig]:
         """Actuators of a kind serving the incident's place at the scope's level.
@@ -371,173 +498,162 @@ class Engine:
             self._targets_cache[(kind, scope, want)] = cached
         return cached
 
-    def _call_facts(self, contact_id: str, playbook: Playbook,
-                    incident: Incident) -> dict[str, str]:
+    def call_facts(self, contact_id: str, facts: Iterable[str], playbook: Playbook,
+                   incident: Incident) -> dict[str, str]:
+        """What the operator reads out on an outside call, filled from the site config."""
         contact = self.site.contacts[contact_id]
         site = self.site
         loc = incident.location
         where_zh = "".join(filter(None, [
             f"{loc.building}号楼" if loc.building else "", f"{loc.floor}层" if loc.floor else "",
             f"{loc.zone}防区" if loc.zone else "", f"{loc.unit}室" if loc.unit else ""]))
-        return {
-            "contact": contact.id, "name_zh": contact.name.zh, "name_en": contact.name.en,
-            "phone": contact.phone, "project_zh": site.site_name.zh,
-            "project_en": site.site_name.en, "address_zh": site.address.zh,
-            "address_en": site.address.en,
-            "crossroads_zh": site.crossroads.zh if site.crossroads else "",
-            "crossroads_en": site.crossroads.en if site.crossroads else "",
-            "where_zh": where_zh, "where_en": loc.label(), "what_zh": playbook.name.zh,
-            "what_en": playbook.name.en, "callback": site.callback_phone,
+        every = {
+            "project": (site.site_name.zh, site.site_name.en),
+            "address": (site.address.zh, site.address.en),
+            "crossroads": (site.crossroads.zh, site.crossroads.en) if site.crossroads
+            else ("", ""),
+            "where": (where_zh, loc.label()),
+            "what": (playbook.name.zh, playbook.name.en),
+            "callback": (site.callback_phone, site.callback_phone),
+            "caller": ("", ""),  # the operator who makes the call: filled when answered
         }
+        out = {"contact": contact.id, "name_zh": contact.name.zh, "name_en": contact.name.en,
+               "phone": contact.phone, "facts": ",".join(facts)}
+        for fact in facts:
+            zh, en = every[fact]
+            out[f"{fact}_zh"] = zh
+            out[f"{fact}_en"] = en
+        return out
 
     # ------------------------------------------------------------------ operators
 
-    def on_command(self, state: EngineState, command: OperatorCommand, now: float) -> Outcome:
-        if not command.actor.strip():
-            raise CommandError("say who you are (--by NAME)")
-        incident = state.incidents.get(command.incident_id)
-        if incident is None:
-            raise CommandError(f"no open incident {command.incident_id}")
-        playbook = self.playbooks.get(incident.type)
-        if playbook is None:
-            raise CommandError(f"incident {incident.id} runs playbook {incident.type!r}, "
-                               "which is no longer loaded")
-        tx = _Tx(self, state, now)
-        handler = self._commands.get(command.verb)
-        if handler is None:
-            raise CommandError(f"unknown command {command.verb!r}")
-        tx.put(handler(tx, playbook, incident, command))
-        return tx.out
-
-    def _cmd_ack(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                 cmd: OperatorCommand) -> Incident:
-        if incident.status is not IncidentStatus.OPEN:
-            raise CommandError(f"{incident.id} was already acknowledged by "
-                               f"{incident.acknowledged_by}")
-        incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=tx.now,
-                           acknowledged_by=cmd.actor)
-        tx.event(incident, "acknowledged", actor=cmd.actor, note=cmd.args.get("note", ""),
-                 seconds_to_ack=round(tx.now - incident.opened_at, 3))
-        return incident
-
-    def _cmd_confirm(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                     cmd: OperatorCommand) -> Incident:
-        current = playbook.stage_index(incident.stage)
-        stage = next((s for s in playbook.stages[current + 1:] if s.enter and s.enter.operator),
-                     None)
-        if stage is None:
-            raise CommandError(f"{incident.id} is already in stage {incident.stage!r}; "
-                               "there is no later stage an operator can confirm")
-        return self._enter_stage(tx, playbook, incident, stage, reason="confirmed by operator",
-                                 actor=cmd.actor, note=cmd.args.get("note", ""))
-
-    def _cmd_close(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                   cmd: OperatorCommand) -> Incident:
-        report = cmd.args.get("report", "").strip()
-        if not report:
-            raise CommandError("closing needs a report (--report TEXT)")
-        incident = replace(incident, status=IncidentStatus.CLOSED, closed_at=tx.now,
-                           closed_by=cmd.actor, report=report)
-        tx.event(incident, "closed", actor=cmd.actor, report=report,
-                 open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE])
-        return incident
-
-    def _cmd_note(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                  cmd: OperatorCommand) -> Incident:
-        text = cmd.args.get("text", "").strip()
-        if not text:
-            raise CommandError("a note needs text")
-        tx.event(incident, "note", actor=cmd.actor, text=text)
-        return incident
-
-    def _cmd_step(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                  cmd: OperatorCommand) -> Incident:
-        step_id = cmd.args.get("step", "")
-        step = incident.step(step_id)
-        if step is None:
-            known = ", ".join(s.id for s in incident.steps) or "none"
-            raise CommandError(f"{incident.id} has no step {step_id!r} (steps: {known})")
-        if step.status is StepStatus.DONE:
-            raise CommandError(f"step {step_id!r} was already done by {step.done_by}")
-        done = replace(step, status=StepStatus.DONE, done_at=tx.now, done_by=cmd.actor,
-                       note=cmd.args.get("note", ""))
-        incident = replace(incident, steps=tuple(done if s.id == step_id else s
-                                                 for s in incident.steps))
-        tx.event(incident, "step_done", actor=cmd.actor, step=step_id, note=done.note,
-                 on_time=step.due_at is None or tx.now <= step.due_at)
-        return incident
-
-    def _cmd_answer(self, tx: _Tx, playbook: Playbook, incident: Incident,
-                    cmd: OperatorCommand) -> Incident:
-        prompt_id = cmd.args.get("prompt", "")
-        answer = cmd.args.get("answer", "").lower()
-        if answer not in {"yes", "no"}:
-            raise CommandError("answer yes or no")
-        prompt = incident.prompt(prompt_id)
-        if prompt is None:
-            known = ", ".join(p.id for p in incident.prompts) or "none"
-            raise CommandError(f"{incident.id} has no prompt {prompt_id!r} (prompts: {known})")
-        if prompt.status is PromptStatus.ANSWERED:
-            raise CommandError(f"prompt {prompt_id!r} was already answered "
-                               f"{prompt.answer!r} by {prompt.answered_by}")
-        answered = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
-                           answered_by=cmd.actor, answered_at=tx.now)
-        incident = replace(incident, prompts=tuple(answered if p.id == prompt_id else p
-                                                   for p in incident.prompts))
-        tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id, answer=answer)
-        return incident
+    def on_command(self, state: EngineState, command: OperatorCommand, now: float,
+                   stored: Incident | None = None) -> Outcome:
+        """An operator's command; ``stored`` is the incident as the store has it, for the
+        commands that work on closed incidents (reopen, follow-up done)."""
+        return self.workflow.handle(state, command, now, stored)
 
     # ------------------------------------------------------------------ time and feedback
 
     def next_due(self, state: EngineState) -> float | None:
         dues = [d for i in state.incidents.values() if (d := i.next_deadline()) is not None]
+        dues += [p.due_at for p in state.pending.values()]
         return min(dues) if dues else None
 
     def on_tick(self, state: EngineState, now: float) -> Outcome:
-        tx = _Tx(self, state, now)
+        tx = Tx(self, state, now)
+        for key, held in sorted(state.pending.items()):
+            if held.due_at > now:
+                continue
+            tx.out.pending[key] = None
+            playbook = self.playbooks.get(held.playbook)
+            if playbook is not None and key not in state.by_key:
+                self._open(tx, playbook, key, held.signal,
+                           held_for=round(now - held.signal.at, 3))
         for incident in list(state.incidents.values()):
             due = incident.next_deadline()
             if due is None or due > now:
                 continue
-            steps = []
-            for step in incident.steps:
-                if step.status is not StepStatus.PENDING or step.due_at is None \
-                        or step.due_at > now:
-                    steps.append(step)
-                    continue
-                steps.append(replace(step, status=StepStatus.OVERDUE))
-                late_by = now - step.due_at
-                tx.event(incident, "deadline_missed", step=step.id, role=step.role,
-                         due_at=step.due_at, late=late_by > LATE_AFTER,
-                         late_by=round(late_by, 3))
-                definition = self.playbooks[incident.type].stage(step.stage).steps
-                escalate_to = next((d.escalate_to for d in definition if d.id == step.id), None)
-                if escalate_to:
-                    self._escalate(tx, incident, escalate_to, "deadline_missed", step=step.id)
-            actions = []
-            for action in incident.actions:
-                if not action.awaiting_feedback or action.feedback_due is None \
-                        or action.feedback_due > now:
-                    actions.append(action)
-                    continue
-                detail = (f"no confirmation from {action.feedback_point} within "
-                          f"{action.feedback_due - action.requested_at:.0f}s")
-                actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
-                                       detail=detail))
-                tx.event(incident, "action_failed", action=action.action,
-                         actuator=action.actuator_id, detail=detail,
-                         late=now - action.feedback_due > LATE_AFTER)
-                if action.escalate_to:
-                    self._escalate(tx, incident, action.escalate_to, "action_failed",
-                                   action=action.id)
-            tx.put(replace(incident, steps=tuple(steps), actions=tuple(actions)))
+            self._tick_incident(tx, incident, now)
         return tx.out
 
-    def _escalate(self, tx: _Tx, incident: Incident, to: str, reason: str,
-                  **what: str) -> None:
+    def _tick_incident(self, tx: Tx, incident: Incident, now: float) -> None:
+        playbook = self.playbooks.get(incident.type)
+        live = incident.live
+        steps = []
+        for step in incident.steps:
+            if not live or step.status is not StepStatus.PENDING or step.due_at is None \
+                    or step.due_at > now:
+                steps.append(step)
+                continue
+            steps.append(replace(step, status=StepStatus.OVERDUE))
+            late_by = now - step.due_at
+            tx.event(incident, "deadline_missed", step=step.id, role=step.role,
+                     due_at=step.due_at, late=late_by > LATE_AFTER, late_by=round(late_by, 3))
+            definition = playbook.step(step.stage, step.id) if playbook else None
+            if definition is not None and definition.escalate_to:
+                self.escalate(tx, incident, definition.escalate_to, "deadline_missed",
+                              step=step.id)
+        actions = []
+        for action in incident.actions:
+            if not action.awaiting_feedback or action.feedback_due is None \
+                    or action.feedback_due > now:
+                actions.append(action)
+                continue
+            detail = (f"no confirmation from {action.feedback_point} within "
+                      f"{action.feedback_due - action.requested_at:.0f}s")
+            actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
+                                   detail=detail))
+            tx.event(incident, "action_failed", action=action.action,
+                     actuator=action.actuator_id, detail=detail,
+                     late=now - action.feedback_due > LATE_AFTER)
+            if action.escalate_to:
+                self.escalate(tx, incident, action.escalate_to, "action_failed",
+                              action=action.id)
+        incident = replace(incident, steps=tuple(steps), actions=tuple(actions))
+        if live and playbook is not None:
+            incident = self._tick_prompts(tx, playbook, incident, now)
+            incident = self._tick_branches(tx, playbook, incident, now)
+        tx.put(incident)
+
+    def _tick_prompts(self, tx: Tx, playbook: Playbook, incident: Incident,
+                      now: float) -> Incident:
+        prompts = []
+        actions = list(incident.actions)
+        for prompt in incident.prompts:
+            if not prompt.waiting or prompt.timed_out or prompt.due_at is None \
+                    or prompt.due_at > now:
+                prompts.append(prompt)
+                continue
+            definition = playbook.prompt(prompt.stage, prompt.id)
+            policy = definition.on_timeout if definition else "wait"
+            tx.event(incident, "prompt_timed_out", prompt=prompt.id, policy=policy,
+                     due_at=prompt.due_at, late=now - prompt.due_at > LATE_AFTER)
+            if policy == "act" and definition is not None:
+                prompts.append(replace(prompt, status=PromptStatus.ACTED_ON_TIMEOUT,
+                                       timed_out=True))
+                for action in definition.actions:
+                    actions.extend(self.request_action(tx, incident, action, prompt=prompt.id))
+            else:
+                prompts.append(replace(prompt, timed_out=True))
+                if policy == "escalate" and definition is not None and definition.escalate_to:
+                    self.escalate(tx, incident, definition.escalate_to, "prompt_timed_out",
+                                  prompt=prompt.id)
+        return replace(incident, prompts=tuple(prompts), actions=tuple(actions))
+
+    def _tick_branches(self, tx: Tx, playbook: Playbook, incident: Incident,
+                       now: float) -> Incident:
+        branches = []
+        for branch in incident.branches:
+            if branch.status is not BranchStatus.OPEN or branch.overdue \
+                    or branch.due_at is None or branch.due_at > now:
+                branches.append(branch)
+                continue
+            tx.event(incident, "deadline_missed", branch=branch.id, role=branch.role,
+                     due_at=branch.due_at, late=now - branch.due_at > LATE_AFTER,
+                     late_by=round(now - branch.due_at, 3))
+            definition = playbook.stage(branch.stage).branch
+            if definition is not None and definition.escalate_to:
+                self.escalate(tx, incident, definition.escalate_to, "deadline_missed",
+                              branch=branch.id)
+            branches.append(replace(branch, overdue=True))
+        return replace(incident, branches=tuple(branches))
+
+    def escalate(self, tx: Tx, incident: Incident, to: str, reason: str, **what: str) -> None:
         role = self.site.roles.get(to)
         tx.event(incident, "escalated", to=to, to_zh=role.zh if role else to,
-                 to_en=role.en if role else to, reason=reason, **what)
+                 to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
+        self._publish_notify(tx, incident, to, reason, what)
+
+    def notify(self, tx: Tx, incident: Incident, to: str, reason: str, **what: str) -> None:
+        role = self.site.roles.get(to)
+        tx.event(incident, "notified", to=to, to_zh=role.zh if role else to,
+                 to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
+        self._publish_notify(tx, incident, to, reason, what)
+
+    def _publish_notify(self, tx: Tx, incident: Incident, to: str, reason: str,
+                        what: Mapping[str, str]) -> None:
+        # a drill's notifications are recorded and withheld like its actuator writes
         tx.out.effects.append(Publish(
             topic=f"{self.prefix}/notify/{to}",
             payload=json.dumps({
@@ -545,12 +661,12 @@ class Engine:
                 "location": incident.location.label(), "reason": reason, **what,
                 "drill": incident.drill,
             }, ensure_ascii=False, separators=(",", ":")),
-            kind="notify", incident_id=incident.id))
+            kind="notify", incident_id=incident.id, withhold=incident.drill))
 
     def on_action_result(self, state: EngineState, incident_id: str, action_id: str,
                          status: ActionStatus, detail: str, now: float) -> Outcome:
         """What the dispatcher did with an action's command: sent, withheld or failed."""
-        tx = _Tx(self, state, now)
+        tx = Tx(self, state, now)
         incident = state.incidents.get(incident_id)
         if incident is None:
             return tx.out
@@ -567,7 +683,7 @@ class Engine:
         tx.event(incident, f"action_{status.value}", action=action.action,
                  actuator=action.actuator_id, detail=detail)
         if status is ActionStatus.FAILED and action.escalate_to:
-            self._escalate(tx, incident, action.escalate_to, "action_failed", action=action.id)
+            self.escalate(tx, incident, action.escalate_to, "action_failed", action=action.id)
         known = state.point_values.get(updated.feedback_point)
         if status is ActionStatus.SENT and known is not None:
             # the device may already be where the command sends it (a car parked at the
@@ -579,12 +695,12 @@ class Engine:
     def on_value(self, state: EngineState, point_id: str, value: object,
                  point_state: PointState, now: float) -> Outcome:
         """A point's value moved without a state change: it may confirm an action."""
-        tx = _Tx(self, state, now)
+        tx = Tx(self, state, now)
         tx.out.point_values[point_id] = (value, point_state)
         self._feedback(tx, point_id, value, point_state)
         return tx.out
 
-    def _feedback(self, tx: _Tx, point_id: str, value: object, point_state: PointState) -> None:
+    def _feedback(self, tx: Tx, point_id: str, value: object, point_state: PointState) -> None:
         if point_id not in self._feedback_points:
             return  # the common case, checked without looking at any incident
         for incident in list(tx.state.incidents.values()):
@@ -594,7 +710,7 @@ class Engine:
                    a.status is ActionStatus.SENT for a in current.actions):
                 tx.put(self._confirm_actions(tx, current, point_id, value, point_state))
 
-    def _confirm_actions(self, tx: _Tx, incident: Incident, point_id: str, value: object,
+    def _confirm_actions(self, tx: Tx, incident: Incident, point_id: str, value: object,
                          point_state: PointState) -> Incident:
         actions = []
         for action in incident.actions:
@@ -616,7 +732,7 @@ class Engine:
 
 def _ref(signal: Signal) -> DeviceRef:
     return DeviceRef(signal.point_id, signal.device, signal.location, signal.state.value,
-                     signal.at, signal.at)
+                     signal.at, signal.at, signal.kind.value)
 
 
 def _update_device(incident: Incident, ref: DeviceRef, signal: Signal) -> Incident:

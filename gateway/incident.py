@@ -7,11 +7,13 @@ from typing import Any
 
 from gateway.model import (
     ActionStatus,
+    BranchStatus,
     IncidentStatus,
     Location,
     PromptStatus,
     Severity,
     StepStatus,
+    Verdict,
 )
 
 
@@ -25,6 +27,7 @@ class DeviceRef:
     state: str
     first_at: float
     last_at: float
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class ActionState:
     feedback_point: str = ""
     feedback_due: float | None = None
     escalate_to: str = ""
+    prompt: str = ""  # the prompt whose answer (or timeout) requested it
 
     @property
     def awaiting_feedback(self) -> bool:
@@ -70,6 +74,51 @@ class PromptState:
     answer: str = ""
     answered_by: str = ""
     answered_at: float | None = None
+    due_at: float | None = None
+    timed_out: bool = False  # its timeout passed (escalated or waiting); it may still be answered
+    confirmed_by: str = ""  # the second operator, where the prompt needs one
+
+    @property
+    def waiting(self) -> bool:
+        return self.status in (PromptStatus.OPEN, PromptStatus.AWAITING_SECOND)
+
+
+@dataclass(frozen=True, slots=True)
+class BranchState:
+    id: str
+    stage: str
+    role: str
+    status: BranchStatus
+    raised_at: float
+    due_at: float | None = None
+    overdue: bool = False
+    option: str = ""
+    decided_by: str = ""
+    decided_at: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEntry:
+    id: str
+    value: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A follow-up visit or call (回访) that falls due after the incident is closed."""
+
+    id: str
+    role: str
+    text_zh: str
+    text_en: str
+    due_at: float
+    status: str = "pending"  # pending | done
+    done_at: float | None = None
+    done_by: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +142,19 @@ class Incident:
     acknowledged_by: str = ""
     closed_at: float | None = None
     closed_by: str = ""
-    report: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    branches: tuple[BranchState, ...] = ()
+    records: tuple[RecordEntry, ...] = ()
+    commander: str = ""  # a person once assigned; until then the playbook's commander role
+    commander_role: str = ""
+    verdict: Verdict | None = None
+    resolved_at: float | None = None
+    resolved_by: str = ""
+    review: dict[str, str] = field(default_factory=dict)  # handling / analysis / improvement
+    follow_ups: tuple[FollowUp, ...] = ()
+    opened_by: str = ""  # an operator's name when opened by hand; empty when a signal did
+    reopened: int = 0
+    entered: tuple[str, ...] = ()  # the stages entered, in order (``stage`` is the last)
 
     def device(self, point_id: str, device: str) -> DeviceRef | None:
         for ref in self.devices:
@@ -108,11 +168,34 @@ class Incident:
     def prompt(self, prompt_id: str) -> PromptState | None:
         return next((p for p in self.prompts if p.id == prompt_id), None)
 
+    def branch(self, branch_id: str) -> BranchState | None:
+        return next((b for b in self.branches if b.id == branch_id), None)
+
+    def record(self, record_id: str) -> RecordEntry | None:
+        return next((r for r in self.records if r.id == record_id), None)
+
+    @property
+    def live(self) -> bool:
+        """Open or acknowledged: its deadlines run."""
+        return self.status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+    @property
+    def returned_to_normal(self) -> bool:
+        """Every device is back to normal (ISA-18.2: an unacknowledged one stays shown as
+        "returned to normal, unacknowledged")."""
+        return bool(self.devices) and all(d.state == "normal" for d in self.devices)
+
     def next_deadline(self) -> float | None:
-        dues = [s.due_at for s in self.steps
-                if s.status is StepStatus.PENDING and s.due_at is not None]
-        dues += [a.feedback_due for a in self.actions
-                 if a.awaiting_feedback and a.feedback_due is not None]
+        # timed actions run to their feedback even after resolve: a recall is still a write
+        dues = [a.feedback_due for a in self.actions
+                if a.awaiting_feedback and a.feedback_due is not None]
+        if self.live:
+            dues += [s.due_at for s in self.steps
+                     if s.status is StepStatus.PENDING and s.due_at is not None]
+            dues += [p.due_at for p in self.prompts
+                     if p.waiting and not p.timed_out and p.due_at is not None]
+            dues += [b.due_at for b in self.branches
+                     if b.status is BranchStatus.OPEN and not b.overdue and b.due_at is not None]
         return min(dues) if dues else None
 
 
@@ -130,8 +213,8 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "status": i.status.value, "stage": i.stage, "location": _loc(i.location),
         "opened_at": i.opened_at, "updated_at": i.updated_at, "drill": i.drill,
         "devices": [{"point_id": d.point_id, "device": d.device, "location": _loc(d.location),
-                     "state": d.state, "first_at": d.first_at, "last_at": d.last_at}
-                    for d in i.devices],
+                     "state": d.state, "first_at": d.first_at, "last_at": d.last_at,
+                     "kind": d.kind} for d in i.devices],
         "steps": [{"id": s.id, "stage": s.stage, "role": s.role, "status": s.status.value,
                    "started_at": s.started_at, "due_at": s.due_at, "done_at": s.done_at,
                    "done_by": s.done_by, "note": s.note} for s in i.steps],
@@ -139,15 +222,28 @@ def to_json(incident: Incident) -> dict[str, Any]:
                      "command": a.command, "status": a.status.value,
                      "requested_at": a.requested_at, "updated_at": a.updated_at,
                      "detail": a.detail, "feedback_point": a.feedback_point,
-                     "feedback_due": a.feedback_due, "escalate_to": a.escalate_to}
-                    for a in i.actions],
+                     "feedback_due": a.feedback_due, "escalate_to": a.escalate_to,
+                     "prompt": a.prompt} for a in i.actions],
         "prompts": [{"id": p.id, "stage": p.stage, "status": p.status.value,
                      "raised_at": p.raised_at, "answer": p.answer,
-                     "answered_by": p.answered_by, "answered_at": p.answered_at}
-                    for p in i.prompts],
+                     "answered_by": p.answered_by, "answered_at": p.answered_at,
+                     "due_at": p.due_at, "timed_out": p.timed_out,
+                     "confirmed_by": p.confirmed_by} for p in i.prompts],
+        "branches": [{"id": b.id, "stage": b.stage, "role": b.role, "status": b.status.value,
+                      "raised_at": b.raised_at, "due_at": b.due_at, "overdue": b.overdue,
+                      "option": b.option, "decided_by": b.decided_by,
+                      "decided_at": b.decided_at, "note": b.note} for b in i.branches],
+        "records": [{"id": r.id, "value": r.value, "by": r.by, "at": r.at} for r in i.records],
+        "follow_ups": [{"id": f.id, "role": f.role, "text_zh": f.text_zh, "text_en": f.text_en,
+                        "due_at": f.due_at, "status": f.status, "done_at": f.done_at,
+                        "done_by": f.done_by, "note": f.note} for f in i.follow_ups],
         "signal_count": i.signal_count, "acknowledged_at": i.acknowledged_at,
         "acknowledged_by": i.acknowledged_by, "closed_at": i.closed_at,
-        "closed_by": i.closed_by, "report": i.report, "extra": dict(i.extra),
+        "closed_by": i.closed_by, "extra": dict(i.extra), "entered": list(i.entered),
+        "commander": i.commander, "commander_role": i.commander_role,
+        "verdict": i.verdict.value if i.verdict else None, "resolved_at": i.resolved_at,
+        "resolved_by": i.resolved_by, "review": dict(i.review), "opened_by": i.opened_by,
+        "reopened": i.reopened,
     }
 
 
@@ -166,6 +262,16 @@ def from_json(data: dict[str, Any]) -> Incident:
                       for a in data["actions"]),
         prompts=tuple(PromptState(**{**p, "status": PromptStatus(p["status"])})
                       for p in data["prompts"]),
+        branches=tuple(BranchState(**{**b, "status": BranchStatus(b["status"])})
+                       for b in data.get("branches", ())),
+        records=tuple(RecordEntry(**r) for r in data.get("records", ())),
+        follow_ups=tuple(FollowUp(**f) for f in data.get("follow_ups", ())),
         signal_count=data["signal_count"], acknowledged_at=data["acknowledged_at"],
         acknowledged_by=data["acknowledged_by"], closed_at=data["closed_at"],
-        closed_by=data["closed_by"], report=data["report"], extra=data.get("extra", {}))
+        closed_by=data["closed_by"], extra=data.get("extra", {}),
+        entered=tuple(data.get("entered") or (data["stage"],)),
+        commander=data.get("commander", ""), commander_role=data.get("commander_role", ""),
+        verdict=Verdict(data["verdict"]) if data.get("verdict") else None,
+        resolved_at=data.get("resolved_at"), resolved_by=data.get("resolved_by", ""),
+        review=data.get("review", {}), opened_by=data.get("opened_by", ""),
+        reopened=data.get("reopened", 0))

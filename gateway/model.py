@@ -43,6 +43,7 @@ class PointKind(enum.StrEnum):
     ELEVATOR_STATUS = "elevator_status"
     VALVE_POSITION = "valve_position"
     POWER_STATUS = "power_status"
+    GENERATOR = "generator"
     GENERIC = "generic"
 
 
@@ -59,7 +60,17 @@ class ActuatorKind(enum.StrEnum):
 class IncidentStatus(enum.StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+class Verdict(enum.StrEnum):
+    """What an incident turned out to be (set by a branch of its playbook): KPIs count
+    false alarms per device from it."""
+
+    REAL = "real"
+    MINOR = "minor"
+    FALSE_ALARM = "false_alarm"
 
 
 class Severity(enum.StrEnum):
@@ -88,7 +99,14 @@ class ActionStatus(enum.StrEnum):
 
 class PromptStatus(enum.StrEnum):
     OPEN = "open"
+    AWAITING_SECOND = "awaiting_second"  # a first operator said yes; a second must confirm
     ANSWERED = "answered"
+    ACTED_ON_TIMEOUT = "acted_on_timeout"
+
+
+class BranchStatus(enum.StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
 
 
 @dataclass(frozen=True, slots=True)

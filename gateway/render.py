@@ -84,7 +84,7 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         out.append(f"  确认 acked:     {ts(inc.acknowledged_at)} by {inc.acknowledged_by}")
     if inc.closed_at:
         out.append(f"  关闭 closed:    {ts(inc.closed_at)} by {inc.closed_by}")
-        out.append(f"  报告 report:    {inc.report}")
+
     out.append(f"  信号 signals:   {inc.signal_count}")
     out.append("")
     out.append(f"设备 Devices ({len(inc.devices)}):")

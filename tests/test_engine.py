@@ -80,6 +80,17 @@ def h(engine: Engine, site: SiteConfig) -> Harness:
     return Harness(engine, site)
 
 
+REVIEW = {"handling": "巡逻 2 分钟到场核实", "analysis": "厨房油烟触发感烟探测器",
+          "improvement": "提醒住户开启油烟机"}
+
+
+def close_out(h: Harness, incident_id: str) -> Outcome:
+    h.command("ack", incident_id)
+    h.command("record", incident_id, field="cause", value="test")
+    h.command("record", incident_id, field="injuries", value="none")
+    return h.command("close", incident_id, **REVIEW)
+
+
 def test_first_detector_opens_unverified_fire_with_verify_step_due_in_3_minutes(h: Harness) -> None:
     out = h.signal("B1-F12-Z3", device="SD-01")
     incident = h.only()
@@ -153,7 +164,7 @@ def test_call_119_prompt_carries_the_facts_the_call_must_give(h: Harness) -> Non
     assert "翠湖路" in call["address_zh"]
     assert call["crossroads_zh"]
     assert call["where_zh"] == "1号楼12层3防区"
-    assert call["callback"] == "0755-8600 1190"
+    assert call["callback_zh"] == "0755-8600 1190"
 
 
 def test_operator_confirmation_confirms_and_cannot_be_repeated(h: Harness) -> None:
@@ -161,7 +172,7 @@ def test_operator_confirmation_confirms_and_cannot_be_repeated(h: Harness) -> No
     incident_id = h.only().id
     h.command("confirm", incident_id, note="patrol sees smoke")
     assert h.only().stage == "confirmed"
-    with pytest.raises(CommandError, match="already in stage"):
+    with pytest.raises(CommandError, match="nothing left to confirm"):
         h.command("confirm", incident_id)
 
 
@@ -200,10 +211,11 @@ def test_ten_minutes_of_escalation_in_virtual_time(h: Harness) -> None:
     h.signal("B1-F12-Z3", device="SD-01")
     for _ in range(600):
         h.tick(1.0)
-    missed = [e.data["step"] for o in h.log for e in o.events if e.kind == "deadline_missed"]
-    assert missed == ["verify", "supervisor_on_scene"]
+    missed = [e.data.get("step") or e.data.get("branch") for o in h.log for e in o.events
+              if e.kind == "deadline_missed"]
+    assert missed == ["verify", "supervisor_on_scene", "verdict"]
     targets = [e.data["to"] for o in h.log for e in o.events if e.kind == "escalated"]
-    assert targets == ["duty_supervisor", "project_manager"]
+    assert targets == ["duty_supervisor", "project_manager", "duty_supervisor"]
 
 
 def test_step_done_in_time_is_not_escalated(h: Harness) -> None:
@@ -223,8 +235,9 @@ def test_deadline_that_passed_while_down_fires_at_once_marked_late(h: Harness,
     h.state = restored
     h.now += 600
     out = h.run(engine.on_tick(h.state, h.now))
-    missed = {e.data["step"]: e.data for e in out.events if e.kind == "deadline_missed"}
-    assert set(missed) == {"verify", "supervisor_on_scene"}
+    missed = {e.data.get("step") or e.data["branch"]: e.data for e in out.events
+              if e.kind == "deadline_missed"}
+    assert set(missed) == {"verify", "supervisor_on_scene", "verdict"}
     assert missed["verify"]["late"] is True
     assert missed["verify"]["late_by"] == pytest.approx(420)
 
@@ -245,9 +258,13 @@ def test_acknowledge_then_close_with_report(h: Harness) -> None:
     assert ack.events[0].data["seconds_to_ack"] == 42
     with pytest.raises(CommandError, match="already acknowledged by 李明"):
         h.command("ack", incident_id)
-    with pytest.raises(CommandError, match="needs a report"):
-        h.command("close", incident_id, report="  ")
-    out = h.command("close", incident_id, actor="张主管", report="误报：厨房油烟，已清洁探头")
+    with pytest.raises(CommandError, match="needs the review: handling"):
+        h.command("close", incident_id, handling="  ")
+    with pytest.raises(CommandError, match="needs these records first: cause"):
+        h.command("close", incident_id, **REVIEW)
+    h.command("record", incident_id, field="cause", value="厨房油烟")
+    h.command("record", incident_id, field="injuries", value="无")
+    out = h.command("close", incident_id, actor="张主管", **REVIEW)
     closed = out.incidents[incident_id]
     assert closed.status is IncidentStatus.CLOSED
     assert closed.closed_by == "张主管"
@@ -255,7 +272,7 @@ def test_acknowledge_then_close_with_report(h: Harness) -> None:
 
 
 def test_commands_on_unknown_incident_or_without_operator_are_rejected(h: Harness) -> None:
-    with pytest.raises(CommandError, match="no open incident"):
+    with pytest.raises(CommandError, match="no incident INC-999999"):
         h.command("ack", "INC-999999")
     h.signal("B1-F12-Z3", device="SD-01")
     with pytest.raises(CommandError, match="say who you are"):
@@ -273,14 +290,14 @@ def test_prompt_answer_is_recorded_once(h: Harness) -> None:
     assert prompt is not None
     assert (prompt.status, prompt.answer, prompt.answered_by) == (PromptStatus.ANSWERED, "yes",
                                                                   "王工")
-    with pytest.raises(CommandError, match="already answered"):
+    with pytest.raises(CommandError, match="already settled"):
         h.command("answer", incident_id, prompt="start_pa", answer="no")
 
 
 def test_closed_incident_is_not_reopened_by_a_repeat_but_a_new_device_opens_anew(
         h: Harness) -> None:
     h.signal("B1-F12-Z3", device="SD-01")
-    h.command("close", h.only().id, report="drill finished")
+    close_out(h, h.only().id)
     h.signal("B1-F12-Z3", device="SD-01", changed=False)
     assert not h.state.incidents
     h.signal("B1-F12-Z3", device="SD-02")
@@ -422,7 +439,8 @@ def test_drill_actions_are_withheld_and_never_time_out(h: Harness, engine: Engin
     events = h.tick(600).events
     assert not [e for e in events if e.kind == "action_failed"]
     assert not [e for e in events if e.data.get("reason") == "action_failed"]
-    assert {a.status for a in h.only().actions} == {ActionStatus.WITHHELD}
+    recalls = [a for a in h.only().actions if a.action == "elevator_recall"]
+    assert {a.status for a in recalls} == {ActionStatus.WITHHELD}
 
 
 def test_gas_level_1_opens_and_level_2_closes_the_shut_off_valve(h: Harness) -> None:

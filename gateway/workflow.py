@@ -1,0 +1,482 @@
+"""Operator commands on incidents: the workflow from alarm to review.
+
+open → acknowledged → (resolved) → closed, with reopen. Every command names who gives it and is
+recorded with the time; a command on an unknown incident, in the wrong state or without the
+fields it needs raises ``CommandError`` and changes nothing. Like the engine, this is pure: the
+runtime hands in the state (and the stored incident, for commands on closed ones) and persists
+the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gateway.errors import CommandError
+from gateway.incident import FollowUp, Incident, RecordEntry
+from gateway.model import (
+    BranchStatus,
+    IncidentStatus,
+    Location,
+    PromptStatus,
+    StepStatus,
+)
+from gateway.playbook import OptionDef, Playbook, RecordDef
+from gateway.schema_common import unknown_name
+
+if TYPE_CHECKING:
+    from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, Tx
+
+REVIEW_PARTS = ("handling", "analysis", "improvement")
+_YES = {"yes", "y", "true", "1", "是"}
+_NO = {"no", "n", "false", "0", "否"}
+
+Handler = Callable[["Tx", Playbook, Incident, "OperatorCommand"], Incident]
+
+
+def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
+    """The records the incident must have before it can be closed."""
+    out = [r for r in playbook.records if r.required]
+    for stage_id in incident.entered:
+        try:
+            out.extend(r for r in playbook.stage(stage_id).records if r.required)
+        except KeyError:
+            continue
+    return out
+
+
+def parse_time(value: str, now: float) -> float:
+    """``14:05``, ``14:05:30`` (today), ``2026-11-25 14:05`` or ISO 8601 → epoch seconds."""
+    text = value.strip().replace("T", " ")
+    today = time.strftime("%Y-%m-%d", time.localtime(now))
+    for fmt, candidate in (("%Y-%m-%d %H:%M", f"{today} {text}"),
+                           ("%Y-%m-%d %H:%M:%S", f"{today} {text}"),
+                           ("%Y-%m-%d %H:%M", text), ("%Y-%m-%d %H:%M:%S", text)):
+        try:
+            parsed = datetime.strptime(candidate, fmt)  # local wall-clock time
+        except ValueError:
+            continue
+        return time.mktime(parsed.timetuple())
+    raise CommandError(f"{value!r} is not a time (write 14:05, 14:05:30 or 2026-11-25 14:05)")
+
+
+class Workflow:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.site = engine.site
+        self.handlers: dict[str, Handler] = {
+            "ack": self.ack, "confirm": self.confirm, "reject": self.reject,
+            "decide": self.decide, "step": self.step, "arrive": self.arrive,
+            "answer": self.answer, "note": self.note, "record": self.record,
+            "assign": self.assign, "resolve": self.resolve, "close": self.close,
+            "reopen": self.reopen, "follow_up": self.follow_up,
+        }
+
+    @property
+    def verbs(self) -> list[str]:
+        return ["open", *self.handlers]
+
+    def handle(self, state: EngineState, cmd: OperatorCommand, now: float,
+               stored: Incident | None) -> Outcome:
+        from gateway.engine import Tx
+
+        if not cmd.actor.strip():
+            raise CommandError("say who you are (--by NAME)")
+        tx = Tx(self.engine, state, now)
+        if cmd.verb == "open":
+            self.open(tx, cmd)
+            return tx.out
+        handler = self.handlers.get(cmd.verb)
+        if handler is None:
+            raise CommandError(unknown_name("command", cmd.verb, self.verbs))
+        incident = state.incidents.get(cmd.incident_id)
+        if incident is None and stored is not None and stored.id == cmd.incident_id:
+            incident = stored
+        if incident is None:
+            raise CommandError(f"no incident {cmd.incident_id or '(none given)'}")
+        if incident.status is IncidentStatus.CLOSED and cmd.verb not in ("reopen",
+                                                                          "follow_up"):
+            raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); reopen it "
+                               "first")
+        playbook = self.engine.playbooks.get(incident.type)
+        if playbook is None:
+            raise CommandError(f"incident {incident.id} runs playbook {incident.type!r}, "
+                               "which is no longer loaded")
+        incident = handler(tx, playbook, incident, cmd)
+        tx.put(incident)
+        if not tx.out.result:
+            tx.out.result = f"{cmd.verb} {incident.id}: done"
+        return tx.out
+
+    # ------------------------------------------------------------------ opening by hand
+
+    def open(self, tx: Tx, cmd: OperatorCommand) -> None:
+        from gateway.engine import correlation_key
+
+        name = cmd.args.get("playbook", "")
+        playbook = self.engine.playbooks.get(name)
+        if playbook is None:
+            raise CommandError(unknown_name("playbook", name, self.engine.playbooks))
+        if not playbook.manual:
+            raise CommandError(f"playbook {name!r} is opened by its devices only")
+        a = cmd.args
+        building = a.get("building", "").strip()
+        known = self.site.buildings
+        if building and known and building not in known:
+            raise CommandError(unknown_name("building", building, known))
+        location = Location(self.site.site_id, building, a.get("floor", "").strip(),
+                            a.get("zone", "").strip(), a.get("unit", "").strip())
+        drill = a.get("drill", "").lower() in _YES
+        key = correlation_key(playbook, location, drill=drill)
+        if playbook.trigger is None:
+            key = f"{key}/{tx.state.next_number + tx.out.opened}"  # never merged
+        existing = tx.state.by_key.get(key)
+        if existing is not None:
+            raise CommandError(f"{existing} is already open for {playbook.name.en} at "
+                               f"{location.label()}: add to that one")
+        engine = self.engine
+        incident = engine.new_incident(tx, playbook, key, location, drill=drill,
+                                       opened_by=cmd.actor)
+        tx.event(incident, "incident_opened", actor=cmd.actor, name_zh=playbook.name.zh,
+                 name_en=playbook.name.en, location=location.label(), trigger_at=tx.now,
+                 commander_role=incident.commander_role, manual=True,
+                 reporter=a.get("reporter", ""), note=a.get("note", ""))
+        incident = engine.enter_stage(tx, playbook, incident, playbook.stages[0],
+                                      reason="opened by hand", actor=cmd.actor)
+        tx.put(incident)
+        tx.out.result = f"opened {incident.id} ({playbook.name}) at {location.label()}"
+
+    # ------------------------------------------------------------------ state
+
+    def ack(self, tx: Tx, playbook: Playbook, incident: Incident,
+            cmd: OperatorCommand) -> Incident:
+        if incident.status is not IncidentStatus.OPEN:
+            raise CommandError(f"{incident.id} was already acknowledged by "
+                               f"{incident.acknowledged_by}")
+        incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=tx.now,
+                           acknowledged_by=cmd.actor)
+        tx.event(incident, "acknowledged", actor=cmd.actor, note=cmd.args.get("note", ""),
+                 seconds_to_ack=round(tx.now - incident.opened_at, 3),
+                 returned_to_normal=incident.returned_to_normal)
+        return incident
+
+    def resolve(self, tx: Tx, playbook: Playbook, incident: Incident,
+                cmd: OperatorCommand) -> Incident:
+        if incident.status is IncidentStatus.OPEN:
+            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first")
+        if incident.status is IncidentStatus.RESOLVED:
+            raise CommandError(f"{incident.id} was already resolved by {incident.resolved_by}")
+        note = cmd.args.get("note", "").strip()
+        incident = replace(incident, status=IncidentStatus.RESOLVED, resolved_at=tx.now,
+                           resolved_by=cmd.actor)
+        tx.event(incident, "resolved", actor=cmd.actor, note=note,
+                 open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
+                 open_prompts=[p.id for p in incident.prompts if p.waiting])
+        return incident
+
+    def close(self, tx: Tx, playbook: Playbook, incident: Incident,
+              cmd: OperatorCommand) -> Incident:
+        if incident.status is IncidentStatus.OPEN:
+            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first")
+        review = {part: cmd.args.get(part, "").strip() for part in REVIEW_PARTS}
+        missing = [part for part in REVIEW_PARTS if not review[part]]
+        if missing:
+            raise CommandError("closing needs the review: " + ", ".join(
+                f"{part} (--{part})" for part in missing))
+        absent = [r for r in required_records(playbook, incident)
+                  if incident.record(r.id) is None]
+        if absent:
+            raise CommandError("closing needs these records first: " + "; ".join(
+                f"{r.id} ({r.label})" for r in absent))
+        follow_ups = list(incident.follow_ups)
+        if not incident.drill:
+            for f in playbook.follow_up:
+                if not any(x.id == f.id for x in follow_ups):
+                    follow_ups.append(FollowUp(f.id, f.role, f.text.zh, f.text.en,
+                                               tx.now + f.due))
+        incident = replace(incident, status=IncidentStatus.CLOSED, closed_at=tx.now,
+                           closed_by=cmd.actor, review=review, follow_ups=tuple(follow_ups))
+        tx.event(incident, "closed", actor=cmd.actor, **review,
+                 verdict=incident.verdict.value if incident.verdict else None,
+                 open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
+                 follow_ups=[{"id": f.id, "role": f.role, "due_at": f.due_at}
+                             for f in follow_ups if f.status == "pending"])
+        return incident
+
+    def reopen(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        if incident.status not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
+            raise CommandError(f"{incident.id} is {incident.status.value}, not resolved or "
+                               "closed: there is nothing to reopen")
+        reason = cmd.args.get("reason", "").strip()
+        if not reason:
+            raise CommandError("say why it is reopened (--reason TEXT)")
+        other = tx.state.by_key.get(incident.key)
+        if other is not None and other != incident.id:
+            raise CommandError(f"{other} is open for the same place and playbook; work that one")
+        was = incident.status.value
+        incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, resolved_at=None,
+                           resolved_by="", closed_at=None, closed_by="",
+                           reopened=incident.reopened + 1)
+        tx.event(incident, "reopened", actor=cmd.actor, reason=reason, was=was)
+        return incident
+
+    def assign(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        commander = cmd.args.get("commander", "").strip()
+        if not commander:
+            raise CommandError("name the commander (--commander NAME)")
+        previous = incident.commander
+        incident = replace(incident, commander=commander)
+        tx.event(incident, "commander_assigned", actor=cmd.actor, commander=commander,
+                 previous=previous)
+        return incident
+
+    # ------------------------------------------------------------------ verification, branches
+
+    def confirm(self, tx: Tx, playbook: Playbook, incident: Incident,
+                cmd: OperatorCommand) -> Incident:
+        picked = self._verification(playbook, incident, "confirmed")
+        note = cmd.args.get("note", "")
+        if picked is not None:
+            return self._decide(tx, playbook, incident, picked[0], picked[1], cmd.actor, note)
+        stage = next((s for s in playbook.stages[1:] if s.enter and s.enter.operator
+                      and s.id not in incident.entered), None)
+        if stage is None:
+            raise CommandError(f"{incident.id} is in stage {incident.stage!r}; there is "
+                               "nothing left to confirm")
+        return self.engine.enter_stage(tx, playbook, incident, stage,
+                                       reason="confirmed by operator", actor=cmd.actor,
+                                       note=note)
+
+    def reject(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        picked = self._verification(playbook, incident, "rejected")
+        if picked is None:
+            raise CommandError(f"{incident.id} has no open verification to reject")
+        note = cmd.args.get("note", "").strip()
+        if not note:
+            raise CommandError("say what was found (--note TEXT: the cause of the false alarm)")
+        return self._decide(tx, playbook, incident, picked[0], picked[1], cmd.actor, note)
+
+    @staticmethod
+    def _verification(playbook: Playbook, incident: Incident,
+                      which: str) -> tuple[str, OptionDef] | None:
+        for branch in incident.branches:
+            if branch.status is not BranchStatus.OPEN:
+                continue
+            definition = playbook.stage(branch.stage).branch
+            if definition is None:
+                continue
+            option = next((o for o in definition.options if o.verification == which), None)
+            if option is not None:
+                return branch.id, option
+        return None
+
+    def decide(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        branch_id = cmd.args.get("branch", "")
+        branch = incident.branch(branch_id)
+        if branch is None:
+            known = [b.id for b in incident.branches]
+            raise CommandError(f"{incident.id} has no branch {branch_id!r} "
+                               f"(branches: {', '.join(known) or 'none'})")
+        definition = playbook.stage(branch.stage).branch
+        assert definition is not None
+        option = definition.option(cmd.args.get("option", ""))
+        if option is None:
+            raise CommandError(unknown_name("option", cmd.args.get("option", ""),
+                                            [o.id for o in definition.options]))
+        return self._decide(tx, playbook, incident, branch_id, option, cmd.actor,
+                            cmd.args.get("note", ""))
+
+    def _decide(self, tx: Tx, playbook: Playbook, incident: Incident, branch_id: str,
+                option: OptionDef, actor: str, note: str) -> Incident:
+        branch = incident.branch(branch_id)
+        assert branch is not None
+        if branch.status is BranchStatus.DECIDED:
+            raise CommandError(f"branch {branch_id!r} was already decided ({branch.option}) by "
+                               f"{branch.decided_by or 'the devices'}")
+        decided = replace(branch, status=BranchStatus.DECIDED, option=option.id,
+                          decided_by=actor, decided_at=tx.now, note=note)
+        incident = replace(incident, branches=tuple(decided if b.id == branch_id else b
+                                                    for b in incident.branches))
+        if option.verdict is not None:
+            incident = replace(incident, verdict=option.verdict)
+        tx.event(incident, "branch_decided", actor=actor, branch=branch_id, option=option.id,
+                 label_zh=option.label.zh, label_en=option.label.en, note=note,
+                 on_time=branch.due_at is None or tx.now <= branch.due_at,
+                 verdict=option.verdict.value if option.verdict else None)
+        if option.goto is not None and option.goto not in incident.entered:
+            incident = self.engine.enter_stage(
+                tx, playbook, incident, playbook.stage(option.goto),
+                reason=f"{branch_id}: {option.id}", actor=actor)
+        return incident
+
+    # ------------------------------------------------------------------ steps, arrivals, prompts
+
+    def step(self, tx: Tx, playbook: Playbook, incident: Incident,
+             cmd: OperatorCommand) -> Incident:
+        step_id = cmd.args.get("step", "")
+        step = incident.step(step_id)
+        if step is None:
+            known = ", ".join(s.id for s in incident.steps) or "none"
+            raise CommandError(f"{incident.id} has no step {step_id!r} (steps: {known})")
+        if step.status is StepStatus.DONE:
+            raise CommandError(f"step {step_id!r} was already done by {step.done_by}")
+        done = replace(step, status=StepStatus.DONE, done_at=tx.now, done_by=cmd.actor,
+                       note=cmd.args.get("note", ""))
+        incident = replace(incident, steps=tuple(done if s.id == step_id else s
+                                                 for s in incident.steps))
+        tx.event(incident, "step_done", actor=cmd.actor, step=step_id, note=done.note,
+                 role=step.role, on_time=step.due_at is None or tx.now <= step.due_at,
+                 seconds=round(tx.now - step.started_at, 3))
+        return incident
+
+    def arrive(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        role = cmd.args.get("role", "")
+        if role not in self.site.roles:
+            raise CommandError(unknown_name("role", role, self.site.roles))
+        who = cmd.args.get("who", "").strip() or cmd.actor
+        waiting = [s for s in incident.steps if s.role == role and s.status is not
+                   StepStatus.DONE and (d := playbook.step(s.stage, s.id)) is not None
+                   and d.arrival]
+        due = min((s.due_at for s in waiting if s.due_at is not None), default=None)
+        tx.event(incident, "arrival", actor=cmd.actor, role=role, who=who,
+                 note=cmd.args.get("note", ""),
+                 seconds=round(tx.now - incident.opened_at, 3), due_at=due,
+                 on_time=due is None or tx.now <= due, steps=[s.id for s in waiting])
+        steps = []
+        for s in incident.steps:
+            if s not in waiting:
+                steps.append(s)
+                continue
+            steps.append(replace(s, status=StepStatus.DONE, done_at=tx.now, done_by=who,
+                                 note=f"on scene: {who}"))
+            tx.event(incident, "step_done", actor=cmd.actor, step=s.id, role=role,
+                     note=f"on scene: {who}", on_time=s.due_at is None or tx.now <= s.due_at,
+                     seconds=round(tx.now - s.started_at, 3))
+        return replace(incident, steps=tuple(steps))
+
+    def answer(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        prompt_id = cmd.args.get("prompt", "")
+        raw = cmd.args.get("answer", "").strip().lower()
+        if raw not in _YES | _NO:
+            raise CommandError("answer yes or no")
+        yes = raw in _YES
+        prompt = incident.prompt(prompt_id)
+        if prompt is None:
+            known = ", ".join(p.id for p in incident.prompts) or "none"
+            raise CommandError(f"{incident.id} has no prompt {prompt_id!r} (prompts: {known})")
+        if not prompt.waiting:
+            by = prompt.answered_by or "the timeout policy"
+            how = f"{prompt.status.value} {prompt.answer}".strip()
+            raise CommandError(f"prompt {prompt_id!r} was already settled ({how}) by {by}")
+        definition = playbook.prompt(prompt.stage, prompt.id)
+        assert definition is not None
+        note = cmd.args.get("note", "")
+        on_time = prompt.due_at is None or tx.now <= prompt.due_at
+        if prompt.status is PromptStatus.AWAITING_SECOND:
+            if cmd.actor == prompt.answered_by:
+                raise CommandError(f"prompt {prompt_id!r} needs a second operator: "
+                                   f"{prompt.answered_by} already said yes")
+            answer = "yes" if yes else "no"
+            settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
+                              confirmed_by=cmd.actor, answered_at=tx.now)
+            tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
+                     answer=answer, second=True, first=prompt.answered_by, note=note,
+                     on_time=on_time)
+        elif yes and definition.second_confirmation:
+            settled = replace(prompt, status=PromptStatus.AWAITING_SECOND, answered_by=cmd.actor,
+                              answered_at=tx.now)
+            tx.event(incident, "prompt_confirmation_needed", actor=cmd.actor, prompt=prompt_id,
+                     note=note)
+            tx.out.result = (f"{prompt_id}: yes from {cmd.actor}; a second operator must "
+                             "confirm before anything is done")
+        else:
+            answer = "yes" if yes else "no"
+            settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
+                              answered_by=cmd.actor, answered_at=tx.now)
+            tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
+                     answer=answer, note=note, on_time=on_time,
+                     seconds=round(tx.now - prompt.raised_at, 3))
+        incident = replace(incident, prompts=tuple(settled if p.id == prompt_id else p
+                                                   for p in incident.prompts))
+        if settled.status is PromptStatus.ANSWERED and settled.answer == "yes":
+            actions = list(incident.actions)
+            for action in definition.actions:
+                actions.extend(self.engine.request_action(tx, incident, action,
+                                                          prompt=prompt_id))
+            incident = replace(incident, actions=tuple(actions))
+        return incident
+
+    # ------------------------------------------------------------------ notes, records, tasks
+
+    def note(self, tx: Tx, playbook: Playbook, incident: Incident,
+             cmd: OperatorCommand) -> Incident:
+        text = cmd.args.get("text", "").strip()
+        if not text:
+            raise CommandError("a note needs text")
+        tx.event(incident, "note", actor=cmd.actor, text=text)
+        return incident
+
+    def record(self, tx: Tx, playbook: Playbook, incident: Incident,
+               cmd: OperatorCommand) -> Incident:
+        field_id = cmd.args.get("field", "")
+        definition = playbook.record(field_id)
+        if definition is None:
+            every = [r.id for r in (*playbook.records,
+                                    *(r for s in playbook.stages for r in s.records))]
+            raise CommandError(unknown_name(f"record field of {playbook.id}", field_id, every))
+        raw = cmd.args.get("value", "").strip()
+        if not raw:
+            raise CommandError(f"record {field_id!r} needs a value")
+        value = raw
+        if definition.type == "time":
+            at = parse_time(raw, tx.now)
+            if at > tx.now + 60:
+                raise CommandError(f"{field_id} {raw!r} is in the future")
+            value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+        elif definition.type == "number":
+            try:
+                value = str(float(raw)).removesuffix(".0")
+            except ValueError:
+                raise CommandError(f"{field_id} must be a number, not {raw!r}") from None
+        elif definition.type == "yes_no":
+            if raw.lower() not in _YES | _NO:
+                raise CommandError(f"{field_id} is yes or no, not {raw!r}")
+            value = "yes" if raw.lower() in _YES else "no"
+        previous = incident.record(field_id)
+        entry = RecordEntry(field_id, value, cmd.actor, tx.now)
+        records = (*(r for r in incident.records if r.id != field_id), entry)
+        incident = replace(incident, records=records)
+        tx.event(incident, "record", actor=cmd.actor, field=field_id, value=value,
+                 label_zh=definition.label.zh, label_en=definition.label.en,
+                 previous=previous.value if previous else None)
+        return incident
+
+    def follow_up(self, tx: Tx, playbook: Playbook, incident: Incident,
+                  cmd: OperatorCommand) -> Incident:
+        task_id = cmd.args.get("task", "")
+        task = next((f for f in incident.follow_ups if f.id == task_id), None)
+        if task is None:
+            known = [f.id for f in incident.follow_ups]
+            raise CommandError(f"{incident.id} has no follow-up {task_id!r} "
+                               f"(follow-ups: {', '.join(known) or 'none; they start at close'})")
+        if task.status == "done":
+            raise CommandError(f"follow-up {task_id!r} was already done by {task.done_by}")
+        note = cmd.args.get("note", "").strip()
+        if not note:
+            raise CommandError("say what the resident said (--note TEXT)")
+        done = replace(task, status="done", done_at=tx.now, done_by=cmd.actor, note=note)
+        incident = replace(incident, follow_ups=tuple(done if f.id == task_id else f
+                                                      for f in incident.follow_ups))
+        tx.event(incident, "follow_up_done", actor=cmd.actor, task=task_id, note=note,
+                 on_time=tx.now <= task.due_at)
+        return incident
+
