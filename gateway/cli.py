@@ -208,30 +208,48 @@ def _await_command(conn: object, verb: str, incident_id: str, actor: str,
                      f"{COMMAND_TIMEOUT:.0f}s; it stays queued and will be applied when it does")
 
 
+# the arguments of each incident command, as the daemon's workflow takes them
+_VERB_ARGS: dict[str, tuple[str, ...]] = {
+    "open": ("playbook", "building", "floor", "zone", "unit", "note", "reporter", "drill"),
+    "ack": ("note",), "confirm": ("note",), "reject": ("note",),
+    "decide": ("branch", "option", "note"), "step": ("step", "note"),
+    "arrive": ("role", "who", "note"), "answer": ("prompt", "answer", "note"),
+    "note": ("text",), "record": ("field", "value"), "assign": ("commander",),
+    "resolve": ("note",), "close": ("handling", "analysis", "improvement"),
+    "reopen": ("reason",), "follow_up": ("task", "note"),
+}
+
+
 def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
     import sqlite3
 
     from gateway import store
 
     assert isinstance(conn, sqlite3.Connection)
-    incident = store.get_incident(conn, args.incident)
-    if incident is None:
-        raise CommandError(f"no incident {args.incident} in {path}")
-    if incident.status.value == "closed":
-        raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); nothing changed")
+    verb = args.action.replace("-", "_")
+    incident_id = getattr(args, "incident", "") or ""
+    if incident_id and store.get_incident(conn, incident_id) is None:
+        raise CommandError(f"no incident {incident_id} in {path}")
     store.DaemonLock(path).require_daemon()
     verb_args: dict[str, str] = {}
-    if args.action in {"ack", "confirm"}:
-        verb_args = {"note": args.note or ""}
-    elif args.action == "close":
-        verb_args = {"report": args.report}
-    elif args.action == "note":
-        verb_args = {"text": args.text}
-    elif args.action == "step":
-        verb_args = {"step": args.step, "note": args.note or ""}
-    elif args.action == "answer":
-        verb_args = {"prompt": args.prompt, "answer": args.answer}
-    return _await_command(conn, args.action, args.incident, args.by, verb_args)
+    for name in _VERB_ARGS[verb]:
+        value = getattr(args, name, None)
+        if isinstance(value, bool):
+            value = "yes" if value else ""
+        verb_args[name] = "" if value is None else str(value)
+    return _await_command(conn, verb, incident_id, args.by, verb_args)
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from gateway import render, store
+
+    conn = store.connect(_store_path(args), readonly=True)
+    try:
+        tasks = store.list_follow_ups(conn, include_done=args.all)
+    finally:
+        conn.close()
+    print(render.follow_up_table(tasks, time.time()))
+    return 0
 
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
@@ -290,24 +308,59 @@ def build_parser() -> argparse.ArgumentParser:
     show = isub.add_parser("show", help="one incident with its full timeline")
     show.add_argument("incident")
     user = os.environ.get("ALARM_GATEWAY_OPERATOR") or getpass.getuser()
-    for name, text in (("ack", "acknowledge"), ("confirm", "confirm the alarm (fire: confirmed)"),
-                       ("close", "close with a report"), ("note", "add a note"),
-                       ("step", "mark a step done"), ("answer", "answer a prompt yes/no")):
+
+    def verb(name: str, text: str, *, incident: bool = True) -> argparse.ArgumentParser:
         p = isub.add_parser(name, help=text)
-        p.add_argument("incident")
-        p.add_argument("--by", default=user, help="operator name (default: %(default)s)")
-        if name in {"ack", "confirm"}:
-            p.add_argument("--note")
-        if name == "close":
-            p.add_argument("--report", required=True, help="what happened and what was done")
-        if name == "note":
-            p.add_argument("text")
-        if name == "step":
-            p.add_argument("step")
-            p.add_argument("--note")
-        if name == "answer":
-            p.add_argument("prompt")
-            p.add_argument("answer", choices=["yes", "no"])
+        if incident:
+            p.add_argument("incident")
+        p.add_argument("--by", default=user,
+                       help="who gives the command (default: %(default)s; "
+                            "env ALARM_GATEWAY_OPERATOR)")
+        return p
+
+    p = verb("open", "open an incident by hand (a phone call, the elevator intercom)",
+             incident=False)
+    p.add_argument("playbook", help="e.g. gas_leak, elevator_entrapment, fire")
+    for part in ("building", "floor", "zone", "unit"):
+        p.add_argument(f"--{part}", default="")
+    p.add_argument("--reporter", default="", help="who reported it (name, unit, phone)")
+    p.add_argument("--note", default="")
+    p.add_argument("--drill", action="store_true", help="a drill: writes are withheld")
+    for name, text in (("ack", "acknowledge (not resolve)"),
+                       ("confirm", "confirm the alarm after verification"),
+                       ("resolve", "the emergency is over; the review is still to come")):
+        verb(name, text).add_argument("--note", default="")
+    verb("reject", "reject: a false alarm, with its cause").add_argument(
+        "--note", required=True, help="what was found: the cause of the false alarm")
+    p = verb("decide", "take a branch of the playbook")
+    p.add_argument("branch")
+    p.add_argument("option")
+    p.add_argument("--note", default="")
+    p = verb("step", "mark a step done")
+    p.add_argument("step")
+    p.add_argument("--note", default="")
+    p = verb("arrive", "record someone's arrival on scene")
+    p.add_argument("role", help="e.g. on_duty_patrol, duty_supervisor, engineering")
+    p.add_argument("--who", default="", help="the name of who arrived (default: --by)")
+    p.add_argument("--note", default="")
+    p = verb("answer", "answer a prompt yes/no")
+    p.add_argument("prompt")
+    p.add_argument("answer", choices=["yes", "no"])
+    p.add_argument("--note", default="")
+    verb("note", "add a note").add_argument("text")
+    p = verb("record", "fill a record field (release time, injuries, ...)")
+    p.add_argument("field")
+    p.add_argument("value")
+    verb("assign", "name the incident's commander").add_argument("commander")
+    p = verb("close", "close with the review (处理 / 分析 / 改善)")
+    p.add_argument("--handling", required=True, help="what was done")
+    p.add_argument("--analysis", required=True, help="cause and responsibility")
+    p.add_argument("--improvement", required=True, help="what changes to prevent it")
+    verb("reopen", "reopen a resolved or closed incident").add_argument(
+        "--reason", required=True)
+    p = verb("follow-up", "record a follow-up visit or call (回访) as done")
+    p.add_argument("task")
+    p.add_argument("--note", required=True, help="what the resident said")
     inc.set_defaults(func=cmd_incidents)
 
     drill = sub.add_parser("drill", help="a drill window: signals are drill signals, "
@@ -321,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (start, stop):
         p.add_argument("--by", default=user, help="tester name (default: %(default)s)")
     drill.set_defaults(func=cmd_drill)
+
+    tasks = sub.add_parser("tasks", help="follow-up visits and calls (回访) due after close")
+    config_arg(tasks)
+    tasks.add_argument("--store")
+    tasks.add_argument("--all", action="store_true", help="done ones too")
+    tasks.set_defaults(func=cmd_tasks)
 
     dead = sub.add_parser("deadletters", help="bad input kept for the technician")
     config_arg(dead)

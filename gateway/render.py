@@ -6,12 +6,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.engine import statement
 from gateway.incident import Incident
 from gateway.model import Event
-from gateway.playbook import Playbook
-from gateway.store import StoredSignal
+from gateway.playbook import BranchDef, Playbook
+from gateway.store import FollowUpTask, StoredSignal
+from gateway.workflow import required_records
 
-_STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged", "closed": "已关闭 closed"}
+_STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",
+           "resolved": "已解除 resolved", "closed": "已关闭 closed"}
+_VERDICT = {"real": "真实事件 real", "minor": "轻微 minor", "false_alarm": "误报 false alarm"}
 
 
 def ts(at: float | None) -> str:
@@ -71,21 +75,34 @@ def _span(seconds: float) -> str:
 def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSignal],
                     playbooks: Mapping[str, Playbook], now: float) -> str:
     playbook = playbooks.get(inc.type)
+    status = _STATUS.get(inc.status.value, inc.status.value)
+    if inc.status.value == "open" and inc.returned_to_normal:
+        status += "  (已恢复正常，未确认 returned to normal, unacknowledged)"
+    commander = inc.commander or (f"{inc.commander_role} (role)" if inc.commander_role else "-")
     out = [
         f"{inc.id}  {playbook.name if playbook else inc.type}"
         + ("  [演练 DRILL]" if inc.drill else ""),
         f"  阶段 stage:     {_stage_name(inc, playbooks)}",
-        f"  状态 status:    {_STATUS.get(inc.status.value, inc.status.value)}",
+        f"  状态 status:    {status}",
         f"  级别 severity:  {inc.severity.value}",
+        f"  结论 verdict:   {_VERDICT.get(inc.verdict.value, '') if inc.verdict else '-'}",
+        f"  指挥 commander: {commander}",
         f"  位置 location:  {inc.location.label()}",
-        f"  发生 opened:    {ts(inc.opened_at)}",
+        f"  发生 opened:    {ts(inc.opened_at)}"
+        + (f" by {inc.opened_by} (by hand)" if inc.opened_by else ""),
     ]
-    if inc.acknowledged_at:
-        out.append(f"  确认 acked:     {ts(inc.acknowledged_at)} by {inc.acknowledged_by}")
-    if inc.closed_at:
-        out.append(f"  关闭 closed:    {ts(inc.closed_at)} by {inc.closed_by}")
-
+    for label, at, by in (("确认 acked:    ", inc.acknowledged_at, inc.acknowledged_by),
+                          ("解除 resolved: ", inc.resolved_at, inc.resolved_by),
+                          ("关闭 closed:   ", inc.closed_at, inc.closed_by)):
+        if at:
+            out.append(f"  {label} {ts(at)} by {by}")
+    if inc.reopened:
+        out.append(f"  重开 reopened:  {inc.reopened} time(s)")
     out.append(f"  信号 signals:   {inc.signal_count}")
+    said = statement(playbook, inc) if playbook else None
+    if said is not None:
+        out.append(f"  口径 statement: {said.zh}")
+        out.append(f"                  {said.en}")
     out.append("")
     out.append(f"设备 Devices ({len(inc.devices)}):")
     for ref in inc.devices:
@@ -102,6 +119,22 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         out.append(f"  [{step.status.value:<7}] {step.id} · {step.role} · {due}{done}{note}")
         if definition:
             out.append(f"            {definition}")
+    if inc.branches:
+        out.append("")
+        out.append("分支 Branches:")
+        for branch in inc.branches:
+            branch_def = _branch(playbook, branch.stage)
+            due = f", due {ts(branch.due_at)}" if branch.due_at else ""
+            if branch.option:
+                state = f"→ {branch.option} by {branch.decided_by or 'devices'} " \
+                        f"at {ts(branch.decided_at)}"
+            else:
+                state = "open" + (" (overdue 已超时)" if branch.overdue else "")
+            out.append(f"  {branch.id} ({branch.role}{due}): {state}")
+            if branch_def is not None:
+                out.append(f"            {branch_def.question}")
+                for option in branch_def.options:
+                    out.append(f"            - {option.id}: {option.label}")
     if inc.actions:
         out.append("")
         out.append("联动 Actions:")
@@ -113,12 +146,46 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         out.append("")
         out.append("提示 Prompts:")
         for prompt in inc.prompts:
-            answer = (f" → {prompt.answer} by {prompt.answered_by} at {ts(prompt.answered_at)}"
-                      if prompt.answered_at else "")
-            out.append(f"  [{prompt.status.value:<8}] {prompt.id}{answer}")
+            answer = ""
+            if prompt.answered_at:
+                answer = f" → {prompt.answer or 'yes'} by {prompt.answered_by}"
+                if prompt.confirmed_by:
+                    answer += f", confirmed by {prompt.confirmed_by}"
+                answer += f" at {ts(prompt.answered_at)}"
+            due = f" (timeout {ts(prompt.due_at)})" if prompt.due_at and prompt.waiting else ""
+            timed = " [timed out 已超时]" if prompt.timed_out else ""
+            out.append(f"  [{prompt.status.value:<8}] {prompt.id}{answer}{due}{timed}")
             text = _prompt_text(playbook, prompt.stage, prompt.id)
             if text:
                 out.append(f"            {text}")
+    if playbook is not None:
+        required = required_records(playbook, inc)
+        optional = [r for r in (*playbook.records,
+                                *(r for sid in inc.entered if sid in _stage_ids(playbook)
+                                  for r in playbook.stage(sid).records)) if not r.required]
+        if required or optional or inc.records:
+            out.append("")
+            out.append("记录 Records:")
+            for record in [*required, *optional]:
+                entry = inc.record(record.id)
+                value = f"{entry.value}  ({entry.by}, {ts(entry.at)})" if entry else (
+                    "— 必填 required" if record.required else "—")
+                out.append(f"  {record.id:<24} {value}")
+                out.append(f"            {record.label}")
+    if inc.review:
+        out.append("")
+        out.append("复盘 Review:")
+        for part, label in (("handling", "处理 handling"), ("analysis", "分析 analysis"),
+                            ("improvement", "改善 improvement")):
+            out.append(f"  {label}: {inc.review.get(part, '')}")
+    if inc.follow_ups:
+        out.append("")
+        out.append("回访 Follow-ups:")
+        for f in inc.follow_ups:
+            state = f"done {ts(f.done_at)} by {f.done_by}: {f.note}" if f.status == "done" \
+                else ("overdue 已超期" if f.due_at < now else "pending")
+            out.append(f"  {f.id} · {f.role} · due {ts(f.due_at)} · {state}")
+            out.append(f"            {f.text_zh} / {f.text_en}")
     out.append("")
     out.append("时间线 Timeline:")
     lines: list[tuple[float, int, str]] = []
@@ -136,6 +203,32 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
     for at, _, text in sorted(lines):
         out.append(f"  {ts(at)}  {text}")
     return "\n".join(out)
+
+
+def follow_up_table(tasks: list[FollowUpTask], now: float) -> str:
+    if not tasks:
+        return "没有回访任务 / no follow-up tasks"
+    rows = [("INCIDENT", "TASK 任务", "ROLE 角色", "DUE 到期", "STATE 状态", "TEXT")]
+    for t in tasks:
+        if t.status == "done":
+            state = f"done {ts(t.done_at)[:16]} {t.done_by}"
+        else:
+            state = "overdue 已超期" if t.due_at < now else f"in {_span(t.due_at - now)}"
+        rows.append((t.incident_id, t.id, t.role, ts(t.due_at)[:16], state, t.text_zh))
+    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths,
+                                                                                  strict=True))
+                     .rstrip() for r in rows)
+
+
+def _stage_ids(playbook: Playbook) -> set[str]:
+    return {s.id for s in playbook.stages}
+
+
+def _branch(playbook: Playbook | None, stage: str) -> BranchDef | None:
+    if playbook is None or stage not in _stage_ids(playbook):
+        return None
+    return playbook.stage(stage).branch
 
 
 def _step_text(playbook: Playbook | None, stage: str, step_id: str) -> str:
@@ -180,9 +273,14 @@ def _event_line(e: Event) -> str:
                                                              else "")
     if e.kind == "deadline_missed":
         late = f", fired {d.get('late_by')}s late" if d.get("late") else ""
-        return f"DEADLINE {d.get('step')} ({d.get('role')}) missed{late}"
-    if e.kind == "escalated":
-        return f"ESCALATE {d.get('step')} → {d.get('to_zh')} / {d.get('to_en')}"
+        return f"DEADLINE {d.get('step') or d.get('branch')} ({d.get('role')}) missed{late}"
+    if e.kind in ("escalated", "notified"):
+        what = d.get("step") or d.get("branch") or d.get("prompt") or d.get("action") \
+            or d.get("stage") or ""
+        label = "ESCALATE" if e.kind == "escalated" else "notify  "
+        withheld = " (drill: withheld)" if d.get("withheld") else ""
+        return f"{label} {what} → {d.get('to_zh')} / {d.get('to_en')} " \
+               f"({d.get('reason')}){withheld}"
     if e.kind == "action_requested":
         withheld = " (drill: withheld)" if d.get("withheld") else ""
         return (f"action   {d.get('name_zh')} / {d.get('name_en')}: {d.get('actuator')} "
@@ -193,17 +291,41 @@ def _event_line(e: Event) -> str:
         call = d.get("call")
         text = f"prompt   {d.get('prompt')}: {d.get('text_zh')}"
         if call:
-            text += (f"\n{'':27}call {call['phone']} {call['name_zh']}: {call['project_zh']}, "
-                     f"{call['address_zh']}, {call['crossroads_zh']}, {call['where_zh']}, "
-                     f"{call['what_zh']}, 回拨 {call['callback']}")
+            facts = [call[f"{fact}_zh"] for fact in call.get("facts", "").split(",")
+                     if call.get(f"{fact}_zh")]
+            text += f"\n{'':27}call {call['phone']} {call['name_zh']}: {', '.join(facts)}"
         return text
     if e.kind == "prompt_answered":
-        return f"prompt   {d.get('prompt')} answered {d.get('answer')}{who}"
+        second = f" (second, after {d.get('first')})" if d.get("second") else ""
+        return f"prompt   {d.get('prompt')} answered {d.get('answer')}{who}{second}"
+    if e.kind == "prompt_confirmation_needed":
+        return f"prompt   {d.get('prompt')} yes{who}: waiting for a second operator"
+    if e.kind == "prompt_timed_out":
+        return f"TIMEOUT  prompt {d.get('prompt')}: {d.get('policy')}"
+    if e.kind == "branch_raised":
+        options = " / ".join(o["zh"] for o in d.get("options", ()))
+        return f"branch   {d.get('branch')}: {d.get('question_zh')} ({options})"
+    if e.kind == "branch_decided":
+        return (f"branch   {d.get('branch')} → {d.get('label_zh')} / {d.get('label_en')}"
+                f"{who or ' by the devices'}" + (f": {d['note']}" if d.get("note") else ""))
+    if e.kind == "arrival":
+        late = "" if d.get("on_time") else " (late 超时)"
+        return f"arrival  {d.get('who')} ({d.get('role')}) on scene after {d.get('seconds')}s{late}"
+    if e.kind == "record":
+        return f"record   {d.get('label_zh')} = {d.get('value')}{who}"
+    if e.kind == "commander_assigned":
+        return f"command  commander: {d.get('commander')}{who}"
+    if e.kind == "resolved":
+        return f"resolved{who}" + (f": {d['note']}" if d.get("note") else "")
+    if e.kind == "reopened":
+        return f"REOPENED{who}: {d.get('reason')}"
+    if e.kind == "follow_up_done":
+        return f"回访     {d.get('task')} done{who}: {d.get('note')}"
     if e.kind == "acknowledged":
         return f"ack      acknowledged{who} after {d.get('seconds_to_ack')}s" + (
             f": {d['note']}" if d.get("note") else "")
     if e.kind == "note":
         return f"note    {who}: {d.get('text')}"
     if e.kind == "closed":
-        return f"closed  {who}: {d.get('report')}"
+        return f"closed  {who}: {d.get('handling')}"
     return f"{e.kind}{who} {d}"

@@ -44,6 +44,7 @@ from gateway.engine import (
     event_messages,
 )
 from gateway.errors import CommandError, DecodeError, StoreError
+from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
 from gateway.model import ActionStatus, PointState, Signal
 from gateway.playbook import Playbook
@@ -55,6 +56,7 @@ from gateway.store import (
     SignalRecord,
     Store,
     WriteSet,
+    get_incident,
     load_startup,
     pending_commands,
     seen_rx,
@@ -75,6 +77,7 @@ RECENT_RX = 65_535
 class _Command:
     row_id: int
     command: OperatorCommand
+    stored: Incident | None = None  # the store's snapshot, for commands on closed incidents
 
 
 @dataclass(slots=True)
@@ -99,7 +102,8 @@ class _Tick:
 
 _TICK = _Tick()
 _LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadline_missed",
-                  "escalated", "closed"}
+                  "escalated", "prompt_timed_out", "branch_decided", "resolved", "closed",
+                  "reopened"}
 _LOGGED_FIELDS = {"name_en", "location", "state", "stage_name_en", "reason", "actuator",
                   "command", "step", "late", "late_by", "to", "withheld"}
 _Input = InboundMessage | _Command | _ActionResult | _Tick | BlockRead | BlockRefused | UnitHealth
@@ -466,14 +470,14 @@ class Gateway:
             self._on_drill(item, ws, now)
             return
         try:
-            outcome = self.engine.on_command(self.state, cmd, now)
+            outcome = self.engine.on_command(self.state, cmd, now, item.stored)
         except CommandError as exc:
             ws.command_results.append((item.row_id, False, str(exc)))
             log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
                      actor=cmd.actor, reason=str(exc))
             return
         self._fold(outcome, ws)
-        ws.command_results.append((item.row_id, True, f"{cmd.verb} {cmd.incident_id}: done"))
+        ws.command_results.append((item.row_id, True, outcome.result))
         log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
 
     def _on_drill(self, item: _Command, ws: WriteSet, now: float) -> None:
@@ -579,8 +583,12 @@ class Gateway:
                 if row_id in self.queued_commands:
                     continue
                 self.queued_commands.add(row_id)
+                stored = None
+                if incident_id and incident_id not in self.state.incidents:
+                    stored = await self.store.call(partial(get_incident,
+                                                           incident_id=incident_id))
                 self.inputs.put_nowait(_Command(row_id, OperatorCommand(
-                    verb, incident_id, actor, args)))
+                    verb, incident_id, actor, args), stored))
 
 
 def _block_name(connection: str, unit: int, table: str = "", address: int | None = None) -> str:

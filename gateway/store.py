@@ -30,7 +30,7 @@ from gateway.points import PointStatus
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHECKPOINT_EVERY = 200  # committed batches between idle-time WAL checkpoints
 
 _SCHEMA = """
@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL, detail TEXT NOT NULL, size INTEGER NOT NULL, payload BLOB);
 CREATE TABLE IF NOT EXISTS mqtt_rx (
     mid INTEGER PRIMARY KEY, topic TEXT NOT NULL, digest BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS follow_ups (
+    incident_id TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, text_zh TEXT NOT NULL,
+    text_en TEXT NOT NULL, due_at REAL NOT NULL, status TEXT NOT NULL, done_at REAL,
+    done_by TEXT, note TEXT, drill INTEGER NOT NULL, PRIMARY KEY (incident_id, id));
+CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at);
 CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, verb TEXT NOT NULL, incident_id TEXT NOT NULL,
     actor TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
@@ -146,6 +151,11 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         [(i.id, i.type, i.status.value, i.stage, i.severity.value, i.drill, i.location.label(),
           i.opened_at, i.updated_at, i.closed_at, _dumps(to_json(i)))
          for i in ws.incidents.values()])
+    conn.executemany(
+        "INSERT OR REPLACE INTO follow_ups (incident_id, id, role, text_zh, text_en, due_at,"
+        " status, done_at, done_by, note, drill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(i.id, f.id, f.role, f.text_zh, f.text_en, f.due_at, f.status, f.done_at, f.done_by,
+          f.note, i.drill) for i in ws.incidents.values() for f in i.follow_ups])
     conn.executemany(
         "INSERT OR REPLACE INTO points (id, state, since, last_seen, value, sources)"
         " VALUES (?,?,?,?,?,?)",
@@ -478,6 +488,31 @@ def incident_signals(conn: sqlite3.Connection, incident_id: str) -> list[StoredS
                 " s.replayed, s.source FROM signal_incidents si JOIN signals s"
                 " ON s.id = si.signal_id WHERE si.incident_id = ? ORDER BY s.id",
                 (incident_id,))]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpTask:
+    incident_id: str
+    id: str
+    role: str
+    text_zh: str
+    text_en: str
+    due_at: float
+    status: str
+    done_at: float | None
+    done_by: str
+    note: str
+
+
+def list_follow_ups(conn: sqlite3.Connection, *, include_done: bool = False,
+                    limit: int = 200) -> list[FollowUpTask]:
+    where = "" if include_done else "WHERE status = 'pending'"
+    return [FollowUpTask(incident_id, task_id, role, text_zh, text_en, due_at, status, done_at,
+                         done_by or "", note or "")
+            for incident_id, task_id, role, text_zh, text_en, due_at, status, done_at, done_by,
+            note in conn.execute(
+        "SELECT incident_id, id, role, text_zh, text_en, due_at, status, done_at, done_by, note"
+        f" FROM follow_ups {where} ORDER BY due_at LIMIT ?", (limit,))]
 
 
 def list_dead_letters(conn: sqlite3.Connection, limit: int = 50) -> list[DeadLetter]:

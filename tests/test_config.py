@@ -139,8 +139,9 @@ def test_demo_config_loads_312_points() -> None:
 def test_demo_playbooks_load_against_demo_config() -> None:
     playbooks = load_demo_playbooks(DEMO_SITE)
 
-    assert sorted(playbooks) == ["device_fault", "fire", "gas_leak"]
-    assert playbooks["fire"].stages[1].id == "confirmed"
+    assert {"device_fault", "fire", "gas_leak"} <= set(playbooks)
+    assert [s.id for s in playbooks["fire"].stages] == ["unverified", "false_alarm", "minor",
+                                                        "confirmed"]
 
 
 def test_for_each_range_includes_both_ends() -> None:
@@ -867,7 +868,7 @@ def test_playbook_prompt_calling_unknown_contact(tmp_path: Path) -> None:
 
     problem = only_problem(config_error(ConfigReferenceError, lambda: load_demo_playbooks(site)))
 
-    assert problem.path == "stages[1].prompts[0].call"
+    assert problem.path == "stages[3].prompts[0].call"
     assert problem.line == line_of(fire, "call: firemen")
     assert "unknown contact 'firemen'" in problem.message
 
@@ -878,7 +879,7 @@ def test_playbook_action_for_an_actuator_kind_the_site_lacks(tmp_path: Path) -> 
 
     problem = only_problem(config_error(ConfigReferenceError, lambda: load_demo_playbooks(site)))
 
-    assert problem.path == "stages[1].actions[0].actuator_kind"
+    assert problem.path == "stages[3].actions[0].actuator_kind"
     assert problem.line == line_of(fire, "actuator_kind: elevator")
     assert "no actuator of kind 'elevator'" in problem.message
 
@@ -890,25 +891,95 @@ def test_playbook_action_command_an_actuator_lacks(tmp_path: Path) -> None:
     exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
 
     # one problem per elevator that cannot take the command
-    assert {p.path for p in exc.problems} == {"stages[1].actions[0].command"}
+    assert {p.path for p in exc.problems} == {"stages[3].actions[0].command"}
     assert {p.line for p in exc.problems} == {line_of(fire, "command: fire_recall")}
     assert sorted(p.message.split()[1] for p in exc.problems) == [
         "ELV-B1-L1", "ELV-B1-L2", "ELV-B2-L1", "ELV-B2-L2"]
     assert "has no command 'fire_recall' (it has: recall)" in exc.problems[0].message
 
 
-def test_playbook_later_stage_without_enter_is_a_schema_error(tmp_path: Path) -> None:
-    site = demo_copy(tmp_path, fire=replace_once(
-        "    enter:\n      independent_devices: 2\n      within: zone\n      operator: true\n",
-        ""))
+def test_playbook_stage_no_branch_leads_to_can_never_be_entered(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=replace_once("goto: minor}", "verdict: minor}"))
     fire = tmp_path / "playbooks" / "fire.yaml"
 
-    exc = config_error(ConfigSchemaError, lambda: load_demo_playbooks(site))
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
 
     problem = only_problem(exc)
-    assert exc.exit_code == 5
+    assert exc.exit_code == 6
     assert problem.file == str(fire)
-    assert "stage 'confirmed' can never be entered" in problem.message
+    assert problem.path == "stages[2].id"
+    assert problem.line == line_of(fire, "  - id: minor")
+    assert "stage 'minor' can never be entered" in problem.message
+
+
+def test_playbook_prompt_without_timeout_policy_is_refused(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=replace_once("        timeout: 1m\n", ""))
+    problem = only_problem(config_error(ConfigReferenceError,
+                                        lambda: load_demo_playbooks(site)))
+    assert problem.path == "stages[3].prompts[0]"
+    assert "prompt 'call_119' has no timeout policy" in problem.message
+
+
+def test_playbook_prompt_acting_on_timeout_without_actions_is_refused(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=replace_once(
+        "        on_timeout: escalate\n        escalate_to: duty_supervisor\n        text:\n"
+        "          zh: 拨打 119",
+        "        on_timeout: act\n        text:\n          zh: 拨打 119"))
+    problem = only_problem(config_error(ConfigReferenceError,
+                                        lambda: load_demo_playbooks(site)))
+    assert problem.path == "stages[3].prompts[0].on_timeout"
+    assert "acts on timeout but has no actions" in problem.message
+
+
+def test_playbook_branch_option_without_outcome_is_refused(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=replace_once(", goto: minor}", "}"))
+    fire = tmp_path / "playbooks" / "fire.yaml"
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
+    messages = {p.path: p.message for p in exc.problems}
+    assert "branch option 'minor' has no outcome" in messages["stages[0].branch.options[1]"]
+    assert "stage 'minor' can never be entered" in messages["stages[2].id"]
+    assert line_of(fire, "id: minor, label") in {p.line for p in exc.problems}
+
+
+def test_playbook_branch_to_unknown_stage_and_backwards_is_refused(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=lambda t: t.replace(
+        "goto: false_alarm,", "goto: false_alrm,").replace("goto: minor}", "goto: unverified}"))
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
+    messages = {p.path: p.message for p in exc.problems}
+    assert "unknown stage 'false_alrm'" in messages["stages[0].branch.options[0].goto"]
+    assert "a branch only leads forward" in messages["stages[0].branch.options[1].goto"]
+
+
+def test_playbook_unknown_point_in_trigger_and_unknown_actuator_are_refused(
+        tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=lambda t: t.replace(
+        "  correlate_by: building\n", "  correlate_by: building\n  points: [B1-F1-Z1, B9-F1-Z1]\n"
+    ).replace("            actuator_kind: pa_system\n            scope: site\n",
+              "            actuators: [PA-SITE, PA-NOWHERE]\n"))
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
+    messages = {p.path: p.message for p in exc.problems}
+    assert "unknown point 'B9-F1-Z1'" in messages["trigger.points[1]"]
+    assert "unknown actuator 'PA-NOWHERE'" in messages[
+        "stages[3].prompts[1].actions[0].actuators[1]"]
+
+
+def test_playbook_unknown_commander_and_follow_up_roles_are_refused(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=lambda t: t.replace(
+        "commander: duty_supervisor", "commander: chief").replace(
+        "    role: customer_service\n    due: 3d", "    role: concierge\n    due: 3d"))
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
+    messages = {p.path: p.message for p in exc.problems}
+    assert "unknown role 'chief'" in messages["commander"]
+    assert "unknown role 'concierge'" in messages["follow_up[0].role"]
+
+
+def test_playbook_without_trigger_must_be_manual(tmp_path: Path) -> None:
+    site = demo_copy(tmp_path, fire=lambda t: t.replace(
+        "trigger:\n  point_kinds: [smoke_detector, heat_detector, flame_detector, "
+        "manual_call_point, sprinkler_flow]\n  states: [alarm]\n  correlate_by: building\n",
+        "manual: false\n"))
+    problem = only_problem(config_error(ConfigSchemaError, lambda: load_demo_playbooks(site)))
+    assert "must be manual" in problem.message
 
 
 def test_playbook_first_stage_with_enter_is_a_schema_error(tmp_path: Path) -> None:
@@ -1085,7 +1156,7 @@ def test_check_playbook_error_returns_6_naming_the_playbook_line_and_field(
 
     assert code == 6
     assert f"{tmp_path / 'playbooks'}: INVALID" in err
-    assert f"{fire}:{line_of(fire, 'call: firemen')}: stages[1].prompts[0].call:" in err
+    assert f"{fire}:{line_of(fire, 'call: firemen')}: stages[3].prompts[0].call:" in err
     assert "OK" not in out
 
 
@@ -1168,13 +1239,14 @@ def test_bad_broker_override_never_prints_the_password(monkeypatch: pytest.Monke
     assert "***@10.0.0.5" in err
 
 
-def test_stage_rule_problems_name_the_stages_field(tmp_path: Path) -> None:
+def test_stage_rule_problems_name_the_playbook(tmp_path: Path) -> None:
     site_path = demo_copy(tmp_path, fire=replace_once(
-        "    enter:\n      independent_devices: 2\n      within: zone\n      operator: true\n", ""))
+        "    name: {zh: 火警（待核实）, en: Fire — unverified}\n",
+        "    name: {zh: 火警（待核实）, en: Fire — unverified}\n    enter: {operator: true}\n"))
     problem = only_problem(config_error(ConfigSchemaError,
                                         lambda: load_demo_playbooks(site_path)))
-    assert problem.path == "stages"
-    assert problem.line == line_of(tmp_path / "playbooks" / "fire.yaml", "stages:")
+    assert problem.path == ""
+    assert problem.file == str(tmp_path / "playbooks" / "fire.yaml")
 
 
 def test_duplicate_step_id_in_a_playbook_is_a_reference_error(tmp_path: Path) -> None:
@@ -1182,7 +1254,7 @@ def test_duplicate_step_id_in_a_playbook_is_a_reference_error(tmp_path: Path) ->
                                                       "      - id: verify\n"))
     problem = only_problem(config_error(ConfigReferenceError,
                                         lambda: load_demo_playbooks(site_path)))
-    assert problem.path == "stages[1].steps[0].id"
+    assert problem.path == "stages[3].steps[0].id"
     assert "duplicate step id 'verify'" in problem.message
 
 

@@ -136,7 +136,8 @@ def test_alarm_opens_incident_and_second_device_publishes_elevator_recall(
             assert (message["incident_id"], message["type"], message["stage"]) == (
                 "INC-000001", "fire", "unverified")
             kinds = [e["kind"] for e in message["events"]]
-            assert kinds == ["incident_opened", "stage_entered", "step_started", "step_started"]
+            assert kinds == ["incident_opened", "stage_entered", "step_started", "step_started",
+                             "branch_raised"]
             assert message["events"][0]["point_id"] == "B1-F12-Z3"
             pub.publish("demo/fire/b1/f12/mcp3", json.dumps({"state": "fire"}).encode())
             recalls = watcher.wait_for(lambda t, p: b"fire_recall" in p, count=2)
@@ -159,28 +160,71 @@ def test_operator_works_the_incident_from_the_cli(broker: Broker, daemon: Daemon
     with Publisher(broker.host, broker.port) as pub:
         pub.publish("demo/fire/b2/f5/z1", fire_payload("SD-07"))
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
-    ack = cli(daemon, "ack", "INC-000001", "--by", "李明")
-    assert ack.returncode == 0, ack.stderr
-    again = cli(daemon, "ack", "INC-000001", "--by", "李明")
+
+    def ok(*args: str) -> str:
+        result = cli(daemon, *args)
+        assert result.returncode == 0, (args, result.stderr)
+        return result.stdout
+
+    def refused(*args: str, says: str) -> None:
+        result = cli(daemon, *args)
+        assert result.returncode == 7, (args, result.stdout)
+        assert says in result.stderr, (args, result.stderr)
+
+    ok("ack", "INC-000001", "--by", "李明")
+    refused("ack", "INC-000001", "--by", "李明", says="already acknowledged")
+    ok("arrive", "INC-000001", "on_duty_patrol", "--who", "赵保安", "--by", "李明")
+    ok("confirm", "INC-000001", "--by", "李明", "--note", "巡逻确认有烟")
+    ok("answer", "INC-000001", "call_119", "yes", "--by", "李明")
+    ok("assign", "INC-000001", "张主管", "--by", "李明")
+    refused("close", "INC-000001", "--by", "张主管", "--handling", "扑灭", "--analysis", " ",
+            "--improvement", "x", says="needs the review: analysis")
+    refused("close", "INC-000001", "--by", "张主管", "--handling", "扑灭", "--analysis",
+            "电线老化", "--improvement", "更换线路", says="needs these records first: cause")
+    refused("record", "INC-000001", "fire_out_at", "25:99", says="not a time")
+    for field, value in (("cause", "厨房电线老化"), ("injuries", "无"),
+                         ("brigade_arrived_at", "00:00"), ("fire_out_at", "00:01")):
+        ok("record", "INC-000001", field, value, "--by", "李明")
+    ok("resolve", "INC-000001", "--by", "张主管", "--note", "明火已扑灭")
+    ok("close", "INC-000001", "--by", "张主管", "--handling", "2 分钟到场，扑灭",
+       "--analysis", "电线老化", "--improvement", "更换线路")
+    shown = ok("show", "INC-000001")
+    for expected in ("B2-F5-Z1/SD-07", "acknowledged by 李明", "赵保安 (on_duty_patrol) on scene",
+                     "verdict → 确认火灾 / Confirmed fire by 李明", "elevator_recall:ELV-B2-L1",
+                     "call 119", "call_119 answered yes by 李明", "commander: 张主管",
+                     "处理 handling: 2 分钟到场，扑灭", "resident_visit · customer_service",
+                     "signal   B2-F5-Z1/SD-07 alarm"):
+        assert expected in shown, (expected, shown)
+    refused("ack", "INC-000001", says="closed")
+    tasks = subprocess.run(
+        [sys.executable, "-m", "gateway", "tasks", "-c", str(daemon.config), "--store",
+         str(daemon.store)], capture_output=True, text=True, timeout=30, check=True)
+    assert "INC-000001" in tasks.stdout
+    assert "resident_visit" in tasks.stdout
+    ok("follow-up", "INC-000001", "resident_visit", "--by", "客服小王", "--note", "住户无损失")
+    ok("reopen", "INC-000001", "--by", "张主管", "--reason", "住户报告仍有焦味")
+    wait_until(lambda: query(daemon.store, "SELECT status FROM incidents")[0][0]
+               == "acknowledged")
+    assert query(daemon.store, "SELECT status, done_by FROM follow_ups") == [("done", "客服小王")]
+
+
+def test_incident_opened_by_hand_from_the_cli(broker: Broker, daemon: Daemon) -> None:
+    daemon.start()
+    opened = cli(daemon, "open", "gas_leak", "--building", "1", "--floor", "12", "--unit",
+                 "1203", "--reporter", "1203 住户 138xxxx", "--note", "厨房闻到燃气味",
+                 "--by", "李明")
+    assert opened.returncode == 0, opened.stderr
+    assert "opened INC-000001" in opened.stdout
+    again = cli(daemon, "open", "gas_leak", "--building", "1", "--floor", "12", "--unit",
+                "1203", "--by", "李明")
     assert again.returncode == 7
-    assert "already acknowledged" in again.stderr
-    confirm = cli(daemon, "confirm", "INC-000001", "--by", "李明", "--note", "巡逻确认有烟")
-    assert confirm.returncode == 0, confirm.stderr
-    step = cli(daemon, "step", "INC-000001", "verify", "--by", "赵保安", "--note", "到场")
-    assert step.returncode == 0, step.stderr
-    no_report = cli(daemon, "close", "INC-000001", "--by", "张主管", "--report", " ")
-    assert no_report.returncode == 7
-    close = cli(daemon, "close", "INC-000001", "--by", "张主管", "--report", "厨房起火，已扑灭")
-    assert close.returncode == 0, close.stderr
-    shown = cli(daemon, "show", "INC-000001")
-    assert shown.returncode == 0
-    for expected in ("B2-F5-Z1/SD-07", "acknowledged by 李明", "confirmed by operator by 李明",
-                     "verify done by 赵保安", "elevator_recall:ELV-B2-L1", "call 119",
-                     "closed   by 张主管: 厨房起火，已扑灭", "signal   B2-F5-Z1/SD-07 alarm"):
-        assert expected in shown.stdout, (expected, shown.stdout)
-    closed = cli(daemon, "ack", "INC-000001")
-    assert closed.returncode == 7
-    assert "closed" in closed.stderr
+    assert "INC-000001 is already open" in again.stderr
+    unknown = cli(daemon, "open", "alien_invasion", "--by", "李明")
+    assert unknown.returncode == 7
+    assert "unknown playbook 'alien_invasion'" in unknown.stderr
+    ((status, opened_by),) = [(r[0], json.loads(r[1])["opened_by"]) for r in query(
+        daemon.store, "SELECT status, snapshot FROM incidents")]
+    assert (status, opened_by) == ("open", "李明")
 
 
 def test_command_without_a_running_daemon_is_refused(broker: Broker, daemon: Daemon) -> None:
@@ -313,8 +357,13 @@ def test_retained_alarm_at_restart_does_not_reopen_or_resend(broker: Broker,
         watcher.wait_for(lambda t, p: b"fire_recall" in p, count=2)
         wait_until(lambda: query(daemon.store, "SELECT count(*) FROM outbox WHERE status ="
                                  " 'sent' AND kind = 'command'")[0][0] == 2)
-        assert cli(daemon, "close", "INC-000001", "--by", "张主管",
-                   "--report", "误报，已复位").returncode == 0
+        for args in (("ack", "INC-000001"), ("record", "INC-000001", "cause", "测试"),
+                     ("record", "INC-000001", "injuries", "无"),
+                     ("record", "INC-000001", "brigade_arrived_at", "00:00"),
+                     ("record", "INC-000001", "fire_out_at", "00:00"),
+                     ("close", "INC-000001", "--handling", "复位", "--analysis", "测试",
+                      "--improvement", "无")):
+            assert cli(daemon, *args, "--by", "张主管").returncode == 0, args
         signals_before = query(daemon.store, "SELECT count(*) FROM signals")[0][0]
         assert daemon.terminate() == 0
         daemon.start()
