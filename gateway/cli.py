@@ -127,7 +127,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  points      {len(site.points)}: {len(site.points) - on_modbus} on MQTT topics, "
           f"{on_modbus} on Modbus ({len(site.modbus)} connections)")
     print(f"  actuators   {len(site.actuators)}")
-    print(f"  playbooks   {', '.join(sorted(playbooks))} ({site.playbook_dir})")
+    print(f"  playbooks   {len(playbooks)} in {site.playbook_dir}")
+    for pb in sorted(playbooks.values(), key=lambda p: p.id):
+        opens = []
+        if pb.trigger is not None:
+            kinds = ", ".join(sorted(k.value for k in pb.trigger.point_kinds or ())) or "any"
+            states = ", ".join(sorted(s.value for s in pb.trigger.states))
+            held = f" for {pb.trigger.duration:g}s" if pb.trigger.duration else ""
+            opens.append(f"{kinds} in {states}{held}, one per {pb.trigger.correlate_by}")
+        if pb.manual:
+            opens.append("by hand")
+        counts = [f"{len(pb.stages)} stages"]
+        for what, n in (("steps", sum(len(s.steps) for s in pb.stages)),
+                        ("branches", sum(1 for s in pb.stages if s.branch)),
+                        ("prompts", sum(len(s.prompts) for s in pb.stages)),
+                        ("auto-actions", sum(len(s.actions) for s in pb.stages))):
+            if n:
+                counts.append(f"{n} {what}")
+        print(f"    {pb.id:<20} {pb.name.zh} / {pb.name.en} [{pb.severity.value}]")
+        print(f"    {'':<20} opens: {'; '.join(opens)}; {', '.join(counts)}")
     if unbound:
         print(f"  note        no playbook names these point kinds: {', '.join(unbound)} "
               "(they are recorded and supervised, and faults still open device_fault)")
