@@ -137,6 +137,13 @@ class ModbusLink:
         self._groups = {name: _Group(interval, [b for b in self.blocks if b.group == name])
                         for name, interval in self.intervals.items()}
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def offline_units(self) -> list[int]:
+        return [unit_id for unit_id, unit in self.units.items() if unit.online is False]
+
     def _make_client(self) -> Any:
         s = self.settings
         if s.transport == "rtu":

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.config import ENV_BROKER, ENV_STORE, SiteConfig, load_config
+from gateway.config import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
 from gateway.playbook import Playbook, load_playbooks
 
@@ -25,7 +25,7 @@ COMMAND_TIMEOUT = 10.0
 
 def _load(args: argparse.Namespace) -> tuple[SiteConfig, dict[str, Playbook]]:
     site = load_config(args.config, broker=getattr(args, "broker", None),
-                       store=getattr(args, "store", None))
+                       store=getattr(args, "store", None), console=getattr(args, "console", None))
     return site, load_playbooks(site.playbook_dir, site)
 
 
@@ -38,6 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logs.configure(json=args.log_json, level=args.log_level)
     site, playbooks = _load(args)
+    if args.demo_users:
+        _demo_users(site)
     if args.simulate_devices:
         asyncio.run(_serve_with_simulated_devices(site, playbooks))
     else:
@@ -92,6 +94,77 @@ async def _serve_with_simulated_devices(site: SiteConfig,
                 await elevator.stop()
         for server in servers.values():
             await server.stop()
+
+
+DEMO_USERS = (("operator", "值班员", "operator"), ("supervisor", "当值主管", "supervisor"),
+              ("technician", "技术员", "technician"), ("tester", "测试员", "tester"),
+              ("admin", "管理员", "admin"))
+
+
+def _demo_users(site: SiteConfig) -> None:
+    """The demo's console accounts, one per role, password ``demo-<name>``; only into a store
+    that has no users yet."""
+    import structlog
+
+    from gateway import store
+    from gateway.console import auth
+
+    log = structlog.get_logger("console")
+    conn = store.connect(site.store_path)
+    try:
+        if auth.user_count(conn):
+            log.info("demo_users_skipped", reason="the store already has console users")
+            return
+        for name, display, role in DEMO_USERS:
+            auth.add_user(conn, name, display, [role], f"demo-{name}", time.time())
+    finally:
+        conn.close()
+    log.warning("demo_users_created", users=[u[0] for u in DEMO_USERS],
+                password="demo-<user name>", note="for a demo only: never on a real site")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from gateway import store
+    from gateway.console import auth
+
+    path = _store_path(args)
+    conn = store.connect(path)
+    try:
+        if args.action == "list":
+            users = auth.list_users(conn)
+            if not users:
+                print("没有用户 / no console users (alarm-gateway users add NAME --role ROLE)")
+            for u in users:
+                print(f"{u.name:<16} {u.display:<12} {','.join(u.roles):<24}"
+                      f"{' disabled 已停用' if u.disabled else ''}")
+            return 0
+        try:
+            if args.action in ("add", "passwd"):
+                password = _read_password(args)
+                if args.action == "add":
+                    auth.add_user(conn, args.name, args.display or args.name, args.role,
+                                  password, time.time())
+                else:
+                    auth.set_password(conn, args.name, password)
+            elif args.action == "roles":
+                auth.set_roles(conn, args.name, args.role)
+            else:
+                auth.set_disabled(conn, args.name, args.action == "disable")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"{args.action} {args.name}: done")
+        return 0
+    finally:
+        conn.close()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -304,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(run)
     run.add_argument("--broker", help=f"host:port or mqtt://user:pass@host:port (env {ENV_BROKER})")
     run.add_argument("--store", help=f"SQLite store path (env {ENV_STORE})")
+    run.add_argument("--console", help=f"HOST:PORT for the operator console, or off "
+                                       f"(env {ENV_CONSOLE}; default from the config, "
+                                       "127.0.0.1:8080)")
+    run.add_argument("--demo-users", action="store_true",
+                     help="create one console user per role (password demo-<name>) in a "
+                          "store that has none: for the demo only")
     run.add_argument("--log-level", default=os.environ.get("ALARM_GATEWAY_LOG_LEVEL", "info"))
     run.add_argument("--simulate-devices", action="store_true",
                      help="also run the site's devices as simulators (demo and drills "
@@ -398,6 +477,29 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--store")
     tasks.add_argument("--all", action="store_true", help="done ones too")
     tasks.set_defaults(func=cmd_tasks)
+
+    users = sub.add_parser("users", help="console users and their roles (an admin's job)")
+    config_arg(users)
+    users.add_argument("--store")
+    usub = users.add_subparsers(dest="action", required=True)
+    usub.add_parser("list", help="every user with roles")
+    roles_help = "operator, supervisor, technician, tester or admin (repeat for several)"
+    p = usub.add_parser("add", help="a new user")
+    p.add_argument("name")
+    p.add_argument("--role", action="append", required=True, help=roles_help)
+    p.add_argument("--display", default="", help="the name shown (default: the user name)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input instead of asking")
+    p = usub.add_parser("passwd", help="set a new password (ends the user's sessions)")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true")
+    p = usub.add_parser("roles", help="replace a user's roles")
+    p.add_argument("name")
+    p.add_argument("--role", action="append", required=True, help=roles_help)
+    for name, text in (("disable", "stop a user logging in (ends the sessions)"),
+                       ("enable", "let a disabled user log in again")):
+        usub.add_parser(name, help=text).add_argument("name")
+    users.set_defaults(func=cmd_users)
 
     dead = sub.add_parser("deadletters", help="bad input kept for the technician")
     config_arg(dead)

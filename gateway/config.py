@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -38,6 +38,7 @@ from gateway.yamlfile import LineIndex, format_path, load_yaml
 
 ENV_BROKER = "ALARM_GATEWAY_BROKER"
 ENV_STORE = "ALARM_GATEWAY_STORE"
+ENV_CONSOLE = "ALARM_GATEWAY_CONSOLE"
 DEFAULT_EMBEDDED_PORT = 18831
 
 
@@ -73,6 +74,22 @@ class StoreModel(Strict):
     # "normal" survives a killed process (WAL); "full" also survives power loss, at the cost
     # of an fsync per committed batch.
     synchronous: Literal["normal", "full"] = "full"
+
+
+class ConsoleTlsModel(Strict):
+    cert_file: str
+    key_file: str
+
+
+class ConsoleModel(Strict):
+    """The operator console and its API, served by the daemon."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # a LAN address (or 0.0.0.0) is a deliberate choice: give tls
+    port: int = Field(8080, ge=0, le=65535)
+    tls: ConsoleTlsModel | None = None
+    session_length: Duration = Field(12 * 3600.0, gt=0)  # a shift
+    idle_timeout: Duration = Field(2 * 3600.0, gt=0)
 
 
 class OutputsModel(Strict):
@@ -176,6 +193,7 @@ class SiteConfigModel(Strict):
     store: StoreModel = Field(default_factory=StoreModel)
     playbooks: str = "playbooks"
     outputs: OutputsModel = Field(default_factory=OutputsModel)
+    console: ConsoleModel = Field(default_factory=ConsoleModel)
     roles: dict[str, BiText]
     contacts: list[ContactModel] = Field(default_factory=list)
     modbus: list[ModbusConnectionModel] = Field(default_factory=list)
@@ -309,6 +327,22 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    session_seconds: float = 12 * 3600.0
+    idle_seconds: float = 2 * 3600.0
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.cert_file else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     file: Path
     site_id: str
@@ -327,6 +361,7 @@ class SiteConfig:
     points: Mapping[str, PointConfig]
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @property
     def buildings(self) -> set[str]:
@@ -347,6 +382,7 @@ class SiteConfig:
 
 
 def load_config(path: Path | str, *, broker: str | None = None, store: str | None = None,
+                console: str | None = None,
                 environ: Mapping[str, str] | None = None) -> SiteConfig:
     """Read, validate and compile a site config. Overrides win over the environment."""
     path = Path(path)
@@ -360,8 +396,34 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
     except ValidationError as exc:
         raise schema_problems(exc, path, lines) from None
     points = _expand_points(model.points, path, lines, model.site.id)
-    return _compile(model, points, path, lines, broker or env.get(ENV_BROKER),
+    site = _compile(model, points, path, lines, broker or env.get(ENV_BROKER),
                     store or env.get(ENV_STORE))
+    return replace(site, console=_console(model.console, path.parent,
+                                          console or env.get(ENV_CONSOLE), path))
+
+
+def _console(model: ConsoleModel, base: Path, override: str | None,
+             path: Path) -> ConsoleConfig:
+    host, port = model.host, model.port
+    enabled = model.enabled
+    if override:
+        if override.strip().lower() == "off":
+            enabled = False
+        else:
+            host_part, _, port_part = override.rpartition(":")
+            try:
+                port = int(port_part)
+            except ValueError:
+                raise ConfigSchemaError([Problem(
+                    str(path), "console", f"console override {override!r} is not HOST:PORT "
+                    f"or off ({ENV_CONSOLE} / --console)")]) from None
+            host = host_part or host
+    tls = model.tls
+    return ConsoleConfig(
+        enabled=enabled, host=host, port=port,
+        cert_file=(base / tls.cert_file).resolve() if tls else None,
+        key_file=(base / tls.key_file).resolve() if tls else None,
+        session_seconds=model.session_length, idle_seconds=model.idle_timeout)
 
 
 def _expand_points(raw_points: list[dict[str, Any]], path: Path, lines: LineIndex,

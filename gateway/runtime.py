@@ -60,6 +60,7 @@ from gateway.store import (
     load_startup,
     pending_commands,
     seen_rx,
+    submit_command,
     write_batch,
 )
 
@@ -69,6 +70,7 @@ MAX_BATCH = 512
 DEAD_LETTER_KEEP = 4096  # bytes of a bad payload kept for the technician
 SUPERVISION_EVERY = 1.0
 COMMAND_POLL = 0.2
+COMMAND_TIMEOUT = 10.0
 # Packet ids come round every 65,535 messages; remembering more than that is pointless.
 RECENT_RX = 65_535
 
@@ -137,6 +139,11 @@ class Gateway:
         self.links: dict[str, ModbusLink] = {}
         self.drill_until = 0.0  # a tester's drill window: signals meanwhile are drill signals
         self._modbus_writes: set[asyncio.Task[None]] = set()
+        # told of every committed batch (the console's live stream)
+        self.listeners: list[Callable[[WriteSet], None]] = []
+        # commands given over the console API, answered once their batch is committed
+        self.command_waiters: dict[int, asyncio.Future[tuple[bool, str]]] = {}
+        self.last_commit_at = 0.0
         self._broker_process: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -199,6 +206,10 @@ class Gateway:
             tg.create_task(self._acknowledger(), name="acknowledger")
             tg.create_task(self._command_poller(), name="commands")
             tg.create_task(self._announce_ready(), name="ready")
+            if self.site.console.enabled:
+                from gateway.console.server import serve_console
+
+                tg.create_task(serve_console(self), name="console")
 
     async def _announce_ready(self) -> None:
         assert self.mqtt is not None
@@ -270,10 +281,21 @@ class Gateway:
         while True:
             commit = await self.commits.get()
             items = await self._committed(commit)
+            self.last_commit_at = self.clock()
             for message in commit.acks:
                 self.mqtt.ack(message.mid, message.qos)
             for outbox_item in items:
                 self.outq.put_nowait(outbox_item)
+            for row_id, ok, result in commit.ws.command_results:
+                waiter = self.command_waiters.pop(row_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result((ok, result))
+            for listener in self.listeners:
+                try:
+                    listener(commit.ws)
+                except Exception:
+                    # a listener's defect (the console) must not stop the gateway
+                    log.exception("listener_failed")
 
     async def _committed(self, commit: _Commit) -> list[OutboxItem]:
         delay = 0.1
@@ -574,6 +596,42 @@ class Gateway:
         if pub.kind == "command" and pub.action_id:
             self.inputs.put_nowait(_ActionResult(pub.incident_id, pub.action_id,
                                                  ActionStatus(status), detail))
+
+    async def command(self, command: OperatorCommand) -> tuple[bool, str]:
+        """Give a command as the CLI does (queued in the store, so it is on record), but hear
+        its result as soon as its batch is committed."""
+        now = self.clock()
+        row_id = await self.store.call(partial(
+            submit_command, verb=command.verb, incident_id=command.incident_id,
+            actor=command.actor, args=dict(command.args), now=now))
+        self.queued_commands.add(row_id)
+        stored = None
+        if command.incident_id and command.incident_id not in self.state.incidents:
+            stored = await self.store.call(partial(get_incident,
+                                                   incident_id=command.incident_id))
+        waiter: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        self.command_waiters[row_id] = waiter
+        self.inputs.put_nowait(_Command(row_id, command, stored))
+        try:
+            return await asyncio.wait_for(waiter, COMMAND_TIMEOUT)
+        finally:
+            self.command_waiters.pop(row_id, None)
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports: broker, store, adapters."""
+        now = self.clock()
+        links = {name: {"connected": link.connected,
+                        "units_offline": sorted(link.offline_units())}
+                 for name, link in self.links.items()}
+        return {
+            "broker_connected": bool(self.mqtt and self.mqtt.connected),
+            "store_writable": self.store.alive,
+            "store_last_commit_age": round(now - self.last_commit_at, 3)
+            if self.last_commit_at else None,
+            "modbus": links,
+            "open_incidents": len(self.state.incidents),
+            "uptime": round(now - self.started_at, 3) if self.started_at else 0.0,
+        }
 
     async def _command_poller(self) -> None:
         while True:

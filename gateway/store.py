@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS follow_ups (
     text_en TEXT NOT NULL, due_at REAL NOT NULL, status TEXT NOT NULL, done_at REAL,
     done_by TEXT, note TEXT, drill INTEGER NOT NULL, PRIMARY KEY (incident_id, id));
 CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, display TEXT NOT NULL, password TEXT NOT NULL, roles TEXT NOT NULL,
+    created_at REAL NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, verb TEXT NOT NULL, incident_id TEXT NOT NULL,
     actor TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
@@ -336,6 +342,7 @@ class Store:
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._since_checkpoint = 0
+        self.failing = False  # the last batch failed to commit
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -344,6 +351,11 @@ class Store:
         await asyncio.to_thread(self._ready.wait)
         if self._open_error is not None:
             raise self._open_error
+
+    @property
+    def alive(self) -> bool:
+        """The store thread runs and its last batch committed."""
+        return self._thread is not None and self._thread.is_alive() and not self.failing
 
     async def close(self) -> None:
         if self._thread is None:
@@ -423,7 +435,9 @@ class Store:
                     results.append((future, value, None))
                 conn.execute(f"RELEASE job{index}")
             conn.execute("COMMIT")
+            self.failing = False
         except sqlite3.Error as exc:
+            self.failing = True
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             error = StoreError(f"store write failed: {exc}")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +98,21 @@ class Daemon:
     broker_url: str
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    # the console on a free port of its own (0: off)
+    console_port: int = field(default_factory=free_port)
 
-    def start(self, timeout: float = 15.0) -> None:
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
+
+    def start(self, timeout: float = 15.0, *extra: str) -> None:
         before = self._ready_count()
+        console = f"127.0.0.1:{self.console_port}" if self.console_port else "off"
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "run", "-c", str(self.config), "--broker",
-                 self.broker_url, "--store", str(self.store), "--log-json"],
+                 self.broker_url, "--store", str(self.store), "--log-json", "--console",
+                 console, *extra],
                 stdout=log_file, stderr=log_file, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,109 @@
+"""The live stream of the console: incident, event and point changes as Server-Sent Events.
+
+The gateway tells the hub of every committed batch; the hub turns it into small JSON messages
+and hands them to each connected browser's queue. A browser that cannot keep up is dropped:
+its page reconnects and reloads what it shows, so nothing is silently missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gateway.incident import Incident
+from gateway.model import SEVERITY_RANK
+from gateway.playbook import Playbook
+from gateway.store import WriteSet
+
+QUEUE_LIMIT = 2000
+HEARTBEAT = 15.0
+# in a storm one batch attaches hundreds of devices: the page needs the incident, not each one
+MAX_SIGNAL_EVENTS = 20
+
+
+def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict[str, Any]:
+    """What the board shows of an incident."""
+    playbook = playbooks.get(incident.type)
+    stage_name = None
+    if playbook is not None:
+        stage = next((s for s in playbook.stages if s.id == incident.stage), None)
+        if stage is not None:
+            stage_name = {"zh": stage.name.zh, "en": stage.name.en}
+    loc = incident.location
+    return {
+        "id": incident.id, "type": incident.type,
+        "name": {"zh": playbook.name.zh, "en": playbook.name.en} if playbook
+        else {"zh": incident.type, "en": incident.type},
+        "severity": incident.severity.value,
+        "severity_rank": SEVERITY_RANK[incident.severity],
+        "status": incident.status.value, "stage": incident.stage, "stage_name": stage_name,
+        "location": {"label": loc.label(), "building": loc.building, "floor": loc.floor,
+                     "zone": loc.zone, "unit": loc.unit},
+        "opened_at": incident.opened_at, "updated_at": incident.updated_at,
+        "acknowledged_at": incident.acknowledged_at, "next_deadline": incident.next_deadline(),
+        "drill": incident.drill, "verdict": incident.verdict.value if incident.verdict else None,
+        "returned_to_normal": incident.returned_to_normal, "devices": len(incident.devices),
+        "open_prompts": sum(1 for p in incident.prompts if p.waiting),
+        "commander": incident.commander or incident.commander_role,
+    }
+
+
+class Hub:
+    def __init__(self, playbooks: dict[str, Playbook]) -> None:
+        self.playbooks = playbooks
+        self.clients: set[asyncio.Queue[str | None]] = set()
+        self.dropped = 0
+
+    def publish(self, ws: WriteSet) -> None:
+        """Called by the gateway after each commit, on the event loop."""
+        if not self.clients:
+            return
+        messages = [("incident", incident_summary(i, self.playbooks))
+                    for i in ws.incidents.values()]
+        signals = 0
+        for e in ws.events:
+            if e.kind == "signal":
+                signals += 1
+                if signals > MAX_SIGNAL_EVENTS:
+                    continue
+            messages.append(("event", {"incident_id": e.incident_id, "kind": e.kind,
+                                       "at": e.at, "actor": e.actor, "point_id": e.point_id,
+                                       "data": e.data}))
+        for pid, p in ws.points.items():
+            messages.append(("point", {"id": pid, "state": p.state.value, "since": p.since,
+                                       "last_seen": p.last_seen, "value": p.value}))
+        if ws.meta.get("drill_until") is not None:
+            messages.append(("drill", {"until": float(ws.meta["drill_until"])}))
+        for kind, data in messages:
+            self._send(f"event: {kind}\ndata: "
+                       f"{json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n")
+
+    def _send(self, text: str) -> None:
+        for queue in list(self.clients):
+            try:
+                queue.put_nowait(text)
+            except asyncio.QueueFull:
+                # too slow: end its stream; the page reconnects and reloads
+                self.clients.discard(queue)
+                self.dropped += 1
+                queue.get_nowait()
+                queue.put_nowait(None)
+
+    async def stream(self, hello: dict[str, Any]) -> AsyncIterator[str]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.clients.add(queue)
+        try:
+            yield f"retry: 2000\nevent: hello\ndata: {json.dumps(hello, ensure_ascii=False)}\n\n"
+            while True:
+                try:
+                    text = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if text is None:
+                    return
+                yield text
+        finally:
+            self.clients.discard(queue)
