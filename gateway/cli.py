@@ -499,6 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("disable", "stop a user logging in (ends the sessions)"),
                        ("enable", "let a disabled user log in again")):
         usub.add_parser(name, help=text).add_argument("name")
+    for p in usub.choices.values():
+        # also accepted after the subcommand (users add NAME ... -c FILE --store PATH)
+        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.add_argument("--store", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     users.set_defaults(func=cmd_users)
 
     dead = sub.add_parser("deadletters", help="bad input kept for the technician")
@@ -506,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--store")
     dead.add_argument("--limit", type=int, default=50)
     dead.set_defaults(func=cmd_deadletters)
+
+    from gateway import reports_cli
+
+    reports_cli.add_parsers(sub, config_arg)
 
     from simulators import cli as simulators_cli
 

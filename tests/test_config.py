@@ -127,13 +127,14 @@ def run_check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 # ----------------------------------------------------------------------------- shipped demo
 
 
-def test_demo_config_loads_312_points() -> None:
+def test_demo_config_loads_315_points() -> None:
     site = load(DEMO_SITE)
 
     assert site.site_id == "demo"
     fire, gas, leak, buttons, elevators, valves = 2 * 18 * 4 * 2, 4 * 2, 1 + 3, 4, 2 + 4, 2
-    assert len(site.points) == fire + gas + leak + buttons + elevators + valves
-    assert len(site.actuators) == 7
+    power = 2 + 1  # two mains feeders and the generator
+    assert len(site.points) == fire + gas + leak + buttons + elevators + valves + power
+    assert len(site.actuators) == 9
 
 
 def test_demo_playbooks_load_against_demo_config() -> None:
@@ -410,7 +411,7 @@ def test_demo_subscribes_to_all_its_topics() -> None:
 
     assert set(site.broker.subscriptions) == {p.mqtt.topic for p in site.points.values()
                                               if p.mqtt is not None}
-    assert len(site.broker.subscriptions) == 298
+    assert len(site.broker.subscriptions) == 301
 
 
 def test_broker_section_is_used_as_written(tmp_path: Path) -> None:
@@ -877,8 +878,12 @@ def test_playbook_action_for_an_actuator_kind_the_site_lacks(tmp_path: Path) -> 
     site = demo_copy(tmp_path, site=lambda t: t.replace("kind: elevator\n", "kind: generic\n"))
     fire = tmp_path / "playbooks" / "fire.yaml"
 
-    problem = only_problem(config_error(ConfigReferenceError, lambda: load_demo_playbooks(site)))
+    exc = config_error(ConfigReferenceError, lambda: load_demo_playbooks(site))
 
+    # every playbook that moves elevators is told; fire's problem is the one looked at here
+    assert sorted(Path(p.file).name for p in exc.problems) == [
+        "earthquake.yaml", "fire.yaml", "water_leak.yaml"]
+    problem = next(p for p in exc.problems if p.file == str(fire))
     assert problem.path == "stages[3].actions[0].actuator_kind"
     assert problem.line == line_of(fire, "actuator_kind: elevator")
     assert "no actuator of kind 'elevator'" in problem.message
@@ -895,7 +900,8 @@ def test_playbook_action_command_an_actuator_lacks(tmp_path: Path) -> None:
     assert {p.line for p in exc.problems} == {line_of(fire, "command: fire_recall")}
     assert sorted(p.message.split()[1] for p in exc.problems) == [
         "ELV-B1-L1", "ELV-B1-L2", "ELV-B2-L1", "ELV-B2-L2"]
-    assert "has no command 'fire_recall' (it has: recall)" in exc.problems[0].message
+    assert "has no command 'fire_recall' (it has: out_of_service, recall)" in \
+        exc.problems[0].message
 
 
 def test_playbook_stage_no_branch_leads_to_can_never_be_entered(tmp_path: Path) -> None:
@@ -1088,8 +1094,11 @@ def test_check_valid_config_prints_ok_and_returns_0(capsys: pytest.CaptureFixtur
 
     assert code == 0
     assert f"{DEMO_SITE}: OK" in out
-    assert "points      312: 298 on MQTT topics, 14 on Modbus (3 connections)" in out
-    assert "device_fault, fire, gas_leak" in out
+    assert "points      315: 301 on MQTT topics, 14 on Modbus (3 connections)" in out
+    assert "playbooks   9 in" in out
+    assert "fire                 火警 / Fire [critical]" in out
+    assert "opens: gas_detector in alarm, prealarm, one per zone; by hand" in out
+    assert "earthquake" in out
     assert "embedded" in out
     assert err == ""
 

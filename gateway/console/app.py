@@ -275,7 +275,9 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") \
+        has_body = request.headers.get("content-length", "0") != "0" \
+            or "transfer-encoding" in request.headers
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and has_body \
                 and request.url.path.startswith("/api/"):
             # a form on another site cannot send JSON without the browser asking first
             kind = request.headers.get("content-type", "").split(";")[0].strip()
