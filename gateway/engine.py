@@ -63,11 +63,19 @@ class OperatorCommand:
 
 @dataclass(frozen=True, slots=True)
 class PendingOpen:
-    """A trigger with a duration: the signal that started it and when it will open."""
+    """A trigger held for its duration: the signals in its state so far (the first started
+    the hold) and when it opens. It is dropped only when all of them are back."""
 
     playbook: str
-    signal: Signal
+    signals: tuple[Signal, ...]
     due_at: float
+
+    @property
+    def signal(self) -> Signal:
+        return self.signals[0]
+
+    def points(self) -> set[str]:
+        return {s.point_id for s in self.signals}
 
 
 @dataclass(slots=True)
@@ -250,18 +258,25 @@ class Engine:
             trigger = playbook.trigger
             assert trigger is not None
             key = correlation_key(playbook, signal.location, signal.point_id, signal.drill)
-            if not trigger.matches(signal.kind, signal.state, signal.point_id, where):
-                held = state.pending.get(key)
-                if held is not None and held.signal.point_id == signal.point_id \
-                        and key not in tx.out.pending:
-                    tx.out.pending[key] = None  # back to normal before its duration ran out
-                continue
+            opens = trigger.matches(signal.kind, signal.state, signal.point_id, where)
             incident_id = state.by_key.get(key)
+            if not opens:
+                if trigger.joins(signal.kind, signal.state):
+                    # a point that joins an open incident but never opens one (the generator
+                    # failing to start during a mains outage)
+                    if incident_id is not None:
+                        incident = tx.get(incident_id)
+                        assert incident is not None
+                        self._attach(tx, playbook, incident, signal)
+                        touched.add(incident_id)
+                    elif self._held(tx, key) is not None:
+                        self._hold(tx, playbook, key, signal, 0.0)
+                    continue
+                self._unhold(tx, key, signal)
+                continue
             if incident_id is None:
                 if trigger.duration:
-                    if key not in state.pending and key not in tx.out.pending:
-                        tx.out.pending[key] = PendingOpen(playbook.id, signal,
-                                                          now + trigger.duration)
+                    self._hold(tx, playbook, key, signal, now + trigger.duration)
                 elif signal.changed:
                     touched.add(self._open(tx, playbook, key, signal))
             else:
@@ -286,6 +301,28 @@ class Engine:
             tx.put(incident)
         tx.out.attached = sorted(touched)
         return tx.out
+
+    def _held(self, tx: Tx, key: str) -> PendingOpen | None:
+        if key in tx.out.pending:
+            return tx.out.pending[key]
+        return tx.state.pending.get(key)
+
+    def _hold(self, tx: Tx, playbook: Playbook, key: str, signal: Signal, due: float) -> None:
+        held = self._held(tx, key)
+        if held is None:
+            if due > 0:
+                tx.out.pending[key] = PendingOpen(playbook.id, (signal,), due)
+        elif signal.point_id not in held.points() or signal.device not in {
+                s.device for s in held.signals if s.point_id == signal.point_id}:
+            tx.out.pending[key] = replace(held, signals=(*held.signals, signal))
+
+    def _unhold(self, tx: Tx, key: str, signal: Signal) -> None:
+        """A point back out of the trigger's states leaves a hold; the last one ends it."""
+        held = self._held(tx, key)
+        if held is None or signal.point_id not in held.points():
+            return
+        rest = tuple(s for s in held.signals if (s.point_id, s.device) != signal.source_key)
+        tx.out.pending[key] = replace(held, signals=rest) if rest else None
 
     def _open(self, tx: Tx, playbook: Playbook, key: str, signal: Signal, *,
               held_for: float | None = None) -> str:
@@ -384,7 +421,10 @@ class Engine:
             if branch.status is BranchStatus.OPEN and option is not None:
                 tx.event(incident, "branch_decided", actor=actor, branch=branch.id,
                          option=option.id, label_zh=option.label.zh, label_en=option.label.en,
-                         reason=reason)
+                         reason=reason, on_time=branch.due_at is None or now <= branch.due_at,
+                         verdict=option.verdict.value if option.verdict else None)
+                if option.verdict is not None:
+                    incident = replace(incident, verdict=option.verdict)
                 branches.append(replace(branch, status=BranchStatus.DECIDED, option=option.id,
                                         decided_by=actor, decided_at=now, note=reason))
             else:
@@ -461,7 +501,8 @@ class Engine:
                 payload = json.dumps(w.value)
             else:
                 topic, payload = command.topic, command.payload
-            tx.event(incident, "action_requested", action=action.id, actuator=actuator.id,
+            tx.event(incident, "action_requested", action=action.id, action_id=action_id,
+                     actuator=actuator.id,
                      actuator_zh=actuator.name.zh, actuator_en=actuator.name.en,
                      command=action.command, topic=topic, name_zh=action.name.zh,
                      name_en=action.name.en, withheld=incident.drill,
@@ -504,9 +545,14 @@ class Engine:
         contact = self.site.contacts[contact_id]
         site = self.site
         loc = incident.location
+        zone = ""
+        if loc.zone:
+            # a numbered zone is a fire-alarm zone (防区); a named one (kitchen, elevator-1)
+            # is said as it is
+            zone = f"{loc.zone}防区" if loc.zone.isdigit() else f" {loc.zone} "
         where_zh = "".join(filter(None, [
             f"{loc.building}号楼" if loc.building else "", f"{loc.floor}层" if loc.floor else "",
-            f"{loc.zone}防区" if loc.zone else "", f"{loc.unit}室" if loc.unit else ""]))
+            zone, f"{loc.unit}室" if loc.unit else ""])).strip()
         every = {
             "project": (site.site_name.zh, site.site_name.en),
             "address": (site.address.zh, site.address.en),
@@ -548,8 +594,12 @@ class Engine:
             tx.out.pending[key] = None
             playbook = self.playbooks.get(held.playbook)
             if playbook is not None and key not in state.by_key:
-                self._open(tx, playbook, key, held.signal,
-                           held_for=round(now - held.signal.at, 3))
+                incident_id = self._open(tx, playbook, key, held.signal,
+                                         held_for=round(now - held.signal.at, 3))
+                for later in held.signals[1:]:
+                    incident = tx.get(incident_id)
+                    assert incident is not None
+                    self._attach(tx, playbook, incident, later)
         for incident in list(state.incidents.values()):
             due = incident.next_deadline()
             if due is None or due > now:
@@ -584,7 +634,7 @@ class Engine:
                       f"{action.feedback_due - action.requested_at:.0f}s")
             actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
                                    detail=detail))
-            tx.event(incident, "action_failed", action=action.action,
+            tx.event(incident, "action_failed", action=action.action, action_id=action.id,
                      actuator=action.actuator_id, detail=detail,
                      late=now - action.feedback_due > LATE_AFTER)
             if action.escalate_to:
@@ -681,7 +731,7 @@ class Engine:
         incident = replace(incident, actions=tuple(updated if a.id == action_id else a
                                                    for a in incident.actions))
         tx.event(incident, f"action_{status.value}", action=action.action,
-                 actuator=action.actuator_id, detail=detail)
+                 action_id=action.id, actuator=action.actuator_id, detail=detail)
         if status is ActionStatus.FAILED and action.escalate_to:
             self.escalate(tx, incident, action.escalate_to, "action_failed", action=action.id)
         known = state.point_values.get(updated.feedback_point)
@@ -724,7 +774,7 @@ class Engine:
                     updated = replace(action, status=ActionStatus.DONE, updated_at=tx.now,
                                       detail=detail)
                     tx.event(incident, "action_done", action=action.action,
-                             actuator=action.actuator_id, detail=detail,
+                             action_id=action.id, actuator=action.actuator_id, detail=detail,
                              seconds=round(tx.now - action.requested_at, 3))
             actions.append(updated)
         return replace(incident, actions=tuple(actions))

@@ -77,6 +77,7 @@ class PromptState:
     due_at: float | None = None
     timed_out: bool = False  # its timeout passed (escalated or waiting); it may still be answered
     confirmed_by: str = ""  # the second operator, where the prompt needs one
+    confirmed_at: float | None = None
 
     @property
     def waiting(self) -> bool:
@@ -228,7 +229,8 @@ def to_json(incident: Incident) -> dict[str, Any]:
                      "raised_at": p.raised_at, "answer": p.answer,
                      "answered_by": p.answered_by, "answered_at": p.answered_at,
                      "due_at": p.due_at, "timed_out": p.timed_out,
-                     "confirmed_by": p.confirmed_by} for p in i.prompts],
+                     "confirmed_by": p.confirmed_by, "confirmed_at": p.confirmed_at}
+                    for p in i.prompts],
         "branches": [{"id": b.id, "stage": b.stage, "role": b.role, "status": b.status.value,
                       "raised_at": b.raised_at, "due_at": b.due_at, "overdue": b.overdue,
                       "option": b.option, "decided_by": b.decided_by,

@@ -47,6 +47,11 @@ class ScopeModel(Strict):
     zone: list[str] | None = None
 
 
+class JoinModel(Strict):
+    point_kinds: list[PointKind] = Field(min_length=1)
+    states: list[PointState] = Field(min_length=1)
+
+
 class TriggerModel(Strict):
     point_kinds: list[PointKind] | None = None
     points: list[str] | None = None
@@ -55,6 +60,9 @@ class TriggerModel(Strict):
     correlate_by: Level = "zone"
     # the state must hold this long before the incident opens (a mains blip is not an outage)
     duration: Duration | None = None
+    # points that join an open incident of this playbook but never open one: a generator
+    # failing its weekly test run is not a mains outage (it is a device fault)
+    joins: JoinModel | None = None
 
 
 class StepModel(Strict):
@@ -303,6 +311,11 @@ class Trigger:
     points: frozenset[str] | None = None
     where: tuple[tuple[str, frozenset[str]], ...] = ()
     duration: float | None = None
+    join_kinds: frozenset[PointKind] = frozenset()
+    join_states: frozenset[PointState] = frozenset()
+
+    def joins(self, kind: PointKind, state: PointState) -> bool:
+        return kind in self.join_kinds and state in self.join_states
 
     def matches(self, kind: PointKind, state: PointState, point_id: str = "",
                 place: dict[str, str] | None = None) -> bool:
@@ -401,7 +414,9 @@ def _compile(model: PlaybookModel, file: Path) -> Playbook:
             point_kinds=frozenset(t.point_kinds) if t.point_kinds else None,
             states=frozenset(t.states), correlate_by=t.correlate_by,
             points=frozenset(t.points) if t.points is not None else None,
-            where=tuple(where), duration=t.duration)
+            where=tuple(where), duration=t.duration,
+            join_kinds=frozenset(t.joins.point_kinds) if t.joins else frozenset(),
+            join_states=frozenset(t.joins.states) if t.joins else frozenset())
     r = model.review
     return Playbook(
         id=model.id, name=model.name.to_text(), severity=model.severity, trigger=trigger,
@@ -614,5 +629,8 @@ def _check_prompt(c: _Checker, loc: tuple[str | int, ...], prompt: PromptDef) ->
     if prompt.second_confirmation and not prompt.actions:
         c.problem((*loc, "second_confirmation"), "a second confirmation guards actions; this "
                   "prompt has none")
+    if prompt.second_confirmation and prompt.on_timeout == "act":
+        c.problem((*loc, "on_timeout"), f"prompt {prompt.id!r} needs a second operator's "
+                  "confirmation, so it cannot act on its own at timeout: escalate or wait")
     for ai, action in enumerate(prompt.actions):
         c.action((*loc, "actions", ai), action)

@@ -852,7 +852,8 @@ def response_items(incident: Incident, events: Sequence[Event] = (), *,
             branch.due_at, decided, branch.decided_by or ("" if decided is None else "-"),
             outcome, late_by, detail))
     for prompt in incident.prompts:
-        answered = prompt.answered_at if prompt.status is PromptStatus.ANSWERED else None
+        answered = (prompt.confirmed_at or prompt.answered_at) \
+            if prompt.status is PromptStatus.ANSWERED else None
         outcome, late_by = _outcome(prompt.due_at, answered,
                                     prompt.timed_out and answered is None, end, live)
         policy = n.policies.get(prompt.id, "")
@@ -994,7 +995,8 @@ def _prompts(incident: Incident, events: Sequence[Event], n: _Names) -> list[Pro
              if e.kind == "prompt_confirmation_needed"}
     return [PromptItem(p.id, n.prompts.get(p.id) or _same(p.id), p.status.value, p.raised_at,
                        p.due_at, n.policies.get(p.id, ""), p.timed_out, p.answer,
-                       p.answered_by, p.answered_at, p.confirmed_by, first.get(p.id))
+                       p.answered_by, p.confirmed_at or p.answered_at, p.confirmed_by,
+                       first.get(p.id, p.answered_at if p.confirmed_by else None))
             for p in incident.prompts]
 
 
@@ -1018,7 +1020,8 @@ def _calls(incident: Incident, events: Sequence[Event]) -> list[CallItem]:
                             Text(_s(call, "name_zh"), _s(call, "name_en")), _s(call, "phone"),
                             tuple(facts), prompt.answer if prompt is not None and answered
                             else "", caller,
-                            prompt.answered_at if prompt is not None and answered else None))
+                            (prompt.confirmed_at or prompt.answered_at)
+                            if prompt is not None and answered else None))
     return out
 
 

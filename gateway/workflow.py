@@ -387,10 +387,10 @@ class Workflow:
                                    f"{prompt.answered_by} already said yes")
             answer = "yes" if yes else "no"
             settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
-                              confirmed_by=cmd.actor, answered_at=tx.now)
+                              confirmed_by=cmd.actor, confirmed_at=tx.now)
             tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
                      answer=answer, second=True, first=prompt.answered_by, note=note,
-                     on_time=on_time)
+                     on_time=on_time, seconds=round(tx.now - prompt.raised_at, 3))
         elif yes and definition.second_confirmation:
             settled = replace(prompt, status=PromptStatus.AWAITING_SECOND, answered_by=cmd.actor,
                               answered_at=tx.now)
@@ -402,9 +402,10 @@ class Workflow:
             answer = "yes" if yes else "no"
             settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
                               answered_by=cmd.actor, answered_at=tx.now)
+            extra = {"caller": cmd.actor} if definition.call else {}
             tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
                      answer=answer, note=note, on_time=on_time,
-                     seconds=round(tx.now - prompt.raised_at, 3))
+                     seconds=round(tx.now - prompt.raised_at, 3), **extra)
         incident = replace(incident, prompts=tuple(settled if p.id == prompt_id else p
                                                    for p in incident.prompts))
         if settled.status is PromptStatus.ANSWERED and settled.answer == "yes":

@@ -787,15 +787,20 @@ def test_generator_failing_to_start_gives_the_agreed_statement_and_the_power_bur
     assert said is not None
     assert said.zh.startswith("市政供电中断")
     h.now += 20
-    out = h.signal("GEN-01")
-    assert timeline(out) == [("signal", "GEN-01", "alarm"), *GENERATOR_FAILED]
-    assert out.events[1].data["reason"] == "GEN-01 reached alarm"
+    out = h.signal("GEN-01", PointState.TROUBLE)
+    mains = next(i.id for i in h.state.incidents.values() if i.type == "mains_outage")
+    mine = [e for e in out.events if e.incident_id == mains]
+    assert timeline(Outcome(events=mine)) == [("signal", "GEN-01", "trouble"),
+                                              *GENERATOR_FAILED]
+    assert mine[1].data["reason"] == "GEN-01 reached trouble"
+    # the failed start is also a maintenance job of its own
+    assert {i.type for i in h.state.incidents.values()} == {"mains_outage", "device_fault"}
     call = next(e for e in out.events if e.kind == "prompt_raised").data["call"]
     assert (call["phone"], call["name_en"]) == ("95598", "Power bureau")
-    said = statement(playbook, h.only())
+    said = statement(playbook, h.state.incidents[mains])
     assert said is not None
     assert said.zh.startswith("市政停电，已联系供电局，正在抢修中")
-    incident_id = h.only().id
+    incident_id = mains
     for role in ("engineering", "duty_supervisor"):
         h.command("arrive", incident_id, role=role)
     h.command("step", incident_id, step="check_elevators", note="4 台电梯均无人被困")
@@ -828,8 +833,8 @@ def test_a_generator_fault_is_a_device_fault_not_an_outage(h: Harness) -> None:
 def test_mains_outage_closes_with_cause_restoration_and_the_generator_record(
         h: Harness, playbooks: dict[str, Playbook]) -> None:
     lose_mains(h)
-    h.signal("GEN-01")
-    incident_id = h.only().id
+    h.signal("GEN-01", PointState.TROUBLE)
+    incident_id = next(i.id for i in h.state.incidents.values() if i.type == "mains_outage")
     assert required(playbooks["mains_outage"], "outage", "generator_failed") == [
         "cause", "restored_at", "generator_fault"]
     h.now += 2 * 3600
@@ -841,20 +846,22 @@ def test_mains_outage_closes_with_cause_restoration_and_the_generator_record(
     assert [f.id for f in closed.follow_ups] == ["resident_calls"]
 
 
-@pytest.mark.xfail(reason="engine: while a trigger is held for its duration, alarms of other "
-                          "points under the same key are dropped (EngineState.pending keeps "
-                          "one signal)")
 def test_a_generator_failing_during_the_10_second_hold_is_not_lost(h: Harness) -> None:
     h.signal("PWR-MAINS-1")
     h.now += 5
-    h.signal("GEN-01")  # fails to start 5 s after the mains went
+    h.signal("GEN-01", PointState.TROUBLE)  # fails to start 5 s after the mains went
     h.tick(5)
-    assert h.only().stage == "generator_failed"
+    mains = next(i for i in h.state.incidents.values() if i.type == "mains_outage")
+    assert mains.stage == "generator_failed"
+    assert {d.point_id for d in mains.devices} == {"PWR-MAINS-1", "GEN-01"}
 
 
-@pytest.mark.xfail(reason="engine: the held signal's point returning to normal cancels the "
-                          "pending open even though another point under the key is still in "
-                          "alarm")
+def test_a_generator_failing_its_test_run_is_a_device_fault_only(h: Harness) -> None:
+    h.signal("GEN-01", PointState.TROUBLE)
+    h.tick(30)
+    assert [i.type for i in h.state.incidents.values()] == ["device_fault"]
+
+
 def test_one_feeder_back_within_the_hold_does_not_cancel_the_other_feeders_outage(
         h: Harness) -> None:
     h.signal("PWR-MAINS-1")
@@ -863,7 +870,9 @@ def test_one_feeder_back_within_the_hold_does_not_cancel_the_other_feeders_outag
     h.now += 2
     h.signal("PWR-MAINS-1", PointState.NORMAL)
     h.tick(20)
-    assert h.only().type == "mains_outage"
+    incident = h.only()
+    assert incident.type == "mains_outage"
+    assert [d.point_id for d in incident.devices] == ["PWR-MAINS-2"]
 
 
 # ----------------------------------------------------------------------------- car park
@@ -902,7 +911,7 @@ def test_a_stolen_vehicle_is_reported_to_the_police_with_the_owner(h: Harness) -
         ("step_started", "confirm_with_owner"), ("step_started", "assist_police"),
         ("prompt_raised", "call_110")]
     call = out.events[-1].data["call"]
-    assert (call["phone"], call["where_zh"]) == ("110", "2号楼B1层garage防区")
+    assert (call["phone"], call["where_zh"]) == ("110", "2号楼B1层 garage")
     for role in ("on_duty_patrol", "duty_supervisor"):
         h.command("arrive", incident.id, role=role)
     h.command("step", incident.id, step="notify_owner")
