@@ -343,6 +343,21 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_points(args: argparse.Namespace) -> int:
+    from gateway import store
+
+    path = _store_path(args)
+    conn = store.connect(path, readonly=True)
+    try:
+        store.DaemonLock(path).require_daemon()
+        verb_args = {"point": args.point}
+        if args.action == "shelve":
+            verb_args |= {"minutes": str(args.minutes), "reason": args.reason}
+        return _await_command(conn, args.action, "", args.by, verb_args)
+    finally:
+        conn.close()
+
+
 def cmd_deadletters(args: argparse.Namespace) -> int:
     from gateway import render, store
 
@@ -471,6 +486,21 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (start, stop):
         p.add_argument("--by", default=user, help="tester name (default: %(default)s)")
     drill.set_defaults(func=cmd_drill)
+
+    points = sub.add_parser("points", help="shelve a nuisance point for a while (its signals "
+                                           "are kept but open no incident), or unshelve it")
+    config_arg(points)
+    points.add_argument("--store")
+    psub = points.add_subparsers(dest="action", required=True)
+    p = psub.add_parser("shelve", help="take a point out of service for up to 24 hours")
+    p.add_argument("point")
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--reason", required=True, help="why (e.g. detector under repair)")
+    p = psub.add_parser("unshelve", help="back in service now")
+    p.add_argument("point")
+    for p in psub.choices.values():
+        p.add_argument("--by", default=user, help="who (default: %(default)s)")
+    points.set_defaults(func=cmd_points)
 
     tasks = sub.add_parser("tasks", help="follow-up visits and calls (回访) due after close")
     config_arg(tasks)

@@ -199,6 +199,8 @@ def event_messages(prefix: str, events: list[Event],
     """
     by_incident: dict[str, list[dict[str, Any]]] = {}
     for e in events:
+        if not e.incident_id:
+            continue  # a site-level fact (a point shelved): on record, not an incident's
         by_incident.setdefault(e.incident_id, []).append({
             "kind": e.kind, "at": e.at, "actor": e.actor, "point_id": e.point_id,
             "data": e.data})

@@ -16,7 +16,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -46,9 +46,10 @@ from gateway.engine import (
 from gateway.errors import CommandError, DecodeError, StoreError
 from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
-from gateway.model import ActionStatus, PointState, Signal
+from gateway.model import ActionStatus, Event, PointState, Signal
 from gateway.playbook import Playbook
 from gateway.points import PointStatus, condition, supervise
+from gateway.schema_common import unknown_name
 from gateway.store import (
     DaemonLock,
     DeadLetter,
@@ -102,6 +103,17 @@ class _Tick:
     pass
 
 
+MAX_SHELVE_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Shelf:
+    until: float
+    by: str
+    reason: str
+    at: float
+
+
 _TICK = _Tick()
 _LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadline_missed",
                   "escalated", "prompt_timed_out", "branch_decided", "resolved", "closed",
@@ -138,6 +150,8 @@ class Gateway:
         self.modbus_plans = modbus_plan(site.points)
         self.links: dict[str, ModbusLink] = {}
         self.drill_until = 0.0  # a tester's drill window: signals meanwhile are drill signals
+        # points an operator shelved (ISA-18.2): their signals are kept but open nothing
+        self.shelved: dict[str, Shelf] = {}
         self._modbus_writes: set[asyncio.Task[None]] = set()
         # told of every committed batch (the console's live stream)
         self.listeners: list[Callable[[WriteSet], None]] = []
@@ -171,6 +185,7 @@ class Gateway:
         self.state = EngineState.restore(startup.open_incidents, startup.next_number)
         self.points = dict(startup.points)
         self.drill_until = startup.drill_until
+        self.shelved = {pid: Shelf(**shelf) for pid, shelf in startup.shelved.items()}
         self.state.point_values.update({pid: (p.value, p.state)
                                         for pid, p in self.points.items()})
         for item in startup.pending_outbox:
@@ -481,6 +496,14 @@ class Gateway:
 
     def _signal(self, sig: Signal, ws: WriteSet, now: float, payload: bytes) -> None:
         self.counters["signals"] += 1
+        shelf = self.shelved.get(sig.point_id)
+        if shelf is not None and now < shelf.until:
+            # kept on record, and still confirms actions, but opens and joins nothing
+            self.counters["signals_shelved"] += 1
+            self._fold(self.engine.on_value(self.state, sig.point_id, sig.value, sig.state,
+                                            now), ws)
+            ws.signals.append(SignalRecord(sig, payload, ()))
+            return
         outcome = self.engine.on_signal(self.state, sig, now)
         self._fold(outcome, ws)
         ws.signals.append(SignalRecord(sig, payload, tuple(outcome.attached)))
@@ -490,6 +513,9 @@ class Gateway:
         cmd = item.command
         if cmd.verb in ("drill_start", "drill_stop"):
             self._on_drill(item, ws, now)
+            return
+        if cmd.verb in ("shelve", "unshelve"):
+            self._on_shelve(item, ws, now)
             return
         try:
             outcome = self.engine.on_command(self.state, cmd, now, item.stored)
@@ -524,16 +550,71 @@ class Gateway:
         log.warning("drill", actor=cmd.actor, state=result,
                     note="signals are drill signals: actuator writes are withheld")
 
+    def _on_shelve(self, item: _Command, ws: WriteSet, now: float) -> None:
+        cmd = item.command
+        point_id = cmd.args.get("point", "")
+        point = self.site.points.get(point_id)
+        if point is None:
+            ws.command_results.append((item.row_id, False,
+                                       unknown_name("point", point_id, self.site.points)))
+            return
+        if cmd.verb == "shelve":
+            reason = cmd.args.get("reason", "").strip()
+            try:
+                minutes = float(cmd.args.get("minutes", "60"))
+            except ValueError:
+                minutes = -1.0
+            if not reason or not 0 < minutes <= MAX_SHELVE_MINUTES:
+                ws.command_results.append((item.row_id, False, (
+                    "shelving needs a reason and lasts between 1 minute and 24 hours")))
+                return
+            shelf = Shelf(now + minutes * 60, cmd.actor, reason, now)
+            self.shelved[point_id] = shelf
+            result = (f"{point_id} shelved until "
+                      f"{time.strftime('%H:%M:%S', time.localtime(shelf.until))}")
+            self._site_event(ws, "point_shelved", now, point_id, cmd.actor,
+                             until=shelf.until, reason=reason)
+            log.warning("point_shelved", point=point_id, actor=cmd.actor, reason=reason,
+                        minutes=minutes, note="its signals open no incident until then")
+        else:
+            if self.shelved.pop(point_id, None) is None:
+                ws.command_results.append((item.row_id, False, f"{point_id} is not shelved"))
+                return
+            result = f"{point_id} unshelved"
+            self._unshelved(point_id, ws, now, cmd.actor, "unshelved by operator")
+        ws.meta["shelved"] = json.dumps({pid: asdict(s) for pid, s in self.shelved.items()})
+        ws.command_results.append((item.row_id, True, result))
+
+    def _unshelved(self, point_id: str, ws: WriteSet, now: float, actor: str,
+                   why: str) -> None:
+        self._site_event(ws, "point_unshelved", now, point_id, actor, reason=why)
+        log.info("point_unshelved", point=point_id, actor=actor, reason=why)
+        status = self.points.get(point_id)
+        point = self.site.points[point_id]
+        if status is not None and status.state is not PointState.NORMAL:
+            # still not normal: it is announced now, as if it had just happened
+            self._signal(Signal(point_id=point_id, kind=point.kind, location=point.location,
+                                state=status.state, at=now, value=status.value,
+                                source="unshelved"), ws, now, b"")
+
+    def _site_event(self, ws: WriteSet, kind: str, now: float, point_id: str, actor: str,
+                    **data: Any) -> None:
+        ws.events.append(Event(kind=kind, at=now, point_id=point_id, actor=actor, data=data))
+
     def _on_tick(self, ws: WriteSet, now: float) -> None:
+        expired = [pid for pid, shelf in self.shelved.items() if shelf.until <= now]
+        for point_id in expired:
+            del self.shelved[point_id]
+            self._unshelved(point_id, ws, now, "", "shelving expired")
+        if expired:
+            ws.meta["shelved"] = json.dumps({pid: asdict(s) for pid, s in self.shelved.items()})
         if now - self.last_supervision >= SUPERVISION_EVERY:
             self.last_supervision = now
             for status, sig in supervise(self.site.points, self.points, self.started_at, now):
                 self.points[sig.point_id] = status
                 ws.points[sig.point_id] = status
                 log.warning("point_offline", point=sig.point_id, silent_for=sig.value)
-                outcome = self.engine.on_signal(self.state, sig, now)
-                self._fold(outcome, ws)
-                ws.signals.append(SignalRecord(sig, b"", tuple(outcome.attached)))
+                self._signal(sig, ws, now, b"")
         due = self.engine.next_due(self.state)
         if due is not None and due <= now:
             self._fold(self.engine.on_tick(self.state, now), ws)

@@ -210,6 +210,7 @@ class StartupState:
     pending_outbox: list[OutboxItem]
     next_number: int
     drill_until: float = 0.0
+    shelved: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_startup(conn: sqlite3.Connection) -> StartupState:
@@ -229,8 +230,10 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
             " FROM outbox WHERE status = 'pending' ORDER BY id")]
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
     drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_until'").fetchone()
+    shelved = conn.execute("SELECT value FROM meta WHERE key = 'shelved'").fetchone()
     return StartupState(incidents, points, pending, int(row[0]) if row else 1,
-                        float(drill[0]) if drill else 0.0)
+                        float(drill[0]) if drill else 0.0,
+                        json.loads(shelved[0]) if shelved else {})
 
 
 def seen_rx(conn: sqlite3.Connection, mid: int, topic: str, digest: bytes) -> bool:

@@ -500,3 +500,44 @@ def test_console_binds_to_loopback_by_default() -> None:
     assert (console.host, console.port, console.enabled) == ("127.0.0.1", 8080, True)
     off = load_config(ROOT / "config" / "site.yaml", environ={"ALARM_GATEWAY_CONSOLE": "off"})
     assert not off.console.enabled
+
+
+def test_a_shelved_point_is_recorded_but_opens_nothing_until_unshelved(
+        daemon: Daemon, broker_m: Broker) -> None:
+    tech, op = Api(daemon, "tech"), Api(daemon, "op")
+    r = op.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30, "reason": "x"})
+    assert r.status_code == 403
+    r = tech.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30})
+    assert (r.status_code, r.json()["problems"][0]["field"]) == (422, "reason")
+    assert tech.post("/api/points/NOPE/shelve", {"reason": "x"}).status_code == 404
+    r = tech.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30, "reason": "探头更换中"})
+    assert r.status_code == 200, r.text
+    assert "B1-F2-Z2 shelved until" in r.json()["result"]
+    point = tech.get("/api/points", building="1", kind="smoke_detector").json()["points"]
+    shelf = next(p for p in point if p["id"] == "B1-F2-Z2")["shelved"]
+    assert (shelf["by"], shelf["reason"]) == ("tech", "探头更换中")
+    before = {i["id"] for i in op.get("/api/incidents", status="all").json()["incidents"]}
+    with Publisher(broker_m.host, broker_m.port) as pub:
+        pub.publish("demo/fire/b1/f2/z2", fire_payload("SD-09"))
+    wait_until(lambda: query_store(daemon, "SELECT count(*) FROM signals WHERE point_id ="
+                                   " 'B1-F2-Z2'")[0][0] == 1, what="the shelved signal kept")
+    assert query_store(daemon, "SELECT incidents FROM signals WHERE point_id = 'B1-F2-Z2'") \
+        == [("",)]
+    assert {i["id"] for i in op.get("/api/incidents", status="all").json()[
+        "incidents"]} == before
+    # back in service while still in alarm: announced at once
+    assert tech.client.delete("/api/points/B1-F2-Z2/shelve").status_code == 200
+    wait_until(lambda: query_store(
+        daemon, "SELECT count(*) FROM signal_incidents si JOIN signals s ON s.id ="
+        " si.signal_id WHERE s.point_id = 'B1-F2-Z2'")[0][0] == 1,
+        what="the unshelved alarm announced")
+    kinds = [r[0] for r in query_store(daemon, "SELECT kind FROM events WHERE point_id ="
+                                       " 'B1-F2-Z2' AND incident_id = '' ORDER BY seq")]
+    assert kinds == ["point_shelved", "point_unshelved"]
+    assert tech.client.delete("/api/points/B1-F2-Z2/shelve").status_code == 409
+
+
+def query_store(daemon: Daemon, sql: str) -> list[tuple[object, ...]]:
+    from tests.conftest import query
+
+    return query(daemon.store, sql)

@@ -134,6 +134,11 @@ class OpenBody(Body):
     drill: bool = False
 
 
+class ShelveBody(Body):
+    minutes: float = Field(60.0, ge=1, le=24 * 60)
+    reason: Required
+
+
 class DrillBody(Body):
     minutes: float = Field(30.0, ge=1, le=24 * 60)
 
@@ -499,8 +504,27 @@ def create_app(gateway: "Gateway") -> FastAPI:
                 "since": status.since if status else None,
                 "last_seen": status.last_seen if status else None,
                 "offline": current == "offline", "heartbeat": point.heartbeat,
+                "shelved": _shelf(gateway, point.id),
             })
         return {"points": out, "now": time.time()}
+
+    @app.post("/api/points/{point_id}/shelve", tags=["points"])
+    async def shelve(point_id: str, body: ShelveBody, user: User) -> dict[str, Any]:
+        """Take a nuisance point out of service for a while (ISA-18.2 shelving): its signals
+        are kept but open no incident; when the time is up, a point still not normal is
+        announced."""
+        need(user, "shelve")
+        if point_id not in site.points:
+            raise HTTPException(404, f"no point {point_id}")
+        return await give(user, "shelve", "", {"point": point_id, "reason": body.reason,
+                                               "minutes": str(body.minutes)})
+
+    @app.delete("/api/points/{point_id}/shelve", tags=["points"])
+    async def unshelve(point_id: str, user: User) -> dict[str, Any]:
+        need(user, "shelve")
+        if point_id not in site.points:
+            raise HTTPException(404, f"no point {point_id}")
+        return await give(user, "unshelve", "", {"point": point_id})
 
     @app.get("/api/actuators", tags=["points"])
     async def actuators(user: User) -> dict[str, Any]:
@@ -597,6 +621,13 @@ def _recent_commands(conn: sqlite3.Connection) -> list[tuple[str, str, float, fl
     return list(conn.execute(
         "SELECT action_id, status, created_at, done_at, detail, incident_id FROM outbox"
         " WHERE kind = 'command' AND action_id != '' ORDER BY id DESC LIMIT 500"))
+
+
+def _shelf(gateway: "Gateway", point_id: str) -> dict[str, Any] | None:
+    shelf = gateway.shelved.get(point_id)
+    if shelf is None:
+        return None
+    return {"until": shelf.until, "by": shelf.by, "reason": shelf.reason, "at": shelf.at}
 
 
 def _t(text: Any) -> dict[str, str]:

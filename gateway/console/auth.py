@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "close": frozenset({"supervisor", "admin"}),  # close with review, reopen, assign
     "drill": frozenset({"tester", "admin"}),
     "walk_test": frozenset({"technician", "tester", "admin"}),
+    "shelve": frozenset({"technician", "supervisor", "admin"}),  # take a point out of service
 }
 
 # verb → permission
