@@ -7,6 +7,7 @@ and playbooks) so they do not depend on each other's order.
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -541,3 +542,32 @@ def query_store(daemon: Daemon, sql: str) -> list[tuple[object, ...]]:
     from tests.conftest import query
 
     return query(daemon.store, sql)
+
+
+def test_console_over_tls_with_a_secure_cookie(tmp_path: Path, broker: Broker) -> None:
+    key, cert = tmp_path / "console.key", tmp_path / "console.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True,
+                   timeout=60)
+    config = site_files(tmp_path)
+    site = yaml.safe_load(config.read_text())
+    site["console"] = {"tls": {"cert_file": str(cert), "key_file": str(key)}}
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    d = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
+    add_user(d, "op", "operator")
+    d.start()
+    url = f"https://127.0.0.1:{d.console_port}"
+    try:
+        trust = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=url, verify=trust, timeout=10) as client:
+            wait_until(lambda: client.get("/healthz").status_code == 200, what="TLS console")
+            r = client.post("/api/login", json={"username": "op", "password": password("op")})
+            assert r.status_code == 200
+            assert "secure" in r.headers["set-cookie"].lower()
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{d.console_port}/healthz", timeout=3)
+        assert '"console_listening"' in d.log()
+        assert f'"url": "https://127.0.0.1:{d.console_port}"' in d.log()
+    finally:
+        d.terminate()

@@ -49,6 +49,8 @@ LOGIN_WINDOW = 300.0
 LOGIN_PAUSE = 60.0
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -186,11 +188,15 @@ class Reader:
                 self._conn = None
 
 
+RECHECK = 30.0  # seconds a cached session is trusted before the store is asked again
+
+
 @dataclass(slots=True)
 class _Session:
     user: auth.User
     expires_at: float
     last_seen: float
+    checked_at: float
 
 
 class Sessions:
@@ -215,19 +221,27 @@ class Sessions:
         length = self.gateway.site.console.session_seconds
         token = await self.gateway.store.call(
             lambda c: auth.create_session(c, user.name, now, length))
-        self.cache[token] = _Session(user, now + length, now)
+        self.cache[token] = _Session(user, now + length, now, now)
         return user, token, now + length
 
     async def user(self, token: str) -> auth.User | None:
         now = time.time()
         idle = self.gateway.site.console.idle_seconds
         session = self.cache.get(token)
+        if session is not None and now - session.checked_at > RECHECK:
+            # a user disabled, or given a new password, from the CLI since
+            current = await self.reader(lambda c: auth.session_user(c, token, now))
+            if current is None:
+                self.cache.pop(token, None)
+                return None
+            session.user = current
+            session.checked_at = now
         if session is None:
             user = await self.reader(lambda c: auth.session_user(c, token, now))
             if user is None:
                 return None
             expires = await self.reader(lambda c: _expires(c, token))
-            session = self.cache[token] = _Session(user, expires, now)
+            session = self.cache[token] = _Session(user, expires, now, now)
         if now >= session.expires_at or now - session.last_seen > idle:
             await self.logout(token)
             return None
@@ -292,17 +306,18 @@ def create_app(gateway: "Gateway") -> FastAPI:
         response: Response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
-        if not request.url.path.startswith("/api/docs"):
+        path = request.url.path
+        if path.endswith("/report") or path == "/api/kpi":
+            # the printable reports: one page with its own style block and no script at all
+            response.headers["Content-Security-Policy"] = REPORT_CSP
+        elif not path.startswith("/api/docs"):
             response.headers["Content-Security-Policy"] = CSP
         return response
 
     # ------------------------------------------------------------------ auth
 
     async def current_user(request: Request) -> auth.User:
-        token = request.cookies.get(COOKIE, "")
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            token = header[7:].strip()
+        token = _token(request)
         user = await sessions.user(token) if token else None
         if user is None:
             raise HTTPException(401, "log in first (the session is missing or has expired)")
@@ -325,11 +340,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     @app.post("/api/logout", tags=["session"])
     async def logout(request: Request, response: Response, user: User) -> dict[str, Any]:
-        token = request.cookies.get(COOKIE, "")
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-        await sessions.logout(token)
+        await sessions.logout(_token(request))
         response.delete_cookie(COOKIE, path="/")
         return {"ok": True}
 
@@ -581,9 +592,17 @@ def create_app(gateway: "Gateway") -> FastAPI:
     # ------------------------------------------------------------------ live stream, health
 
     @app.get("/api/stream", tags=["live"])
-    async def stream(user: User) -> StreamingResponse:
+    async def stream(request: Request, user: User) -> StreamingResponse:
+        """Server-Sent Events. A board left open counts as in use (it keeps the session from
+        going idle); the stream ends when the session does (logout, expiry, user disabled)."""
+        token = _token(request)
         hello = {"user": user.name, "now": time.time(), "drill_until": gateway.drill_until}
-        return StreamingResponse(hub.stream(hello), media_type="text/event-stream",
+
+        async def still_valid() -> bool:
+            return await sessions.user(token) is not None
+
+        return StreamingResponse(hub.stream(hello, still_valid),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
@@ -621,6 +640,13 @@ def _recent_commands(conn: sqlite3.Connection) -> list[tuple[str, str, float, fl
     return list(conn.execute(
         "SELECT action_id, status, created_at, done_at, detail, incident_id FROM outbox"
         " WHERE kind = 'command' AND action_id != '' ORDER BY id DESC LIMIT 500"))
+
+
+def _token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE, "")
 
 
 def _shelf(gateway: "Gateway", point_id: str) -> dict[str, Any] | None:
@@ -679,7 +705,9 @@ def _playbook_view(playbook: Playbook | None, incident: Incident,
         branch = stages[branch_state.stage].branch if branch_state.stage in stages else None
         if branch is not None:
             branches[branch_state.id] = {"question": _t(branch.question),
-                                  "options": [{"id": o.id, "label": _t(o.label)}
+                                  "options": [{"id": o.id, "label": _t(o.label),
+                                               "verification": o.verification,
+                                               "goto": o.goto}
                                               for o in branch.options]}
     required = {r.id for r in required_records(playbook, incident)}
     every = [*playbook.records, *(r for sid in incident.entered if sid in stages

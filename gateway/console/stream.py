@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from gateway.incident import Incident
@@ -51,8 +52,9 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
 
 
 class Hub:
-    def __init__(self, playbooks: dict[str, Playbook]) -> None:
+    def __init__(self, playbooks: dict[str, Playbook], heartbeat: float = HEARTBEAT) -> None:
         self.playbooks = playbooks
+        self.heartbeat = heartbeat
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.dropped = 0
 
@@ -91,17 +93,23 @@ class Hub:
                 queue.get_nowait()
                 queue.put_nowait(None)
 
-    async def stream(self, hello: dict[str, Any]) -> AsyncIterator[str]:
+    async def stream(self, hello: dict[str, Any],
+                     still_valid: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
         queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self.clients.add(queue)
         try:
             yield f"retry: 2000\nevent: hello\ndata: {json.dumps(hello, ensure_ascii=False)}\n\n"
+            checked = time.monotonic()
             while True:
                 try:
-                    text = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                    text = await asyncio.wait_for(queue.get(), self.heartbeat)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
+                    text = ": keep-alive\n\n"
+                if time.monotonic() - checked >= self.heartbeat:
+                    checked = time.monotonic()
+                    if not await still_valid():
+                        yield "event: session_ended\ndata: {}\n\n"
+                        return
                 if text is None:
                     return
                 yield text
