@@ -571,3 +571,35 @@ def test_console_over_tls_with_a_secure_cookie(tmp_path: Path, broker: Broker) -
         assert f'"url": "https://127.0.0.1:{d.console_port}"' in d.log()
     finally:
         d.terminate()
+
+
+def test_a_second_confirmation_comes_from_a_different_user(daemon: Daemon,
+                                                            broker_m: Broker) -> None:
+    op, op2, sup = Api(daemon, "op"), Api(daemon, "op2"), Api(daemon, "sup")
+    r = op.post("/api/incidents", {"playbook": "water_leak", "building": "1", "floor": "B2",
+                                   "zone": "pump_room", "reporter": "巡逻"})
+    assert r.status_code == 201, r.text
+    incident_id = r.json()["id"]
+    assert op.do(incident_id, "decide", branch="elevator", option="flooded").status_code == 200
+    first = op.do(incident_id, "answer", prompt="cut_elevator_power", answer="yes")
+    assert first.status_code == 200
+    assert "a second operator must confirm" in first.json()["result"]
+    same = op.do(incident_id, "answer", prompt="cut_elevator_power", answer="yes")
+    assert same.status_code == 409
+    assert "needs a second operator: op already said yes" in same.json()["error"]
+    assert op2.do(incident_id, "answer", prompt="cut_elevator_power",
+                  answer="yes").status_code == 200
+    detail = sup.get(f"/api/incidents/{incident_id}").json()
+    prompt = next(p for p in detail["incident"]["prompts"] if p["id"] == "cut_elevator_power")
+    assert (prompt["answered_by"], prompt["confirmed_by"]) == ("op", "op2")
+    assert any(a["prompt"] == "cut_elevator_power" for a in detail["incident"]["actions"])
+    assert detail["playbook"]["prompts"]["cut_elevator_power"]["second_confirmation"] is True
+
+
+def test_site_describes_roles_playbooks_and_buildings(daemon: Daemon) -> None:
+    site = Api(daemon, "tech").get("/api/site").json()
+    assert site["name"] == {"zh": "翠湖苑", "en": "Cuihu Garden"}
+    assert site["roles"]["duty_supervisor"]["zh"] == "当值主管"
+    assert site["buildings"] == ["1", "2"]
+    manual = {p["id"] for p in site["playbooks"] if p["manual"]}
+    assert {"earthquake", "car_park_vehicle", "unit_power_outage", "gas_leak"} <= manual
