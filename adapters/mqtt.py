@@ -11,6 +11,11 @@ futures. The session is persistent (clean_session=False, fixed client id) with Q
 subscriptions, so alarms published while the gateway is down are queued by the broker and
 delivered when it is back. TCP_NODELAY is set on the socket: paho does not, and with Nagle's
 algorithm on both ends an isolated alarm waits ~40 ms for a delayed ACK.
+
+A broker that is unreachable, or reachable but refusing us (credentials, a TLS certificate
+either side does not trust, TLS files the gateway cannot read), is reported once per reason
+(``broker_unreachable``, ``broker_refused``, ``broker_tls_unusable``) and retried forever with
+backoff; TLS is never downgraded to get through.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -29,6 +34,10 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 log = structlog.get_logger("adapters.mqtt")
+
+_CHECK_TLS = ("broker.tls: ca_file must hold the CA that signed the broker's certificate; "
+              "cert_file/key_file, if the broker asks for one, a client certificate signed by a "
+              "CA the broker trusts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,24 @@ class MqttError(Exception):
     """A publish the broker or the library refused."""
 
 
+class _TlsSetupError(Exception):
+    """The TLS files cannot be used (missing, unreadable, not PEM, a protected key)."""
+
+
+def _no_passphrase() -> str:
+    # Without a callback OpenSSL would prompt on the terminal, blocking the event loop.
+    raise _TlsSetupError("the key is passphrase-protected: give an unencrypted key file "
+                         "(readable only by the gateway's user)")
+
+
+def _file_error(exc: BaseException) -> str:
+    if isinstance(exc, _TlsSetupError):
+        return str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
+        return exc.strerror  # "No such file or directory", "Permission denied"
+    return str(exc) or type(exc).__name__
+
+
 class MqttAdapter:
     def __init__(self, settings: MqttSettings,
                  on_message: Callable[[InboundMessage], None]) -> None:
@@ -75,11 +102,20 @@ class MqttAdapter:
         self._connected = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._subscribe_mid: int | None = None
+        self._pending_topics: dict[int, list[str]] = {}  # later subscriptions by packet id
         self._lost: asyncio.Future[str] | None = None
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._misc_task: asyncio.Task[None] | None = None
         self.connects = 0
         self.session_present = False
+        # what has been reported since the last good connection (each said once, not per try)
+        self._said_unreachable = False
+        self._said_refused: str | None = None
+        self._refused_this_try = False
+        # paho's last error or warning: why a TLS session died before CONNACK, which paho
+        # otherwise only passes to its log (it reports the disconnect as "Unspecified error")
+        self._last_error: str | None = None
+        self._tls_ready = False  # the TLS context is made at the first attempt (see _session)
         self._client = self._make_client()
 
     # ------------------------------------------------------------------ setup
@@ -97,21 +133,56 @@ class MqttAdapter:
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_socket_register_write
         client.on_socket_unregister_write = self._on_socket_unregister_write
+        client.on_log = self._on_log
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(1, 30)
         if s.username:
             client.username_pw_set(s.username, s.password)
-        if s.tls or s.ca_file or s.cert_file:
-            client.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file,
-                           cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(s.tls_insecure)
         client.connect_async(s.host, s.port, keepalive=s.keepalive)
         return client
 
     @property
+    def _wants_tls(self) -> bool:
+        s = self.settings
+        return s.tls or bool(s.ca_file or s.cert_file)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """What paho's ``tls_set`` builds, with errors that say which file is the matter.
+
+        Built at the first connection attempt, not in the constructor: an unreadable
+        certificate is reported and retried like a refusing broker (the files may be deployed
+        after the gateway starts) instead of ending the daemon, whose Modbus side still works.
+        """
+        s = self.settings
+        # PROTOCOL_TLS_CLIENT: the broker's chain and its host name are verified
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            if s.ca_file:
+                context.load_verify_locations(cafile=s.ca_file)
+            else:
+                context.load_default_certs()
+        except OSError as exc:  # ssl.SSLError is an OSError
+            raise _TlsSetupError(f"broker.tls.ca_file {s.ca_file}: {_file_error(exc)}",
+                                 ) from None
+        if s.cert_file:
+            try:
+                context.load_cert_chain(s.cert_file, s.key_file, password=_no_passphrase)
+            except (OSError, ValueError, _TlsSetupError) as exc:
+                raise _TlsSetupError(f"broker.tls.cert_file {s.cert_file} / key_file "
+                                     f"{s.key_file or '(in cert_file)'}: {_file_error(exc)}",
+                                     ) from None
+        context.check_hostname = not s.tls_insecure
+        return context
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def inflight(self) -> int:
+        """Publishes the broker has not acknowledged yet."""
+        return len(self._inflight)
 
     async def wait_connected(self) -> None:
         await self._connected.wait()
@@ -144,6 +215,17 @@ class MqttAdapter:
         assert self._loop is not None
         s = self.settings
         was_connected_before = self.connects
+        self._refused_this_try = False
+        self._last_error = None
+        if self._wants_tls and not self._tls_ready:
+            try:
+                self._client.tls_set_context(self._tls_context())
+                self._tls_ready = True
+            except _TlsSetupError as exc:
+                self._report_refused(str(exc), check="the files named in broker.tls: readable "
+                                     "by the gateway, PEM, the key not passphrase-protected",
+                                     event="broker_tls_unusable")
+                return "refused"
         try:
             # Probe reachability without blocking the loop; paho's own connect is blocking.
             _, writer = await asyncio.wait_for(asyncio.open_connection(s.host, s.port),
@@ -153,20 +235,58 @@ class MqttAdapter:
             rc = self._client.reconnect()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise OSError(f"connect failed: {mqtt.error_string(rc)}")
-        except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
+        except ssl.SSLError as exc:
+            # reachable, but the TLS handshake failed: e.g. a broker certificate that
+            # broker.tls.ca_file does not trust. Never retried insecurely.
+            self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
+            self._report_refused(
+                f"TLS handshake failed: {exc}",
+                check="broker.tls.ca_file must hold the CA that signed the broker's "
+                      "certificate, issued for this host name" if isinstance(
+                          exc, ssl.SSLCertVerificationError) else _CHECK_TLS)
+            return "refused"
+        except (OSError, TimeoutError, ValueError) as exc:
             self._report_unreachable(exc)
             self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
             return "unreachable"
         reason = await self._lost
-        return "connected-then-lost" if self.connects > was_connected_before else reason
+        if self.connects > was_connected_before:
+            return "connected-then-lost"
+        if not self._refused_this_try:
+            # closed before any CONNACK: with TLS, typically the broker rejecting our client
+            # certificate (TLS 1.3 sends that alert after the client's side of the handshake)
+            why = self._last_error or reason
+            self._report_refused(f"connection closed before the broker accepted it: {why}",
+                                 check=_CHECK_TLS if "SSL" in why else
+                                 "the broker's log: it closed the connection without a CONNACK")
+        return "refused"
 
     def _report_unreachable(self, exc: BaseException) -> None:
-        if not getattr(self, "_said_unreachable", False):
+        if not self._said_unreachable:
             log.warning("broker_unreachable", broker=f"{self.settings.host}:{self.settings.port}",
                         error=str(exc) or type(exc).__name__,
                         retry="forever, with jittered backoff up to "
                               f"{self.settings.backoff_max:.0f}s")
             self._said_unreachable = True
+
+    def _report_refused(self, reason: str, *, check: str,
+                        event: str = "broker_refused") -> None:
+        """The broker is there but would not have us: said once per reason until connected."""
+        self._refused_this_try = True
+        if reason == self._said_refused:
+            return
+        self._said_refused = reason
+        s = self.settings
+        log.error(event, broker=f"{s.host}:{s.port}", reason=reason, check=check,
+                  retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
+
+    def _check_account(self) -> str:
+        if self.settings.username:
+            return (f"the broker's account {self.settings.username!r} and its password "
+                    "(broker.username/password, or the user:password@ in the "
+                    "ALARM_GATEWAY_BROKER / --broker URL)")
+        return ("no broker.username is configured: the broker wants one, or a client "
+                "certificate (broker.tls.cert_file/key_file)")
 
     def _teardown(self) -> None:
         if self._misc_task is not None:
@@ -208,12 +328,12 @@ class MqttAdapter:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if reason_code.is_failure:
-            log.error("broker_refused", broker=f"{self.settings.host}:{self.settings.port}",
-                      reason=str(reason_code))
+            self._report_refused(str(reason_code), check=self._check_account())
             return
         self.connects += 1
         self.session_present = bool(flags.session_present)
         self._said_unreachable = False
+        self._said_refused = None
         if self.settings.subscriptions:
             _, self._subscribe_mid = client.subscribe(
                 [(topic, 1) for topic in self.settings.subscriptions])
@@ -254,14 +374,38 @@ class MqttAdapter:
         if future is not None and not future.done():
             future.set_result(None)
 
+    def update_subscriptions(self, topics: list[str]) -> None:
+        """Follow a reloaded config: subscribe to new topics and drop the ones gone (the
+        session is persistent, so the broker keeps the rest)."""
+        old = list(self.settings.subscriptions)
+        added = [t for t in topics if t not in old]
+        removed = [t for t in old if t not in topics]
+        self.settings = replace(self.settings, subscriptions=tuple(topics))
+        if not self.connected:
+            return  # the next connection subscribes to the new list
+        if added:
+            _, mid = self._client.subscribe([(topic, 1) for topic in added])
+            if mid is not None:
+                self._pending_topics[mid] = added
+        if removed:
+            self._client.unsubscribe(removed)
+        if added or removed:
+            log.info("subscriptions_updated", added=len(added), removed=len(removed))
+
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reason_codes: list[Any], properties: Any) -> None:
-        refused = [self.settings.subscriptions[i] for i, rc in enumerate(reason_codes)
-                   if rc.is_failure and i < len(self.settings.subscriptions)]
+        topics = self._pending_topics.pop(mid, None) or list(self.settings.subscriptions)
+        refused = [topics[i] for i, rc in enumerate(reason_codes)
+                   if rc.is_failure and i < len(topics)]
         if refused:
             log.error("subscription_refused", topics=refused)
         if mid == self._subscribe_mid:
             self._subscribed.set()
+
+    def _on_log(self, client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
+        # paho's messages name packets and flags, never the password; only errors are kept
+        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
+            self._last_error = buf
 
     # ------------------------------------------------------------------ socket plumbing
 

@@ -13,6 +13,7 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.config import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
@@ -40,15 +41,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     site, playbooks = _load(args)
     if args.demo_users:
         _demo_users(site)
+    def reloader() -> tuple[SiteConfig, dict[str, Playbook]]:
+        return _load(args)  # the same file and overrides, read again
+
     if args.simulate_devices:
-        asyncio.run(_serve_with_simulated_devices(site, playbooks))
+        asyncio.run(_serve_with_simulated_devices(site, playbooks, reloader))
     else:
-        asyncio.run(serve(site, playbooks))
+        asyncio.run(serve(site, playbooks, reloader=reloader))
     return 0
 
 
-async def _serve_with_simulated_devices(site: SiteConfig,
-                                        playbooks: dict[str, Playbook]) -> None:
+async def _serve_with_simulated_devices(
+        site: SiteConfig, playbooks: dict[str, Playbook],
+        reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]]) -> None:
     """The demo: the gateway with the site's devices simulated in the same process (the
     Modbus units as real pymodbus servers on their configured ports, the MQTT elevators
     as clients of the broker)."""
@@ -84,7 +89,7 @@ async def _serve_with_simulated_devices(site: SiteConfig,
 
     starter = asyncio.create_task(start_elevators())
     try:
-        await serve(site, playbooks)
+        await serve(site, playbooks, reloader=reloader)
     finally:
         starter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -358,6 +363,40 @@ def cmd_points(args: argparse.Namespace) -> int:
         conn.close()
 
 
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Ask the running daemon to re-read its config (like SIGHUP, but with who asked)."""
+    from gateway import store
+
+    path = _store_path(args)
+    conn = store.connect(path, readonly=True)
+    try:
+        store.DaemonLock(path).require_daemon()
+        return _await_command(conn, "reload", "", args.by, {})
+    finally:
+        conn.close()
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from gateway import store
+
+    info = store.backup(_store_path(args), Path(args.dest), overwrite=args.overwrite)
+    print(f"backup written to {info.dest}: {info.incidents} incidents, {info.events} events, "
+          f"{info.signals} signals, schema {info.schema_version}, {info.bytes:,} bytes in "
+          f"{info.seconds:.1f}s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from gateway import store
+
+    info = store.restore(Path(args.src), _store_path(args), now=time.time())
+    print(f"restored {info.source} into {info.store}: {info.incidents} incidents, "
+          f"{info.events} events, {info.signals} signals (schema {info.schema_version})")
+    if info.aside is not None:
+        print(f"the store it replaced is kept at {info.aside}")
+    return 0
+
+
 def cmd_deadletters(args: argparse.Namespace) -> int:
     from gateway import render, store
 
@@ -501,6 +540,28 @@ def build_parser() -> argparse.ArgumentParser:
     for p in psub.choices.values():
         p.add_argument("--by", default=user, help="who (default: %(default)s)")
     points.set_defaults(func=cmd_points)
+
+    reload = sub.add_parser("reload", help="the running daemon re-reads its config and "
+                                           "playbooks (as on SIGHUP); a bad one is refused")
+    config_arg(reload)
+    reload.add_argument("--store")
+    reload.add_argument("--by", default=user, help="who (default: %(default)s)")
+    reload.set_defaults(func=cmd_reload)
+
+    backup = sub.add_parser("backup", help="an online, consistent copy of the store "
+                                           "(SQLite backup API), while the daemon runs")
+    config_arg(backup)
+    backup.add_argument("--store")
+    backup.add_argument("dest", help="the file to write")
+    backup.add_argument("--overwrite", action="store_true")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="put a backup in place of the store (the daemon "
+                                             "must be stopped; the current store is kept aside)")
+    config_arg(restore)
+    restore.add_argument("--store")
+    restore.add_argument("src", help="the backup file")
+    restore.set_defaults(func=cmd_restore)
 
     tasks = sub.add_parser("tasks", help="follow-up visits and calls (回访) due after close")
     config_arg(tasks)

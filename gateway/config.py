@@ -69,11 +69,29 @@ class EmbeddedBrokerModel(Strict):
     config: str = "mosquitto.conf"
 
 
+class SupervisionModel(Strict):
+    """The gateway watching itself: a silent gateway in a monitoring center is an emergency."""
+
+    broker_down_after: Duration = Field(60.0, gt=0)
+    # no input at all from an adapter for this long (mqtt, or a Modbus connection id)
+    silent_after: dict[str, Duration] = Field(default_factory=dict)
+
+
+class RetentionModel(Strict):
+    """How long raw data is kept; incidents and their timelines are kept for good."""
+
+    signals: Duration = Field(90 * 86400.0, gt=0)
+    dead_letters: Duration = Field(30 * 86400.0, gt=0)
+    commands: Duration = Field(90 * 86400.0, gt=0)
+    outbox: Duration = Field(30 * 86400.0, gt=0)
+
+
 class StoreModel(Strict):
     path: str = "alarm-gateway.sqlite3"
     # "normal" survives a killed process (WAL); "full" also survives power loss, at the cost
     # of an fsync per committed batch.
     synchronous: Literal["normal", "full"] = "full"
+    retention: RetentionModel = Field(default_factory=RetentionModel)
 
 
 class ConsoleTlsModel(Strict):
@@ -194,6 +212,7 @@ class SiteConfigModel(Strict):
     playbooks: str = "playbooks"
     outputs: OutputsModel = Field(default_factory=OutputsModel)
     console: ConsoleModel = Field(default_factory=ConsoleModel)
+    supervision: SupervisionModel = Field(default_factory=SupervisionModel)
     roles: dict[str, BiText]
     contacts: list[ContactModel] = Field(default_factory=list)
     modbus: list[ModbusConnectionModel] = Field(default_factory=list)
@@ -362,6 +381,9 @@ class SiteConfig:
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    broker_down_after: float = 60.0
+    silent_after: Mapping[str, float] = field(default_factory=dict)
+    retention: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def buildings(self) -> set[str]:
@@ -398,8 +420,17 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
     points = _expand_points(model.points, path, lines, model.site.id)
     site = _compile(model, points, path, lines, broker or env.get(ENV_BROKER),
                     store or env.get(ENV_STORE))
+    unknown = sorted(set(model.supervision.silent_after) - {"mqtt", *site.modbus})
+    if unknown:
+        raise ConfigReferenceError([Problem(
+            str(path), "supervision.silent_after", unknown_name(
+                "adapter", unknown[0], ["mqtt", *site.modbus]),
+            lines.line(("supervision", "silent_after", unknown[0])))])
     return replace(site, console=_console(model.console, path.parent,
-                                          console or env.get(ENV_CONSOLE), path))
+                                          console or env.get(ENV_CONSOLE), path),
+                   broker_down_after=model.supervision.broker_down_after,
+                   silent_after=dict(model.supervision.silent_after),
+                   retention=model.store.retention.model_dump())
 
 
 def _console(model: ConsoleModel, base: Path, override: str | None,
@@ -566,7 +597,7 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
             problem(("contacts", index, "id"), f"duplicate contact id {c.id!r}")
         contacts[c.id] = Contact(c.id, c.name.to_text(), c.phone)
 
-    broker = _broker(model, broker_override, compiled_points, problem)
+    broker = _broker(model, broker_override, compiled_points, problem, base)
     if problems:
         raise ConfigReferenceError(problems)
 
@@ -605,7 +636,7 @@ def _payload_text(payload: str | dict[str, Any]) -> str:
 
 
 def _broker(model: SiteConfigModel, override: str | None, points: dict[str, PointConfig],
-            problem: Any) -> BrokerConfig:
+            problem: Any, base: Path) -> BrokerConfig:
     bound_topics = sorted({p.mqtt.topic for p in points.values() if p.mqtt is not None})
     if model.broker is None:
         b = BrokerModel(port=model.embedded_broker.port, client_id=f"alarm-gateway-{model.site.id}")
@@ -614,36 +645,78 @@ def _broker(model: SiteConfigModel, override: str | None, points: dict[str, Poin
         b = model.broker
         embedded = False
     host, port, username, password = b.host, b.port, b.username, b.password
+    tls = _resolve_tls(b.tls, base)
     if override:
         try:
             host, port, user_o, pass_o = parse_broker_url(override)
         except ValueError as exc:
-            shown = re.sub(r"//[^@/]*@", "//***@", override)  # never echo a password
-            problem(("broker",), f"broker override {shown!r} (command line or "
-                    f"{ENV_BROKER}): {exc}", in_file=False)
+            problem(("broker",), f"broker override {redact_broker_url(override)!r} (command "
+                    f"line or {ENV_BROKER}): {exc}", in_file=False)
             user_o, pass_o = None, None
         username = user_o or username
         password = pass_o or password
+        if tls is None and override.strip().lower().startswith("mqtts://"):
+            # mqtts:// means TLS even without a tls: section (the system's CAs), never a
+            # password sent in clear. (mqtt:// does not turn off a configured tls: section.)
+            tls = TlsModel()
         embedded = False
     subscriptions = tuple(b.subscriptions) if b.subscriptions else tuple(bound_topics)
     return BrokerConfig(host=host, port=port, client_id=b.client_id, username=username,
-                        password=password, tls=b.tls, keepalive=b.keepalive,
+                        password=password, tls=tls, keepalive=b.keepalive,
                         subscriptions=subscriptions, max_payload_bytes=b.max_payload_bytes,
                         embedded=embedded)
 
 
+def _resolve_tls(tls: TlsModel | None, base: Path) -> TlsModel | None:
+    """Relative certificate and key paths are relative to the config file, like the store's."""
+    if tls is None:
+        return None
+
+    def at(name: str | None) -> str | None:
+        return str((base / name).resolve()) if name else None
+
+    return tls.model_copy(update={"ca_file": at(tls.ca_file), "cert_file": at(tls.cert_file),
+                                  "key_file": at(tls.key_file)})
+
+
+_BROKER_URL_FORM = "use host:port or mqtt[s]://[user:password@]host:port"
+
+
+def redact_broker_url(text: str) -> str:
+    """The override as it may be shown: everything before the host's ``@`` hidden."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return f"{scheme}{sep}{rest}"
+
+
 def parse_broker_url(text: str) -> tuple[str, int, str | None, str | None]:
-    """``host:port`` or ``mqtt://user:pass@host:port`` → parts."""
+    """``host:port`` or ``mqtt[s]://user:pass@host:port`` → parts.
+
+    The messages never quote what was parsed: with an unencoded ``/``, ``?`` or ``#`` in the
+    password, "the port" or "the host" would be a piece of the password.
+    """
     if "://" not in text:
         text = "mqtt://" + text
-    parts = urlsplit(text)
-    if parts.scheme not in {"mqtt", "mqtts", "tcp"}:
-        raise ValueError("use host:port or mqtt://[user:password@]host:port")
+    parts = urlsplit(text.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in {"mqtt", "mqtts", "tcp"}:
+        raise ValueError(_BROKER_URL_FORM)
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or "#" in text \
+            or "?" in text:
+        raise ValueError(f"{_BROKER_URL_FORM}, nothing after the port (percent-encode @ : / ? "
+                         "# in the user name and password: %40 %3A %2F %3F %23)")
     if not parts.hostname:
         raise ValueError("no host given")
     try:
-        port = parts.port or 1883
-    except ValueError as exc:
-        raise ValueError(f"bad port: {exc}") from None
+        port = parts.port
+    except ValueError:
+        raise ValueError("bad port: give a number from 1 to 65535") from None
+    if port is None:
+        port = 8883 if scheme == "mqtts" else 1883
+    elif not 1 <= port <= 65535:
+        raise ValueError("bad port: give a number from 1 to 65535")
     return (parts.hostname, port, unquote(parts.username) if parts.username else None,
             unquote(parts.password) if parts.password else None)

@@ -246,6 +246,7 @@ class Engine:
         self._actuator_index: dict[tuple[str, str],
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
         self._triggered = [p for p in self.playbooks.values() if p.trigger is not None]
+        self.config_version = ""  # set by the runtime: recorded on every incident opened
         self.workflow = Workflow(self)
 
     # ------------------------------------------------------------------ signals
@@ -351,7 +352,8 @@ class Engine:
             id=f"INC-{number:06d}", type=playbook.id, key=key, severity=playbook.severity,
             status=IncidentStatus.OPEN, stage=playbook.stages[0].id, location=location,
             opened_at=tx.now, updated_at=tx.now, drill=drill, devices=devices,
-            signal_count=len(devices), commander_role=playbook.commander, opened_by=opened_by)
+            signal_count=len(devices), commander_role=playbook.commander, opened_by=opened_by,
+            config=self.config_version)
 
     def _attach(self, tx: Tx, playbook: Playbook, incident: Incident, signal: Signal) -> None:
         incident = replace(incident, signal_count=incident.signal_count + 1)

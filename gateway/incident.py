@@ -156,6 +156,7 @@ class Incident:
     opened_by: str = ""  # an operator's name when opened by hand; empty when a signal did
     reopened: int = 0
     entered: tuple[str, ...] = ()  # the stages entered, in order (``stage`` is the last)
+    config: str = ""  # the config version (hash) the incident opened under
 
     def device(self, point_id: str, device: str) -> DeviceRef | None:
         for ref in self.devices:
@@ -242,6 +243,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "signal_count": i.signal_count, "acknowledged_at": i.acknowledged_at,
         "acknowledged_by": i.acknowledged_by, "closed_at": i.closed_at,
         "closed_by": i.closed_by, "extra": dict(i.extra), "entered": list(i.entered),
+        "config": i.config,
         "commander": i.commander, "commander_role": i.commander_role,
         "verdict": i.verdict.value if i.verdict else None, "resolved_at": i.resolved_at,
         "resolved_by": i.resolved_by, "review": dict(i.review), "opened_by": i.opened_by,
@@ -271,7 +273,7 @@ def from_json(data: dict[str, Any]) -> Incident:
         signal_count=data["signal_count"], acknowledged_at=data["acknowledged_at"],
         acknowledged_by=data["acknowledged_by"], closed_at=data["closed_at"],
         closed_by=data["closed_by"], extra=data.get("extra", {}),
-        entered=tuple(data.get("entered") or (data["stage"],)),
+        entered=tuple(data.get("entered") or (data["stage"],)), config=data.get("config", ""),
         commander=data.get("commander", ""), commander_role=data.get("commander_role", ""),
         verdict=Verdict(data["verdict"]) if data.get("verdict") else None,
         resolved_at=data.get("resolved_at"), resolved_by=data.get("resolved_by", ""),

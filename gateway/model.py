@@ -44,6 +44,7 @@ class PointKind(enum.StrEnum):
     VALVE_POSITION = "valve_position"
     POWER_STATUS = "power_status"
     GENERATOR = "generator"
+    SYSTEM = "system"  # the gateway's own health (broker link, silent adapters)
     GENERIC = "generic"
 
 

@@ -10,7 +10,9 @@ delivers them again; a crash after it leaves pending outbox rows that are sent a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import json
 import signal
 import time
@@ -43,14 +45,17 @@ from gateway.engine import (
     apply,
     event_messages,
 )
-from gateway.errors import CommandError, DecodeError, StoreError
+from gateway.errors import CommandError, ConfigError, DecodeError, Problem, StoreError
 from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
-from gateway.model import ActionStatus, Event, PointState, Signal
+from gateway.model import ActionStatus, Event, Location, PointKind, PointState, Signal
 from gateway.playbook import Playbook
 from gateway.points import PointStatus, condition, supervise
+from gateway.reload import ConfigDiff, config_version, diff
 from gateway.schema_common import unknown_name
+from gateway.sdnotify import Notifier
 from gateway.store import (
+    SCHEMA_VERSION,
     DaemonLock,
     DeadLetter,
     OutboxItem,
@@ -58,8 +63,12 @@ from gateway.store import (
     Store,
     WriteSet,
     get_incident,
+    latest_config_version,
     load_startup,
+    mark_outbox,
     pending_commands,
+    prune,
+    record_config_version,
     seen_rx,
     submit_command,
     write_batch,
@@ -120,14 +129,43 @@ _LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadl
                   "reopened"}
 _LOGGED_FIELDS = {"name_en", "location", "state", "stage_name_en", "reason", "actuator",
                   "command", "step", "late", "late_by", "to", "withheld"}
-_Input = InboundMessage | _Command | _ActionResult | _Tick | BlockRead | BlockRefused | UnitHealth
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    """Re-read the config (SIGHUP, or ``alarm-gateway reload`` as a queued command)."""
+
+    actor: str
+    source: str
+    row_id: int | None = None
+
+
+_Input = (InboundMessage | _Command | _ActionResult | _Tick | _Reload | BlockRead | BlockRefused
+          | UnitHealth)
+DRAIN_SECONDS = 5.0  # on SIGTERM: finish the work in hand and flush the outbox, within this
+READY_WAIT = 15.0  # READY=1 once subscribed, or after this with the broker still unreachable
+STATUS_EVERY = 5.0
+UPKEEP_EVERY = 3600.0
 
 
 class Gateway:
     def __init__(self, site: SiteConfig, playbooks: dict[str, Playbook], *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.site = site
         self.engine = Engine(site, playbooks)
+        self.config = config_version(site, playbooks)
+        self.engine.config_version = self.config.short
+        self.reloader = reloader
+        self.notifier = notifier or Notifier()
+        self.draining = False
+        self.busy = 0  # batches taken from the inputs and not yet committed and acknowledged
+        # the last input of each adapter ("mqtt", and each Modbus connection id)
+        self.last_rx: dict[str, float] = {}
+        self.broker_down_since: float | None = None
+        self.system_points: dict[str, PointState] = {}
+        self._run_task: asyncio.Task[None] | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._link_tasks: dict[str, asyncio.Task[None]] = {}
         self.clock = clock
         self.store = Store(site.store_path, synchronous=site.store_synchronous)
         self.lock = DaemonLock(site.store_path)
@@ -169,6 +207,9 @@ class Gateway:
                 # before the store thread exists: the broker is forked with a pre-exec hook
                 await self._start_embedded_broker()
             await self.store.open()
+            if self.store.migrations:
+                log.info("store_migrated", from_version=self.store.migrated_from,
+                         to_version=SCHEMA_VERSION, applied=list(self.store.migrations))
             try:
                 await self._run_open()
             finally:
@@ -197,39 +238,151 @@ class Gateway:
             ca_file=b.tls.ca_file if b.tls else None, cert_file=b.tls.cert_file if b.tls else None,
             key_file=b.tls.key_file if b.tls else None, tls=b.tls is not None,
             tls_insecure=b.tls.insecure if b.tls else False, keepalive=int(b.keepalive)),
-            self.inputs.put_nowait)
+            self._receive)
         log.info("gateway_starting", site=self.site.site_id, store=str(self.site.store_path),
                  broker=b.describe(), embedded_broker=b.embedded, points=len(self.site.points),
                  playbooks=sorted(self.engine.playbooks), open_incidents=len(self.state.incidents),
                  pending_outbox=len(startup.pending_outbox))
+        await self._record_config("start", "")
         async with asyncio.TaskGroup() as tg:
+            self._tg = tg
             tg.create_task(self.mqtt.run(), name="mqtt")
-            for connection in self.site.modbus.values():
-                connection_plan = self.modbus_plans.get(connection.id)
-                link = ModbusLink(
-                    LinkSettings(connection.id, connection.transport, connection.host,
-                                 connection.port, connection.device, connection.baudrate,
-                                 connection.parity, connection.stopbits, connection.bytesize,
-                                 connection.timeout, connection.backoff_max),
-                    list(connection_plan.blocks) if connection_plan else [],
-                    dict(connection.poll), self.inputs.put_nowait)
-                self.links[connection.id] = link
-                tg.create_task(link.run(), name=f"modbus-{connection.id}")
+            self._start_links()
             tg.create_task(self._pipeline(), name="pipeline")
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._dispatcher(), name="dispatcher")
             tg.create_task(self._acknowledger(), name="acknowledger")
             tg.create_task(self._command_poller(), name="commands")
             tg.create_task(self._announce_ready(), name="ready")
+            tg.create_task(self._status_loop(), name="status")
+            tg.create_task(self._upkeep(), name="upkeep")
+            if self.notifier.watchdog_seconds:
+                tg.create_task(self._watchdog(self.notifier.watchdog_seconds), name="watchdog")
             if self.site.console.enabled:
                 from gateway.console.server import serve_console
 
                 tg.create_task(serve_console(self), name="console")
 
+    def _start_links(self) -> None:
+        assert self._tg is not None
+        for connection in self.site.modbus.values():
+            connection_plan = self.modbus_plans.get(connection.id)
+            link = ModbusLink(
+                LinkSettings(connection.id, connection.transport, connection.host,
+                             connection.port, connection.device, connection.baudrate,
+                             connection.parity, connection.stopbits, connection.bytesize,
+                             connection.timeout, connection.backoff_max),
+                list(connection_plan.blocks) if connection_plan else [],
+                dict(connection.poll), partial(self._from_modbus, connection.id))
+            self.links[connection.id] = link
+            self._link_tasks[connection.id] = self._tg.create_task(
+                link.run(), name=f"modbus-{connection.id}")
+
+    async def _restart_links(self) -> None:
+        """After a reload that changed the Modbus side: the old links stop, new ones start."""
+        tasks = list(self._link_tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.links.clear()
+        self._link_tasks.clear()
+        if not self.draining:
+            self._start_links()
+
+    def _receive(self, message: InboundMessage) -> None:
+        self.last_rx["mqtt"] = self.clock()
+        if self.draining:
+            # stopping: not taken, so not acknowledged; the broker keeps it for the next start
+            self.counters["mqtt_left_for_next_start"] += 1
+            return
+        self.inputs.put_nowait(message)
+
+    def _from_modbus(self, connection: str, report: BlockRead | BlockRefused | UnitHealth) -> None:
+        if isinstance(report, BlockRead):
+            self.last_rx[connection] = self.clock()
+        if not self.draining:
+            self.inputs.put_nowait(report)
+
+    # ------------------------------------------------------------------ systemd
+
+    def status_line(self) -> str:
+        """One line for systemd's STATUS and the log."""
+        total = len(self.site.points)
+        online = sum(1 for pid, p in self.points.items()
+                     if p.state is not PointState.OFFLINE and pid in self.site.points)
+        live = len(self.state.incidents)
+        parts = [f"{live} open incident{'s' if live != 1 else ''}",
+                 "broker connected" if self.mqtt and self.mqtt.connected
+                 else "broker DISCONNECTED", f"{online}/{total} points online"]
+        down = [name for name, state in sorted(self.system_points.items())
+                if state is PointState.ALARM]
+        if down:
+            parts.append("SYSTEM: " + ", ".join(down))
+        if self.drill_until > self.clock():
+            parts.append("drill on")
+        if self.draining:
+            parts.append("stopping")
+        return ", ".join(parts)
+
+    async def _status_loop(self) -> None:
+        last = ""
+        while True:
+            line = self.status_line()
+            if line != last:
+                self.notifier.status(line)
+                last = line
+            await asyncio.sleep(STATUS_EVERY)
+
+    async def _watchdog(self, interval: float) -> None:
+        """WATCHDOG=1 from the event loop: a loop that hangs stops the pings and systemd
+        restarts the service; so does a dead store thread."""
+        while True:
+            if self.store.alive:
+                self.notifier.watchdog()
+            await asyncio.sleep(interval / 3)
+
+    # ------------------------------------------------------------------ stopping
+
+    async def shutdown(self) -> None:
+        """SIGTERM: take no new signals, finish what is in hand, flush the outbox within a
+        bound; the caller then cancels the rest and the store closes cleanly."""
+        if self.draining:
+            return
+        self.draining = True
+        self.notifier.stopping(self.status_line())
+        log.info("gateway_stopping", queued=self.inputs.qsize(), outbox=self.outq.qsize())
+        for task in self._link_tasks.values():
+            task.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_SECONDS
+        await _until(lambda: not self.busy and self.inputs.empty(), deadline)
+        await _until(lambda: (self.outq.empty() and not self._publishing())
+                     or self.mqtt is None or not self.mqtt.connected, deadline)
+        if self.outbox_done:
+            done, self.outbox_done = self.outbox_done, []
+            with contextlib.suppress(StoreError):
+                await self.store.call(partial(mark_outbox, results=done, now=self.clock()))
+        log.info("gateway_drained", left_queued=self.inputs.qsize(),
+                 outbox_unsent=self.outq.qsize(), in_time=loop.time() < deadline)
+
+    def _publishing(self) -> bool:
+        return bool(self.mqtt is not None and self.mqtt.inflight) or bool(self._modbus_writes)
+
     async def _announce_ready(self) -> None:
         assert self.mqtt is not None
-        await self.mqtt.wait_subscribed()
-        log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe())
+        try:
+            await asyncio.wait_for(self.mqtt.wait_subscribed(), READY_WAIT)
+        except TimeoutError:
+            # systemd must not kill a gateway whose broker is down: it is up, and says so
+            self.notifier.ready(self.status_line())
+            log.warning("gateway_ready_without_broker", broker=self.site.broker.describe())
+            await self.mqtt.wait_subscribed()
+        else:
+            self.notifier.ready(self.status_line())
+        log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe(),
+                 config=self.config.short)
 
     async def _start_embedded_broker(self) -> None:
         b = self.site.broker
@@ -250,15 +403,18 @@ class Gateway:
             batch = [first]
             while len(batch) < MAX_BATCH and not self.inputs.empty():
                 batch.append(self.inputs.get_nowait())
+            self.busy += 1
             try:
-                await self._process(batch)
+                if not await self._process(batch):
+                    self.busy -= 1  # nothing to commit
             except Exception as exc:
                 # The pipeline must outlive a defect. Nothing of this batch was acknowledged:
                 # the broker still holds its messages.
+                self.busy -= 1
                 self.counters["internal_errors"] += 1
                 log.exception("batch_failed", size=len(batch), error=repr(exc))
 
-    async def _process(self, batch: list[_Input]) -> None:
+    async def _process(self, batch: list[_Input]) -> bool:
         """Decide a batch and hand its commit to the store without waiting for it.
 
         The next batch is decided while this one commits; the acknowledger waits for the
@@ -286,10 +442,11 @@ class Gateway:
             # never an fsync of their own per message
             ws.outbox_done, self.outbox_done = self.outbox_done, []
         if not ws:
-            return
+            return False
         ws.outbox.extend(event_messages(self.engine.prefix, ws.events, ws.incidents))
         future = self.store.submit(partial(write_batch, ws=ws, now=now))
         await self.commits.put(_Commit(future, ws, now, acks))
+        return True
 
     async def _acknowledger(self) -> None:
         assert self.mqtt is not None
@@ -305,6 +462,7 @@ class Gateway:
                 waiter = self.command_waiters.pop(row_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result((ok, result))
+            self.busy -= 1
             for listener in self.listeners:
                 try:
                     listener(commit.ws)
@@ -332,6 +490,8 @@ class Gateway:
             self._on_message(item, ws, now)
         elif isinstance(item, _Command):
             self._on_command(item, ws, now)
+        elif isinstance(item, _Reload):
+            self._on_reload(item, ws, now)
         elif isinstance(item, _ActionResult):
             self._fold(self.engine.on_action_result(
                 self.state, item.incident_id, item.action_id, item.status, item.detail, now), ws)
@@ -517,6 +677,9 @@ class Gateway:
         if cmd.verb in ("shelve", "unshelve"):
             self._on_shelve(item, ws, now)
             return
+        if cmd.verb == "reload":
+            self._on_reload(_Reload(cmd.actor, "command", item.row_id), ws, now)
+            return
         try:
             outcome = self.engine.on_command(self.state, cmd, now, item.stored)
         except CommandError as exc:
@@ -549,6 +712,144 @@ class Gateway:
         ws.command_results.append((item.row_id, True, result))
         log.warning("drill", actor=cmd.actor, state=result,
                     note="signals are drill signals: actuator writes are withheld")
+
+    # ------------------------------------------------------------------ reload
+
+    def _on_reload(self, item: _Reload, ws: WriteSet, now: float) -> None:
+        """Re-read and apply the config between two inputs: the signals before it are decided
+        on the old config, those after on the new; open incidents carry on."""
+        def answer(ok: bool, text: str) -> None:
+            if item.row_id is not None:
+                ws.command_results.append((item.row_id, ok, text))
+
+        self.notifier.reloading()
+        try:
+            if self.reloader is None:
+                raise ConfigError([Problem(str(self.site.file), "",
+                                           "this gateway was started without a config file")])
+            site, playbooks = self.reloader()
+        except ConfigError as exc:
+            problems = [str(p) for p in exc.problems]
+            log.error("reload_rejected", by=item.actor, source=item.source, problems=problems,
+                      kept=self.config.short)
+            self.notifier.ready(self.status_line())
+            answer(False, "config rejected, the running one is kept:\n  "
+                   + "\n  ".join(problems))
+            return
+        version = config_version(site, playbooks)
+        change = diff(self.site, self.engine.playbooks, site, playbooks)
+        if version.hash == self.config.hash and change.empty:
+            self.notifier.ready(self.status_line())
+            answer(True, f"config unchanged ({self.config.short})")
+            return
+        # settings only a restart applies stay as they are
+        subscriptions = site.broker.subscriptions
+        site = replace(site, broker=replace(self.site.broker, subscriptions=subscriptions),
+                       store_path=self.site.store_path,
+                       store_synchronous=self.site.store_synchronous, console=self.site.console,
+                       site_id=self.site.site_id, mqtt_prefix=self.site.mqtt_prefix)
+        modbus_changed = (site.modbus != self.site.modbus
+                          or modbus_plan(site.points) != self.modbus_plans)
+        self.site = site
+        self.engine = Engine(site, playbooks)
+        self.engine.config_version = version.short
+        self.topics = site.points_by_topic()
+        self.modbus_plans = modbus_plan(site.points)
+        self.points = {pid: p for pid, p in self.points.items() if pid in site.points}
+        self.config = version
+        orphans = sorted({i.type for i in self.state.incidents.values()} - set(playbooks))
+        log.warning("config_reloaded", by=item.actor, source=item.source, config=version.short,
+                    changes=list(change.summary), needs_restart=list(change.needs_restart),
+                    incidents_without_playbook=orphans)
+        if modbus_changed and self._tg is not None:
+            self._tg.create_task(self._restart_links(), name="modbus-restart")
+        if self.mqtt is not None:
+            self.mqtt.update_subscriptions(list(subscriptions))
+        if self._tg is not None:
+            self._tg.create_task(self._record_config(item.source, item.actor, change),
+                                 name="config-version")
+        self.notifier.ready(self.status_line())
+        text = f"config {version.short} applied: " + ("; ".join(change.summary) or "no change")
+        if change.needs_restart:
+            text += f" (needs a restart to apply: {', '.join(change.needs_restart)})"
+        answer(True, text)
+
+    async def _record_config(self, source: str, actor: str,
+                             change: ConfigDiff | None = None) -> None:
+        version = self.config
+        latest = await self.store.call(latest_config_version)
+        if latest is not None and latest[1] == version.hash:
+            return
+        summary = list(change.summary) if change else ["first start" if latest is None
+                                                        else "changed while stopped"]
+        if change and change.needs_restart:
+            summary.append("needs a restart to apply: " + ", ".join(change.needs_restart))
+        await self.store.call(partial(
+            record_config_version, at=self.clock(), hash=version.hash, actor=actor,
+            source=source, summary="; ".join(summary), files=json.dumps(list(version.files))))
+        log.info("config_version_recorded", config=version.short, source=source,
+                 actor=actor or None)
+
+    # ------------------------------------------------------------------ upkeep
+
+    async def _upkeep(self) -> None:
+        """Retention of raw data: a minute after start, then once an hour."""
+        await asyncio.sleep(60.0)
+        while True:
+            r = self.site.retention
+            total: Counter[str] = Counter()
+            try:
+                while True:
+                    # one bounded batch per table per store job, with the pipeline's
+                    # batches in between
+                    removed = await self.store.call(partial(
+                        prune, now=self.clock(), signals_days=r["signals"] / 86400,
+                        dead_letters_days=r["dead_letters"] / 86400,
+                        commands_days=r["commands"] / 86400, outbox_days=r["outbox"] / 86400))
+                    more = removed.pop("more")
+                    total.update(removed)
+                    if not more:
+                        break
+                    await asyncio.sleep(0.05)
+            except StoreError as exc:
+                log.error("retention_failed", error=str(exc))
+            if any(total.values()):
+                log.info("retention", removed=dict(total))
+            await asyncio.sleep(UPKEEP_EVERY)
+
+    # ------------------------------------------------------------------ self-supervision
+
+    def _supervise_self(self, ws: WriteSet, now: float) -> None:
+        """Raise (and clear) the gateway's own alarms: the broker down too long, an adapter
+        silent too long. They open a gateway_health incident like any device would."""
+        connected = self.mqtt is not None and self.mqtt.connected
+        if connected:
+            self.broker_down_since = None
+        elif self.broker_down_since is None:
+            self.broker_down_since = now
+        down_for = 0.0 if self.broker_down_since is None else now - self.broker_down_since
+        checks = {"SYS-BROKER": (down_for >= self.site.broker_down_after,
+                                 f"broker {self.site.broker.describe()} disconnected for "
+                                 f"{down_for:.0f}s")}
+        for adapter, limit in self.site.silent_after.items():
+            silent_for = now - self.last_rx.get(adapter, self.started_at)
+            checks[f"SYS-SILENT-{adapter.upper()}"] = (
+                silent_for >= limit, f"nothing received from {adapter} for {silent_for:.0f}s")
+        for point_id, (bad, why) in checks.items():
+            state = PointState.ALARM if bad else PointState.NORMAL
+            previous = self.system_points.get(point_id, PointState.NORMAL)
+            if state is previous:
+                continue
+            self.system_points[point_id] = state
+            (log.error if bad else log.info)("gateway_self_check", point=point_id,
+                                             state=state.value, detail=why)
+            status = PointStatus(state, now, now, why)
+            self.points[point_id] = status
+            ws.points[point_id] = status
+            self._signal(Signal(point_id=point_id, kind=PointKind.SYSTEM,
+                                location=Location(self.site.site_id, zone="gateway"),
+                                state=state, at=now, value=why, source="self-supervision"),
+                         ws, now, b"")
 
     def _on_shelve(self, item: _Command, ws: WriteSet, now: float) -> None:
         cmd = item.command
@@ -602,6 +903,8 @@ class Gateway:
         ws.events.append(Event(kind=kind, at=now, point_id=point_id, actor=actor, data=data))
 
     def _on_tick(self, ws: WriteSet, now: float) -> None:
+        if not self.draining and self.started_at:
+            self._supervise_self(ws, now)
         expired = [pid for pid, shelf in self.shelved.items() if shelf.until <= now]
         for point_id in expired:
             del self.shelved[point_id]
@@ -730,6 +1033,14 @@ class Gateway:
                     verb, incident_id, actor, args), stored))
 
 
+async def _until(done: Callable[[], bool], deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    for _ in itertools.count():
+        if done() or loop.time() >= deadline:
+            return
+        await asyncio.sleep(0.02)
+
+
 def _block_name(connection: str, unit: int, table: str = "", address: int | None = None) -> str:
     name = f"modbus:{connection}/{unit}"
     return f"{name}/{table}/{address}" if table else name
@@ -741,19 +1052,39 @@ def _rx_key(message: InboundMessage) -> tuple[int, str, bytes]:
                                                          digest_size=16).digest())
 
 
-async def serve(site: SiteConfig, playbooks: dict[str, Playbook]) -> None:
-    """Run until SIGTERM or SIGINT."""
-    gateway = Gateway(site, playbooks)
+async def serve(site: SiteConfig, playbooks: dict[str, Playbook], *,
+                reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
+                ) -> None:
+    """Run until SIGTERM or SIGINT (drained, exit 0); SIGHUP re-reads the config."""
+    gateway = Gateway(site, playbooks, reloader=reloader)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stop() -> None:
+        try:
+            await gateway.shutdown()
+        finally:
+            task.cancel()
+
+    def on_stop_signal() -> None:
+        if stopping:
+            task.cancel()  # a second signal: stop now
+            return
+        stopping.append(loop.create_task(stop(), name="shutdown"))
+
+    def on_reload_signal() -> None:
+        gateway.inputs.put_nowait(_Reload("", "SIGHUP"))
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, on_stop_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_reload_signal)
     try:
         await gateway.run()
     except asyncio.CancelledError:
         log.info("gateway_stopped", counters=dict(gateway.counters))
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
-
+        gateway.notifier.close()

@@ -17,6 +17,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,57 +31,82 @@ from gateway.points import PointStatus
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
 CHECKPOINT_EVERY = 200  # committed batches between idle-time WAL checkpoints
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
+# The schema, as an ordered list of migrations: (version, statements). A store records the last
+# version applied in ``PRAGMA user_version``; ``migrate`` runs every later one, each in its own
+# transaction together with the new ``user_version``. Append new versions; never edit old ones.
+# Every statement says IF NOT EXISTS: stores written by the code before migrations existed ran
+# the whole schema on every start, so a table may exist already at a lower version.
+_V1_BASE = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, incident_id TEXT,
-    point_id TEXT, actor TEXT, data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id, seq);
-CREATE TABLE IF NOT EXISTS signals (
+    point_id TEXT, actor TEXT, data TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS events_incident ON events (incident_id, seq)",
+    """CREATE TABLE IF NOT EXISTS signals (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, point_id TEXT NOT NULL, device TEXT NOT NULL,
     state TEXT NOT NULL, value TEXT, changed INTEGER NOT NULL, replayed INTEGER NOT NULL,
-    drill INTEGER NOT NULL, source TEXT NOT NULL, incidents TEXT NOT NULL, payload BLOB);
-CREATE INDEX IF NOT EXISTS signals_point ON signals (point_id, id);
-CREATE TABLE IF NOT EXISTS signal_incidents (
-    signal_id INTEGER NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (incident_id, signal_id));
-CREATE TABLE IF NOT EXISTS incidents (
+    drill INTEGER NOT NULL, source TEXT NOT NULL, incidents TEXT NOT NULL, payload BLOB)""",
+    "CREATE INDEX IF NOT EXISTS signals_point ON signals (point_id, id)",
+    """CREATE TABLE IF NOT EXISTS signal_incidents (
+    signal_id INTEGER NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (incident_id, signal_id))""",
+    """CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
     severity TEXT NOT NULL, drill INTEGER NOT NULL, location TEXT NOT NULL,
-    opened_at REAL NOT NULL, updated_at REAL NOT NULL, closed_at REAL, snapshot TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, opened_at);
-CREATE TABLE IF NOT EXISTS points (
+    opened_at REAL NOT NULL, updated_at REAL NOT NULL, closed_at REAL, snapshot TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, opened_at)",
+    """CREATE TABLE IF NOT EXISTS points (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, since REAL NOT NULL, last_seen REAL NOT NULL,
-    value TEXT, sources TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
+    value TEXT, sources TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, created_at REAL NOT NULL, kind TEXT NOT NULL, incident_id TEXT,
     action_id TEXT, topic TEXT NOT NULL, payload TEXT NOT NULL, qos INTEGER NOT NULL,
     retain INTEGER NOT NULL, withhold INTEGER NOT NULL, status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, done_at REAL, detail TEXT);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status) WHERE status = 'pending';
-CREATE TABLE IF NOT EXISTS dead_letters (
+    attempts INTEGER NOT NULL DEFAULT 0, done_at REAL, detail TEXT)""",
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status) WHERE status = 'pending'",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, source TEXT NOT NULL, topic TEXT NOT NULL,
-    reason TEXT NOT NULL, detail TEXT NOT NULL, size INTEGER NOT NULL, payload BLOB);
-CREATE TABLE IF NOT EXISTS mqtt_rx (
-    mid INTEGER PRIMARY KEY, topic TEXT NOT NULL, digest BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS follow_ups (
-    incident_id TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, text_zh TEXT NOT NULL,
-    text_en TEXT NOT NULL, due_at REAL NOT NULL, status TEXT NOT NULL, done_at REAL,
-    done_by TEXT, note TEXT, drill INTEGER NOT NULL, PRIMARY KEY (incident_id, id));
-CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at);
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, display TEXT NOT NULL, password TEXT NOT NULL, roles TEXT NOT NULL,
-    created_at REAL NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash BLOB PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS commands (
+    reason TEXT NOT NULL, detail TEXT NOT NULL, size INTEGER NOT NULL, payload BLOB)""",
+    """CREATE TABLE IF NOT EXISTS mqtt_rx (
+    mid INTEGER PRIMARY KEY, topic TEXT NOT NULL, digest BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, verb TEXT NOT NULL, incident_id TEXT NOT NULL,
     actor TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-    result TEXT, done_at REAL);
-"""
+    result TEXT, done_at REAL)""",
+)
+_V2_USERS = (
+    """CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, display TEXT NOT NULL, password TEXT NOT NULL, roles TEXT NOT NULL,
+    created_at REAL NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+    token_hash BLOB PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL)""",
+)
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, _V1_BASE),
+    (2, (
+        """CREATE TABLE IF NOT EXISTS follow_ups (
+    incident_id TEXT NOT NULL, id TEXT NOT NULL, role TEXT NOT NULL, text_zh TEXT NOT NULL,
+    text_en TEXT NOT NULL, due_at REAL NOT NULL, status TEXT NOT NULL, done_at REAL,
+    done_by TEXT, note TEXT, drill INTEGER NOT NULL, PRIMARY KEY (incident_id, id))""",
+        "CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at)",
+        *_V2_USERS,
+    )),
+    (3, (
+        """CREATE TABLE IF NOT EXISTS config_versions (
+    id INTEGER PRIMARY KEY, at REAL NOT NULL, hash TEXT NOT NULL, actor TEXT NOT NULL,
+    source TEXT NOT NULL, summary TEXT NOT NULL, files TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS config_versions_hash ON config_versions (hash)",
+        # for ``prune``: which raw signals an incident refers to, and which are old
+        "CREATE INDEX IF NOT EXISTS signal_incidents_signal ON signal_incidents (signal_id)",
+        "CREATE INDEX IF NOT EXISTS signals_at ON signals (at)",
+        # stores written between the follow-ups and the console commits are at version 2
+        # without users and sessions (they were added without a new version number)
+        *_V2_USERS,
+    )),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 # ----------------------------------------------------------------------------- write sets
@@ -249,26 +275,68 @@ def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str,
                 " WHERE status = 'pending' ORDER BY id")]
 
 
-def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
+class StoreConnection(sqlite3.Connection):
+    """A connection from ``connect``; says which migrations opening it applied (to be logged)."""
+
+    migrated_from: int | None = None  # the store's schema version before, if any migration ran
+    migrations: tuple[int, ...] = ()  # the versions applied, in order
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Bring the store's schema up to ``SCHEMA_VERSION``: each missing migration in a transaction
+    of its own (with its ``user_version``). Returns the versions applied, none if it was current;
+    a store newer than this code is refused (StoreError) and left untouched."""
+    if conn.in_transaction:
+        raise StoreError("cannot migrate the store inside a transaction")
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"the store has schema {version}, newer than this gateway's "
+                         f"{SCHEMA_VERSION}: run the newer gateway, or restore a backup")
+    applied = []
+    for number, statements in MIGRATIONS:
+        if number <= version:
+            continue
+        with transaction(conn):
+            # another process (a CLI command opening the store) may have migrated meanwhile
+            version = schema_version(conn)
+            if number <= version:
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        applied.append(number)
+    return applied
+
+
+def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) -> StoreConnection:
+    """Open the store. Unless ``readonly``, create it if need be and apply the missing
+    migrations (see ``StoreConnection.migrations``); refuse a store newer than this code."""
     if readonly and not path.exists():
         raise StoreError(f"no store at {path} (has the daemon ever run with this config?)")
+    conn: StoreConnection | None = None
     try:
         if not readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10,
+                               factory=StoreConnection)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             # checkpoints are run by the store thread between batches (Store._checkpoint_...)
             conn.execute("PRAGMA wal_autocheckpoint = 0")
-            conn.executescript(_SCHEMA)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"store {path} has schema {version}, newer than this "
-                                 f"gateway's {SCHEMA_VERSION}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except sqlite3.Error as exc:
+            before = schema_version(conn)
+            applied = migrate(conn)
+            if applied:
+                conn.migrated_from = before
+                conn.migrations = tuple(applied)
+    except (sqlite3.Error, StoreError) as exc:
+        if conn is not None:
+            conn.close()
         raise StoreError(f"cannot open store {path}: {exc}") from exc
     return conn
 
@@ -346,6 +414,9 @@ class Store:
         self._open_error: BaseException | None = None
         self._since_checkpoint = 0
         self.failing = False  # the last batch failed to commit
+        # set by open(): the schema version the store had and the migrations that ran, if any
+        self.migrated_from: int | None = None
+        self.migrations: tuple[int, ...] = ()
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -384,6 +455,7 @@ class Store:
             self._open_error = exc
             self._ready.set()
             return
+        self.migrated_from, self.migrations = conn.migrated_from, conn.migrations
         self._ready.set()
         try:
             while True:
@@ -552,3 +624,382 @@ def command_result(conn: sqlite3.Connection, command_id: int) -> tuple[str, str 
     status, result = conn.execute("SELECT status, result FROM commands WHERE id = ?",
                                   (command_id,)).fetchone()
     return status, result
+
+
+# ----------------------------------------------------------------------------- config versions
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConfigVersion:
+    id: int
+    at: float
+    hash: str
+    actor: str
+    source: str
+    summary: str
+    files: str  # the text recorded (JSON)
+
+
+def _missing_table(exc: sqlite3.OperationalError) -> bool:
+    # a read-only connection to a store the daemon has not migrated yet
+    return "no such table" in str(exc)
+
+
+def record_config_version(conn: sqlite3.Connection, *, at: float, hash: str, actor: str,
+                          source: str, summary: str, files: Any) -> int:
+    """Append one configuration version; returns its id. ``files``: JSON text, kept as given,
+    or any other value, written as JSON (e.g. the list of file names)."""
+    text = files if isinstance(files, str) else _dumps(files)
+    cur = conn.execute(
+        "INSERT INTO config_versions (at, hash, actor, source, summary, files)"
+        " VALUES (?,?,?,?,?,?)", (at, hash, actor, source, summary, text))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def latest_config_version(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """(id, hash) of the configuration version recorded last, or None."""
+    try:
+        row = conn.execute(
+            "SELECT id, hash FROM config_versions ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return None
+        raise
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def list_config_versions(conn: sqlite3.Connection,
+                         limit: int = 50) -> list[StoredConfigVersion]:
+    """The configuration versions, newest first."""
+    try:
+        rows = conn.execute(
+            "SELECT id, at, hash, actor, source, summary, files FROM config_versions"
+            " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return []
+        raise
+    return [StoredConfigVersion(vid, at, digest, actor, source, summary, files)
+            for vid, at, digest, actor, source, summary, files in rows]
+
+
+# ----------------------------------------------------------------------------- backup, restore
+
+BACKUP_STEP_PAGES = 1024  # pages copied per step of an online backup (4 MiB at 4 KiB pages)
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    dest: Path
+    pages: int
+    bytes: int
+    schema_version: int
+    incidents: int
+    events: int
+    signals: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreInfo:
+    source: Path
+    store: Path
+    aside: Path | None  # where the store that was in place now is (with its -wal/-shm), if any
+    schema_version: int  # the source's, before migrating
+    migrations: tuple[int, ...]  # applied to the restored store
+    incidents: int
+    events: int
+    signals: int
+    seconds: float
+
+
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def _unlink_db(path: Path) -> None:
+    for p in (path, *(path.with_name(path.name + s) for s in _SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _integrity(conn: sqlite3.Connection) -> str | None:
+    """None when ``PRAGMA integrity_check`` passes, else its first complaints."""
+    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)")]
+    return None if rows == ["ok"] else "; ".join(rows)
+
+
+def _counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """How many incidents, events and signals."""
+    row = conn.execute("SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM events),"
+                       " (SELECT count(*) FROM signals)").fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _copy_into(source: sqlite3.Connection, tmp: Path, mode: int,
+               progress: Callable[[int, int], None] | None) -> sqlite3.Connection:
+    """Copy ``source`` (a snapshot: the caller holds a read transaction) into a new file ``tmp``
+    with permissions ``mode`` (the store holds password hashes: never wider than the store's),
+    as a self-contained rollback-journal database; returns the open copy."""
+    _unlink_db(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    copy = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        def step(_status: int, remaining: int, total: int) -> None:
+            if progress is not None:
+                progress(total - remaining, total)
+
+        source.backup(copy, pages=BACKUP_STEP_PAGES, progress=step)
+        copy.execute("PRAGMA journal_mode = DELETE")  # one file, readable from read-only media
+    except BaseException:
+        copy.close()
+        raise
+    return copy
+
+
+def backup(store_path: Path, dest: Path, *, progress: Callable[[int, int], None] | None = None,
+           overwrite: bool = False) -> BackupInfo:
+    """Copy the store to ``dest`` while the daemon keeps writing.
+
+    The copy is a snapshot: one read transaction on a connection of its own is held for the
+    whole copy (WAL mode: the writer is not blocked, and nothing it commits meanwhile gets in).
+    It is written to a temporary file beside ``dest``, checked (``integrity_check``), synced and
+    only then renamed into place; an existing ``dest`` is refused unless ``overwrite``.
+    ``progress(pages_done, pages_total)`` is called after every step."""
+    started = time.monotonic()
+    if dest.resolve() == store_path.resolve():
+        raise StoreError(f"cannot back up the store {store_path} onto itself")
+    if dest.exists() and not overwrite:
+        raise StoreError(f"{dest} exists already; choose another name (or overwrite it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(dest)
+    source = connect(store_path, readonly=True)
+    try:
+        source.execute("BEGIN")
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts
+        copy = _copy_into(source, tmp, _file_mode(store_path), progress)
+        source.execute("COMMIT")
+        try:
+            problem = _integrity(copy)
+            if problem is not None:
+                raise StoreError(f"the backup copy fails its integrity check: {problem}")
+            pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
+            version = schema_version(copy)
+            incidents, events, signals = _counts(copy)
+        finally:
+            copy.close()
+        _fsync(tmp)
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwritten
+            except FileExistsError:
+                raise StoreError(f"{dest} exists already; choose another name") from None
+            tmp.unlink()
+        _fsync(dest.parent, directory=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"backup of {store_path} failed: {exc}") from exc
+    finally:
+        source.close()
+        _unlink_db(tmp)
+    return BackupInfo(dest, pages, dest.stat().st_size, version, incidents, events, signals,
+                      time.monotonic() - started)
+
+
+def _file_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def _same_owner(path: Path, like: os.stat_result) -> None:
+    """Best effort: a restore run as root leaves files the daemon's user can still write."""
+    if (path.stat().st_uid, path.stat().st_gid) != (like.st_uid, like.st_gid):
+        with contextlib.suppress(PermissionError):
+            os.chown(path, like.st_uid, like.st_gid)
+
+
+def _aside_path(store_path: Path, now: float) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    aside = store_path.with_name(f"{store_path.name}.before-restore-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = store_path.with_name(f"{store_path.name}.before-restore-{stamp}-{n}")
+    return aside
+
+
+def restore(src: Path, store_path: Path, *, now: float) -> RestoreInfo:
+    """Put the backup ``src`` in place of the store; only while no daemon runs on it.
+
+    The source must open, pass ``integrity_check`` and have a schema this code knows. The store
+    in place (with its -wal/-shm) is moved aside to ``<store>.before-restore-<YYYYmmdd-HHMMSS>``
+    (kept: see ``RestoreInfo.aside``), the source copied in via a temporary file and a rename,
+    then migrated. The daemon lock is held throughout, so no daemon starts meanwhile."""
+    started = time.monotonic()
+    lock = DaemonLock(store_path)
+    if lock.held_by_other():
+        raise StoreError(f"a gateway daemon is running on {store_path} (it holds {lock.path}); "
+                         "stop it before restoring")
+    if not src.is_file():
+        raise StoreError(f"no backup file at {src}")
+    if src.resolve() == store_path.resolve():
+        raise StoreError(f"{src} is the store itself")
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    # the files put in place get the owner and mode of the store they replace (else of its
+    # directory, and 0640), so that a restore run as root leaves a store the daemon can open
+    owner = (store_path if store_path.exists() else store_path.parent).stat()
+    mode = _file_mode(store_path) if store_path.exists() else 0o640
+    new_lock = not lock.path.exists()
+    try:
+        lock.acquire()
+    except StoreError:
+        raise StoreError(f"a gateway daemon is running on {store_path} (it holds {lock.path}); "
+                         "stop it before restoring") from None
+    if new_lock:
+        _same_owner(lock.path, owner)
+    tmp = _temp_beside(store_path)
+    try:
+        try:
+            source = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the backup {src}: {exc}") from exc
+        try:
+            source.execute("BEGIN")
+            problem = _integrity(source)
+            if problem is not None:
+                raise StoreError(f"the backup {src} fails its integrity check: {problem}")
+            version = schema_version(source)
+            tables = {r[0] for r in source.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version < 1 or not {"incidents", "events", "signals"} <= tables:
+                raise StoreError(f"{src} is not a gateway store")
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"the backup {src} has schema {version}, newer than this "
+                                 f"gateway's {SCHEMA_VERSION}")
+            copy = _copy_into(source, tmp, mode, None)
+            source.execute("COMMIT")
+            copy.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the backup {src}: {exc}") from exc
+        finally:
+            source.close()
+        _same_owner(tmp, owner)
+        _fsync(tmp)
+        aside = None
+        if store_path.exists():
+            aside = _aside_path(store_path, now)
+            os.replace(store_path, aside)
+        for suffix in _SIDE_FILES:
+            side = store_path.with_name(store_path.name + suffix)
+            if side.exists():
+                if aside is None:  # side files without their store: keep them all the same
+                    aside = _aside_path(store_path, now)
+                os.replace(side, aside.with_name(aside.name + suffix))
+        os.replace(tmp, store_path)
+        _fsync(store_path.parent, directory=True)
+        where = f" (the previous store is at {aside})" if aside else ""
+        try:
+            conn = connect(store_path)
+        except StoreError as exc:
+            raise StoreError(f"restored {src} but cannot open it: {exc}{where}") from exc
+        try:
+            incidents, events, signals = _counts(conn)
+        finally:
+            conn.close()
+        for suffix in _SIDE_FILES:  # normally removed by the close; if not, the daemon's too
+            side = store_path.with_name(store_path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                _same_owner(side, owner)
+    finally:
+        _unlink_db(tmp)
+        lock.release()
+    return RestoreInfo(src, store_path, aside, version, conn.migrations, incidents, events,
+                       signals, time.monotonic() - started)
+
+
+# ----------------------------------------------------------------------------- retention
+
+DAY = 86_400.0
+PRUNE_TABLES = ("signals", "dead_letters", "commands", "outbox")
+
+# One statement per table, deleting at most ``batch`` rows older than the cutoff (``?1``).
+# Raw signals go only when no incident refers to them (the timeline and the incidents stay
+# whole); commands and outbox rows only once settled. mqtt_rx needs no pruning: its key is the
+# 16-bit MQTT packet id, so it never holds more than 65,535 rows.
+_PRUNE_SQL = {
+    "signals": "DELETE FROM signals WHERE id IN (SELECT s.id FROM signals s WHERE s.at < ?1"
+               " AND s.incidents = '' AND NOT EXISTS (SELECT 1 FROM signal_incidents si"
+               " WHERE si.signal_id = s.id) ORDER BY s.at LIMIT ?2)",
+    "dead_letters": "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
+                    " WHERE at < ?1 ORDER BY id LIMIT ?2)",
+    "commands": "DELETE FROM commands WHERE id IN (SELECT id FROM commands"
+                " WHERE status IN ('done', 'rejected') AND coalesce(done_at, at) < ?1"
+                " ORDER BY id LIMIT ?2)",
+    "outbox": "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+              " WHERE status IN ('sent', 'withheld', 'failed')"
+              " AND coalesce(done_at, created_at) < ?1 ORDER BY id LIMIT ?2)",
+}
+
+
+def prune(conn: sqlite3.Connection, *, now: float, signals_days: float | None,
+          dead_letters_days: float | None, commands_days: float | None,
+          outbox_days: float | None, batch: int = 5000,
+          max_batches: int | None = None) -> dict[str, int]:
+    """Delete raw data older than its retention (days; None keeps that table whole).
+
+    Deletes in batches of at most ``batch`` rows per statement and table. On a connection
+    outside a transaction each batch commits on its own, so the write lock is never held long,
+    and ``max_batches=None`` goes on until nothing is left. Inside a transaction (a ``Store``
+    job) the batches join the caller's transaction, and ``max_batches=None`` means one batch
+    per table: call again while ``"more"`` is set. Returns the rows deleted per table (the
+    keys of ``PRUNE_TABLES``) and ``"more"``: 1 when it stopped before the end."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    days = {"signals": signals_days, "dead_letters": dead_letters_days,
+            "commands": commands_days, "outbox": outbox_days}
+    for table, keep in days.items():
+        if keep is not None and keep <= 0:
+            raise ValueError(f"retention of {table} must be more than 0 days (None: keep all)")
+    own = not conn.in_transaction
+    if max_batches is None and not own:
+        max_batches = 1
+    result = dict.fromkeys(PRUNE_TABLES, 0)
+    more = False
+    for table in PRUNE_TABLES:
+        keep = days[table]
+        if keep is None:
+            continue
+        cutoff = now - keep * DAY
+        done = 0
+        while True:
+            if own:
+                with transaction(conn):
+                    deleted = conn.execute(_PRUNE_SQL[table], (cutoff, batch)).rowcount
+            else:
+                deleted = conn.execute(_PRUNE_SQL[table], (cutoff, batch)).rowcount
+            result[table] += deleted
+            done += 1
+            if deleted < batch:
+                break
+            if max_batches is not None and done >= max_batches:
+                more = True
+                break
+    result["more"] = int(more)
+    return result

@@ -100,6 +100,7 @@ class Daemon:
     process: subprocess.Popen[bytes] | None = None
     # the console on a free port of its own (0: off)
     console_port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)  # e.g. NOTIFY_SOCKET
 
     @property
     def console_url(self) -> str:
@@ -113,7 +114,8 @@ class Daemon:
                 [sys.executable, "-m", "gateway", "run", "-c", str(self.config), "--broker",
                  self.broker_url, "--store", str(self.store), "--log-json", "--console",
                  console, *extra],
-                stdout=log_file, stderr=log_file, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                stdout=log_file, stderr=log_file,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -1095,7 +1095,7 @@ def test_check_valid_config_prints_ok_and_returns_0(capsys: pytest.CaptureFixtur
     assert code == 0
     assert f"{DEMO_SITE}: OK" in out
     assert "points      315: 301 on MQTT topics, 14 on Modbus (3 connections)" in out
-    assert "playbooks   9 in" in out
+    assert "playbooks   10 in" in out
     assert "fire                 火警 / Fire [critical]" in out
     assert "opens: gas_detector in alarm, prealarm, one per zone; by hand" in out
     assert "earthquake" in out
