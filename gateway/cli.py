@@ -270,14 +270,19 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
+    verb_args = {"minutes": str(args.minutes)} if args.action == "start" else {}
+    return _daemon_command(args, f"drill_{args.action}", verb_args)
+
+
+def _daemon_command(args: argparse.Namespace, verb: str, verb_args: dict[str, str]) -> int:
+    """A command for the running daemon that names no incident (drill, points, reload)."""
     from gateway import store
 
     path = _store_path(args)
     conn = store.connect(path, readonly=True)
     try:
         store.DaemonLock(path).require_daemon()
-        verb_args = {"minutes": str(args.minutes)} if args.action == "start" else {}
-        return _await_command(conn, f"drill_{args.action}", "", args.by, verb_args)
+        return _await_command(conn, verb, "", args.by, verb_args)
     finally:
         conn.close()
 
@@ -349,31 +354,15 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_points(args: argparse.Namespace) -> int:
-    from gateway import store
-
-    path = _store_path(args)
-    conn = store.connect(path, readonly=True)
-    try:
-        store.DaemonLock(path).require_daemon()
-        verb_args = {"point": args.point}
-        if args.action == "shelve":
-            verb_args |= {"minutes": str(args.minutes), "reason": args.reason}
-        return _await_command(conn, args.action, "", args.by, verb_args)
-    finally:
-        conn.close()
+    verb_args = {"point": args.point}
+    if args.action == "shelve":
+        verb_args |= {"minutes": str(args.minutes), "reason": args.reason}
+    return _daemon_command(args, args.action, verb_args)
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
     """Ask the running daemon to re-read its config (like SIGHUP, but with who asked)."""
-    from gateway import store
-
-    path = _store_path(args)
-    conn = store.connect(path, readonly=True)
-    try:
-        store.DaemonLock(path).require_daemon()
-        return _await_command(conn, "reload", "", args.by, {})
-    finally:
-        conn.close()
+    return _daemon_command(args, "reload", {})
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
