@@ -260,22 +260,25 @@ class Engine:
         for playbook in self._triggered:
             trigger = playbook.trigger
             assert trigger is not None
-            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill)
             opens = trigger.matches(signal.kind, signal.state, signal.point_id, where)
+            joins = not opens and trigger.joins(signal.kind, signal.state)
+            if not opens and not joins:
+                if state.pending or tx.out.pending:
+                    self._unhold(tx, correlation_key(playbook, signal.location,
+                                                     signal.point_id, signal.drill), signal)
+                continue
+            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill)
             incident_id = state.by_key.get(key)
-            if not opens:
-                if trigger.joins(signal.kind, signal.state):
-                    # a point that joins an open incident but never opens one (the generator
-                    # failing to start during a mains outage)
-                    if incident_id is not None:
-                        incident = tx.get(incident_id)
-                        assert incident is not None
-                        self._attach(tx, playbook, incident, signal)
-                        touched.add(incident_id)
-                    elif self._held(tx, key) is not None:
-                        self._hold(tx, playbook, key, signal, 0.0)
-                    continue
-                self._unhold(tx, key, signal)
+            if joins:
+                # a point that joins an open incident but never opens one (the generator
+                # failing to start during a mains outage)
+                if incident_id is not None:
+                    incident = tx.get(incident_id)
+                    assert incident is not None
+                    self._attach(tx, playbook, incident, signal)
+                    touched.add(incident_id)
+                elif self._held(tx, key) is not None:
+                    self._hold(tx, playbook, key, signal, None)  # joins the hold
                 continue
             if incident_id is None:
                 if trigger.duration:
@@ -310,10 +313,12 @@ class Engine:
             return tx.out.pending[key]
         return tx.state.pending.get(key)
 
-    def _hold(self, tx: Tx, playbook: Playbook, key: str, signal: Signal, due: float) -> None:
+    def _hold(self, tx: Tx, playbook: Playbook, key: str, signal: Signal,
+              due: float | None) -> None:
+        """Start a hold (``due``: when it opens), or add a signal to the one running."""
         held = self._held(tx, key)
         if held is None:
-            if due > 0:
+            if due is not None:
                 tx.out.pending[key] = PendingOpen(playbook.id, (signal,), due)
         elif signal.point_id not in held.points() or signal.device not in {
                 s.device for s in held.signals if s.point_id == signal.point_id}:
