@@ -411,7 +411,12 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     async def give(user: auth.User, verb: str, incident_id: str,
                    args: dict[str, str]) -> dict[str, Any]:
-        ok, result = await gateway.command(OperatorCommand(verb, incident_id, user.name, args))
+        try:
+            ok, result = await gateway.command(OperatorCommand(verb, incident_id, user.name,
+                                                               args))
+        except TimeoutError:
+            raise HTTPException(503, "the gateway did not answer in time; the command stays "
+                                "queued and is applied when it does") from None
         if not ok:
             status = 404 if result.startswith("no incident") else 409
             raise HTTPException(status, result)
