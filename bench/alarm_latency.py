@@ -161,12 +161,17 @@ def site_config(plan: Plan, schedule: list[tuple[str, int]], port: int) -> dict[
          "commands": {"recall": {"topic": f"{RECALL_ROOT}/b{b}/l{car}/cmd",
                                  "payload": {"cmd": "fire_recall", "floor": 1}}}}
         for kind, b in schedule if kind == "confirm" for car in (1, 2)]
+    # the fire playbook's evacuation prompt plays the PA when nobody answers it
+    actuators.append({"id": "PA-SITE", "kind": "pa_system", "location": {},
+                      "commands": {"fire_evacuation": {
+                          "topic": "bench-out/pa/cmd", "payload": {"cmd": "play"}}}})
     return {
         "site": {"id": "bench", "name": {"zh": "基准测试", "en": "Benchmark"},
                  "address": {"zh": "测试路 1 号", "en": "1 Test Road"},
                  "callback_phone": "000"},
         "broker": {"host": "127.0.0.1", "port": port, "client_id": "alarm-gateway-bench",
                    "subscriptions": ["bench/#"]},
+        "console": {"enabled": False},
         "store": {"synchronous": plan.synchronous},
         "playbooks": str(PLAYBOOKS),
         "outputs": {"mqtt_prefix": OUT_PREFIX},
