@@ -227,6 +227,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unbound:
         print(f"  note        no playbook names these point kinds: {', '.join(unbound)} "
               "(they are recorded and supervised, and faults still open device_fault)")
+    tls_files = [("broker.tls.ca_file", site.broker.tls.ca_file if site.broker.tls else None),
+                 ("broker.tls.cert_file",
+                  site.broker.tls.cert_file if site.broker.tls else None),
+                 ("broker.tls.key_file", site.broker.tls.key_file if site.broker.tls else None),
+                 ("console.tls.cert_file", site.console.cert_file),
+                 ("console.tls.key_file", site.console.key_file)]
+    for field, name in tls_files:
+        if name and not os.access(name, os.R_OK):
+            # the file's name only, never its content
+            print(f"  warning     {field} {name} cannot be read by this user "
+                  "(the gateway's user must be able to)")
     return 0
 
 

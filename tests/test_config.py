@@ -1273,3 +1273,20 @@ def test_duplicate_yaml_key_is_refused_with_both_lines(tmp_path: Path) -> None:
     assert problem.path == "roles"
     assert problem.line == line_of(site_path, "roles:", 2)
     assert f"first given at line {line_of(site_path, 'roles:')}" in problem.message
+
+
+def test_check_warns_of_tls_files_it_cannot_read_without_showing_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = tmp_path / "client.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nsecretmaterial\n-----END PRIVATE KEY-----\n")
+    site = demo_copy(tmp_path, site=lambda t: t.replace(
+        "embedded_broker:\n", "broker:\n  host: 127.0.0.1\n  port: 8883\n  password: hunter22\n"
+        f"  username: gw\n  tls: {{ca_file: missing-ca.crt, key_file: {key},"
+        f" cert_file: {key}}}\n\nembedded_broker:\n", 1))
+    code, out, err = run_check(site, capsys)
+    assert code == 0, err
+    assert f"warning     broker.tls.ca_file {tmp_path / 'config' / 'missing-ca.crt'} cannot be " \
+           "read" in out
+    assert "broker.tls.key_file" not in out  # readable: no warning
+    assert "secretmaterial" not in out + err
+    assert "hunter22" not in out + err
