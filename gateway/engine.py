@@ -247,6 +247,20 @@ class Engine:
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
         self._triggered = [p for p in self.playbooks.values() if p.trigger is not None]
         self.config_version = ""  # set by the runtime: recorded on every incident opened
+        # per playbook, the parts of a place its trigger's points never have (an elevator's
+        # button has no floor): an incident opened by hand with them filled in must still be
+        # the one its devices join
+        self.unplaced: dict[str, tuple[str, ...]] = {}
+        for playbook in self._triggered:
+            trigger = playbook.trigger
+            assert trigger is not None
+            points = [p for p in site.points.values()
+                      if (trigger.point_kinds is None or p.kind in trigger.point_kinds)
+                      and (trigger.points is None or p.id in trigger.points)]
+            if points:
+                self.unplaced[playbook.id] = tuple(
+                    part for part in ("building", "floor", "zone", "unit")
+                    if all(not getattr(p.location, part) for p in points))
         self.workflow = Workflow(self)
 
     # ------------------------------------------------------------------ signals

@@ -130,7 +130,8 @@ class Workflow:
         location = Location(self.site.site_id, building, a.get("floor", "").strip(),
                             a.get("zone", "").strip(), a.get("unit", "").strip())
         drill = a.get("drill", "").lower() in _YES
-        key = correlation_key(playbook, location, drill=drill)
+        keyed = replace(location, **dict.fromkeys(self.engine.unplaced.get(playbook.id, ()), ""))
+        key = correlation_key(playbook, keyed, drill=drill)
         if playbook.trigger is None:
             key = f"{key}/{tx.state.next_number + tx.out.opened}"  # never merged
         existing = tx.state.by_key.get(key)

@@ -437,3 +437,19 @@ def _clock(at: float) -> str:
     import time
 
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def test_a_car_reported_by_hand_with_its_floor_is_the_incident_its_button_joins(
+        h: Harness) -> None:
+    h.run(h.engine.on_command(h.state, _cmd(
+        "open", "", playbook="elevator_entrapment", building="1", floor="12",
+        zone="elevator-1", reporter="轿厢对讲", note="两人被困 12 层附近"), h.now))
+    incident = h.only()
+    assert incident.location.floor == "12"  # what the operator said is kept
+    h.signal("ELV-B1-L1-BTN")
+    assert h.only().id == incident.id
+    assert [d.point_id for d in h.only().devices] == ["ELV-B1-L1-BTN"]
+    with pytest.raises(CommandError, match="already open"):
+        h.run(h.engine.on_command(h.state, _cmd(
+            "open", "", playbook="elevator_entrapment", building="1", floor="3",
+            zone="elevator-1"), h.now))
