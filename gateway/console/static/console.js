@@ -31,6 +31,12 @@ const L = {
   'sound.mute': ['静音本次报警', 'Mute this alarm'],
   'sound.blocked': ['浏览器阻止了报警声音：点击此处启用。', 'The browser blocked the alarm sound: click here to enable it.'],
   'drill.banner': ['演练模式进行中，至 {until}：联动写入与外部通知均被拦截并记录。', 'Drill window until {until}: actuator writes and outside notifications are withheld and recorded.'],
+  'drill.start': ['开始演练', 'Start drill'],
+  'drill.end': ['结束演练', 'End drill'],
+  'drill.minutes': ['演练时长（分钟）', 'Drill length (minutes)'],
+  'drill.unit': ['分钟', 'min'],
+  'drill.range': ['演练时长为 1–1440 分钟的整数', 'a drill lasts a whole number of minutes, 1–1440'],
+  'drill.ends': ['结束于 {until}', 'ends {until}'],
   'role.operator': ['值班员', 'Operator'],
   'role.supervisor': ['主管', 'Supervisor'],
   'role.technician': ['技术员', 'Technician'],
@@ -219,6 +225,43 @@ const L = {
   'points.lastseen': ['上次上报', 'Last seen'],
   'points.since': ['状态起始', 'State since'],
   'points.none': ['没有符合条件的点位。', 'No points match.'],
+  'act.title': ['联动设备', 'Actuators'],
+  'act.sub': ['电梯、阀门、广播等联动设备：可用指令、最近一次指令及反馈点状态。', 'Elevators, valves, PA and the like: their commands, the last command sent and the feedback points.'],
+  'act.device': ['设备', 'Device'],
+  'act.commands': ['指令', 'Commands'],
+  'act.last': ['最近指令', 'Last command'],
+  'act.feedback': ['反馈点', 'Feedback'],
+  'act.none': ['未配置联动设备。', 'No actuators are configured.'],
+  'act.nolast': ['尚无指令', 'none yet'],
+  'act.nofeedback': ['无反馈点', 'no feedback point'],
+  'akind.elevator': ['电梯', 'Elevator'],
+  'akind.gas_valve': ['燃气阀', 'Gas valve'],
+  'akind.water_valve': ['水阀', 'Water valve'],
+  'akind.power_breaker': ['电源开关', 'Power breaker'],
+  'akind.pa_system': ['广播系统', 'PA system'],
+  'akind.sounder': ['声光报警器', 'Sounder'],
+  'akind.generic': ['通用', 'Generic'],
+  'dl.title': ['坏消息', 'Dead letters'],
+  'dl.sub': ['无法解析或无法识别的设备消息（最近 {n} 条），原样保留以便排查。', 'Device messages that could not be decoded or placed (the last {n}), kept as received for fault-finding.'],
+  'dl.at': ['时间', 'Time'],
+  'dl.source': ['来源', 'Source'],
+  'dl.topic': ['主题/地址', 'Topic / address'],
+  'dl.reason': ['原因', 'Reason'],
+  'dl.detail': ['详情', 'Detail'],
+  'dl.size': ['字节', 'Bytes'],
+  'dl.payload': ['内容', 'Payload'],
+  'dl.none': ['没有坏消息。', 'No dead letters.'],
+  'dl.reason.bad_json': ['JSON 格式错误', 'bad JSON'],
+  'dl.reason.bad_encoding': ['编码错误', 'bad encoding'],
+  'dl.reason.wrong_type': ['类型不符', 'wrong type'],
+  'dl.reason.missing_field': ['缺少字段', 'missing field'],
+  'dl.reason.unmapped_value': ['未映射的值', 'unmapped value'],
+  'dl.reason.unknown_topic': ['未知主题', 'unknown topic'],
+  'dl.reason.oversized': ['消息过大', 'oversized'],
+  'dl.reason.bad_topic': ['主题无效', 'bad topic'],
+  'dl.reason.short_read': ['读取不完整', 'short read'],
+  'dl.reason.bad_value': ['数值无效', 'bad value'],
+  'dl.reason.internal_error': ['内部错误', 'internal error'],
   'walk.title': ['巡检测试（走测）', 'Walk test'],
   'walk.sub': ['开始后逐个触发现场设备，这里列出开始以来上报过的点位。', 'Start, then trigger the devices on site one by one: the points that reported since the start are listed here.'],
   'walk.start': ['开始走测', 'Start walk test'],
@@ -766,14 +809,82 @@ function renderBanners() {
     items.push(h('button', { type: 'button', class: 'banner banner-alarm banner-click', on: { click: unlockAudio } },
       t('sound.blocked')));
   }
-  if (state.drillUntil && state.drillUntil > now()) {
-    items.push(h('div', { class: 'banner banner-drill' }, t('drill.banner', { until: fmtWhen(state.drillUntil) })));
-  }
-  const signature = items.map((i) => i.className + i.textContent).join('|');
+  if (drillOn()) items.push(drillBanner());
+  // the drill banner's countdown is painted by tick(): its signature leaves the seconds out
+  const signature = items.map((i) => i.dataset.sig || i.className + i.textContent).join('|');
   if (box.dataset.sig !== signature) {
     box.dataset.sig = signature;
     box.replaceChildren(...items);
   }
+  renderDrillControl();
+}
+
+// ------------------------------------------------------------------------------------ drill window
+
+const drillOn = () => Boolean(state.drillUntil && state.drillUntil > now());
+
+function drillBanner() {
+  const mine = may('drill');
+  return h('div', { class: 'banner banner-drill', id: 'drill-banner', role: 'status',
+    dataset: { sig: `drill:${state.drillUntil}:${lang}:${mine}` } },
+  h('div', { class: 'drill-banner-row' },
+    h('span', { class: 'drill-mark', 'aria-hidden': 'true' }, t('drill')),
+    h('span', { class: 'drill-banner-text' }, t('drill.banner', { until: fmtWhen(state.drillUntil) })),
+    dueEl(state.drillUntil, 'drill-left'),
+    mine ? button(t('drill.end'), 'btn-warn btn-small', endDrill, { dataset: { action: 'drill-end' } }) : null),
+  mine ? errBox('drill') : null);
+}
+
+/** The header's "start a drill" form, for the roles that may; hidden while a window is on. */
+function renderDrillControl() {
+  const box = $('#drill-ctl');
+  if (!box) return;
+  const show = Boolean(state.me) && may('drill') && !drillOn();
+  const signature = show ? `on:${lang}` : 'off';
+  if (box.dataset.sig === signature) return;
+  box.dataset.sig = signature;
+  box.hidden = !show;
+  if (!show) { box.replaceChildren(); return; }
+  const minutes = field('drill:minutes', { type: 'number', class: 'input drill-minutes', id: 'drill-minutes',
+    min: '1', max: '1440', step: '1', inputmode: 'numeric', 'aria-label': t('drill.minutes'), title: t('drill.minutes') }, '30');
+  const form = h('form', { class: 'drill-form', novalidate: true, on: { submit: startDrill } },
+    minutes, h('span', { class: 'muted small' }, t('drill.unit')),
+    h('button', { type: 'submit', class: 'btn btn-drill btn-small', dataset: { action: 'drill-start' } }, t('drill.start')));
+  box.replaceChildren(form, errBox('drill'));
+}
+
+async function refreshDrill() {
+  const site = await api('GET', '/api/site');
+  state.site = site;
+  state.drillUntil = site.drill_until || 0;
+  renderBanners();
+}
+
+async function startDrill(e) {
+  e.preventDefault();
+  const input = $('#drill-minutes');
+  const raw = input ? input.value.trim() : '30';
+  const minutes = Number(raw);
+  if (!raw || !Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+    errors.set('drill', t('drill.range'));
+    paintErrors('drill');
+    if (input) input.focus();
+    return;
+  }
+  const btn = e.currentTarget.querySelector('button[type=submit]');
+  const done = await act('drill', btn, async () => {
+    await api('POST', '/api/drill', { minutes });
+    await refreshDrill();
+    return true;
+  });
+  if (done) clearDrafts('drill:minutes');
+}
+
+async function endDrill(e) {
+  await act('drill', e.currentTarget, async () => {
+    await api('DELETE', '/api/drill');
+    await refreshDrill();
+  });
 }
 
 function setConnected(up) {
@@ -1004,7 +1115,10 @@ async function reloadAll() {
     return; // a 401 sends the page to the login; anything else: the next hello retries
   }
   if (state.route.name === 'incident') refreshDetail();
-  if (state.route.name === 'points') loadPoints().catch(() => {});
+  if (state.route.name === 'points') {
+    loadPoints().catch(() => {});
+    loadExtras();
+  }
   if (state.route.name === 'reports') loadReportIncidents();
   if (walk.active) loadWalkSince();
 }
@@ -2060,6 +2174,7 @@ function onPoint(update) {
     points.list.push(meta); // e.g. a point that has just gone into the state filtered on
     fillPointRows();
   }
+  onActuatorFeedback(update);
   if (walk.active && update.last_seen != null && update.last_seen >= walk.start) {
     const seen = walk.seen.get(update.id);
     walk.seen.set(update.id, { ...update, count: (seen ? seen.count : 0) + 1 });
@@ -2175,6 +2290,7 @@ function renderPoints(entering) {
   const view = $('#view');
   if (entering) {
     view.replaceChildren(h('p', { class: 'muted pad' }, t('inc.loading')));
+    loadExtras();
     loadPoints().catch((err) => {
       errors.set('points', err.message);
       renderPoints(false);
@@ -2214,8 +2330,141 @@ function renderPoints(entering) {
         search,
         button(t('btn.refresh'), 'btn-ghost', () => loadPoints().catch(() => {}))),
       errBox('points'),
-      h('div', { class: 'table-wrap' }, table)));
+      h('div', { class: 'table-wrap' }, table)),
+    actuatorsSection(),
+    deadLettersSection());
   fillPointRows();
+}
+
+// ------------------------------------------------------------------- actuators, dead letters
+
+const extra = { open: { actuators: false, deadletters: false }, actuators: null, letters: null, limit: 50 };
+
+/** A translated code when the table knows it, else the code itself. */
+function tk(prefix, value) {
+  const key = `${prefix}.${value}`;
+  return L[key] ? t(key) : String(value == null ? '' : value);
+}
+
+function loadExtras() {
+  loadActuators();
+  loadDeadLetters();
+}
+
+async function loadActuators(btn) {
+  const data = await act('actuators', btn, () => api('GET', '/api/actuators'));
+  if (data) {
+    extra.actuators = data.actuators;
+    paintSection('actuators');
+  }
+}
+
+async function loadDeadLetters(btn) {
+  const data = await act('deadletters', btn, () => api('GET', `/api/deadletters?limit=${extra.limit}`));
+  if (data) {
+    extra.letters = data.dead_letters;
+    paintSection('deadletters');
+  }
+}
+
+function paintSection(name) {
+  const old = $(`#sec-${name}`);
+  if (old) old.replaceWith(name === 'actuators' ? actuatorsSection() : deadLettersSection());
+}
+
+/** A collapsible card: its open state survives re-rendering; opening it loads it afresh. */
+function foldSection(name, title, sub, count, body, reload) {
+  const details = h('details', { class: 'card fold', id: `sec-${name}`, dataset: { section: name } },
+    h('summary', { class: 'fold-head' },
+      h('h2', { class: 'card-title' }, title),
+      count == null ? null : badge(String(count), 'badge-quiet')),
+    h('div', { class: 'fold-tools' },
+      h('p', { class: 'muted small' }, sub),
+      button(t('btn.refresh'), 'btn-ghost btn-small', (e) => reload(e.currentTarget), { dataset: { refresh: name } })),
+    errBox(name),
+    body);
+  details.open = extra.open[name];
+  details.addEventListener('toggle', () => {
+    const was = extra.open[name];
+    extra.open[name] = details.open;
+    if (details.open && !was) reload();
+  });
+  return details;
+}
+
+function actuatorsSection() {
+  const list = extra.actuators;
+  let body;
+  if (!list) body = h('p', { class: 'muted' }, t('inc.loading'));
+  else if (!list.length) body = h('p', { class: 'muted' }, t('act.none'));
+  else {
+    body = h('div', { class: 'table-wrap' }, h('table', { class: 'table actuators-table' },
+      h('thead', {}, h('tr', {}, [t('act.device'), t('points.kind'), t('col.place'), t('act.commands'),
+        t('act.last'), t('act.feedback')].map((x) => h('th', {}, x)))),
+      h('tbody', {}, list.map(actuatorRow))));
+  }
+  return foldSection('actuators', t('act.title'), t('act.sub'), list ? list.length : null, body, loadActuators);
+}
+
+function actuatorRow(a) {
+  const last = a.last;
+  const lastCell = last ? h('div', { class: 'act-last' },
+    h('div', {}, last.command ? h('span', { class: 'mono' }, last.command) : null,
+      ' ', badge(tk('action.status', last.status), `act-status act-${last.status}`)),
+    h('div', { class: 'muted small' }, fmtWhen(last.at), last.incident_id ? ' · ' : '',
+      last.incident_id ? h('a', { class: 'mono', href: `#/incident/${encodeURIComponent(last.incident_id)}` }, last.incident_id) : null),
+    last.detail ? h('div', { class: 'muted small act-detail' }, last.detail) : null)
+    : h('span', { class: 'muted' }, t('act.nolast'));
+  const feedback = (a.feedback || []).length ? h('ul', { class: 'plain-list feedback-list' }, a.feedback.map((f) => h('li', {
+    class: `feedback state-${f.state}`, dataset: { feedback: f.point } },
+  h('span', { class: 'mono' }, f.point),
+  h('span', { class: 'muted small' }, ` (${f.command}) `),
+  badge(tk('state', f.state), `state-badge state-${f.state}`),
+  h('span', { class: 'mono' }, ` ${f.value == null ? '—' : String(f.value)} `),
+  agoEl(f.last_seen))))
+    : h('span', { class: 'muted small' }, t('act.nofeedback'));
+  return h('tr', { dataset: { actuator: a.id } },
+    h('td', {}, h('div', {}, tx(a.name)), h('div', { class: 'mono muted small' }, a.id)),
+    h('td', {}, tk('akind', a.kind)),
+    h('td', {}, a.location || t('place.site')),
+    h('td', {}, (a.commands || []).map((c) => h('span', { class: 'chip mono' }, c))),
+    h('td', {}, lastCell),
+    h('td', {}, feedback));
+}
+
+function deadLettersSection() {
+  const list = extra.letters;
+  let body;
+  if (!list) body = h('p', { class: 'muted' }, t('inc.loading'));
+  else if (!list.length) body = h('p', { class: 'muted' }, t('dl.none'));
+  else {
+    body = h('div', { class: 'table-wrap' }, h('table', { class: 'table deadletters-table' },
+      h('thead', {}, h('tr', {}, [t('dl.at'), t('dl.source'), t('dl.topic'), t('dl.reason'), t('dl.detail'),
+        t('dl.size'), t('dl.payload')].map((x) => h('th', {}, x)))),
+      h('tbody', {}, list.map((d) => h('tr', { class: 'deadletter-row', dataset: { topic: d.topic, reason: d.reason } },
+        h('td', { class: 'nowrap' }, fmtWhen(d.at)),
+        h('td', {}, d.source),
+        h('td', { class: 'mono' }, d.topic),
+        h('td', { title: d.reason }, tk('dl.reason', d.reason)),
+        h('td', { class: 'small' }, d.detail),
+        h('td', { class: 'num' }, String(d.size)),
+        h('td', {}, h('pre', { class: 'payload mono' }, d.payload)))))));
+  }
+  return foldSection('deadletters', t('dl.title'), t('dl.sub', { n: extra.limit }), list ? list.length : null, body, loadDeadLetters);
+}
+
+function onActuatorFeedback(update) {
+  if (!extra.actuators || state.route.name !== 'points') return;
+  let hit = false;
+  for (const a of extra.actuators) {
+    for (const f of a.feedback || []) {
+      if (f.point === update.id) {
+        Object.assign(f, { state: update.state, value: update.value, last_seen: update.last_seen });
+        hit = true;
+      }
+    }
+  }
+  if (hit) paintSection('actuators');
 }
 
 function fillPointRows() {
