@@ -8,10 +8,12 @@ confirms it answers the 119 prompt, records an arrival, ticks a step and fills t
 close needs, with an API error shown beside its action. A supervisor resolves and closes it with
 the review and opens its report. Text from devices and operators (a note, a unit, a reporter)
 that looks like HTML shows as text and runs nothing. A technician's walk test lists a point
-published after it started.
+published after it started. A tester starts a drill window from the page: its banner counts
+down, a fire meanwhile is a drill incident, and ending it takes the banner away; a technician
+sees the actuators with their feedback points and a malformed payload among the dead letters.
 
-Screenshots of the board and of an incident go to ``$CONSOLE_SCREENSHOTS`` (default
-``test-output/screenshots`` under the repository root).
+Screenshots of the board, of an incident, of a drill window and of the points page go to
+``$CONSOLE_SCREENSHOTS`` (default ``test-output/screenshots`` under the repository root).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<img src=x onerror=alert(1)>"
-USERS = {"op1": "operator", "sup1": "supervisor", "tech1": "technician"}
+USERS = {"op1": "operator", "sup1": "supervisor", "tech1": "technician", "test1": "tester"}
 PASSWORD = "console-test-pw"
 
 
@@ -338,4 +340,61 @@ def test_technician_walk_test_lists_points_reporting_after_its_start(console: Co
     page.locator("button[data-action=walk-stop]").click()
     expect(walk).to_have_attribute("data-active", "no")
     expect(walk).to_contain_text("共 1 个点位上报")
+    assert console.dialogs == []
+
+
+def test_tester_drill_window_and_technician_actuators_and_dead_letters(console: Console) -> None:
+    shots = screenshot_dir()
+    page = console.login("test1")
+    banner = page.locator("#drill-banner")
+    expect(banner).to_have_count(0)
+    control = page.locator("#drill-ctl")
+    expect(control).to_be_visible()
+    expect(control.locator("#drill-minutes")).to_have_value("30")
+    control.locator("#drill-minutes").fill("0")  # refused beside the control, nothing sent
+    control.locator("button[data-action=drill-start]").click()
+    expect(control.locator("[data-errfor=drill]")).to_contain_text("1–1440")
+    control.locator("#drill-minutes").fill("5")
+    control.locator("button[data-action=drill-start]").click()
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("演练模式进行中")
+    expect(banner.locator(".drill-left")).to_have_text(re.compile(r"剩余 [45]:\d\d"))
+    expect(control).to_be_hidden()
+
+    # a fire in the window is a drill incident
+    console.publish("demo/fire/b2/f7/z1", fire_payload("SD-71"))
+    row = page.locator(".incident-row").filter(has_text="2号楼 · 7层 · 防区 1")
+    expect(row).to_be_visible(timeout=5_000)
+    expect(row).to_contain_text("火警")
+    expect(row.locator(".badge-drill")).to_be_visible()
+    page.screenshot(path=str(shots / "console-drill.png"))
+
+    banner.locator("button[data-action=drill-end]").click()
+    expect(banner).to_have_count(0)
+    expect(control).to_be_visible()
+
+    # a technician: the actuators with their feedback points, then a malformed payload
+    tech = console.login("tech1")
+    expect(tech.locator("#drill-ctl")).to_be_hidden()  # not a drill role
+    actuators = tech.locator("#sec-actuators")
+    actuators.locator("summary").click()
+    elevator = actuators.locator("tr[data-actuator='ELV-B1-L1']")
+    expect(elevator).to_contain_text("1号楼1号电梯")
+    expect(elevator.locator("[data-feedback='ELV-B1-L1-RECALLED']")).to_be_visible()
+
+    console.publish("demo/fire/b1/f1/z1", b"{not json")
+    letters = tech.locator("#sec-deadletters")
+    letters.locator("summary").click()
+    letter = letters.locator(".deadletter-row[data-topic='demo/fire/b1/f1/z1']")
+    for _ in range(20):  # stored with the gateway's next write: refresh until it is there
+        letters.locator("button[data-refresh=deadletters]").click()
+        try:
+            expect(letter.first).to_be_visible(timeout=500)
+            break
+        except AssertionError:
+            continue
+    expect(letter.first).to_contain_text("{not json")
+    expect(letter.first).to_contain_text("JSON 格式错误")
+    tech.evaluate("window.scrollTo(0, 0)")
+    tech.screenshot(path=str(shots / "console-points.png"))
     assert console.dialogs == []

@@ -2322,6 +2322,8 @@ function renderPoints(entering) {
       h('div', { class: 'view-head-meta' },
         badge(t('points.count', { n: points.list.length, off: offline }), offline ? 'badge-alarm' : 'badge-quiet'))),
     walkCard(),
+    actuatorsSection(),
+    deadLettersSection(),
     h('section', { class: 'card' },
       h('div', { class: 'filters no-print' },
         select('building', buildings, t('points.building')),
@@ -2330,9 +2332,7 @@ function renderPoints(entering) {
         search,
         button(t('btn.refresh'), 'btn-ghost', () => loadPoints().catch(() => {}))),
       errBox('points'),
-      h('div', { class: 'table-wrap' }, table)),
-    actuatorsSection(),
-    deadLettersSection());
+      h('div', { class: 'table-wrap' }, table)));
   fillPointRows();
 }
 
