@@ -191,8 +191,9 @@ class Gateway:
         # points an operator shelved (ISA-18.2): their signals are kept but open nothing
         self.shelved: dict[str, Shelf] = {}
         self._modbus_writes: set[asyncio.Task[None]] = set()
-        # told of every committed batch (the console's live stream)
+        # told of every committed batch (the console's live stream), and of every reload
         self.listeners: list[Callable[[WriteSet], None]] = []
+        self.reload_listeners: list[Callable[[], None]] = []
         # commands given over the console API, answered once their batch is committed
         self.command_waiters: dict[int, asyncio.Future[tuple[bool, str]]] = {}
         self.last_commit_at = 0.0
@@ -768,6 +769,8 @@ class Gateway:
         if self._tg is not None:
             self._tg.create_task(self._record_config(item.source, item.actor, change),
                                  name="config-version")
+        for listener in self.reload_listeners:
+            listener()
         self.notifier.ready(self.status_line())
         text = f"config {version.short} applied: " + ("; ".join(change.summary) or "no change")
         if change.needs_restart:

@@ -78,9 +78,9 @@ class Spawn:
         self.made: list[Daemon] = []
 
     def __call__(self, config: Path, store: Path | None = None, name: str = "daemon",
-                 env: dict[str, str] | None = None) -> Daemon:
+                 env: dict[str, str] | None = None, console_port: int = 0) -> Daemon:
         d = Daemon(config, store or self.tmp_path / "store.sqlite3", self.broker.url,
-                   self.tmp_path / f"{name}.log", console_port=0, env=env or {})
+                   self.tmp_path / f"{name}.log", console_port=console_port, env=env or {})
         self.made.append(d)
         return d
 
@@ -435,4 +435,34 @@ def test_a_point_added_by_reload_is_subscribed_at_once(tmp_path: Path, broker: B
         pub.publish("site/lobby/leak-2", b'{"water_leak": true}')
     wait_until(lambda: query(d.store, "SELECT state FROM points WHERE id = 'W-LOBBY-02'")
                == [("alarm",)], what="the new point in use")
+    assert d.terminate() == 0
+
+
+def test_the_console_follows_a_reload(tmp_path: Path, spawn: Spawn) -> None:
+    import httpx
+
+    from tests.conftest import free_port
+
+    config = site_files(tmp_path)
+    d = spawn(config, console_port=free_port())
+    subprocess.run([sys.executable, "-m", "gateway", "users", "add", "op", "--role", "operator",
+                    "--password-stdin", "-c", str(config), "--store", str(d.store)],
+                   input="pw-op-secret\n", text=True, check=True, capture_output=True, timeout=30)
+    d.start()
+    with httpx.Client(base_url=d.console_url, timeout=10) as client:
+        wait_until(lambda: client.get("/healthz").status_code == 200, what="console")
+        client.post("/api/login", json={"username": "op", "password": "pw-op-secret"})
+        before = {p["id"] for p in client.get("/api/site").json()["playbooks"]}
+        text = (tmp_path / "playbooks" / "earthquake.yaml").read_text()
+        (tmp_path / "playbooks" / "aftershock.yaml").write_text(
+            text.replace("id: earthquake", "id: aftershock", 1))
+        assert d.process is not None
+        d.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: '"config_reloaded"' in d.log(), what="reloaded")
+        after = {p["id"] for p in client.get("/api/site").json()["playbooks"]}
+        assert after == before | {"aftershock"}
+        r = client.post("/api/incidents", json={"playbook": "aftershock", "building": "1"})
+        assert r.status_code == 201, r.text
+        assert client.get(f"/api/incidents/{r.json()['id']}").json()["playbook"]["id"] == \
+            "aftershock"
     assert d.terminate() == 0

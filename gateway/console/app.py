@@ -264,12 +264,12 @@ def create_app(gateway: "Gateway") -> FastAPI:
     from gateway import kpi as kpis
     from gateway import report as reports
 
-    site = gateway.site
-    playbooks = gateway.engine.playbooks
-    reader = Reader(site.store_path)
+    # site and playbooks are read from the gateway on each request: a reload replaces them
+    reader = Reader(gateway.site.store_path)
     sessions = Sessions(gateway, reader)
-    hub = Hub(playbooks)
+    hub = Hub(gateway.engine.playbooks)
     gateway.listeners.append(hub.publish)
+    gateway.reload_listeners.append(lambda: setattr(hub, "playbooks", gateway.engine.playbooks))
 
     app = FastAPI(title="Alarm gateway console API", version="1",
                   description="Incidents, points and the live stream of the alarm gateway.",
@@ -334,8 +334,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
     async def login(body: LoginBody, response: Response) -> dict[str, Any]:
         user, token, expires = await sessions.login(body.username, body.password)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                            secure=site.console.cert_file is not None,
-                            max_age=int(site.console.session_seconds), path="/")
+                            secure=gateway.site.console.cert_file is not None,
+                            max_age=int(gateway.site.console.session_seconds), path="/")
         return {"user": _user(user), "token": token, "expires_at": expires}
 
     @app.post("/api/logout", tags=["session"])
@@ -353,13 +353,15 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/site", tags=["site"])
     async def site_info(user: User) -> dict[str, Any]:
         return {
-            "id": site.site_id, "name": _t(site.site_name), "address": _t(site.address),
-            "roles": {k: _t(v) for k, v in site.roles.items()},
-            "buildings": sorted(site.buildings, key=_natural),
-            "point_kinds": sorted({p.kind.value for p in site.points.values()}),
+            "id": gateway.site.site_id, "name": _t(gateway.site.site_name),
+            "address": _t(gateway.site.address),
+            "roles": {k: _t(v) for k, v in gateway.site.roles.items()},
+            "buildings": sorted(gateway.site.buildings, key=_natural),
+            "point_kinds": sorted({p.kind.value for p in gateway.site.points.values()}),
             "playbooks": [{"id": p.id, "name": _t(p.name), "manual": p.manual,
                            "severity": p.severity.value, "category": p.category}
-                          for p in sorted(playbooks.values(), key=lambda p: p.id)],
+                          for p in sorted(gateway.engine.playbooks.values(),
+                                          key=lambda p: p.id)],
             "drill_until": gateway.drill_until, "now": time.time(),
         }
 
@@ -388,6 +390,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                  and (building is None or i.location.building == building)
                  and (drill is None or i.drill == drill)]
         found.sort(key=lambda i: (i.status.value == "closed", _rank(i), -i.opened_at))
+        playbooks = gateway.engine.playbooks
         return {"incidents": [incident_summary(i, playbooks) for i in found[:limit]],
                 "now": time.time()}
 
@@ -403,6 +406,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     async def incident(incident_id: str, user: User) -> dict[str, Any]:
         found = await load(incident_id)
         events = await reader(lambda c: db.incident_events(c, incident_id))
+        playbooks = gateway.engine.playbooks
         return {"incident": {**to_json(found), **incident_summary(found, playbooks)},
                 "playbook": _playbook_view(playbooks.get(found.type), found, events),
                 "events": [{"kind": e.kind, "at": e.at, "actor": e.actor,
@@ -458,7 +462,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
             format: Literal["html", "md"] = "html") -> Response:
         found = await load(incident_id)
         events = await reader(lambda c: db.incident_events(c, incident_id))
-        built = reports.build_report(found, events, playbooks.get(found.type), site)
+        playbook = gateway.engine.playbooks.get(found.type)
+        built = reports.build_report(found, events, playbook, gateway.site)
         if format == "md":
             return PlainTextResponse(reports.render_markdown(built, lang),
                                      media_type="text/markdown; charset=utf-8")
@@ -499,7 +504,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                      state: Annotated[str | None, Query(max_length=20)] = None,
                      seen_since: float | None = None) -> dict[str, Any]:
         out = []
-        for point in site.points.values():
+        for point in gateway.site.points.values():
             loc = point.location
             if building is not None and loc.building != building:
                 continue
@@ -530,7 +535,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
         are kept but open no incident; when the time is up, a point still not normal is
         announced."""
         need(user, "shelve")
-        if point_id not in site.points:
+        if point_id not in gateway.site.points:
             raise HTTPException(404, f"no point {point_id}")
         return await give(user, "shelve", "", {"point": point_id, "reason": body.reason,
                                                "minutes": str(body.minutes)})
@@ -538,7 +543,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.delete("/api/points/{point_id}/shelve", tags=["points"])
     async def unshelve(point_id: str, user: User) -> dict[str, Any]:
         need(user, "shelve")
-        if point_id not in site.points:
+        if point_id not in gateway.site.points:
             raise HTTPException(404, f"no point {point_id}")
         return await give(user, "unshelve", "", {"point": point_id})
 
@@ -558,7 +563,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                                            "command": a.command, "at": a.updated_at,
                                            "detail": a.detail}
         out = []
-        for actuator in site.actuators.values():
+        for actuator in gateway.site.actuators.values():
             feedback = []
             for name, command in actuator.commands.items():
                 if command.feedback is not None:
