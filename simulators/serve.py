@@ -107,7 +107,9 @@ def run(site: SiteConfig, args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # asyncio raises NotImplementedError where there are no Unix signals; Ctrl-C
+            # then still ends the run as KeyboardInterrupt
+            with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await serve(site, only=args.only, mqtt_elevators=args.mqtt_elevators,
                     seconds_per_floor=args.seconds_per_floor, door_seconds=args.door_seconds,

@@ -90,8 +90,8 @@ class Console:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    assert CHROMIUM.exists(), ("Debian's chromium is not installed: .ci/setup --test "
+                               "installs it (apt-get install -y chromium)")
     tmp = tmp_path_factory.mktemp("console")
     broker = start_broker(tmp / "broker")
     daemon = Daemon(site_files(tmp), tmp / "store.sqlite3", broker.url, tmp / "daemon.log")

@@ -117,6 +117,23 @@ def fire_payload(device: str = "SD-01", state: str = "fire", **extra: object) ->
     return json.dumps({"state": state, "device": device, **extra}).encode()
 
 
+def storm(broker: Broker, total: int, done: threading.Event | None = None) -> threading.Thread:
+    """Publish ``total`` fire alarms (device SD-nnnn, ``seq`` n) across both buildings from a
+    thread of their own; ``done`` is set once the last is written."""
+    def publish_all() -> None:
+        with Publisher(broker.host, broker.port) as pub:
+            for i in range(total):
+                building, floor, zone = 1 + i % 2, 1 + (i // 2) % 18, 1 + (i // 36) % 4
+                pub.publish(f"demo/fire/b{building}/f{floor}/z{zone}",
+                            fire_payload(f"SD-{i:04d}", seq=i))
+        if done is not None:
+            done.set()
+
+    thread = threading.Thread(target=publish_all, daemon=True)
+    thread.start()
+    return thread
+
+
 def cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", "incidents", "-c", str(daemon.config), "--store",
@@ -245,17 +262,7 @@ def test_sigkill_during_500_alarms_loses_none_and_duplicates_none(broker: Broker
     daemon.start()
     total = 500
     sent = threading.Event()
-
-    def publish_all() -> None:
-        with Publisher(broker.host, broker.port) as pub:
-            for i in range(total):
-                building, floor, zone = 1 + i % 2, 1 + (i // 2) % 18, 1 + (i // 36) % 4
-                pub.publish(f"demo/fire/b{building}/f{floor}/z{zone}",
-                            fire_payload(f"SD-{i:03d}", seq=i))
-        sent.set()
-
-    publisher = threading.Thread(target=publish_all)
-    publisher.start()
+    publisher = storm(broker, total, sent)
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM signals")[0][0] >= 100,
                what="first alarms stored")
     daemon.kill()

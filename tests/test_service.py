@@ -21,7 +21,7 @@ import yaml
 
 from simulators.devices import Publisher
 from tests.conftest import ROOT, Broker, Daemon, query, wait_until
-from tests.test_daemon import fire_payload, site_files
+from tests.test_daemon import fire_payload, site_files, storm
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -102,21 +102,6 @@ def spawn(tmp_path: Path, broker: Broker) -> Iterator[Spawn]:
 def service(tmp_path: Path, spawn: Spawn, notify: NotifySocket) -> Daemon:
     return spawn(site_files(tmp_path),
                  env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "1500000"})
-
-
-def storm(broker: Broker, total: int, done: threading.Event | None = None) -> threading.Thread:
-    def publish_all() -> None:
-        with Publisher(broker.host, broker.port) as pub:
-            for i in range(total):
-                building, floor, zone = 1 + i % 2, 1 + (i // 2) % 18, 1 + (i // 36) % 4
-                pub.publish(f"demo/fire/b{building}/f{floor}/z{zone}",
-                            fire_payload(f"SD-{i:04d}", seq=i))
-        if done is not None:
-            done.set()
-
-    thread = threading.Thread(target=publish_all, daemon=True)
-    thread.start()
-    return thread
 
 
 def count(store: Path, sql: str) -> int:
