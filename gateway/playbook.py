@@ -360,9 +360,13 @@ class Playbook:
     def prompt(self, stage_id: str, prompt_id: str) -> PromptDef | None:
         return next((p for p in self.stage(stage_id).prompts if p.id == prompt_id), None)
 
+    @property
+    def all_records(self) -> tuple[RecordDef, ...]:
+        """Every record field of the playbook, its own and its stages'."""
+        return (*self.records, *(r for s in self.stages for r in s.records))
+
     def record(self, record_id: str) -> RecordDef | None:
-        every = (*self.records, *(r for s in self.stages for r in s.records))
-        return next((r for r in every if r.id == record_id), None)
+        return next((r for r in self.all_records if r.id == record_id), None)
 
 
 def _action(a: ActionModel) -> ActionDef:

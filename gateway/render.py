@@ -11,7 +11,7 @@ from gateway.incident import Incident
 from gateway.model import Event
 from gateway.playbook import BranchDef, Playbook
 from gateway.store import FollowUpTask, StoredSignal
-from gateway.workflow import required_records
+from gateway.workflow import incident_records
 
 _STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",
            "resolved": "已解除 resolved", "closed": "已关闭 closed"}
@@ -159,14 +159,12 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
             if text:
                 out.append(f"            {text}")
     if playbook is not None:
-        required = required_records(playbook, inc)
-        optional = [r for r in (*playbook.records,
-                                *(r for sid in inc.entered if sid in _stage_ids(playbook)
-                                  for r in playbook.stage(sid).records)) if not r.required]
-        if required or optional or inc.records:
+        fields = incident_records(playbook, inc)
+        if fields or inc.records:
             out.append("")
             out.append("记录 Records:")
-            for record in [*required, *optional]:
+            # the required ones first
+            for record in sorted(fields, key=lambda r: not r.required):
                 entry = inc.record(record.id)
                 value = f"{entry.value}  ({entry.by}, {ts(entry.at)})" if entry else (
                     "— 必填 required" if record.required else "—")

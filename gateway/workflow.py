@@ -37,15 +37,21 @@ _NO = {"no", "n", "false", "0", "否"}
 Handler = Callable[["Tx", Playbook, Incident, "OperatorCommand"], Incident]
 
 
-def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
-    """The records the incident must have before it can be closed."""
-    out = [r for r in playbook.records if r.required]
+def incident_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
+    """The record fields the incident asks for: the playbook's and those of the stages it
+    entered (a stage the playbook no longer has adds none)."""
+    out = list(playbook.records)
     for stage_id in incident.entered:
         try:
-            out.extend(r for r in playbook.stage(stage_id).records if r.required)
+            out.extend(playbook.stage(stage_id).records)
         except KeyError:
             continue
     return out
+
+
+def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
+    """The records the incident must have before it can be closed."""
+    return [r for r in incident_records(playbook, incident) if r.required]
 
 
 def parse_time(value: str, now: float) -> float:
@@ -432,9 +438,8 @@ class Workflow:
         field_id = cmd.args.get("field", "")
         definition = playbook.record(field_id)
         if definition is None:
-            every = [r.id for r in (*playbook.records,
-                                    *(r for s in playbook.stages for r in s.records))]
-            raise CommandError(unknown_name(f"record field of {playbook.id}", field_id, every))
+            raise CommandError(unknown_name(f"record field of {playbook.id}", field_id,
+                                            [r.id for r in playbook.all_records]))
         raw = cmd.args.get("value", "").strip()
         if not raw:
             raise CommandError(f"record {field_id!r} needs a value")

@@ -36,7 +36,7 @@ from gateway.console.stream import Hub, incident_summary
 from gateway.engine import OperatorCommand, statement
 from gateway.incident import Incident, to_json
 from gateway.playbook import Playbook
-from gateway.workflow import required_records
+from gateway.workflow import incident_records
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -719,14 +719,11 @@ def _playbook_view(playbook: Playbook | None, incident: Incident,
                                                "verification": o.verification,
                                                "goto": o.goto}
                                               for o in branch.options]}
-    required = {r.id for r in required_records(playbook, incident)}
-    every = [*playbook.records, *(r for sid in incident.entered if sid in stages
-                                  for r in stages[sid].records)]
     records = []
-    for record in every:
+    for record in incident_records(playbook, incident):
         entry = incident.record(record.id)
         records.append({"id": record.id, "label": _t(record.label), "type": record.type,
-                        "required": record.id in required,
+                        "required": record.required,
                         "value": entry.value if entry else None,
                         "by": entry.by if entry else None, "at": entry.at if entry else None})
     review = playbook.review
