@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.engine import statement
@@ -52,6 +52,11 @@ def incident_table(incidents: list[Incident], playbooks: Mapping[str, Playbook],
                      _stage_name(inc, playbooks), _STATUS.get(inc.status.value, inc.status.value),
                      inc.location.label(), ts(inc.opened_at)[:19],
                      _span(now - inc.opened_at), due_text))
+    return _columns(rows)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    """Rows as aligned columns, two spaces apart."""
     widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths,
                                                                                   strict=True))
@@ -213,10 +218,7 @@ def follow_up_table(tasks: list[FollowUpTask], now: float) -> str:
         else:
             state = "overdue 已超期" if t.due_at < now else f"in {_span(t.due_at - now)}"
         rows.append((t.incident_id, t.id, t.role, ts(t.due_at)[:16], state, t.text_zh))
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths,
-                                                                                  strict=True))
-                     .rstrip() for r in rows)
+    return _columns(rows)
 
 
 def _stage_ids(playbook: Playbook) -> set[str]:

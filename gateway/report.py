@@ -581,12 +581,8 @@ def describe(e: Event, n: _Names) -> Text:
             text = _cat(text, f" [{', '.join(str(x) for x in devices)}]")
         return text
     if k == "step_started":
-        role = n.role(_s(d, "role"))
-        due = _f(d, "due_at")
-        deadline = _text(f"，期限 {clock(due, date=False)}", f", due {clock(due, date=False)}") \
-            if due is not None else _same("")
         return _cat(_text("步骤开始：", "step started: "), n.step(_s(d, "step")),
-                    _text(f"（{role.zh}", f" ({role.en}"), deadline, _text("）", ")"))
+                    _role_and_due(d, n))
     if k == "step_done":
         seconds = _f(d, "seconds")
         return _cat(_text("步骤完成：", "step done: "), n.step(_s(d, "step")),
@@ -671,12 +667,8 @@ def describe(e: Event, n: _Names) -> Text:
         return _cat(_text("提示超时未答：", "prompt timed out: "), n.prompt(_s(d, "prompt")),
                     _text("，", ", "), applied)
     if k == "branch_raised":
-        role = n.role(_s(d, "role"))
-        due = _f(d, "due_at")
-        deadline = _text(f"，期限 {clock(due, date=False)}", f", due {clock(due, date=False)}") \
-            if due is not None else _same("")
         return _cat(_text("待决定：", "to decide: "), n.branch(_s(d, "branch")),
-                    _text(f"（{role.zh}", f" ({role.en}"), deadline, _text("）", ")"))
+                    _role_and_due(d, n))
     if k == "branch_decided":
         by = _same("") if e.actor else _cat(_text("（设备自动：", " (by the devices: "),
                                              _reason(_s(d, "reason"), n), _text("）", ")"))
@@ -726,6 +718,15 @@ def describe(e: Event, n: _Names) -> Text:
         return _cat(_text(f"回访完成：{_s(d, 'task')}", f"follow-up done: {_s(d, 'task')}"),
                     _on_time(d.get("on_time")), _note(_s(d, "note")))
     return _same(k)
+
+
+def _role_and_due(d: Mapping[str, Any], n: _Names) -> Text:
+    """" (engineering, due 14:05)" for a step or branch that was raised."""
+    role = n.role(_s(d, "role"))
+    due = _f(d, "due_at")
+    deadline = _text(f"，期限 {clock(due, date=False)}", f", due {clock(due, date=False)}") \
+        if due is not None else _same("")
+    return _cat(_text(f"（{role.zh}", f" ({role.en}"), deadline, _text("）", ")"))
 
 
 def _what(d: Mapping[str, Any], n: _Names) -> Text:

@@ -984,6 +984,13 @@ class Gateway:
             self.inputs.put_nowait(_ActionResult(pub.incident_id, pub.action_id,
                                                  ActionStatus(status), detail))
 
+    async def _stored_for(self, incident_id: str) -> Incident | None:
+        """The store's snapshot of an incident the engine no longer holds (a closed one, for
+        reopen and follow-ups); None when the engine has it or no incident is named."""
+        if not incident_id or incident_id in self.state.incidents:
+            return None
+        return await self.store.call(partial(get_incident, incident_id=incident_id))
+
     async def command(self, command: OperatorCommand) -> tuple[bool, str]:
         """Give a command as the CLI does (queued in the store, so it is on record), but hear
         its result as soon as its batch is committed."""
@@ -992,10 +999,7 @@ class Gateway:
             submit_command, verb=command.verb, incident_id=command.incident_id,
             actor=command.actor, args=dict(command.args), now=now))
         self.queued_commands.add(row_id)
-        stored = None
-        if command.incident_id and command.incident_id not in self.state.incidents:
-            stored = await self.store.call(partial(get_incident,
-                                                   incident_id=command.incident_id))
+        stored = await self._stored_for(command.incident_id)
         waiter: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
         self.command_waiters[row_id] = waiter
         self.inputs.put_nowait(_Command(row_id, command, stored))
@@ -1028,10 +1032,7 @@ class Gateway:
                 if row_id in self.queued_commands:
                     continue
                 self.queued_commands.add(row_id)
-                stored = None
-                if incident_id and incident_id not in self.state.incidents:
-                    stored = await self.store.call(partial(get_incident,
-                                                           incident_id=incident_id))
+                stored = await self._stored_for(incident_id)
                 self.inputs.put_nowait(_Command(row_id, OperatorCommand(
                     verb, incident_id, actor, args), stored))
 
