@@ -749,13 +749,13 @@ class Gateway:
                        store_path=self.site.store_path,
                        store_synchronous=self.site.store_synchronous, console=self.site.console,
                        site_id=self.site.site_id, mqtt_prefix=self.site.mqtt_prefix)
-        modbus_changed = (site.modbus != self.site.modbus
-                          or modbus_plan(site.points) != self.modbus_plans)
+        plans = modbus_plan(site.points)
+        modbus_changed = site.modbus != self.site.modbus or plans != self.modbus_plans
         self.site = site
         self.engine = Engine(site, playbooks)
         self.engine.config_version = version.short
         self.topics = site.points_by_topic()
-        self.modbus_plans = modbus_plan(site.points)
+        self.modbus_plans = plans
         self.points = {pid: p for pid, p in self.points.items() if pid in site.points}
         self.config = version
         orphans = sorted({i.type for i in self.state.incidents.values()} - set(playbooks))

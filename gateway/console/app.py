@@ -35,6 +35,7 @@ from gateway.console.metrics import render_metrics
 from gateway.console.stream import Hub, incident_summary
 from gateway.engine import OperatorCommand, statement
 from gateway.incident import Incident, to_json
+from gateway.model import SEVERITY_RANK
 from gateway.playbook import Playbook
 from gateway.workflow import incident_records
 
@@ -676,8 +677,6 @@ def _user(user: auth.User) -> dict[str, Any]:
 
 
 def _rank(incident: Incident) -> int:
-    from gateway.model import SEVERITY_RANK
-
     return SEVERITY_RANK[incident.severity]
 
 
