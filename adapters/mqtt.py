@@ -25,13 +25,15 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from adapters.mqtt_inflight import Arrival, Inflight
 
 log = structlog.get_logger("adapters.mqtt")
 
@@ -57,6 +59,10 @@ class MqttSettings:
     backoff_min: float = 0.2
     backoff_max: float = 30.0
     connect_timeout: float = 5.0
+    # the gateway's own message, published and subscribed to, to tell a broker that has
+    # stopped delivering (``probe_waiting_since``); None: no probe
+    probe_topic: str | None = None
+    probe_every: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,7 @@ class InboundMessage:
     duplicate: bool
     received_at: float
     bad_topic: bool = False
+    token: int = 0  # which message of the session ``mid`` names (see adapters.mqtt_inflight)
 
 
 class MqttError(Exception):
@@ -94,10 +101,18 @@ def _file_error(exc: BaseException) -> str:
 
 
 class MqttAdapter:
-    def __init__(self, settings: MqttSettings,
-                 on_message: Callable[[InboundMessage], None]) -> None:
+    def __init__(self, settings: MqttSettings, on_message: Callable[[InboundMessage], None],
+                 *, stored_inflight: Iterable[int] = ()) -> None:
+        """``stored_inflight``: packet ids an earlier run committed without knowing whether its
+        PUBACK reached the broker (kept in the store; see ``Inflight.changes_for_store``)."""
         self.settings = settings
         self._on_message_cb = on_message
+        self.received = Inflight(stored_inflight)
+        self._barrier: tuple[int, int] | None = None  # (UNSUBSCRIBE packet id, PUBACK mark)
+        self._barrier_due = False
+        self.probe_waiting_since: float | None = None  # the probe in flight, sent then
+        self._probe_last = 0.0
+        self._probe_refused = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._subscribed = asyncio.Event()
@@ -129,6 +144,7 @@ class MqttAdapter:
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_socket_register_write
@@ -303,10 +319,50 @@ class MqttAdapter:
 
     # ------------------------------------------------------------------ operations
 
-    def ack(self, mid: int, qos: int = 1) -> None:
-        """Send the PUBACK for a message the store has committed."""
-        if qos > 0 and self.connected:
-            self._client.ack(mid, qos)
+    def ack(self, message: InboundMessage) -> None:
+        """The store has committed ``message``: send its PUBACK, now if connected, else when
+        the broker sends it again after the reconnect. A message of a session the broker has
+        since dropped is not acknowledged: its packet id may name another message by now."""
+        if message.qos == 0 or not self.received.committed(message.mid, message.token):
+            return
+        if self.connected:
+            self._puback(message.mid)
+
+    def _puback(self, mid: int) -> None:
+        if self._client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.received.acked(mid)
+            self._barrier_soon()
+
+    def _barrier_soon(self) -> None:
+        # one barrier per turn of the event loop at most, and one outstanding at a time
+        if not self._barrier_due and self._loop is not None:
+            self._barrier_due = True
+            self._loop.call_soon(self._send_barrier)
+
+    def _send_barrier(self) -> None:
+        self._barrier_due = False
+        if self._barrier is not None or not self.connected:
+            return
+        mark = self.received.barrier_mark()
+        rc, mid = self._client.unsubscribe(self._barrier_topic)
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            self._barrier = (mid, mark)
+
+    @property
+    def _barrier_topic(self) -> str:
+        # never subscribed: the UNSUBACK is the broker's answer and nothing else
+        return f"alarm-gateway/ack-barrier/{self.settings.client_id}"
+
+    def unacknowledged(self) -> int:
+        return self.received.unacknowledged()
+
+    def oldest_unacknowledged(self) -> float | None:
+        return self.received.oldest_unacknowledged()
+
+    def changes_for_store(self, committing: Iterable[InboundMessage],
+                          ) -> tuple[list[int], list[int]]:
+        return self.received.changes_for_store(
+            (m.mid, m.token) for m in committing if m.qos > 0)
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1,
                 retain: bool = False) -> asyncio.Future[None]:
@@ -332,14 +388,20 @@ class MqttAdapter:
             return
         self.connects += 1
         self.session_present = bool(flags.session_present)
+        self.received.connected(session_present=self.session_present)
         self._said_unreachable = False
         self._said_refused = None
-        if self.settings.subscriptions:
-            _, self._subscribe_mid = client.subscribe(
-                [(topic, 1) for topic in self.settings.subscriptions])
+        topics = list(self.settings.subscriptions)
+        if self._probing and self.settings.probe_topic is not None:
+            topics.append(self.settings.probe_topic)  # last: see _on_subscribe
+        if topics:
+            _, self._subscribe_mid = client.subscribe([(topic, 1) for topic in topics])
         else:
             self._subscribed.set()
         self._connected.set()
+        # answered after every redelivery of the kept session: what is not redelivered by
+        # then had been acknowledged
+        self._barrier_soon()
         log.info("broker_connected", broker=f"{self.settings.host}:{self.settings.port}",
                  session_present=self.session_present, subscriptions=len(
                      self.settings.subscriptions), reconnect=self.connects > 1)
@@ -349,6 +411,8 @@ class MqttAdapter:
         was = self.connected
         self._connected.clear()
         self._subscribed.clear()
+        self._barrier = None
+        self.probe_waiting_since = None
         if was:
             log.warning("broker_disconnected", broker=f"{self.settings.host}:{self.settings.port}",
                         reason=str(reason_code), retry="forever, with jittered backoff")
@@ -363,10 +427,25 @@ class MqttAdapter:
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")  # noqa: SLF001 - raw bytes
             bad_topic = True
+        token = 0
+        if message.qos > 0:
+            arrival, token = self.received.arrive(message.mid, dup=bool(message.dup),
+                                                  at=time.time())
+            if arrival is Arrival.REDELIVERED_COMMITTED:
+                self._puback(message.mid)  # stored already; its PUBACK was lost
+                return
+            if arrival is Arrival.REDELIVERED_PENDING:
+                return  # the first copy is being committed and is acknowledged then
+        if self._probing and topic == self.settings.probe_topic:
+            # the gateway's own probe came back: nothing to store
+            self.probe_waiting_since = None
+            if message.qos > 0 and self.received.committed(message.mid, token):
+                self._puback(message.mid)
+            return
         self._on_message_cb(InboundMessage(
             topic=topic, payload=bytes(message.payload), qos=message.qos, mid=message.mid,
             retained=bool(message.retain), duplicate=bool(message.dup),
-            received_at=time.time(), bad_topic=bad_topic))
+            received_at=time.time(), bad_topic=bad_topic, token=token))
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any,
                     properties: Any) -> None:
@@ -399,8 +478,24 @@ class MqttAdapter:
                    if rc.is_failure and i < len(topics)]
         if refused:
             log.error("subscription_refused", topics=refused)
+        if (mid == self._subscribe_mid and self._probing
+                and len(reason_codes) > len(self.settings.subscriptions)
+                and reason_codes[len(self.settings.subscriptions)].is_failure):
+            self._probe_refused = True
+            log.error("probe_refused", topic=self.settings.probe_topic,
+                      note="the broker's ACL must let the gateway publish and subscribe to "
+                           "it; without it a broker that stops delivering is not noticed")
         if mid == self._subscribe_mid:
             self._subscribed.set()
+
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                        reason_codes: Any, properties: Any) -> None:
+        if self._barrier is None or mid != self._barrier[0]:
+            return
+        self.received.barrier_answered(self._barrier[1])
+        self._barrier = None
+        if self.received.acks_unconfirmed():
+            self._barrier_soon()
 
     def _on_log(self, client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
         # paho's messages name packets and flags, never the password; only errors are kept
@@ -440,4 +535,20 @@ class MqttAdapter:
     async def _misc(self) -> None:
         while self._client.socket() is not None:
             self._client.loop_misc()
+            self._probe()
             await asyncio.sleep(1.0)
+
+    @property
+    def _probing(self) -> bool:
+        return self.settings.probe_topic is not None and not self._probe_refused
+
+    def _probe(self) -> None:
+        now = time.time()
+        if (not self._probing or not self._subscribed.is_set()
+                or self.probe_waiting_since is not None
+                or now - self._probe_last < self.settings.probe_every):
+            return
+        assert self.settings.probe_topic is not None
+        self._probe_last = now
+        self.probe_waiting_since = now
+        self.publish(self.settings.probe_topic, f"{now:.3f}", qos=1)

@@ -45,15 +45,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _load(args)  # the same file and overrides, read again
 
     if args.simulate_devices:
-        asyncio.run(_serve_with_simulated_devices(site, playbooks, reloader))
+        asyncio.run(_serve_with_simulated_devices(site, playbooks, reloader,
+                                                  args.allow_damaged_store))
     else:
-        asyncio.run(serve(site, playbooks, reloader=reloader))
+        asyncio.run(serve(site, playbooks, reloader=reloader,
+                          allow_damaged_store=args.allow_damaged_store))
     return 0
 
 
 async def _serve_with_simulated_devices(
         site: SiteConfig, playbooks: dict[str, Playbook],
-        reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]]) -> None:
+        reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]],
+        allow_damaged_store: bool) -> None:
     """The demo: the gateway with the site's devices simulated in the same process (the
     Modbus units as real pymodbus servers on their configured ports, the MQTT elevators
     as clients of the broker)."""
@@ -89,7 +92,7 @@ async def _serve_with_simulated_devices(
 
     starter = asyncio.create_task(start_elevators())
     try:
-        await serve(site, playbooks, reloader=reloader)
+        await serve(site, playbooks, reloader=reloader, allow_damaged_store=allow_damaged_store)
     finally:
         starter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -238,6 +241,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             # the file's name only, never its content
             print(f"  warning     {field} {name} cannot be read by this user "
                   "(the gateway's user must be able to)")
+    from gateway import broker_settings
+
+    b = site.broker
+    conf = broker_settings.config_of(b.host, b.port, b.config_file, site.embedded_broker_config)
+    if conf is not None:
+        try:
+            for finding in broker_settings.check_file(conf):
+                print(f"  warning     broker {conf}: {finding}")
+        except OSError as exc:
+            print(f"  warning     broker config {conf} cannot be read: {exc.strerror or exc}")
     return 0
 
 
@@ -437,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo-users", action="store_true",
                      help="create one console user per role (password demo-<name>) in a "
                           "store that has none: for the demo only")
+    run.add_argument("--allow-damaged-store", action="store_true",
+                     default=os.environ.get("ALARM_GATEWAY_ALLOW_DAMAGED_STORE") == "1",
+                     help="run on a store that fails its integrity check (until a backup is "
+                          "restored): a gateway_health incident says so meanwhile "
+                          "(env ALARM_GATEWAY_ALLOW_DAMAGED_STORE=1)")
     run.add_argument("--log-level", default=os.environ.get("ALARM_GATEWAY_LOG_LEVEL", "info"))
     run.add_argument("--simulate-devices", action="store_true",
                      help="also run the site's devices as simulators (demo and drills "

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
+from gateway.health import Limits
 from gateway.modbus_config import (
     Feedback,
     FeedbackModel,
@@ -62,6 +63,9 @@ class BrokerModel(Strict):
     keepalive: Duration = 30.0
     subscriptions: list[str] | None = None
     max_payload_bytes: int = Field(64 * 1024, ge=64)
+    # the broker's own Mosquitto config, where the gateway can read it: its queue settings
+    # are checked at start-up (a broker on this machine is found in /etc/mosquitto)
+    config_file: str | None = None
 
 
 class EmbeddedBrokerModel(Strict):
@@ -73,6 +77,13 @@ class SupervisionModel(Strict):
     """The gateway watching itself: a silent gateway in a monitoring center is an emergency."""
 
     broker_down_after: Duration = Field(60.0, gt=0)
+    # store writes failing this long (a full disk, a lock held elsewhere, I/O errors)
+    store_down_after: Duration = Field(15.0, gt=0)
+    # an alarm received and not yet stored and acknowledged for this long, or this many
+    unacknowledged_after: Duration = Field(30.0, gt=0)
+    max_unacknowledged: int = Field(10_000, ge=1)
+    # nothing delivered by the broker, not even the gateway's own probe, for this long
+    deaf_after: Duration = Field(30.0, ge=15)
     # no input at all from an adapter for this long (mqtt, or a Modbus connection id)
     silent_after: dict[str, Duration] = Field(default_factory=dict)
 
@@ -337,6 +348,7 @@ class BrokerConfig:
     subscriptions: tuple[str, ...] = ()
     max_payload_bytes: int = 64 * 1024
     embedded: bool = False
+    config_file: Path | None = None
 
     def describe(self) -> str:
         """Where it connects, never with the secret."""
@@ -381,8 +393,7 @@ class SiteConfig:
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
-    broker_down_after: float = 60.0
-    silent_after: Mapping[str, float] = field(default_factory=dict)
+    health_limits: Limits = field(default_factory=Limits)
     retention: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -428,9 +439,16 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
             lines.line(("supervision", "silent_after", unknown[0])))])
     return replace(site, console=_console(model.console, path.parent,
                                           console or env.get(ENV_CONSOLE), path),
-                   broker_down_after=model.supervision.broker_down_after,
-                   silent_after=dict(model.supervision.silent_after),
+                   health_limits=_limits(model.supervision),
                    retention=model.store.retention.model_dump())
+
+
+def _limits(model: SupervisionModel) -> Limits:
+    return Limits(broker_down_after=model.broker_down_after,
+                  store_down_after=model.store_down_after,
+                  unacknowledged_after=model.unacknowledged_after,
+                  max_unacknowledged=model.max_unacknowledged, probe_after=model.deaf_after,
+                  silent_after=dict(model.silent_after))
 
 
 def _console(model: ConsoleModel, base: Path, override: str | None,
@@ -664,7 +682,8 @@ def _broker(model: SiteConfigModel, override: str | None, points: dict[str, Poin
     return BrokerConfig(host=host, port=port, client_id=b.client_id, username=username,
                         password=password, tls=tls, keepalive=b.keepalive,
                         subscriptions=subscriptions, max_payload_bytes=b.max_payload_bytes,
-                        embedded=embedded)
+                        embedded=embedded,
+                        config_file=(base / b.config_file).resolve() if b.config_file else None)
 
 
 def _resolve_tls(tls: TlsModel | None, base: Path) -> TlsModel | None:

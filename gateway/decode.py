@@ -1,8 +1,11 @@
 """Payload decoders: small pure functions from bytes to a reading.
 
 A decoder never guesses: a payload it cannot read raises ``DecodeError`` with a stable reason
-(``bad_json``, ``missing_field``, ``wrong_type``, ``unmapped_value``, ``bad_encoding``) and a detail
-that names the field, so the technician can fix the device or the mapping.
+(``bad_json``, ``missing_field``, ``wrong_type``, ``unmapped_value``, ``bad_encoding``,
+``bad_text``) and a detail that names the field, so the technician can fix the device or the
+mapping. Hostile shapes are bad input like any other: JSON nested deeper than ``MAX_DEPTH``,
+numbers too long to convert, a value or device name with an unpaired surrogate (a valid JSON
+escape that no store or UTF-8 text can hold).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ def decode(binding: MqttBinding, payload: bytes) -> Reading:
         return _decode_plain(binding, payload)
     doc = _parse_json(payload)
     if binding.decoder == "zigbee2mqtt":
-        return _decode_zigbee(binding, doc)
-    return _decode_json(binding, doc)
+        return _checked(_decode_zigbee(binding, doc), f"property '{binding.property}'")
+    return _checked(_decode_json(binding, doc), "the payload")
 
 
 def _text(payload: bytes) -> str:
@@ -45,13 +48,71 @@ def _text(payload: bytes) -> str:
                           f"payload is not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
+MAX_DEPTH = 32  # nesting of a JSON payload; real devices send two or three levels
+
+
 def _parse_json(payload: bytes) -> Any:
     text = _text(payload)
+    if _nesting(text) > MAX_DEPTH:
+        raise DecodeError("bad_json", f"nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DecodeError("bad_json",
                           f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit for conversion
+        raise DecodeError("bad_json", f"a number is too long: {str(exc).split(':')[0]}",
+                          ) from None
+    except RecursionError:
+        raise DecodeError("bad_json", f"nested deeper than {MAX_DEPTH} levels") from None
+    return doc
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest, found without parsing (the parser's own limit is a
+    RecursionError a thousand levels down, after the work)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _checked(reading: Reading, where: str) -> Reading:
+    """The text a reading carries on (its value, its device) must be text: an unpaired
+    surrogate (``"\\ud800"``) is valid JSON but cannot be stored or shown. Fields the binding
+    does not read are left alone (the payload itself is kept as bytes)."""
+    for name, text in (("value", reading.value), ("device", reading.device)):
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DecodeError("bad_text", f"the {name} in {where} holds an unpaired "
+                                  f"surrogate escape "
+                                  f"({text.encode('utf-8', 'backslashreplace')[:60]!r})",
+                                  ) from None
+    return reading
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as a detail names it: its repr, cut short when a payload makes it long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _field(doc: Any, path: str) -> Any:
@@ -69,8 +130,13 @@ def _field(doc: Any, path: str) -> Any:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # 400 digits: no reading any device sends
+            return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             number = float(value)
@@ -90,7 +156,7 @@ def _map_value(binding: MqttBinding, raw: Any, where: str) -> Reading:
     if number is not None and binding.thresholds:
         # the state comes from thresholds with hysteresis, which needs the previous state
         return Reading(None, number)
-    raise DecodeError("unmapped_value", f"{where} = {raw!r} has no state mapping")
+    raise DecodeError("unmapped_value", f"{where} = {_shown(raw)} has no state mapping")
 
 
 def _decode_plain(binding: MqttBinding, payload: bytes) -> Reading:
@@ -139,11 +205,12 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading:
     if binding.values:
         state = binding.values.get(value_key(raw))
         if state is None:
-            raise DecodeError("unmapped_value", f"property '{prop}' = {raw!r} has no state mapping")
+            raise DecodeError("unmapped_value",
+                              f"property '{prop}' = {_shown(raw)} has no state mapping")
     elif isinstance(raw, bool):
         state = PointState.ALARM if raw else PointState.NORMAL
     else:
-        raise DecodeError("wrong_type", f"property '{prop}' = {raw!r}, expected true/false")
+        raise DecodeError("wrong_type", f"property '{prop}' = {_shown(raw)}, expected true/false")
     if binding.value_property and binding.value_property in doc:
         number = _number(doc[binding.value_property])
         if number is None:

@@ -289,8 +289,8 @@ class Engine:
                 if incident_id is not None:
                     incident = tx.get(incident_id)
                     assert incident is not None
-                    self._attach(tx, playbook, incident, signal)
-                    touched.add(incident_id)
+                    if self._attach(tx, playbook, incident, signal):
+                        touched.add(incident_id)
                 elif self._held(tx, key) is not None:
                     self._hold(tx, playbook, key, signal, None)  # joins the hold
                 continue
@@ -302,12 +302,13 @@ class Engine:
             else:
                 incident = tx.get(incident_id)
                 assert incident is not None
-                self._attach(tx, playbook, incident, signal)
-                touched.add(incident_id)
+                if self._attach(tx, playbook, incident, signal):
+                    touched.add(incident_id)
         for incident_id in sorted(state.by_point.get(signal.point_id, ())):
             # a device of an open incident changed without matching its trigger (restored,
-            # faulted, went offline): the incident records it and stays open
-            if incident_id in touched:
+            # faulted, went offline): the incident records it and stays open; a repeat of
+            # what it already knows (a heartbeat) leaves it alone
+            if incident_id in touched or not signal.changed:
                 continue
             incident = tx.get(incident_id)
             assert incident is not None
@@ -374,9 +375,13 @@ class Engine:
             signal_count=len(devices), commander_role=playbook.commander, opened_by=opened_by,
             config=self.config_version)
 
-    def _attach(self, tx: Tx, playbook: Playbook, incident: Incident, signal: Signal) -> None:
-        incident = replace(incident, signal_count=incident.signal_count + 1)
+    def _attach(self, tx: Tx, playbook: Playbook, incident: Incident, signal: Signal) -> bool:
+        """Add a signal to an open incident; False for a repeat of a device it holds already
+        (a heartbeat), which changes nothing."""
         ref = incident.device(signal.point_id, signal.device)
+        if ref is not None and not signal.changed:
+            return False
+        incident = replace(incident, signal_count=incident.signal_count + 1)
         fresh = False
         if ref is None:
             incident = replace(incident, devices=(*incident.devices, _ref(signal)))
@@ -395,6 +400,7 @@ class Engine:
                      reason=f"new alarm from {signal.point_id}")
         incident = self._advance(tx, playbook, incident)
         tx.put(incident)
+        return True
 
     def _advance(self, tx: Tx, playbook: Playbook, incident: Incident) -> Incident:
         """Enter every stage whose device condition now holds."""

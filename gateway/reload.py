@@ -85,8 +85,7 @@ def diff(old_site: SiteConfig, old_playbooks: Mapping[str, Playbook], new_site: 
                                        old_site.crossroads, old_site.callback_phone),
              (new_site.site_name, new_site.address, new_site.crossroads,
               new_site.callback_phone)),
-            ("supervision", (old_site.broker_down_after, dict(old_site.silent_after)),
-             (new_site.broker_down_after, dict(new_site.silent_after))),
+            ("supervision", old_site.health_limits, new_site.health_limits),
             ("retention", dict(old_site.retention), dict(new_site.retention))):
         if before != after:
             summary.append(f"{name} changed")

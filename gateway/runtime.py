@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
@@ -34,6 +33,8 @@ from adapters.modbus import (
 )
 from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
 from gateway import broker as embedded
+from gateway import broker_settings
+from gateway.commits import DEAD_LETTER_KEEP, Commit, Committer
 from gateway.config import PointConfig, SiteConfig
 from gateway.decode import decode, decode_modbus
 from gateway.engine import (
@@ -46,12 +47,14 @@ from gateway.engine import (
     event_messages,
 )
 from gateway.errors import CommandError, ConfigError, DecodeError, Problem, StoreError
+from gateway.health import Vitals, checks, problems, report
 from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
 from gateway.model import ActionStatus, Event, Location, PointKind, PointState, Signal
 from gateway.playbook import Playbook
 from gateway.points import PointStatus, condition, supervise
 from gateway.reload import ConfigDiff, config_version, diff
+from gateway.reporting import Reports
 from gateway.schema_common import unknown_name
 from gateway.sdnotify import Notifier
 from gateway.store import (
@@ -62,6 +65,7 @@ from gateway.store import (
     SignalRecord,
     Store,
     WriteSet,
+    check_store_file,
     get_incident,
     latest_config_version,
     load_startup,
@@ -69,7 +73,6 @@ from gateway.store import (
     pending_commands,
     prune,
     record_config_version,
-    seen_rx,
     submit_command,
     write_batch,
 )
@@ -77,12 +80,14 @@ from gateway.store import (
 log = structlog.get_logger("gateway")
 
 MAX_BATCH = 512
-DEAD_LETTER_KEEP = 4096  # bytes of a bad payload kept for the technician
+# Batches decided and waiting for their commit. While the store cannot be written the pipeline
+# goes on deciding (deadlines, self-supervision, the console's view) up to this many; the
+# broker's in-flight window bounds what MQTT brings meanwhile.
+MAX_PENDING_COMMITS = 256
 SUPERVISION_EVERY = 1.0
 COMMAND_POLL = 0.2
 COMMAND_TIMEOUT = 10.0
-# Packet ids come round every 65,535 messages; remembering more than that is pointless.
-RECENT_RX = 65_535
+TASK_RESTART_DELAY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +95,6 @@ class _Command:
     row_id: int
     command: OperatorCommand
     stored: Incident | None = None  # the store's snapshot, for commands on closed incidents
-
-
-@dataclass(slots=True)
-class _Commit:
-    future: asyncio.Future[list[OutboxItem]]
-    ws: WriteSet
-    now: float
-    acks: list[InboundMessage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +147,7 @@ class Gateway:
     def __init__(self, site: SiteConfig, playbooks: dict[str, Playbook], *,
                  clock: Callable[[], float] = time.time,
                  reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, allow_damaged_store: bool = False) -> None:
         self.site = site
         self.engine = Engine(site, playbooks)
         self.config = config_version(site, playbooks)
@@ -167,7 +164,8 @@ class Gateway:
         self._tg: asyncio.TaskGroup | None = None
         self._link_tasks: dict[str, asyncio.Task[None]] = {}
         self.clock = clock
-        self.store = Store(site.store_path, synchronous=site.store_synchronous)
+        self.store = Store(site.store_path, synchronous=site.store_synchronous,
+                           allow_damaged=allow_damaged_store)
         self.lock = DaemonLock(site.store_path)
         self.state = EngineState()
         self.points: dict[str, PointStatus] = {}
@@ -177,13 +175,15 @@ class Gateway:
         # broker-acknowledged outbox rows, written with the next batch (or the next tick)
         self.outbox_done: list[tuple[int, str, str]] = []
         # committed-in-order hand-over from the pipeline to the acknowledger
-        self.commits: asyncio.Queue[_Commit] = asyncio.Queue(maxsize=4)
+        self.commits: asyncio.Queue[Commit] = asyncio.Queue(maxsize=MAX_PENDING_COMMITS)
         self.counters: Counter[str] = Counter()
-        self.reported_bad: set[tuple[str, str]] = set()
+        self.committer = Committer(self.store, self.counters)
+        self._write_seq = 0  # numbers the pipeline's writes, which commit in this order
+        self.reports = Reports()  # which bad inputs are logged (each kind once, bounded)
+        self.store_damage: str | None = None  # what the last quick_check found
         self.started_at = 0.0
         self.last_supervision = 0.0
         self.queued_commands: set[int] = set()
-        self.recent_rx: dict[tuple[int, str, bytes], None] = {}
         self.mqtt: MqttAdapter | None = None
         self.modbus_plans = modbus_plan(site.points)
         self.links: dict[str, ModbusLink] = {}
@@ -221,7 +221,12 @@ class Gateway:
                 embedded.stop(self._broker_process)
 
     async def _run_open(self) -> None:
-        startup = await self.store.call(load_startup)
+        try:
+            startup = await self.store.call(load_startup)
+        except StoreError as exc:
+            raise StoreError(f"cannot read the open incidents and points from "
+                             f"{self.site.store_path}: {exc}. Restore the latest backup "
+                             "(alarm-gateway restore FILE)") from exc
         self.started_at = self.clock()
         self.last_supervision = self.started_at
         self.state = EngineState.restore(startup.open_incidents, startup.next_number)
@@ -232,37 +237,57 @@ class Gateway:
                                         for pid, p in self.points.items()})
         for item in startup.pending_outbox:
             self.outq.put_nowait(item)
+        self.store_damage = self.store.damage
         b = self.site.broker
+        broker_settings.log_findings(b.host, b.port, b.config_file,
+                                     self.site.embedded_broker_config)
+        if self.store_damage is not None:
+            log.error("store_damaged", store=str(self.site.store_path), damage=self.store_damage,
+                      note="running on it as allowed; restore a backup as soon as possible")
         self.mqtt = MqttAdapter(MqttSettings(
             host=b.host, port=b.port, client_id=b.client_id, subscriptions=b.subscriptions,
             username=b.username, password=b.password,
             ca_file=b.tls.ca_file if b.tls else None, cert_file=b.tls.cert_file if b.tls else None,
             key_file=b.tls.key_file if b.tls else None, tls=b.tls is not None,
-            tls_insecure=b.tls.insecure if b.tls else False, keepalive=int(b.keepalive)),
-            self._receive)
+            tls_insecure=b.tls.insecure if b.tls else False, keepalive=int(b.keepalive),
+            probe_topic=f"{self.site.mqtt_prefix}/gateway/probe/{b.client_id}"),
+            self._receive, stored_inflight=startup.mqtt_inflight)
         log.info("gateway_starting", site=self.site.site_id, store=str(self.site.store_path),
                  broker=b.describe(), embedded_broker=b.embedded, points=len(self.site.points),
                  playbooks=sorted(self.engine.playbooks), open_incidents=len(self.state.incidents),
                  pending_outbox=len(startup.pending_outbox))
-        await self._record_config("start", "")
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            tg.create_task(self.mqtt.run(), name="mqtt")
+            tg.create_task(self._record_config("start", ""), name="config-version")
+            mqtt = self.mqtt
             self._start_links()
-            tg.create_task(self._pipeline(), name="pipeline")
-            tg.create_task(self._ticker(), name="ticker")
-            tg.create_task(self._dispatcher(), name="dispatcher")
-            tg.create_task(self._acknowledger(), name="acknowledger")
-            tg.create_task(self._command_poller(), name="commands")
-            tg.create_task(self._announce_ready(), name="ready")
-            tg.create_task(self._status_loop(), name="status")
-            tg.create_task(self._upkeep(), name="upkeep")
+            for name, factory in (("mqtt", mqtt.run), ("pipeline", self._pipeline),
+                                  ("ticker", self._ticker), ("dispatcher", self._dispatcher),
+                                  ("acknowledger", self._acknowledger),
+                                  ("commands", self._command_poller),
+                                  ("ready", self._announce_ready), ("status", self._status_loop),
+                                  ("upkeep", self._upkeep)):
+                tg.create_task(self._supervised(name, factory), name=name)
             if self.notifier.watchdog_seconds:
                 tg.create_task(self._watchdog(self.notifier.watchdog_seconds), name="watchdog")
             if self.site.console.enabled:
                 from gateway.console.server import serve_console
 
                 tg.create_task(serve_console(self), name="console")
+
+    async def _supervised(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived task; a defect in it is logged with its traceback, counted, and
+        the task started again: no failure of one part ends the daemon on its own."""
+        while True:
+            try:
+                await factory()
+            except Exception as exc:
+                self.counters["task_failures"] += 1
+                log.exception("task_failed", task=name, error=repr(exc),
+                              restart_in=TASK_RESTART_DELAY)
+                await asyncio.sleep(TASK_RESTART_DELAY)
+            else:
+                return
 
     def _start_links(self) -> None:
         assert self._tg is not None
@@ -317,6 +342,9 @@ class Gateway:
         parts = [f"{live} open incident{'s' if live != 1 else ''}",
                  "broker connected" if self.mqtt and self.mqtt.connected
                  else "broker DISCONNECTED", f"{online}/{total} points online"]
+        found = problems(self.vitals(), self.site.health_limits)
+        if found:
+            parts.append("PROBLEM: " + "; ".join(found))
         down = [name for name, state in sorted(self.system_points.items())
                 if state is PointState.ALARM]
         if down:
@@ -340,7 +368,9 @@ class Gateway:
         """WATCHDOG=1 from the event loop: a loop that hangs stops the pings and systemd
         restarts the service; so does a dead store thread."""
         while True:
-            if self.store.alive:
+            # a store failing to write is reported (STATUS, /healthz, an incident) and
+            # retried; a restart would not cure a full disk
+            if self.store.running:
                 self.notifier.watchdog()
             await asyncio.sleep(interval / 3)
 
@@ -409,11 +439,24 @@ class Gateway:
                 if not await self._process(batch):
                     self.busy -= 1  # nothing to commit
             except Exception as exc:
-                # The pipeline must outlive a defect. Nothing of this batch was acknowledged:
-                # the broker still holds its messages.
-                self.busy -= 1
+                # The pipeline must outlive a defect. Nothing of this batch was acknowledged;
+                # its messages are kept as dead letters so that they are, rather than stay
+                # in flight at the broker and block what comes after them.
                 self.counters["internal_errors"] += 1
                 log.exception("batch_failed", size=len(batch), error=repr(exc))
+                await self._keep_failed_batch(batch, exc)
+
+    async def _keep_failed_batch(self, batch: list[_Input], exc: Exception) -> None:
+        ws = WriteSet()
+        messages = [m for m in batch if isinstance(m, InboundMessage)]
+        for message in messages:
+            self._dead_letter_message(ws, message, "internal_error", repr(exc))
+        for item in batch:
+            if isinstance(item, _Command):
+                ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
+        if self.mqtt is not None:
+            ws.inflight_add, ws.inflight_del = self.mqtt.changes_for_store(messages)
+        await self._submit(ws, self.clock(), messages)
 
     async def _process(self, batch: list[_Input]) -> bool:
         """Decide a batch and hand its commit to the store without waiting for it.
@@ -423,68 +466,59 @@ class Gateway:
         """
         now = self.clock()
         ws = WriteSet()
-        acks: list[InboundMessage] = []
-        stored = await self._redelivered_and_stored(batch)
+        messages = [item for item in batch if isinstance(item, InboundMessage)]
         number_before = self.state.next_number
         for item in batch:
-            if isinstance(item, InboundMessage):
-                acks.append(item)
-                if item.duplicate and (_rx_key(item) in self.recent_rx or id(item) in stored):
-                    self.counters["mqtt_redelivered_duplicates"] += 1
-                    continue
             try:
                 self._handle(item, ws, now)
             except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
                 self._internal_error(item, ws, exc)
         if self.state.next_number != number_before:
             ws.next_number = self.state.next_number
-        if self.outbox_done and (bool(ws) or isinstance(batch[-1], _Tick)):
+        tick = isinstance(batch[-1], _Tick)
+        if self.outbox_done and (bool(ws) or tick):
             # delivery marks ride along with real work, or go at the next tick (within 1 s):
             # never an fsync of their own per message
             ws.outbox_done, self.outbox_done = self.outbox_done, []
-        if not ws:
+        if self.mqtt is not None and (messages or bool(ws) or tick):
+            ws.inflight_add, ws.inflight_del = self.mqtt.changes_for_store(messages)
+        if not ws and not messages:
             return False
-        ws.outbox.extend(event_messages(self.engine.prefix, ws.events, ws.incidents))
-        future = self.store.submit(partial(write_batch, ws=ws, now=now))
-        await self.commits.put(_Commit(future, ws, now, acks))
+        await self._submit(ws, now, messages)
         return True
 
+    async def _submit(self, ws: WriteSet, now: float, messages: list[InboundMessage]) -> None:
+        ws.outbox.extend(event_messages(self.engine.prefix, ws.events, ws.incidents))
+        self._write_seq += 1
+        future = self.store.submit(partial(write_batch, ws=ws, now=now), seq=self._write_seq)
+        await self.commits.put(Commit(self._write_seq, future, ws, now, messages))
+
     async def _acknowledger(self) -> None:
-        assert self.mqtt is not None
         while True:
             commit = await self.commits.get()
-            items = await self._committed(commit)
-            self.last_commit_at = self.clock()
-            for message in commit.acks:
-                self.mqtt.ack(message.mid, message.qos)
-            for outbox_item in items:
-                self.outq.put_nowait(outbox_item)
-            for row_id, ok, result in commit.ws.command_results:
-                waiter = self.command_waiters.pop(row_id, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result((ok, result))
-            self.busy -= 1
-            for listener in self.listeners:
-                try:
-                    listener(commit.ws)
-                except Exception:
-                    # a listener's defect (the console) must not stop the gateway
-                    log.exception("listener_failed")
-
-    async def _committed(self, commit: _Commit) -> list[OutboxItem]:
-        delay = 0.1
-        future = commit.future
-        while True:
             try:
-                return await future
-            except StoreError as exc:
-                # Nothing of it was acknowledged: keep the batch and retry; the broker holds
-                # its messages meanwhile.
-                self.counters["store_write_failures"] += 1
-                log.error("store_write_failed", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                future = self.store.submit(partial(write_batch, ws=commit.ws, now=commit.now))
+                items = await self.committer.stored(commit)
+                self._committed(commit, items)
+            finally:
+                self.busy -= 1
+
+    def _committed(self, commit: Commit, items: list[OutboxItem]) -> None:
+        self.last_commit_at = self.clock()
+        if self.mqtt is not None:
+            for message in commit.acks:
+                self.mqtt.ack(message)
+        for outbox_item in items:
+            self.outq.put_nowait(outbox_item)
+        for row_id, ok, result in commit.ws.command_results:
+            waiter = self.command_waiters.pop(row_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result((ok, result))
+        for listener in self.listeners:
+            try:
+                listener(commit.ws)
+            except Exception:
+                # a listener's defect (the console) must not stop the gateway
+                log.exception("listener_failed")
 
     def _handle(self, item: _Input, ws: WriteSet, now: float) -> None:
         if isinstance(item, InboundMessage):
@@ -508,27 +542,17 @@ class Gateway:
             self._on_tick(ws, now)
 
     def _internal_error(self, item: _Input, ws: WriteSet, exc: Exception) -> None:
-        """A defect met by one input: keep the input, say so loudly, go on with the rest."""
+        """A defect met by one input: keep the input, say so loudly (with the traceback
+        once per source and kind of error), go on with the rest."""
         self.counters["internal_errors"] += 1
-        log.exception("input_failed", input=type(item).__name__, error=repr(exc))
+        where = item.topic if isinstance(item, InboundMessage) else type(item).__name__
+        if self._first_report(where, f"internal_error:{type(exc).__name__}"):
+            log.exception("input_failed", input=type(item).__name__, source=where,
+                          error=repr(exc), note="further ones from here are counted only")
         if isinstance(item, InboundMessage):
             self._dead_letter_message(ws, item, "internal_error", repr(exc))
         elif isinstance(item, _Command):
             ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
-
-    async def _redelivered_and_stored(self, batch: list[_Input]) -> set[int]:
-        """Messages the broker sent again (DUP) that a batch of an earlier run committed.
-
-        Those of this run are recognised in memory (``recent_rx``), committed or not; the
-        store answers for the ones from before a restart.
-        """
-        unknown = [m for m in batch if isinstance(m, InboundMessage) and m.duplicate
-                   and _rx_key(m) not in self.recent_rx]
-        if not unknown:
-            return set()
-        keys = [_rx_key(m) for m in unknown]
-        seen = await self.store.call(lambda conn: [seen_rx(conn, *k) for k in keys])
-        return {id(m) for m, was_seen in zip(unknown, seen, strict=True) if was_seen}
 
     def _fold(self, outcome: Outcome, ws: WriteSet) -> None:
         apply(self.state, outcome)
@@ -555,12 +579,6 @@ class Gateway:
             self._dead_letter_message(ws, message, "unknown_topic",
                                       "no point is bound to this topic")
             return
-        if message.qos > 0:
-            key = _rx_key(message)
-            ws.rx.append(key)
-            self.recent_rx[key] = None
-            if len(self.recent_rx) > RECENT_RX:
-                del self.recent_rx[next(iter(self.recent_rx))]
         for point in points:
             assert point.mqtt is not None  # the topic table holds MQTT-bound points only
             try:
@@ -598,11 +616,13 @@ class Gateway:
         ws.dead_letters.append(DeadLetter(
             at=at, source=source, topic=topic, reason=reason, detail=detail,
             payload=payload[:DEAD_LETTER_KEEP], size=len(payload)))
-        if (topic, reason) not in self.reported_bad:
+        if self._first_report(topic, reason):
             # once per source and reason; the dead-letter table keeps every one
-            self.reported_bad.add((topic, reason))
             log.warning("bad_input", source=source, topic=topic, reason=reason,
                         detail=detail, note="kept in dead_letters; further ones counted only")
+
+    def _first_report(self, source: str, reason: str) -> bool:
+        return self.reports.first(source, reason, self.clock())
 
     # ------------------------------------------------------------------ Modbus
 
@@ -661,13 +681,23 @@ class Gateway:
         if shelf is not None and now < shelf.until:
             # kept on record, and still confirms actions, but opens and joins nothing
             self.counters["signals_shelved"] += 1
-            self._fold(self.engine.on_value(self.state, sig.point_id, sig.value, sig.state,
-                                            now), ws)
-            ws.signals.append(SignalRecord(sig, payload, ()))
+            outcome = self.engine.on_value(self.state, sig.point_id, sig.value, sig.state, now)
+            self._fold(outcome, ws)
+            self._record(sig, payload, outcome, (), ws)
             return
         outcome = self.engine.on_signal(self.state, sig, now)
         self._fold(outcome, ws)
-        ws.signals.append(SignalRecord(sig, payload, tuple(outcome.attached)))
+        self._record(sig, payload, outcome, tuple(outcome.attached), ws)
+
+    def _record(self, sig: Signal, payload: bytes, outcome: Outcome,
+                incidents: tuple[str, ...], ws: WriteSet) -> None:
+        if sig.changed or incidents or outcome.events or outcome.effects:
+            ws.signals.append(SignalRecord(sig, payload, incidents))
+        else:
+            # a heartbeat (nothing changed, nothing happened): not a row of its own; the
+            # point's row keeps its time and counts it (``repeats``)
+            self.counters["heartbeats"] += 1
+            ws.repeats[sig.point_id] = ws.repeats.get(sig.point_id, 0) + 1
 
     def _on_command(self, item: _Command, ws: WriteSet, now: float) -> None:
         self.queued_commands.discard(item.row_id)
@@ -779,6 +809,18 @@ class Gateway:
 
     async def _record_config(self, source: str, actor: str,
                              change: ConfigDiff | None = None) -> None:
+        """Record the running config version; retried until the store takes it."""
+        while True:
+            try:
+                await self._record_config_once(source, actor, change)
+            except StoreError as exc:
+                log.error("config_version_not_recorded", error=str(exc), retry_in=30)
+                await asyncio.sleep(30.0)
+            else:
+                return
+
+    async def _record_config_once(self, source: str, actor: str,
+                                  change: ConfigDiff | None) -> None:
         version = self.config
         latest = await self.store.call(latest_config_version)
         if latest is not None and latest[1] == version.hash:
@@ -796,63 +838,71 @@ class Gateway:
     # ------------------------------------------------------------------ upkeep
 
     async def _upkeep(self) -> None:
-        """Retention of raw data: a minute after start, then once an hour."""
+        """Retention of raw data and a check of the store file: a minute after start, then
+        once an hour."""
         await asyncio.sleep(60.0)
         while True:
-            r = self.site.retention
-            total: Counter[str] = Counter()
-            try:
-                while True:
-                    # one bounded batch per table per store job, with the pipeline's
-                    # batches in between
-                    removed = await self.store.call(partial(
-                        prune, now=self.clock(), signals_days=r["signals"] / 86400,
-                        dead_letters_days=r["dead_letters"] / 86400,
-                        commands_days=r["commands"] / 86400, outbox_days=r["outbox"] / 86400))
-                    more = removed.pop("more")
-                    total.update(removed)
-                    if not more:
-                        break
-                    await asyncio.sleep(0.05)
-            except StoreError as exc:
-                log.error("retention_failed", error=str(exc))
-            if any(total.values()):
-                log.info("retention", removed=dict(total))
+            await self._retention()
+            await self._check_store()
             await asyncio.sleep(UPKEEP_EVERY)
+
+    async def _retention(self) -> None:
+        r = self.site.retention
+        total: Counter[str] = Counter()
+        try:
+            while True:
+                # one bounded batch per table per store job, with the pipeline's batches in
+                # between
+                removed = await self.store.call(partial(
+                    prune, now=self.clock(), signals_days=r["signals"] / 86400,
+                    dead_letters_days=r["dead_letters"] / 86400,
+                    commands_days=r["commands"] / 86400, outbox_days=r["outbox"] / 86400))
+                more = removed.pop("more")
+                total.update(removed)
+                if not more:
+                    break
+                await asyncio.sleep(0.05)
+        except StoreError as exc:
+            log.error("retention_failed", error=str(exc))
+        if any(total.values()):
+            log.info("retention", removed=dict(total))
+
+    async def _check_store(self) -> None:
+        """``quick_check`` on a connection of its own (WAL: the writes go on meanwhile)."""
+        damage = await asyncio.to_thread(check_store_file, self.site.store_path)
+        if damage != self.store_damage:
+            if damage is None:
+                log.warning("store_damage_cleared", store=str(self.site.store_path))
+            else:
+                log.error("store_damaged", store=str(self.site.store_path), damage=damage,
+                          note="restore the latest backup (alarm-gateway restore FILE)")
+        self.store_damage = damage
 
     # ------------------------------------------------------------------ self-supervision
 
     def _supervise_self(self, ws: WriteSet, now: float) -> None:
-        """Raise (and clear) the gateway's own alarms: the broker down too long, an adapter
-        silent too long. They open a gateway_health incident like any device would."""
+        """Raise (and clear) the gateway's own alarms (see ``gateway.health.checks``): they
+        open a gateway_health incident like any device would."""
         connected = self.mqtt is not None and self.mqtt.connected
         if connected:
             self.broker_down_since = None
         elif self.broker_down_since is None:
             self.broker_down_since = now
-        down_for = 0.0 if self.broker_down_since is None else now - self.broker_down_since
-        checks = {"SYS-BROKER": (down_for >= self.site.broker_down_after,
-                                 f"broker {self.site.broker.describe()} disconnected for "
-                                 f"{down_for:.0f}s")}
-        for adapter, limit in self.site.silent_after.items():
-            silent_for = now - self.last_rx.get(adapter, self.started_at)
-            checks[f"SYS-SILENT-{adapter.upper()}"] = (
-                silent_for >= limit, f"nothing received from {adapter} for {silent_for:.0f}s")
-        for point_id, (bad, why) in checks.items():
-            state = PointState.ALARM if bad else PointState.NORMAL
-            previous = self.system_points.get(point_id, PointState.NORMAL)
+        for check in checks(self.vitals(now), self.site.health_limits):
+            state = PointState.ALARM if check.bad else PointState.NORMAL
+            previous = self.system_points.get(check.point, PointState.NORMAL)
             if state is previous:
                 continue
-            self.system_points[point_id] = state
-            (log.error if bad else log.info)("gateway_self_check", point=point_id,
-                                             state=state.value, detail=why)
-            status = PointStatus(state, now, now, why)
-            self.points[point_id] = status
-            ws.points[point_id] = status
-            self._signal(Signal(point_id=point_id, kind=PointKind.SYSTEM,
+            self.system_points[check.point] = state
+            (log.error if check.bad else log.info)("gateway_self_check", point=check.point,
+                                                   state=state.value, detail=check.why)
+            status = PointStatus(state, now, now, check.why)
+            self.points[check.point] = status
+            ws.points[check.point] = status
+            self._signal(Signal(point_id=check.point, kind=PointKind.SYSTEM,
                                 location=Location(self.site.site_id, zone="gateway"),
-                                state=state, at=now, value=why, source="self-supervision"),
-                         ws, now, b"")
+                                state=state, at=now, value=check.why,
+                                source="self-supervision"), ws, now, b"")
 
     def _on_shelve(self, item: _Command, ws: WriteSet, now: float) -> None:
         cmd = item.command
@@ -906,6 +956,10 @@ class Gateway:
         ws.events.append(Event(kind=kind, at=now, point_id=point_id, actor=actor, data=data))
 
     def _on_tick(self, ws: WriteSet, now: float) -> None:
+        for reason, count in self.reports.held(now).items():
+            log.warning("bad_input_unlogged", reason=reason, sources=count,
+                        note="more sources of this bad input than are logged a minute; "
+                             "every one is kept in dead_letters and counted")
         if not self.draining and self.started_at:
             self._supervise_self(ws, now)
         expired = [pid for pid, shelf in self.shelved.items() if shelf.until <= now]
@@ -1008,33 +1062,54 @@ class Gateway:
         finally:
             self.command_waiters.pop(row_id, None)
 
+    def vitals(self, now: float | None = None) -> Vitals:
+        now = self.clock() if now is None else now
+        mqtt = self.mqtt
+        return Vitals(
+            now=now, started_at=self.started_at, broker=self.site.broker.describe(),
+            broker_connected=bool(mqtt and mqtt.connected),
+            broker_down_since=self.broker_down_since, store_running=self.store.running,
+            store_failing_since=self.store.failing_since or self.committer.failing_since,
+            store_error=self.store.last_error, store_damage=self.store_damage,
+            commit_waiting_since=self.committer.waiting_since,
+            last_commit_at=self.last_commit_at or None,
+            unacknowledged=mqtt.unacknowledged() if mqtt else 0,
+            oldest_unacknowledged=mqtt.oldest_unacknowledged() if mqtt else None,
+            probe_waiting_since=mqtt.probe_waiting_since if mqtt else None,
+            last_rx=dict(self.last_rx),
+            modbus={name: {"connected": link.connected,
+                           "units_offline": sorted(link.offline_units())}
+                    for name, link in self.links.items()})
+
     def health(self) -> dict[str, Any]:
-        """What /healthz reports: broker, store, adapters."""
-        now = self.clock()
-        links = {name: {"connected": link.connected,
-                        "units_offline": sorted(link.offline_units())}
-                 for name, link in self.links.items()}
-        return {
-            "broker_connected": bool(self.mqtt and self.mqtt.connected),
-            "store_writable": self.store.alive,
-            "store_last_commit_age": round(now - self.last_commit_at, 3)
-            if self.last_commit_at else None,
-            "modbus": links,
-            "open_incidents": len(self.state.incidents),
-            "uptime": round(now - self.started_at, 3) if self.started_at else 0.0,
-        }
+        """What /healthz reports: every problem now, and the figures behind them."""
+        body = report(self.vitals(), self.site.health_limits)
+        body["open_incidents"] = len(self.state.incidents)
+        return body
 
     async def _command_poller(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(COMMAND_POLL)
-            rows = await self.store.call(pending_commands)
-            for row_id, verb, incident_id, actor, args in rows:
-                if row_id in self.queued_commands:
-                    continue
-                self.queued_commands.add(row_id)
-                stored = await self._stored_for(incident_id)
-                self.inputs.put_nowait(_Command(row_id, OperatorCommand(
-                    verb, incident_id, actor, args), stored))
+            try:
+                await self._poll_commands()
+            except StoreError as exc:
+                # the store is busy or failing (reported by the writes): try again, quietly
+                if not failing:
+                    log.warning("command_poll_failed", error=str(exc), retry_every=COMMAND_POLL)
+                failing = True
+            else:
+                failing = False
+
+    async def _poll_commands(self) -> None:
+        rows = await self.store.call(pending_commands)
+        for row_id, verb, incident_id, actor, args in rows:
+            if row_id in self.queued_commands:
+                continue
+            stored = await self._stored_for(incident_id)
+            self.queued_commands.add(row_id)
+            self.inputs.put_nowait(_Command(row_id, OperatorCommand(
+                verb, incident_id, actor, args), stored))
 
 
 async def _until(done: Callable[[], bool], deadline: float) -> None:
@@ -1050,17 +1125,12 @@ def _block_name(connection: str, unit: int, table: str = "", address: int | None
     return f"{name}/{table}/{address}" if table else name
 
 
-def _rx_key(message: InboundMessage) -> tuple[int, str, bytes]:
-    """What identifies a redelivery: the broker resends with the same packet id."""
-    return (message.mid, message.topic, hashlib.blake2b(message.payload,
-                                                         digest_size=16).digest())
-
-
 async def serve(site: SiteConfig, playbooks: dict[str, Playbook], *,
                 reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
-                ) -> None:
+                allow_damaged_store: bool = False) -> None:
     """Run until SIGTERM or SIGINT (drained, exit 0); SIGHUP re-reads the config."""
-    gateway = Gateway(site, playbooks, reloader=reloader)
+    gateway = Gateway(site, playbooks, reloader=reloader,
+                      allow_damaged_store=allow_damaged_store)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

@@ -32,6 +32,7 @@ from gateway.points import PointStatus
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 200  # committed batches between idle-time WAL checkpoints
+WAL_KEEP_BYTES = 64 * 1024 * 1024
 
 # The schema, as an ordered list of migrations: (version, statements). A store records the last
 # version applied in ``PRAGMA user_version``; ``migrate`` runs every later one, each in its own
@@ -105,6 +106,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         # without users and sessions (they were added without a new version number)
         *_V2_USERS,
     )),
+    (4, (
+        # Redeliveries are recognised by the protocol's in-flight state, not by content
+        # (adapters/mqtt_inflight.py): the packet ids committed whose PUBACK is not yet known
+        # to have reached the broker.
+        "DROP TABLE IF EXISTS mqtt_rx",
+        "CREATE TABLE IF NOT EXISTS mqtt_inflight (mid INTEGER PRIMARY KEY)",
+        # heartbeats (readings that change nothing) are summed up on the point, not kept
+        # one row each
+        "ALTER TABLE points ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -140,7 +151,11 @@ class WriteSet:
     points: dict[str, PointStatus] = field(default_factory=dict)
     outbox: list[Publish] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    rx: list[tuple[int, str, bytes]] = field(default_factory=list)
+    # MQTT packet ids in flight (see adapters/mqtt_inflight.py): deleted first, then added
+    inflight_add: list[int] = field(default_factory=list)
+    inflight_del: list[int] = field(default_factory=list)
+    # heartbeats per point since the last batch (readings that changed nothing)
+    repeats: dict[str, int] = field(default_factory=dict)
     command_results: list[tuple[int, bool, str]] = field(default_factory=list)
     outbox_done: list[tuple[int, str, str]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -148,8 +163,8 @@ class WriteSet:
 
     def __bool__(self) -> bool:
         return bool(self.signals or self.events or self.incidents or self.points or self.outbox
-                    or self.dead_letters or self.rx or self.command_results
-                    or self.outbox_done or self.meta)
+                    or self.dead_letters or self.inflight_add or self.inflight_del
+                    or self.command_results or self.outbox_done or self.meta or self.repeats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +204,14 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         [(i.id, f.id, f.role, f.text_zh, f.text_en, f.due_at, f.status, f.done_at, f.done_by,
           f.note, i.drill) for i in ws.incidents.values() for f in i.follow_ups])
     conn.executemany(
-        "INSERT OR REPLACE INTO points (id, state, since, last_seen, value, sources)"
-        " VALUES (?,?,?,?,?,?)",
+        "INSERT INTO points (id, state, since, last_seen, value, sources) VALUES (?,?,?,?,?,?)"
+        " ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since,"
+        " last_seen = excluded.last_seen, value = excluded.value, sources = excluded.sources,"
+        " repeats = CASE WHEN points.since = excluded.since THEN points.repeats ELSE 0 END",
         [(pid, p.state.value, p.since, p.last_seen, None if p.value is None else _dumps(p.value),
           _dumps(p.sources)) for pid, p in ws.points.items()])
+    conn.executemany("UPDATE points SET repeats = repeats + ? WHERE id = ?",
+                     [(n, pid) for pid, n in ws.repeats.items()])
     items = []
     for pub in ws.outbox:
         cur = conn.execute(
@@ -207,7 +226,9 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         " VALUES (?,?,?,?,?,?,?)",
         [(d.at, d.source, d.topic, d.reason, d.detail, d.size, d.payload)
          for d in ws.dead_letters])
-    conn.executemany("INSERT OR REPLACE INTO mqtt_rx (mid, topic, digest) VALUES (?,?,?)", ws.rx)
+    conn.executemany("DELETE FROM mqtt_inflight WHERE mid = ?", [(m,) for m in ws.inflight_del])
+    conn.executemany("INSERT OR REPLACE INTO mqtt_inflight (mid) VALUES (?)",
+                     [(m,) for m in ws.inflight_add])
     conn.executemany("UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
                      [("done" if ok else "rejected", msg, now, cid)
                       for cid, ok, msg in ws.command_results])
@@ -237,6 +258,7 @@ class StartupState:
     next_number: int
     drill_until: float = 0.0
     shelved: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mqtt_inflight: tuple[int, ...] = ()
 
 
 def load_startup(conn: sqlite3.Connection) -> StartupState:
@@ -257,15 +279,10 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
     drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_until'").fetchone()
     shelved = conn.execute("SELECT value FROM meta WHERE key = 'shelved'").fetchone()
+    inflight = tuple(mid for (mid,) in conn.execute("SELECT mid FROM mqtt_inflight"))
     return StartupState(incidents, points, pending, int(row[0]) if row else 1,
                         float(drill[0]) if drill else 0.0,
-                        json.loads(shelved[0]) if shelved else {})
-
-
-def seen_rx(conn: sqlite3.Connection, mid: int, topic: str, digest: bytes) -> bool:
-    row = conn.execute("SELECT 1 FROM mqtt_rx WHERE mid = ? AND topic = ? AND digest = ?",
-                       (mid, topic, digest)).fetchone()
-    return row is not None
+                        json.loads(shelved[0]) if shelved else {}, inflight)
 
 
 def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str, dict[str, str]]]:
@@ -329,6 +346,8 @@ def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) ->
         if not readonly:
             # checkpoints are run by the store thread between batches (Store._checkpoint_...)
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # the WAL file shrinks back to this after a checkpoint has emptied it
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_KEEP_BYTES}")
             before = schema_version(conn)
             applied = migrate(conn)
             if applied:
@@ -363,8 +382,14 @@ class DaemonLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the store's lock file {self.path}: {exc.strerror or exc}; the "
+                f"store's directory {self.path.parent} must be writable by the gateway's user"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -397,23 +422,67 @@ class DaemonLock:
                 "(alarm-gateway run -c CONFIG) and try again")
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    seq: int | None = None  # a write of the ordered series (see Store.submit)
+
+
+# What SQLite says about what a job tried to write, not about the store (those are
+# OperationalError: locked, full, I/O, read-only; DatabaseError: damaged): a job failing with
+# one of these fails alone and the store stays writable.
+_CONTENT_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                   sqlite3.DataError, sqlite3.NotSupportedError)
+
+
+class StoreBehind(StoreError):
+    """An ordered write refused because an earlier one of the series has not committed yet."""
+
+
+def quick_check(conn: sqlite3.Connection, limit: int = 10) -> str | None:
+    """None when ``PRAGMA quick_check`` finds nothing, else its first complaints."""
+    rows = [str(r[0]) for r in conn.execute(f"PRAGMA quick_check({int(limit)})")]
+    return None if rows == ["ok"] else "; ".join(rows)
+
+
+def check_store_file(path: Path) -> str | None:
+    """``quick_check`` on a connection of its own (blocking: run it off the event loop). A
+    store that cannot even be read counts as damaged."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        return quick_check(conn)
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
 
 
 class Store:
     """Runs every SQLite call on one thread; the event loop awaits the results."""
 
-    def __init__(self, path: Path, *, synchronous: str = "full", max_batch: int = 256) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "full", max_batch: int = 256,
+                 allow_damaged: bool = False) -> None:
         self.path = path
         self.synchronous = synchronous
         self.max_batch = max_batch
+        self.allow_damaged = allow_damaged
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._since_checkpoint = 0
-        self.failing = False  # the last batch failed to commit
+        self._next_seq: int | None = None  # the ordered write that must commit next
+        # writes failing: since when (wall clock), and why; cleared by the next write that
+        # commits (a transaction of reads alone proves nothing)
+        self.failing_since: float | None = None
+        self.last_error = ""
+        self.last_write_at: float | None = None
+        self.damage: str | None = None  # what quick_check found at open, when allowed to run
         # set by open(): the schema version the store had and the migrations that ran, if any
         self.migrated_from: int | None = None
         self.migrations: tuple[int, ...] = ()
@@ -427,9 +496,14 @@ class Store:
             raise self._open_error
 
     @property
-    def alive(self) -> bool:
-        """The store thread runs and its last batch committed."""
-        return self._thread is not None and self._thread.is_alive() and not self.failing
+    def running(self) -> bool:
+        """The store thread runs (it may be failing to write: see ``writable``)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def writable(self) -> bool:
+        """The store thread runs and the last write it tried committed."""
+        return self.running and self.failing_since is None
 
     async def close(self) -> None:
         if self._thread is None:
@@ -441,11 +515,18 @@ class Store:
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self.submit(fn)
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """Queue a job; jobs run, and commit, in the order they were submitted."""
-        assert self._loop is not None, "store not open"
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *,
+               seq: int | None = None) -> asyncio.Future[T]:
+        """Queue a job; jobs run, and commit, in the order they were submitted.
+
+        ``seq`` numbers a series of writes that must commit in that order and without gaps
+        (the pipeline's batches): after one fails, the later ones already queued are refused
+        (``StoreBehind``) until it is submitted again and commits, so a retried batch never
+        lands after the batches decided after it."""
+        if self._loop is None:
+            raise StoreError("the store is not open")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((fn, future))
+        self._jobs.put(_Job(fn, future, seq))
         return future
 
     def _run(self) -> None:
@@ -456,13 +537,25 @@ class Store:
             self._ready.set()
             return
         self.migrated_from, self.migrations = conn.migrated_from, conn.migrations
+        try:
+            self.damage = quick_check(conn)
+        except sqlite3.Error as exc:
+            self.damage = str(exc)
+        if self.damage is not None and not self.allow_damaged:
+            conn.close()
+            self._open_error = StoreError(
+                f"the store {self.path} is damaged (quick_check: {self.damage}). Restore the "
+                "latest backup (alarm-gateway restore FILE), or start with "
+                "--allow-damaged-store to run on it as it is until then")
+            self._ready.set()
+            return
         self._ready.set()
         try:
             while True:
                 job = self._jobs.get()
                 if job is None:
                     break
-                batch = [job]
+                batch: list[_Job] = [job]
                 stop = False
                 while len(batch) < self.max_batch:
                     try:
@@ -484,39 +577,64 @@ class Store:
 
     def _checkpoint_when_idle(self, conn: sqlite3.Connection) -> None:
         # SQLite's automatic checkpoint runs inside whichever commit crosses 1,000 WAL pages,
-        # adding its fsyncs to that alarm's latency; here it runs when no job is waiting.
+        # adding its fsyncs to that alarm's latency; here it runs when no job is waiting, or
+        # after ten times as many batches without a pause (a long storm must not grow the WAL
+        # without end: on a nearly full disk that is what fills it).
         self._since_checkpoint += 1
-        if self._since_checkpoint >= CHECKPOINT_EVERY and self._jobs.empty():
+        if self._since_checkpoint >= CHECKPOINT_EVERY and (
+                self._jobs.empty() or self._since_checkpoint >= 10 * CHECKPOINT_EVERY):
             self._since_checkpoint = 0
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        changes = conn.total_changes
+        failed: sqlite3.Error | None = None
+        next_seq = self._next_seq
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for index, (fn, future) in enumerate(batch):
+            for index, job in enumerate(batch):
+                if job.seq is not None and next_seq is not None and job.seq != next_seq:
+                    results.append((job.future, None, StoreBehind(
+                        f"write {job.seq} waits for write {next_seq} to commit")))
+                    continue
                 conn.execute(f"SAVEPOINT job{index}")
                 try:
-                    value = fn(conn)
+                    value = job.fn(conn)
                 except Exception as exc:  # noqa: BLE001 - raised in the caller via its future
                     conn.execute(f"ROLLBACK TO job{index}")
                     error: Exception = exc
-                    if isinstance(exc, sqlite3.Error):
+                    if isinstance(exc, sqlite3.Error) and not isinstance(exc, _CONTENT_ERRORS):
+                        failed = exc
                         error = StoreError(f"store job failed: {exc}")
                         error.__cause__ = exc
-                    results.append((future, None, error))
+                    if job.seq is not None:
+                        next_seq = job.seq
+                    results.append((job.future, None, error))
                 else:
-                    results.append((future, value, None))
+                    if job.seq is not None:
+                        next_seq = job.seq + 1
+                    results.append((job.future, value, None))
                 conn.execute(f"RELEASE job{index}")
             conn.execute("COMMIT")
-            self.failing = False
+            self._next_seq = next_seq
         except sqlite3.Error as exc:
-            self.failing = True
+            failed = exc
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             error = StoreError(f"store write failed: {exc}")
-            results = [(future, None, error) for _, future in batch]
+            results = [(job.future, None, error) for job in batch]
+            if self._next_seq is None:
+                # nothing of the series committed yet: it starts at this transaction's first
+                self._next_seq = next((j.seq for j in batch if j.seq is not None), None)
+        if failed is not None:
+            if self.failing_since is None:
+                self.failing_since = time.time()
+            self.last_error = str(failed)
+        elif conn.total_changes != changes:
+            self.failing_since = None
+            self.last_write_at = time.time()
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_resolve, results)
 
@@ -941,8 +1059,8 @@ PRUNE_TABLES = ("signals", "dead_letters", "commands", "outbox")
 
 # One statement per table, deleting at most ``batch`` rows older than the cutoff (``?1``).
 # Raw signals go only when no incident refers to them (the timeline and the incidents stay
-# whole); commands and outbox rows only once settled. mqtt_rx needs no pruning: its key is the
-# 16-bit MQTT packet id, so it never holds more than 65,535 rows.
+# whole); commands and outbox rows only once settled. mqtt_inflight needs no pruning: it holds
+# only the packet ids in flight, at most the broker's in-flight window.
 _PRUNE_SQL = {
     "signals": "DELETE FROM signals WHERE id IN (SELECT s.id FROM signals s WHERE s.at < ?1"
                " AND s.incidents = '' AND NOT EXISTS (SELECT 1 FROM signal_incidents si"

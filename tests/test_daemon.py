@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,45 +13,19 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.devices import Publisher
-from tests.conftest import ROOT, Broker, Daemon, query, wait_until
+from simulators.sites import mqtt_only_demo
+from tests.conftest import Broker, Daemon, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
 def site_files(tmp_path: Path, *, deadline: str | None = None) -> Path:
-    """The demo site over MQTT only, subscribed with wildcards (unknown topics reach it).
-
-    The Modbus devices (gas controller, building-2 elevators, valves) are left out, and the
-    building-2 elevators take their recall over MQTT like building 1: these tests are about
-    the MQTT pipeline; tests/test_modbus.py runs the whole site with its device simulators.
-    """
-    playbooks = tmp_path / "playbooks"
-    shutil.copytree(ROOT / "playbooks", playbooks)
-    if deadline is not None:
-        fire = playbooks / "fire.yaml"
-        fire.write_text(fire.read_text().replace("deadline: 3m", f"deadline: {deadline}"))
-    site = yaml.safe_load((ROOT / "config" / "site.yaml").read_text())
-    site["playbooks"] = str(playbooks)
-    site.pop("modbus")
-    site.pop("supervision", None)  # it names the Modbus connections
-    site["points"] = [p for p in site["points"] if "modbus" not in p]
-    for actuator in site["actuators"]:
-        for command in actuator["commands"].values():
-            if "modbus" in command:
-                command.pop("modbus")
-                command.pop("feedback", None)
-                command["topic"] = f"demo/{actuator['id'].lower()}/cmd"
-                command["payload"] = {"cmd": "fire_recall", "floor": 1}
-    site["broker"] = {"host": "127.0.0.1", "port": 1883,
-                      "client_id": f"gw-test-{uuid.uuid4().hex[:6]}",
-                      "subscriptions": ["demo/#", "zigbee2mqtt/#"], "max_payload_bytes": 4096}
-    config = tmp_path / "site.yaml"
-    config.write_text(yaml.safe_dump(site, allow_unicode=True))
-    return config
+    """The demo site over MQTT only (see ``simulators.sites.mqtt_only_demo``): these tests are
+    about the MQTT pipeline; tests/test_modbus.py runs the whole site with its simulators."""
+    return mqtt_only_demo(tmp_path, deadline=deadline)
 
 
 @pytest.fixture

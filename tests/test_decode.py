@@ -403,3 +403,40 @@ def test_decode_error_message_starts_with_the_reason() -> None:
     exc = decode_error(PANEL, as_json({"state": "smouldering"}))
 
     assert str(exc).startswith("unmapped_value: ")
+
+
+# ----------------------------------------------------------------------------- hostile shapes
+
+
+@pytest.mark.parametrize(("payload", "reason", "says"), [
+    (b'{"state": "fire", "device": "\\ud800"}', "bad_text", "the device in the payload holds"),
+    (b'{"state": "\\udfff"}', "unmapped_value", "has no state mapping"),
+    (b'{"state": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "bad_json", "nested deeper than 32"),
+    (b"[" * 33 + b"]" * 33, "bad_json", "nested deeper than 32"),
+    (b'{"state": ' + b"7" * 5000 + b"}", "bad_json", "a number is too long"),
+    (b'{"state": ' + b"9" * 400 + b"}", "unmapped_value", "(400 characters)"),
+])
+def test_hostile_payloads_are_bad_input_not_errors(payload: bytes, reason: str,
+                                                    says: str) -> None:
+    fire = binding(field="state", device_field="device", values=FIRE_PANEL_VALUES)
+    with pytest.raises(DecodeError) as caught:
+        decode(fire, payload)
+    assert caught.value.reason == reason
+    assert says in caught.value.detail
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    fire = binding(field="state", device_field="device", values=FIRE_PANEL_VALUES)
+    reading = decode(fire, as_json({"state": "fire", "device": "[" * 100}))
+    assert reading.device == "[" * 100
+
+
+def test_a_surrogate_in_a_field_the_binding_does_not_read_is_left_alone() -> None:
+    leak = binding(decoder="zigbee2mqtt", prop="water_leak")
+    assert decode(leak, b'{"water_leak": true, "note": "\\ud800"}').state is ALARM
+
+
+def test_a_huge_number_on_a_threshold_point_is_not_a_reading() -> None:
+    gas = binding(field="lel", thresholds=GAS_THRESHOLDS)
+    with pytest.raises(DecodeError, match="unmapped_value"):
+        decode(gas, b'{"lel": ' + b"9" * 400 + b"}")

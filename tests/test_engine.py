@@ -116,10 +116,12 @@ def test_a_burst_of_40_zone_alarms_from_one_panel_is_one_incident(h: Harness) ->
 
 def test_repeated_report_of_the_same_device_adds_no_device_and_no_incident(h: Harness) -> None:
     h.signal("B1-F12-Z3", device="SD-01")
-    h.signal("B1-F12-Z3", device="SD-01", changed=False)
+    repeat = h.signal("B1-F12-Z3", device="SD-01", changed=False)
     incident = h.only()
     assert len(incident.devices) == 1
-    assert incident.signal_count == 2
+    # a heartbeat: the incident is not touched (counted on the point instead)
+    assert incident.signal_count == 1
+    assert (repeat.incidents, repeat.events, repeat.attached) == ({}, [], [])
 
 
 def test_second_device_in_same_zone_confirms_and_recalls_that_buildings_elevators(

@@ -276,9 +276,11 @@ def test_expectations_count_only_what_happened_since_the_start(tmp_path: Path) -
                      (incident.id, incident.type, incident.status.value, incident.stage,
                       incident.severity.value, incident.drill, incident.location.label(),
                       incident.opened_at, incident.updated_at, json.dumps(to_json(incident))))
-    conn.execute("INSERT INTO points VALUES ('W-PUMP-01', 'alarm', ?, ?, NULL, '[]')",
+    conn.execute("INSERT INTO points (id, state, since, last_seen, value, sources)"
+                 " VALUES ('W-PUMP-01', 'alarm', ?, ?, NULL, '[]')",
                  (start + 3, start + 3))
-    conn.execute("INSERT INTO points VALUES ('W-GAR-01', 'alarm', ?, ?, NULL, '[]')",
+    conn.execute("INSERT INTO points (id, state, since, last_seen, value, sources)"
+                 " VALUES ('W-GAR-01', 'alarm', ?, ?, NULL, '[]')",
                  (start - 3, start - 3))
     conn.execute("INSERT INTO outbox (created_at, kind, incident_id, action_id, topic, payload,"
                  " qos, retain, withhold, status) VALUES (?, 'command', 'INC-000002', 'x',"

@@ -78,8 +78,12 @@ CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at);
 
 V1_TABLES = {"meta", "events", "signals", "signal_incidents", "incidents", "points", "outbox",
              "dead_letters", "mqtt_rx", "commands"}
-NEW_TABLES = {"follow_ups", "users", "sessions", "config_versions"}
-DATA_TABLES = sorted(V1_TABLES)
+NEW_TABLES = {"follow_ups", "users", "sessions", "config_versions", "mqtt_inflight"}
+# version 4 drops mqtt_rx (redeliveries are told by the protocol, not by content) and gives
+# points a heartbeat count; every other table keeps its rows as they are
+GONE_TABLES = {"mqtt_rx"}
+KEPT_TABLES = sorted(V1_TABLES - GONE_TABLES - {"points"})
+LATEST_TABLES = (V1_TABLES - GONE_TABLES) | NEW_TABLES
 DAY = 86_400.0
 
 
@@ -159,14 +163,16 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
     path = tmp_path / "store.sqlite3"
     build_old_store(path, fire, version=1)
     old = sqlite3.connect(path)
-    before = dump(old, DATA_TABLES)
+    before = dump(old, KEPT_TABLES)
+    points = dump(old, ["points"])["points"]
     old.close()
 
     conn = store.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (1, (2, 3))
-        assert tables(conn) >= V1_TABLES | NEW_TABLES
-        assert dump(conn, DATA_TABLES) == before
+        assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4))
+        assert tables(conn) == LATEST_TABLES
+        assert dump(conn, KEPT_TABLES) == before
+        assert dump(conn, ["points"])["points"] == [(*row, 0) for row in points]
         assert store.schema_version(conn) == store.SCHEMA_VERSION
         assert store.get_incident(conn, fire.id) == fire
         assert store.list_follow_ups(conn) == []
@@ -177,7 +183,7 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
     again = store.connect(path)
     try:
         assert (again.migrated_from, again.migrations) == (None, ())
-        assert dump(again, DATA_TABLES) == before
+        assert dump(again, KEPT_TABLES) == before
     finally:
         again.close()
     assert user_version(path) == store.SCHEMA_VERSION
@@ -189,7 +195,7 @@ def test_a_fresh_store_and_a_migrated_one_have_the_same_schema(tmp_path: Path,
     fresh = store.connect(tmp_path / "fresh.sqlite3")
     migrated = store.connect(tmp_path / "old.sqlite3")
     try:
-        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3))
+        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4))
         assert schema_objects(fresh) == schema_objects(migrated)
         assert ("index", "config_versions_hash") in schema_objects(fresh)
     finally:
@@ -203,8 +209,8 @@ def test_a_v2_store_from_before_the_console_gets_its_users_and_sessions(
     build_old_store(path, fire, version=2)  # follow_ups, but no users/sessions, at version 2
     conn = store.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (2, (3,))
-        assert tables(conn) >= V1_TABLES | NEW_TABLES
+        assert (conn.migrated_from, conn.migrations) == (2, (3, 4))
+        assert tables(conn) == LATEST_TABLES
         conn.execute("INSERT INTO users (name, display, password, roles, created_at)"
                      " VALUES ('a', 'A', 'x', '[]', 0)")
     finally:
@@ -246,7 +252,7 @@ def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, fire: Incident
     monkeypatch.undo()
     conn = store.connect(path)
     try:
-        assert conn.migrations == (3,)
+        assert conn.migrations == (3, 4)
     finally:
         conn.close()
 
@@ -506,7 +512,7 @@ def test_restore_migrates_an_old_backup_and_refuses_bad_sources(tmp_path: Path,
     build_old_store(old, fire, version=1)
     info = store.restore(old, path, now=time.time())  # no store yet: nothing to move aside
     assert info.aside is None
-    assert (info.schema_version, info.migrations) == (1, (2, 3))
+    assert (info.schema_version, info.migrations) == (1, (2, 3, 4))
     assert user_version(path) == store.SCHEMA_VERSION
     assert user_version(old) == 1
 

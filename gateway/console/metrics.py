@@ -35,8 +35,18 @@ class GatewayCollector(Collector):
                                 "1 while the MQTT broker connection is up",
                                 value=1 if health["broker_connected"] else 0)
         yield GaugeMetricFamily("alarm_gateway_store_writable",
-                                "1 while the store thread runs and its last batch committed",
+                                "1 while the store thread runs and its last write committed",
                                 value=1 if health["store_writable"] else 0)
+        yield GaugeMetricFamily("alarm_gateway_healthy",
+                                "1 while /healthz says ok (no problem listed)",
+                                value=1 if health["status"] == "ok" else 0)
+        yield GaugeMetricFamily("alarm_gateway_unacknowledged",
+                                "Messages received and not yet stored and acknowledged",
+                                value=health["unacknowledged"])
+        oldest = health["oldest_unacknowledged_age"]
+        yield GaugeMetricFamily("alarm_gateway_oldest_unacknowledged_seconds",
+                                "Age of the oldest message received and not yet acknowledged",
+                                value=oldest if oldest is not None else 0.0)
         age = health["store_last_commit_age"]
         yield GaugeMetricFamily("alarm_gateway_store_last_commit_age_seconds",
                                 "Seconds since the last committed batch",
