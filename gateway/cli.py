@@ -294,7 +294,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    verb_args = {"minutes": str(args.minutes)} if args.action == "start" else {}
+    verb_args = {"minutes": str(args.minutes), "buildings": ",".join(args.building),
+                 "points": ",".join(args.point)} if args.action == "start" else {}
     return _daemon_command(args, f"drill_{args.action}", verb_args)
 
 
@@ -532,13 +533,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", required=True, help="what the resident said")
     inc.set_defaults(func=cmd_incidents)
 
-    drill = sub.add_parser("drill", help="a drill window: signals are drill signals, "
-                                         "actuator writes are withheld")
+    drill = sub.add_parser("drill", help="a drill window: the signals of its buildings and "
+                                         "points are drill signals (their writes withheld); "
+                                         "every other signal stays real")
     config_arg(drill)
     drill.add_argument("--store", help="store path (default: from the config)")
     dsub = drill.add_subparsers(dest="action", required=True)
     start = dsub.add_parser("start", help="start a drill window")
-    start.add_argument("--minutes", type=float, default=30.0)
+    start.add_argument("--minutes", type=float, default=30.0, help="at most 240")
+    start.add_argument("--building", action="append", default=[],
+                       help="a building in the drill (repeat for more)")
+    start.add_argument("--point", action="append", default=[],
+                       help="a point in the drill (repeat for more)")
     stop = dsub.add_parser("stop", help="end the drill window")
     for p in (start, stop):
         p.add_argument("--by", default=user, help="tester name (default: %(default)s)")

@@ -382,25 +382,65 @@ class Engine:
         if ref is not None and not signal.changed:
             return False
         incident = replace(incident, signal_count=incident.signal_count + 1)
-        fresh = False
+        places_before = {p.label() for p in incident.places()}
+        data = _signal_data(signal)
         if ref is None:
             incident = replace(incident, devices=(*incident.devices, _ref(signal)))
-            tx.event(incident, "signal", point_id=signal.point_id, new_device=True,
-                     **_signal_data(signal))
+            data["new_device"] = True
             fresh = True
-        elif signal.changed:
+        else:
             fresh = ref.state != signal.state.value
             incident = _update_device(incident, ref, signal)
-            tx.event(incident, "signal", point_id=signal.point_id, **_signal_data(signal))
-        if fresh and incident.status is IncidentStatus.RESOLVED:
-            # a new alarm on a resolved incident: the emergency is not over
-            incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, resolved_at=None,
-                               resolved_by="", reopened=incident.reopened + 1)
-            tx.event(incident, "reopened", point_id=signal.point_id,
-                     reason=f"new alarm from {signal.point_id}")
+        chattering = bool(signal.chattering) and ref is not None
+        if fresh and not chattering:
+            # a device newly in alarm is announced as a fire panel does: on the timeline with
+            # its place, and the incident is unacknowledged again (the board flashes and
+            # sounds); a resolved one is reopened, unacknowledged
+            reopen = incident.status is IncidentStatus.RESOLVED
+            if reopen:
+                incident = replace(incident, resolved_at=None, resolved_by="",
+                                   reopened=incident.reopened + 1)
+            if incident.status is not IncidentStatus.OPEN:
+                incident = replace(incident, status=IncidentStatus.OPEN, announced_at=tx.now)
+            new_place = signal.location.label() not in places_before
+            data.update(announced=True, place=signal.location.label(), new_place=new_place,
+                        places=[p.label() for p in incident.places()])
+            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            if reopen:
+                tx.event(incident, "reopened", point_id=signal.point_id,
+                         reason=f"new alarm from {signal.point_id}", unacknowledged=True)
+            if new_place:
+                self._refresh_calls(tx, playbook, incident)
+        else:
+            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            if chattering and fresh:
+                incident = self._chattering(tx, incident, signal)
         incident = self._advance(tx, playbook, incident)
         tx.put(incident)
         return True
+
+    def _chattering(self, tx: Tx, incident: Incident, signal: Signal) -> Incident:
+        """ISA-18.2: a device back in alarm 3 times or more within a minute is flagged once,
+        not announced again each cycle."""
+        ref = incident.device(signal.point_id, signal.device)
+        if ref is None:
+            return incident
+        if not ref.chattering:
+            tx.event(incident, "chattering", point_id=signal.point_id, device=signal.device,
+                     activations=signal.chattering)
+        new = replace(ref, chattering=signal.chattering)
+        return replace(incident, devices=tuple(new if r is ref else r for r in incident.devices))
+
+    def _refresh_calls(self, tx: Tx, playbook: Playbook, incident: Incident) -> None:
+        """The facts of the incident's outside calls name every place in alarm: a new place
+        is said again (the 119 call's "where")."""
+        for state in incident.prompts:
+            definition = playbook.prompt(state.stage, state.id)
+            if definition is None or not definition.call:
+                continue
+            tx.event(incident, "call_facts_updated", prompt=state.id,
+                     call=self.call_facts(definition.call, definition.facts, playbook, incident),
+                     answered=not state.waiting)
 
     def _advance(self, tx: Tx, playbook: Playbook, incident: Incident) -> Incident:
         """Enter every stage whose device condition now holds."""
@@ -573,21 +613,15 @@ class Engine:
         """What the operator reads out on an outside call, filled from the site config."""
         contact = self.site.contacts[contact_id]
         site = self.site
-        loc = incident.location
-        zone = ""
-        if loc.zone:
-            # a numbered zone is a fire-alarm zone (防区); a named one (kitchen, elevator-1)
-            # is said as it is
-            zone = f"{loc.zone}防区" if loc.zone.isdigit() else f" {loc.zone} "
-        where_zh = "".join(filter(None, [
-            f"{loc.building}号楼" if loc.building else "", f"{loc.floor}层" if loc.floor else "",
-            zone, f"{loc.unit}室" if loc.unit else ""])).strip()
+        places = incident.places()
+        where_zh = "、".join(_where_zh(loc) for loc in places)
+        where_en = ", ".join(loc.label() for loc in places)
         every = {
             "project": (site.site_name.zh, site.site_name.en),
             "address": (site.address.zh, site.address.en),
             "crossroads": (site.crossroads.zh, site.crossroads.en) if site.crossroads
             else ("", ""),
-            "where": (where_zh, loc.label()),
+            "where": (where_zh, where_en),
             "what": (playbook.name.zh, playbook.name.en),
             "callback": (site.callback_phone, site.callback_phone),
             "caller": ("", ""),  # the operator who makes the call: filled when answered
@@ -809,6 +843,17 @@ class Engine:
         return replace(incident, actions=tuple(actions))
 
 
+def _where_zh(loc: Location) -> str:
+    zone = ""
+    if loc.zone:
+        # a numbered zone is a fire-alarm zone (防区); a named one (kitchen, elevator-1) is
+        # said as it is
+        zone = f"{loc.zone}防区" if loc.zone.isdigit() else f" {loc.zone} "
+    return "".join(filter(None, [
+        f"{loc.building}号楼" if loc.building else "", f"{loc.floor}层" if loc.floor else "",
+        zone, f"{loc.unit}室" if loc.unit else ""])).strip()
+
+
 def _ref(signal: Signal) -> DeviceRef:
     return DeviceRef(signal.point_id, signal.device, signal.location, signal.state.value,
                      signal.at, signal.at, signal.kind.value)
@@ -828,4 +873,6 @@ def _signal_data(signal: Signal) -> dict[str, Any]:
         data["value"] = signal.value
     if signal.replayed:
         data["replayed"] = True
+    if signal.chattering:
+        data["chattering"] = signal.chattering
     return data

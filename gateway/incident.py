@@ -28,6 +28,7 @@ class DeviceRef:
     first_at: float
     last_at: float
     kind: str = ""
+    chattering: int = 0  # alarm activations within the window, when it chatters
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,9 @@ class Incident:
     reopened: int = 0
     entered: tuple[str, ...] = ()  # the stages entered, in order (``stage`` is the last)
     config: str = ""  # the config version (hash) the incident opened under
+    # a new alarm (a device, a place) announced since the last acknowledgement, and when: the
+    # incident is open (unacknowledged) again until an operator acknowledges it
+    announced_at: float | None = None
 
     def device(self, point_id: str, device: str) -> DeviceRef | None:
         for ref in self.devices:
@@ -175,6 +179,15 @@ class Incident:
 
     def record(self, record_id: str) -> RecordEntry | None:
         return next((r for r in self.records if r.id == record_id), None)
+
+    def places(self) -> tuple[Location, ...]:
+        """Every place with a device in alarm (not back to normal), in the order they came;
+        the incident's own place when none is."""
+        seen: dict[str, Location] = {}
+        for ref in self.devices:
+            if ref.state != "normal":
+                seen.setdefault(ref.location.label(), ref.location)
+        return tuple(seen.values()) or (self.location,)
 
     @property
     def live(self) -> bool:
@@ -216,7 +229,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "opened_at": i.opened_at, "updated_at": i.updated_at, "drill": i.drill,
         "devices": [{"point_id": d.point_id, "device": d.device, "location": _loc(d.location),
                      "state": d.state, "first_at": d.first_at, "last_at": d.last_at,
-                     "kind": d.kind} for d in i.devices],
+                     "kind": d.kind, "chattering": d.chattering} for d in i.devices],
         "steps": [{"id": s.id, "stage": s.stage, "role": s.role, "status": s.status.value,
                    "started_at": s.started_at, "due_at": s.due_at, "done_at": s.done_at,
                    "done_by": s.done_by, "note": s.note} for s in i.steps],
@@ -247,7 +260,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "commander": i.commander, "commander_role": i.commander_role,
         "verdict": i.verdict.value if i.verdict else None, "resolved_at": i.resolved_at,
         "resolved_by": i.resolved_by, "review": dict(i.review), "opened_by": i.opened_by,
-        "reopened": i.reopened,
+        "reopened": i.reopened, "announced_at": i.announced_at,
     }
 
 
@@ -278,4 +291,4 @@ def from_json(data: dict[str, Any]) -> Incident:
         verdict=Verdict(data["verdict"]) if data.get("verdict") else None,
         resolved_at=data.get("resolved_at"), resolved_by=data.get("resolved_by", ""),
         review=data.get("review", {}), opened_by=data.get("opened_by", ""),
-        reopened=data.get("reopened", 0))
+        reopened=data.get("reopened", 0), announced_at=data.get("announced_at"))

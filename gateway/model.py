@@ -157,6 +157,9 @@ class Signal:
     changed: bool = True
     replayed: bool = False
     drill: bool = False
+    # ISA-18.2 chattering: how often the point went into alarm within the window, when that
+    # is 3 or more (0 otherwise); such a point is flagged, not announced again each cycle
+    chattering: int = 0
 
     @property
     def source_key(self) -> tuple[str, str]:

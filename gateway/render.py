@@ -259,7 +259,18 @@ def _event_line(e: Event) -> str:
     if e.kind == "signal":
         device = f"/{d['device']}" if d.get("device") else ""
         new = " new device" if d.get("new_device") else ""
+        if d.get("announced"):
+            place = " NEW PLACE" if d.get("new_place") else ""
+            return (f"ALARM    新报警 new alarm {e.point_id}{device} → {d.get('state')} at "
+                    f"{d.get('place')}{place}{new}")
         return f"device   {e.point_id}{device} → {d.get('state')}{new}"
+    if e.kind == "chattering":
+        return (f"chatter  {e.point_id} 频繁报警 chattering: {d.get('activations')} alarms in a "
+                "minute (flagged, not announced each time)")
+    if e.kind == "call_facts_updated":
+        call = d.get("call") or {}
+        return (f"call     {d.get('prompt')}: 报警位置更新 where now: {call.get('where_zh')} / "
+                f"{call.get('where_en')}")
     if e.kind == "stage_entered":
         extra = f" [{', '.join(d['devices'])}]" if d.get("devices") else ""
         return (f"stage    {d.get('stage_name_zh')} / {d.get('stage_name_en')}: "
@@ -322,7 +333,8 @@ def _event_line(e: Event) -> str:
     if e.kind == "follow_up_done":
         return f"回访     {d.get('task')} done{who}: {d.get('note')}"
     if e.kind == "acknowledged":
-        return f"ack      acknowledged{who} after {d.get('seconds_to_ack')}s" + (
+        again = " again (new alarm)" if d.get("again") else ""
+        return f"ack      acknowledged{again}{who} after {d.get('seconds_to_ack')}s" + (
             f": {d['note']}" if d.get("note") else "")
     if e.kind == "note":
         return f"note    {who}: {d.get('text')}"

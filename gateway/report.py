@@ -572,7 +572,22 @@ def describe(e: Event, n: _Names) -> Text:
     if k == "signal":
         state = _pair(_STATE, _s(d, "state"))
         new = _text("（新设备）", " (new device)") if d.get("new_device") else _same("")
+        if d.get("announced"):
+            place = _s(d, "place")
+            new_place = _text("，新位置", ", a new place") if d.get("new_place") else _same("")
+            return _cat(_text(f"新报警：{device} {state.zh}，位置 {place}",
+                              f"new alarm: {device} {state.en} at {place}"), new_place, new)
         return _cat(_text(f"设备 {device} {state.zh}", f"device {device} {state.en}"), new)
+    if k == "chattering":
+        times = _s(d, "activations")
+        return _text(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",
+                     f"chattering: {device} alarmed {times} times in a minute (flagged, not "
+                     "announced each time)")
+    if k == "call_facts_updated":
+        found: Any = d.get("call")
+        facts: dict[str, Any] = found if isinstance(found, dict) else {}
+        return _text(f"通话要点更新，报警位置：{facts.get('where_zh', '')}",
+                     f"call facts updated, where: {facts.get('where_en', '')}")
     if k == "stage_entered":
         text = _cat(_text("进入阶段「", "stage \""), n.stage(_s(d, "stage")),
                     _text("」：", "\": "), _reason(_s(d, "reason"), n))
@@ -679,6 +694,10 @@ def describe(e: Event, n: _Names) -> Text:
                     _note(_s(d, "note")))
     if k == "acknowledged":
         seconds = _f(d, "seconds_to_ack")
+        if d.get("again"):
+            return _cat(_text(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
+                              f"acknowledged again, {duration(seconds, 'en')} after the new "
+                              "alarm"), _note(_s(d, "note")))
         return _cat(_text(f"确认接警，开启后 {duration(seconds, 'zh')}",
                           f"acknowledged {duration(seconds, 'en')} after opening"),
                     _note(_s(d, "note")))

@@ -34,9 +34,11 @@ from adapters.modbus import (
 from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
 from gateway import broker as embedded
 from gateway import broker_settings
+from gateway import drill as drill_window
 from gateway.commits import DEAD_LETTER_KEEP, Commit, Committer
 from gateway.config import PointConfig, SiteConfig
 from gateway.decode import decode, decode_modbus
+from gateway.drill import DrillWindow
 from gateway.engine import (
     MODBUS_SCHEME,
     Engine,
@@ -187,7 +189,8 @@ class Gateway:
         self.mqtt: MqttAdapter | None = None
         self.modbus_plans = modbus_plan(site.points)
         self.links: dict[str, ModbusLink] = {}
-        self.drill_until = 0.0  # a tester's drill window: signals meanwhile are drill signals
+        # a tester's drill window: signals of its scope meanwhile are drill signals
+        self.drill: DrillWindow | None = None
         # points an operator shelved (ISA-18.2): their signals are kept but open nothing
         self.shelved: dict[str, Shelf] = {}
         self._modbus_writes: set[asyncio.Task[None]] = set()
@@ -231,7 +234,7 @@ class Gateway:
         self.last_supervision = self.started_at
         self.state = EngineState.restore(startup.open_incidents, startup.next_number)
         self.points = dict(startup.points)
-        self.drill_until = startup.drill_until
+        self.drill = drill_window.from_json(startup.drill)
         self.shelved = {pid: Shelf(**shelf) for pid, shelf in startup.shelved.items()}
         self.state.point_values.update({pid: (p.value, p.state)
                                         for pid, p in self.points.items()})
@@ -349,8 +352,8 @@ class Gateway:
                 if state is PointState.ALARM]
         if down:
             parts.append("SYSTEM: " + ", ".join(down))
-        if self.drill_until > self.clock():
-            parts.append("drill on")
+        if self.drill is not None and self.drill.active(self.clock()):
+            parts.append(f"drill on ({self.drill.scope_text()})")
         if self.draining:
             parts.append("stopping")
         return ", ".join(parts)
@@ -600,8 +603,15 @@ class Gateway:
                 continue
             self._signal(sig, ws, now, message.payload)
 
+    @property
+    def drill_until(self) -> float:
+        """When the drill window ends (0 when none is on)."""
+        return self.drill.until if self.drill is not None else 0.0
+
     def _in_drill(self, sig: Signal) -> Signal:
-        if not sig.drill and sig.at < self.drill_until:
+        """A real signal is a drill signal only from a point the drill window names."""
+        if not sig.drill and self.drill is not None and self.drill.covers(
+                sig.point_id, sig.location, sig.at):
             return replace(sig, drill=True)
         return sig
 
@@ -726,23 +736,22 @@ class Gateway:
         cmd = item.command
         if cmd.verb == "drill_start":
             try:
-                minutes = float(cmd.args.get("minutes", "30"))
-            except ValueError:
-                minutes = -1.0
-            if not 0 < minutes <= 24 * 60:
-                ws.command_results.append((item.row_id, False,
-                                           "a drill lasts between 1 minute and 24 hours"))
+                self.drill = drill_window.start(cmd.args, cmd.actor, now, self.site.buildings,
+                                                self.site.points)
+            except CommandError as exc:
+                ws.command_results.append((item.row_id, False, str(exc)))
                 return
-            self.drill_until = now + minutes * 60
-            until = time.strftime("%H:%M:%S", time.localtime(self.drill_until))
-            result = f"drill on until {until}"
+            result = drill_window.describe(self.drill)
         else:
-            self.drill_until = 0.0
+            self.drill = None
             result = "drill off"
-        ws.meta["drill_until"] = str(self.drill_until)
+        ws.meta["drill_window"] = json.dumps(self.drill.to_json()) if self.drill else ""
+        self._site_event(ws, "drill_started" if self.drill else "drill_stopped", now, "",
+                         cmd.actor, **(self.drill.to_json() if self.drill else {}))
         ws.command_results.append((item.row_id, True, result))
         log.warning("drill", actor=cmd.actor, state=result,
-                    note="signals are drill signals: actuator writes are withheld")
+                    note="signals of the drill's scope are drill signals: their actuator "
+                         "writes and notifications are withheld; every other signal is real")
 
     # ------------------------------------------------------------------ reload
 

@@ -256,7 +256,7 @@ class StartupState:
     points: dict[str, PointStatus]
     pending_outbox: list[OutboxItem]
     next_number: int
-    drill_until: float = 0.0
+    drill: str = ""  # the drill window (JSON), if one was started
     shelved: dict[str, dict[str, Any]] = field(default_factory=dict)
     mqtt_inflight: tuple[int, ...] = ()
 
@@ -277,11 +277,11 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
             "SELECT id, topic, payload, qos, retain, kind, incident_id, action_id, withhold"
             " FROM outbox WHERE status = 'pending' ORDER BY id")]
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
-    drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_until'").fetchone()
+    drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_window'").fetchone()
     shelved = conn.execute("SELECT value FROM meta WHERE key = 'shelved'").fetchone()
     inflight = tuple(mid for (mid,) in conn.execute("SELECT mid FROM mqtt_inflight"))
     return StartupState(incidents, points, pending, int(row[0]) if row else 1,
-                        float(drill[0]) if drill else 0.0,
+                        drill[0] if drill else "",
                         json.loads(shelved[0]) if shelved else {}, inflight)
 
 

@@ -163,10 +163,16 @@ class Workflow:
         if incident.status is not IncidentStatus.OPEN:
             raise CommandError(f"{incident.id} was already acknowledged by "
                                f"{incident.acknowledged_by}")
-        incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, acknowledged_at=tx.now,
-                           acknowledged_by=cmd.actor)
+        # a new alarm announced after an earlier acknowledgement is acknowledged again; the
+        # first acknowledgement stays the incident's (time to acknowledge is timed from it)
+        again = incident.acknowledged_at is not None
+        since = incident.announced_at if again and incident.announced_at else incident.opened_at
+        incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, announced_at=None,
+                           acknowledged_at=incident.acknowledged_at if again else tx.now,
+                           acknowledged_by=incident.acknowledged_by if again else cmd.actor)
         tx.event(incident, "acknowledged", actor=cmd.actor, note=cmd.args.get("note", ""),
-                 seconds_to_ack=round(tx.now - incident.opened_at, 3),
+                 seconds_to_ack=round(tx.now - since, 3), again=again,
+                 places=[p.label() for p in incident.places()],
                  returned_to_normal=incident.returned_to_normal)
         return incident
 

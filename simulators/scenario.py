@@ -45,9 +45,10 @@ line per expectation. Exit code 0: all met; 1: some not met; 2: the scenario fil
 
 A drill scenario (``drill: true`` or ``--drill``) asks the running gateway to start a drill
 (``drill_start`` through its command queue) before the first step, and to stop it after the
-check, also on an error or Ctrl-C: while it lasts the gateway marks every signal drill and
-withholds the actuator writes of the incidents it opens. Points with a ``drill_field`` also get
-the drill flag in their payload.
+check, also on an error or Ctrl-C: its scope is every point the scenario makes report, so the
+gateway marks their signals drill and withholds the actuator writes of the incidents they open,
+while a real alarm elsewhere stays real. Points with a ``drill_field`` also get the drill flag in
+their payload.
 
 The site's simulated devices (Modbus gas controller, elevator interface and valves, MQTT
 elevators) run in this process during the replay unless ``--no-devices`` says that
@@ -951,7 +952,7 @@ class Runner:
                 drill_started = True  # stop it at the end even if the start times out
                 result = await asyncio.to_thread(
                     gateway_command, self.store_path, "drill_start", _actor(sc),
-                    {"minutes": str(minutes)})
+                    {"minutes": str(minutes), "points": ",".join(self.driven_points())})
                 self.say(f"drill started for at most {minutes} min: {result}")
             since = await asyncio.to_thread(self._mark) if checking else Mark(time.time())
             await self._play()
@@ -970,6 +971,22 @@ class Runner:
                 self.mqtt.close()
             if self.devices is not None:
                 await self.devices.stop()
+
+    def driven_points(self) -> list[str]:
+        """Every point the scenario makes report: the drill window's scope, so that a real
+        alarm elsewhere during the replay stays real."""
+        ids: set[str] = {p.id for p in self.driven_modbus_points()}
+        by_topic = self.site.points_by_topic()
+        for step in self.scenario.steps:
+            if isinstance(step, PointStep | GasStep):
+                ids.add(step.point.id)
+            elif isinstance(step, StormStep):
+                ids.update(p.id for _, zone in step.detectors for p in zone)
+            elif isinstance(step, ElevatorStep):
+                ids.update(p for p in self.site.points if p.startswith(f"{step.actuator.id}-"))
+            elif isinstance(step, RawStep):
+                ids.update(p.id for p in by_topic.get(step.topic, ()))
+        return sorted(ids)
 
     def driven_modbus_points(self) -> list[PointConfig]:
         """The Modbus points of the units that gas and elevator steps drive."""

@@ -8,8 +8,9 @@ confirms it answers the 119 prompt, records an arrival, ticks a step and fills t
 close needs, with an API error shown beside its action. A supervisor resolves and closes it with
 the review and opens its report. Text from devices and operators (a note, a unit, a reporter)
 that looks like HTML shows as text and runs nothing. A technician's walk test lists a point
-published after it started. A tester starts a drill window from the page: its banner counts
-down, a fire meanwhile is a drill incident, and ending it takes the banner away; a technician
+published after it started. A tester starts a drill window for one building from the page: its
+banner counts down and names the scope, a fire there is a drill incident while a fire in another
+building stays real, and ending it takes the banner away; a technician
 sees the actuators with their feedback points and a malformed payload among the dead letters.
 
 Screenshots of the board, of an incident, of a drill window and of the points page go to
@@ -170,11 +171,16 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
     expect(head).to_have_attribute("data-status", "acknowledged")
     expect(page.locator("[data-branch=verdict] button[data-option=confirmed]")).to_be_visible()
 
-    # a second device in the zone confirms it: elevators recalled, the 119 prompt raised
+    # a second device in the zone confirms it: elevators recalled, the 119 prompt raised,
+    # and the new alarm is announced: unacknowledged again until the operator takes it
     console.publish("demo/fire/b1/f12/mcp3", b'{"state": "fire"}')
     prompt = page.locator(".prompt[data-prompt=call_119]")
     expect(prompt).to_be_visible()
     expect(head).to_contain_text("火警（已确认）")
+    expect(head).to_have_attribute("data-status", "open")
+    expect(page.locator(".ev").filter(has_text="新报警")).to_have_count(1)
+    head.locator("button[data-action=ack]").click()
+    expect(head).to_have_attribute("data-status", "acknowledged")
     expect(prompt.locator(".call-phone")).to_have_text("119")
     expect(prompt.locator("[data-fact=address]")).to_contain_text("翠湖路 88 号")
     expect(prompt.locator("[data-fact=where]")).to_contain_text("1号楼12层3防区")
@@ -353,20 +359,26 @@ def test_tester_drill_window_and_technician_actuators_and_dead_letters(console: 
     expect(control.locator("#drill-minutes")).to_have_value("30")
     control.locator("#drill-minutes").fill("0")  # refused beside the control, nothing sent
     control.locator("button[data-action=drill-start]").click()
-    expect(control.locator("[data-errfor=drill]")).to_contain_text("1–1440")
+    expect(control.locator("[data-errfor=drill]")).to_contain_text("1–240")
     control.locator("#drill-minutes").fill("5")
+    control.locator("input[name=drill-building][value='2']").check()  # the drill's scope
     control.locator("button[data-action=drill-start]").click()
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text("演练模式进行中")
+    expect(banner).to_contain_text("演练进行中")
+    expect(banner).to_contain_text("范围：2号楼")
     expect(banner.locator(".drill-left")).to_have_text(re.compile(r"剩余 [45]:\d\d"))
     expect(control).to_be_hidden()
 
-    # a fire in the window is a drill incident
+    # a fire in the drill's building is a drill incident; one elsewhere stays real
     console.publish("demo/fire/b2/f7/z1", fire_payload("SD-71"))
     row = page.locator(".incident-row").filter(has_text="2号楼 · 7层 · 防区 1")
     expect(row).to_be_visible(timeout=5_000)
     expect(row).to_contain_text("火警")
     expect(row.locator(".badge-drill")).to_be_visible()
+    console.publish("demo/fire/b1/f4/z2", fire_payload("SD-41"))
+    real = page.locator(".incident-row").filter(has_text="1号楼 · 4层 · 防区 2")
+    expect(real).to_be_visible(timeout=5_000)
+    expect(real.locator(".badge-drill")).to_have_count(0)
     page.screenshot(path=str(shots / "console-drill.png"))
 
     banner.locator("button[data-action=drill-end]").click()

@@ -90,7 +90,7 @@ def test_a_browser_that_falls_behind_is_dropped_not_waited_for() -> None:
         stream = hub.stream({"user": "op"}, valid)
         await anext(stream)
         for i in range(QUEUE_LIMIT + 10):
-            hub.publish(WriteSet(meta={"drill_until": str(i)}))
+            hub.publish(WriteSet(meta={"drill_window": json.dumps({"until": i})}))
         assert hub.dropped == 1
         assert not hub.clients
         rest = [chunk async for chunk in stream]

@@ -51,11 +51,12 @@ class Harness:
         return outcome
 
     def signal(self, point_id: str, state: PointState = PointState.ALARM, *, device: str = "",
-               changed: bool = True, drill: bool = False, replayed: bool = False) -> Outcome:
+               changed: bool = True, drill: bool = False, replayed: bool = False,
+               chattering: int = 0) -> Outcome:
         point = self.site.points[point_id]
         sig = Signal(point_id=point_id, kind=point.kind, location=point.location, state=state,
                      at=self.now, device=device, source=point.source, changed=changed,
-                     drill=drill, replayed=replayed)
+                     drill=drill, replayed=replayed, chattering=chattering)
         return self.run(self.engine.on_signal(self.state, sig, self.now))
 
     def command(self, verb: str, incident_id: str, actor: str = "王工",

@@ -224,7 +224,8 @@ def test_drill_runs_the_playbook_but_no_simulated_actuator_receives_a_write(
     daemon, devices = plant
     drill = subprocess.run([sys.executable, "-m", "gateway", "drill", "-c", str(daemon.config),
                             "--store", str(daemon.store), "start", "--minutes", "5",
-                            "--by", "测试员"], capture_output=True, text=True, check=False)
+                            "--building", "2", "--by", "测试员"], capture_output=True, text=True,
+                           check=False)
     assert drill.returncode == 0, drill.stderr
     fire_in_building_2(broker)
     wait_until(lambda: set(action_states(daemon.store, "fire").values()) == {"withheld"},

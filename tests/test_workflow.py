@@ -149,9 +149,12 @@ def test_deadlines_stop_once_resolved_and_a_new_alarm_reopens(h: Harness) -> Non
     assert not [e for e in h.tick(600).events if e.kind == "deadline_missed"]
     h.signal("B1-F14-Z1", device="SD-09")
     incident = h.only()
-    assert incident.status is IncidentStatus.ACKNOWLEDGED
+    # reopened unacknowledged: the board flashes and sounds until an operator takes it
+    assert incident.status is IncidentStatus.OPEN
+    assert incident.announced_at == h.now
     assert incident.reopened == 1
     assert events(h, "reopened")[0]["reason"] == "new alarm from B1-F14-Z1"
+    assert events(h, "reopened")[0]["unacknowledged"] is True
 
 
 def test_restore_to_normal_while_unacknowledged_stays_visible(h: Harness) -> None:

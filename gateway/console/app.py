@@ -33,6 +33,7 @@ from gateway import store as db
 from gateway.console import auth
 from gateway.console.metrics import render_metrics
 from gateway.console.stream import Hub, incident_summary
+from gateway.drill import MAX_MINUTES as MAX_DRILL_MINUTES
 from gateway.engine import OperatorCommand, statement
 from gateway.incident import Incident, to_json
 from gateway.model import SEVERITY_RANK
@@ -143,7 +144,13 @@ class ShelveBody(Body):
 
 
 class DrillBody(Body):
-    minutes: float = Field(30.0, ge=1, le=24 * 60)
+    minutes: float = Field(30.0, ge=1, le=MAX_DRILL_MINUTES)
+    # the scope: a drill's signals are those of these buildings and points (none: only the
+    # signals that mark themselves as drill)
+    buildings: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list, max_length=50)
+    points: list[Annotated[str, StringConstraints(max_length=80)]] = Field(
+        default_factory=list, max_length=500)
 
 
 # verb → (body model, summary)
@@ -363,7 +370,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
                            "severity": p.severity.value, "category": p.category}
                           for p in sorted(gateway.engine.playbooks.values(),
                                           key=lambda p: p.id)],
-            "drill_until": gateway.drill_until, "now": time.time(),
+            "drill_until": gateway.drill_until,
+            "drill": gateway.drill.to_json() if gateway.drill else None, "now": time.time(),
         }
 
     # ------------------------------------------------------------------ incidents
@@ -593,7 +601,9 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.post("/api/drill", tags=["drills"])
     async def drill_start(body: DrillBody, user: User) -> dict[str, Any]:
         need(user, "drill")
-        return await give(user, "drill_start", "", {"minutes": str(body.minutes)})
+        return await give(user, "drill_start", "", {
+            "minutes": str(body.minutes), "buildings": ",".join(body.buildings),
+            "points": ",".join(body.points)})
 
     @app.delete("/api/drill", tags=["drills"])
     async def drill_stop(user: User) -> dict[str, Any]:
@@ -607,7 +617,8 @@ def create_app(gateway: "Gateway") -> FastAPI:
         """Server-Sent Events. A board left open counts as in use (it keeps the session from
         going idle); the stream ends when the session does (logout, expiry, user disabled)."""
         token = _token(request)
-        hello = {"user": user.name, "now": time.time(), "drill_until": gateway.drill_until}
+        hello = {"user": user.name, "now": time.time(), "drill_until": gateway.drill_until,
+                 "drill": gateway.drill.to_json() if gateway.drill else None}
 
         async def still_valid() -> bool:
             return await sessions.user(token) is not None
@@ -687,8 +698,9 @@ def _playbook_view(playbook: Playbook | None, incident: Incident,
     """The playbook's texts for what the incident holds: the page's checklist and forms."""
     if playbook is None:
         return None
+    # the latest facts of each call: a new place in alarm updates "where"
     calls = {e.data["prompt"]: e.data["call"] for e in events
-             if e.kind == "prompt_raised" and e.data.get("call")}
+             if e.kind in ("prompt_raised", "call_facts_updated") and e.data.get("call")}
     stages = {s.id: s for s in playbook.stages}
     said = statement(playbook, incident)
     steps = {}

@@ -42,6 +42,10 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
         "status": incident.status.value, "stage": incident.stage, "stage_name": stage_name,
         "location": {"label": loc.label(), "building": loc.building, "floor": loc.floor,
                      "zone": loc.zone, "unit": loc.unit},
+        # every place with a device in alarm (a fire spreading over floors)
+        "places": [{"label": p.label(), "building": p.building, "floor": p.floor,
+                    "zone": p.zone, "unit": p.unit} for p in incident.places()],
+        "announced_at": incident.announced_at,
         "opened_at": incident.opened_at, "updated_at": incident.updated_at,
         "acknowledged_at": incident.acknowledged_at, "next_deadline": incident.next_deadline(),
         "drill": incident.drill, "verdict": incident.verdict.value if incident.verdict else None,
@@ -76,8 +80,9 @@ class Hub:
         for pid, p in ws.points.items():
             messages.append(("point", {"id": pid, "state": p.state.value, "since": p.since,
                                        "last_seen": p.last_seen, "value": p.value}))
-        if ws.meta.get("drill_until") is not None:
-            messages.append(("drill", {"until": float(ws.meta["drill_until"])}))
+        if ws.meta.get("drill_window") is not None:
+            window = ws.meta["drill_window"]
+            messages.append(("drill", json.loads(window) if window else {"until": 0}))
         for kind, data in messages:
             self._send(f"event: {kind}\ndata: "
                        f"{json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n")

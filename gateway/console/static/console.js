@@ -30,12 +30,15 @@ const L = {
   'conn.down': ['连接中断，正在重连…', 'Disconnected, reconnecting…'],
   'sound.mute': ['静音本次报警', 'Mute this alarm'],
   'sound.blocked': ['浏览器阻止了报警声音：点击此处启用。', 'The browser blocked the alarm sound: click here to enable it.'],
-  'drill.banner': ['演练模式进行中，至 {until}：联动写入与外部通知均被拦截并记录。', 'Drill window until {until}: actuator writes and outside notifications are withheld and recorded.'],
+  'drill.banner': ['演练进行中，至 {until}，范围：{scope}。范围内信号的联动写入与外部通知均被拦截并记录；范围外的报警仍为真实报警。', 'Drill until {until}, scope: {scope}. Writes and notifications of the scope\'s signals are withheld and recorded; alarms outside it stay real.'],
+  'drill.scope.none': ['无（仅自带演练标记的信号）', 'none (only signals marked as drill)'],
+  'drill.scope.buildings': ['楼栋', 'buildings'],
+  'drill.scope.points': ['点位（逗号分隔，可选）', 'points (comma-separated, optional)'],
   'drill.start': ['开始演练', 'Start drill'],
   'drill.end': ['结束演练', 'End drill'],
   'drill.minutes': ['演练时长（分钟）', 'Drill length (minutes)'],
   'drill.unit': ['分钟', 'min'],
-  'drill.range': ['演练时长为 1–1440 分钟的整数', 'a drill lasts a whole number of minutes, 1–1440'],
+  'drill.range': ['演练时长为 1–240 分钟的整数', 'a drill lasts a whole number of minutes, 1–240'],
   'drill.ends': ['结束于 {until}', 'ends {until}'],
   'role.operator': ['值班员', 'Operator'],
   'role.supervisor': ['主管', 'Supervisor'],
@@ -517,6 +520,7 @@ const state = {
   site: null, // GET /api/site
   incidents: new Map(), // id → board summary
   drillUntil: 0,
+  drill: null, // the window: until, buildings, points, by
   connected: false,
   detail: null, // GET /api/incidents/{id} of the incident on screen
   detailId: null,
@@ -547,6 +551,12 @@ function place(loc) {
   if (loc.zone) parts.push(t('place.zone', { v: loc.zone }));
   if (loc.unit) parts.push(t('place.unit', { v: loc.unit }));
   return parts.length ? parts.join(' · ') : t('place.site');
+}
+
+/** Every place in alarm of an incident (a fire spreading over floors), or its own place. */
+function places(inc) {
+  const list = inc.places && inc.places.length ? inc.places : [inc.location];
+  return list.map(place).join(Z() ? '；' : '; ');
 }
 
 function sevBadge(sev) {
@@ -823,13 +833,27 @@ function renderBanners() {
 
 const drillOn = () => Boolean(state.drillUntil && state.drillUntil > now());
 
+/** What the drill window covers, in words: its buildings and points. */
+function drillScope() {
+  const w = state.drill || {};
+  const parts = [];
+  if (w.buildings && w.buildings.length) parts.push(w.buildings.map((b) => t('place.building', { v: b })).join('、'));
+  if (w.points && w.points.length) parts.push(w.points.slice(0, 5).join(', ') + (w.points.length > 5 ? ` +${w.points.length - 5}` : ''));
+  return parts.length ? parts.join(Z() ? '；' : '; ') : t('drill.scope.none');
+}
+
+function setDrill(window) {
+  state.drill = window && window.until ? window : null;
+  state.drillUntil = state.drill ? state.drill.until : 0;
+}
+
 function drillBanner() {
   const mine = may('drill');
   return h('div', { class: 'banner banner-drill', id: 'drill-banner', role: 'status',
-    dataset: { sig: `drill:${state.drillUntil}:${lang}:${mine}` } },
+    dataset: { sig: `drill:${state.drillUntil}:${lang}:${mine}:${drillScope()}` } },
   h('div', { class: 'drill-banner-row' },
     h('span', { class: 'drill-mark', 'aria-hidden': 'true' }, t('drill')),
-    h('span', { class: 'drill-banner-text' }, t('drill.banner', { until: fmtWhen(state.drillUntil) })),
+    h('span', { class: 'drill-banner-text' }, t('drill.banner', { until: fmtWhen(state.drillUntil), scope: drillScope() })),
     dueEl(state.drillUntil, 'drill-left'),
     mine ? button(t('drill.end'), 'btn-warn btn-small', endDrill, { dataset: { action: 'drill-end' } }) : null),
   mine ? errBox('drill') : null);
@@ -846,9 +870,14 @@ function renderDrillControl() {
   box.hidden = !show;
   if (!show) { box.replaceChildren(); return; }
   const minutes = field('drill:minutes', { type: 'number', class: 'input drill-minutes', id: 'drill-minutes',
-    min: '1', max: '1440', step: '1', inputmode: 'numeric', 'aria-label': t('drill.minutes'), title: t('drill.minutes') }, '30');
+    min: '1', max: '240', step: '1', inputmode: 'numeric', 'aria-label': t('drill.minutes'), title: t('drill.minutes') }, '30');
+  const buildings = ((state.site && state.site.buildings) || []).map((b) => h('label', { class: 'drill-building small' },
+    field(`drill:b:${b}`, { type: 'checkbox', name: 'drill-building', value: b }), t('place.building', { v: b })));
+  const points = field('drill:points', { type: 'text', class: 'input drill-points', id: 'drill-points',
+    placeholder: t('drill.scope.points'), 'aria-label': t('drill.scope.points'), maxlength: '2000' }, '');
   const form = h('form', { class: 'drill-form', novalidate: true, on: { submit: startDrill } },
     minutes, h('span', { class: 'muted small' }, t('drill.unit')),
+    h('span', { class: 'drill-scope', title: t('drill.scope.buildings') }, buildings), points,
     h('button', { type: 'submit', class: 'btn btn-drill btn-small', dataset: { action: 'drill-start' } }, t('drill.start')));
   box.replaceChildren(form, errBox('drill'));
 }
@@ -856,7 +885,7 @@ function renderDrillControl() {
 async function refreshDrill() {
   const site = await api('GET', '/api/site');
   state.site = site;
-  state.drillUntil = site.drill_until || 0;
+  setDrill(site.drill);
   renderBanners();
 }
 
@@ -865,15 +894,19 @@ async function startDrill(e) {
   const input = $('#drill-minutes');
   const raw = input ? input.value.trim() : '30';
   const minutes = Number(raw);
-  if (!raw || !Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+  if (!raw || !Number.isInteger(minutes) || minutes < 1 || minutes > 240) {
     errors.set('drill', t('drill.range'));
     paintErrors('drill');
     if (input) input.focus();
     return;
   }
-  const btn = e.currentTarget.querySelector('button[type=submit]');
+  const form = e.currentTarget;
+  const btn = form.querySelector('button[type=submit]');
   const done = await act('drill', btn, async () => {
-    await api('POST', '/api/drill', { minutes });
+    const buildings = [...form.querySelectorAll('input[name=drill-building]:checked')].map((x) => x.value);
+    const typed = $('#drill-points');
+    const points = typed ? typed.value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean) : [];
+    await api('POST', '/api/drill', { minutes, buildings, points });
     await refreshDrill();
     return true;
   });
@@ -1016,7 +1049,7 @@ function stop() {
 async function start(user) {
   state.me = user;
   state.site = await api('GET', '/api/site');
-  state.drillUntil = state.site.drill_until || 0;
+  setDrill(state.site.drill);
   $('#login-screen').hidden = true;
   $('#app').hidden = false;
   applyStaticTexts();
@@ -1076,7 +1109,7 @@ function connectStream() {
   source.addEventListener('hello', (e) => {
     const data = JSON.parse(e.data);
     setSkew(data.now);
-    state.drillUntil = data.drill_until || 0;
+    setDrill(data.drill);
     setConnected(true);
     // (re)connected: what happened while away is reloaded, never assumed
     reloadAll();
@@ -1085,7 +1118,7 @@ function connectStream() {
   source.addEventListener('event', (e) => onEvent(JSON.parse(e.data)));
   source.addEventListener('point', (e) => onPoint(JSON.parse(e.data)));
   source.addEventListener('drill', (e) => {
-    state.drillUntil = JSON.parse(e.data).until || 0;
+    setDrill(JSON.parse(e.data));
     renderBanners();
   });
   source.addEventListener('error', () => {
@@ -1245,7 +1278,7 @@ function boardRow(inc) {
       inc.drill ? badge(t('drill'), 'badge-drill') : null,
       inc.returned_to_normal ? badge(inc.status === 'open' ? t('rtn.unacked') : t('rtn.acked'),
         inc.status === 'open' ? 'badge-rtn' : 'badge-quiet') : null)),
-  h('span', { class: 'cell-place' }, place(inc.location)),
+  h('span', { class: 'cell-place' }, places(inc)),
   h('span', { class: 'cell-status' }, statusBadge(inc.status),
     inc.open_prompts ? h('span', { class: 'prompt-count' }, t('prompts.waiting', { n: inc.open_prompts })) : null),
   h('span', { class: 'cell-stage' }, tx(inc.stage_name) || inc.stage),
@@ -1454,7 +1487,7 @@ function incidentHeader(d) {
       inc.returned_to_normal ? badge(inc.status === 'open' ? t('rtn.unacked') : t('rtn.acked'),
         inc.status === 'open' ? 'badge-rtn' : 'badge-quiet') : null),
     h('div', { class: 'head-place' },
-      h('span', { class: 'place-text' }, place(inc.location)),
+      h('span', { class: 'place-text' }, places(inc)),
       h('span', { class: 'stage-chip' }, tx(inc.stage_name) || inc.stage)),
     stagePath(d),
     h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, v)))),
@@ -1972,8 +2005,20 @@ function describe(e, n) {
         : `opened: ${name} at ${d.location}, by ${device} (${stateWord(d.state)})`;
     }
     case 'signal':
+      if (d.announced) {
+        return (z ? `新报警：${device} ${stateWord(d.state)}，位置 ${d.place}` : `new alarm: ${device} ${stateWord(d.state)} at ${d.place}`)
+          + (d.new_place ? (z ? '，新位置' : ', a new place') : '')
+          + (d.new_device ? (z ? '（新设备）' : ' (new device)') : '');
+      }
       return (z ? `设备 ${device} ${stateWord(d.state)}` : `device ${device} ${stateWord(d.state)}`)
         + (d.new_device ? (z ? '（新设备）' : ' (new device)') : '');
+    case 'chattering':
+      return z ? `频繁报警：${device} 1 分钟内报警 ${d.activations} 次（已标记，不再逐次提示）`
+        : `chattering: ${device} alarmed ${d.activations} times in a minute (flagged, not announced each time)`;
+    case 'call_facts_updated': {
+      const call = d.call || {};
+      return z ? `通话要点更新，报警位置：${call.where_zh || ''}` : `call facts updated, where: ${call.where_en || ''}`;
+    }
     case 'stage_entered':
       return (z ? `进入阶段「${n.stage(d.stage)}」：${reasonText(d.reason, n)}` : `stage "${n.stage(d.stage)}": ${reasonText(d.reason, n)}`)
         + (Array.isArray(d.devices) && d.devices.length ? ` [${d.devices.join(', ')}]` : '');
@@ -2048,6 +2093,7 @@ function describe(e, n) {
         + by + (d.on_time === false ? (z ? '（超过期限）' : ' (after its deadline)') : '') + noteOf(d.note);
     }
     case 'acknowledged':
+      if (d.again) return (z ? `再次确认接警（新报警后 ${words(d.seconds_to_ack)}）` : `acknowledged again, ${words(d.seconds_to_ack)} after the new alarm`) + noteOf(d.note);
       return (z ? `确认接警，开启后 ${words(d.seconds_to_ack)}` : `acknowledged ${words(d.seconds_to_ack)} after opening`) + noteOf(d.note);
     case 'arrival':
       return (z ? `到场：${roleName(d.role)} ${d.who}，开启后 ${words(d.seconds)}` : `on scene: ${roleName(d.role)} ${d.who}, ${words(d.seconds)} after opening`)

@@ -1,0 +1,180 @@
+"""Every alarm announced, none cleared by mistake: the engine's alarm handling on a virtual
+clock (new alarms in open incidents, reopening, places and call facts, chattering)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import drill
+from gateway.config import SiteConfig, load_config
+from gateway.engine import Engine
+from gateway.errors import CommandError
+from gateway.model import IncidentStatus, PointState
+from gateway.playbook import load_playbooks
+from tests.test_engine import T0, Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site() -> SiteConfig:
+    return load_config(ROOT / "config" / "site.yaml")
+
+
+@pytest.fixture(scope="module")
+def engine(site: SiteConfig) -> Engine:
+    return Engine(site, load_playbooks(site.playbook_dir, site))
+
+
+@pytest.fixture
+def h(engine: Engine, site: SiteConfig) -> Harness:
+    return Harness(engine, site)
+
+
+def events(h: Harness, kind: str) -> list[dict[str, Any]]:
+    return [e.data for o in h.log for e in o.events if e.kind == kind]
+
+
+def call_119(h: Harness) -> dict[str, Any]:
+    """The latest facts of the 119 call, as the console shows them."""
+    raised = [e["call"] for e in events(h, "prompt_raised") if e["prompt"] == "call_119"]
+    updated = [e["call"] for e in events(h, "call_facts_updated") if e["prompt"] == "call_119"]
+    return (raised + updated)[-1]
+
+
+def test_a_fire_on_another_floor_is_announced_and_needs_acknowledging_again(h: Harness) -> None:
+    h.signal("B1-F8-Z2", device="SD-01")
+    incident_id = h.only().id
+    h.command("ack", incident_id, actor="李明")
+    first_ack = h.only().acknowledged_at
+    h.now += 120
+    out = h.signal("B1-F16-Z1", device="SD-77")
+    incident = h.only()
+    assert incident.id == incident_id  # one incident per building: it joins
+    assert incident.status is IncidentStatus.OPEN
+    assert incident.announced_at == h.now
+    (signal,) = [e.data for e in out.events if e.kind == "signal"]
+    assert (signal["announced"], signal["place"], signal["new_place"]) == (
+        True, "demo-B1-F16-Z1", True)
+    assert signal["places"] == ["demo-B1-F8-Z2", "demo-B1-F16-Z1"]
+    assert [p.label() for p in incident.places()] == ["demo-B1-F8-Z2", "demo-B1-F16-Z1"]
+    h.now += 30
+    h.command("ack", incident_id, actor="王工")
+    incident = h.only()
+    assert incident.status is IncidentStatus.ACKNOWLEDGED
+    assert (incident.acknowledged_at, incident.announced_at) == (first_ack, None)
+    again = events(h, "acknowledged")[-1]
+    assert (again["again"], again["seconds_to_ack"]) == (True, 30)
+
+
+def test_the_119_facts_name_every_place_in_alarm(h: Harness) -> None:
+    h.signal("B1-F8-Z2", device="SD-01")
+    h.signal("B1-F8-MCP2")  # confirmed: the 119 prompt is raised
+    assert call_119(h)["where_zh"] == "1号楼8层2防区"
+    h.signal("B1-F16-Z1", device="SD-77")
+    facts = call_119(h)
+    assert facts["where_zh"] == "1号楼8层2防区、1号楼16层1防区"
+    assert facts["where_en"] == "demo-B1-F8-Z2, demo-B1-F16-Z1"
+
+
+def test_a_second_device_in_a_known_place_is_announced_without_new_facts(h: Harness) -> None:
+    h.signal("B1-F8-Z2", device="SD-01")
+    h.command("ack", h.only().id)
+    out = h.signal("B1-F8-Z2", device="SD-02")
+    assert h.only().status is IncidentStatus.OPEN
+    (signal,) = [e.data for e in out.events if e.kind == "signal"]
+    assert (signal["announced"], signal["new_place"]) == (True, False)
+    assert not events(h, "call_facts_updated")
+
+
+def test_a_restore_is_recorded_but_not_announced(h: Harness) -> None:
+    h.signal("B1-F8-Z2", device="SD-01")
+    h.command("ack", h.only().id)
+    out = h.signal("B1-F8-Z2", PointState.NORMAL, device="SD-01")
+    assert h.only().status is IncidentStatus.ACKNOWLEDGED
+    assert [e.data.get("announced") for e in out.events if e.kind == "signal"] == [None]
+
+
+def test_a_resolved_incident_reopened_by_a_device_is_unacknowledged(h: Harness) -> None:
+    h.signal("W-GAR-01")
+    incident_id = h.only().id
+    h.command("ack", incident_id)
+    h.command("resolve", incident_id)
+    h.now += 60
+    h.signal("W-GAR-02")
+    incident = h.only()
+    assert (incident.status, incident.reopened) == (IncidentStatus.OPEN, 1)
+    assert incident.resolved_at is None
+
+
+def test_a_chattering_device_is_flagged_once_not_announced_each_cycle(h: Harness) -> None:
+    h.signal("W-GAR-01")
+    incident_id = h.only().id
+    h.command("ack", incident_id)
+    for cycle in range(3):
+        h.now += 10
+        h.signal("W-GAR-01", PointState.NORMAL)
+        h.now += 10
+        h.signal("W-GAR-01", chattering=3 + cycle)
+    incident = h.only()
+    assert incident.status is IncidentStatus.ACKNOWLEDGED  # not re-announced
+    assert [e["activations"] for e in events(h, "chattering")] == [3]
+    (ref,) = incident.devices
+    assert ref.chattering == 5
+
+
+def test_a_level_rising_to_alarm_is_announced(h: Harness) -> None:
+    h.signal("G-B1-01", PointState.PREALARM)
+    h.command("ack", h.only().id)
+    h.signal("G-B1-01", PointState.ALARM)
+    assert h.only().status is IncidentStatus.OPEN
+
+
+# ----------------------------------------------------------------------------- drill scope
+
+
+def test_a_drill_window_covers_only_the_buildings_and_points_it_names(site: SiteConfig) -> None:
+    window = drill.start({"minutes": "30", "buildings": "2", "points": "W-PUMP-01"}, "测试员",
+                         T0, site.buildings, site.points)
+    b1, b2 = site.points["B1-F3-Z1"], site.points["B2-F3-Z1"]
+    assert window.covers(b2.id, b2.location, T0 + 60)
+    assert not window.covers(b1.id, b1.location, T0 + 60)  # a real fire stays real
+    pump = site.points["W-PUMP-01"]
+    assert window.covers(pump.id, pump.location, T0 + 60)
+    assert not window.covers(b2.id, b2.location, T0 + 30 * 60)  # over
+    assert drill.describe(window).endswith("(building 2; points W-PUMP-01)")
+
+
+def test_a_drill_window_without_scope_makes_no_real_signal_a_drill(site: SiteConfig) -> None:
+    window = drill.start({"minutes": "10"}, "测试员", T0, site.buildings, site.points)
+    b1 = site.points["B1-F3-Z1"]
+    assert window.active(T0 + 1)
+    assert not window.covers(b1.id, b1.location, T0 + 1)
+    assert window.scope_text() == "no scope: only signals marked drill"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ({"minutes": "300"}, "between 1 minute and 4 hours"),
+    ({"minutes": "x"}, "between 1 minute and 4 hours"),
+    ({"minutes": "10", "buildings": "9"}, "unknown building '9'"),
+    ({"minutes": "10", "points": "B9-X"}, "unknown point 'B9-X'"),
+])
+def test_a_drill_window_is_bounded_and_its_scope_checked(site: SiteConfig, args: dict[str, str],
+                                                         says: str) -> None:
+    with pytest.raises(CommandError, match=says):
+        drill.start(args, "测试员", T0, site.buildings, site.points)
+
+
+def test_a_drill_incident_withholds_its_writes_and_a_real_one_beside_it_does_not(
+        h: Harness) -> None:
+    h.signal("B2-F3-Z1", device="SD-01", drill=True)
+    h.signal("B2-F3-MCP1", drill=True)
+    h.signal("B1-F3-Z1", device="SD-02")
+    h.signal("B1-F3-MCP1")
+    building = {i.id: i.location.building for i in h.state.incidents.values()}
+    recalls = {(building[p.incident_id], p.withhold) for o in h.log for p in o.effects
+               if p.kind == "command"}
+    assert recalls == {("1", False), ("2", True)}
