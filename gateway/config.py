@@ -148,6 +148,17 @@ class MqttBindingModel(ValueMapModel):
     property: str | None = None
     value_property: str | None = None
     trouble_properties: list[str] = Field(default_factory=lambda: ["battery_low", "tamper"])
+    # where the payload carries the device's own time (ISO 8601, or epoch seconds or ms) or a
+    # sequence number: a message older than the point's last accepted one is kept as stale
+    # and never overrides newer state. Zigbee2MQTT's ``last_seen`` by default.
+    time_field: str | None = None
+    sequence_field: str | None = None
+    # the device's availability topic (payload online/offline, plain or {"state": ...});
+    # default for zigbee2mqtt: TOPIC/availability; false: none
+    availability: str | bool | None = None
+    # the bridge whose state topic says the devices behind it are reachable; default for
+    # zigbee2mqtt: BASE/bridge/state (BASE: the topic's first level); false: none
+    bridge: str | bool | None = None
 
     @model_validator(mode="after")
     def _decoder_needs(self) -> MqttBindingModel:
@@ -159,6 +170,14 @@ class MqttBindingModel(ValueMapModel):
             raise ValueError("the plain decoder has no fields; use the json decoder")
         if "+" in self.topic or "#" in self.topic:
             raise ValueError("a point binds one exact topic (wildcards go in broker.subscriptions)")
+        if self.time_field and self.sequence_field:
+            raise ValueError("give 'time_field' or 'sequence_field', not both")
+        for name in ("availability", "bridge"):
+            value = getattr(self, name)
+            if value is True:
+                raise ValueError(f"'{name}' is a topic, or false for none")
+            if isinstance(value, str) and ("+" in value or "#" in value or not value):
+                raise ValueError(f"'{name}' is one exact topic")
         return self
 
 
@@ -183,6 +202,9 @@ class PointModel(Strict):
     heartbeat: Duration | None = None
     mqtt: MqttBindingModel | None = None
     modbus: ModbusBindingModel | None = None
+    # the source of its messages (a bridge, a panel); default: the Modbus connection, the
+    # Zigbee2MQTT base topic, or the first two levels of the topic
+    group: str | None = None
 
     @model_validator(mode="after")
     def _one_binding(self) -> PointModel:
@@ -282,6 +304,10 @@ class MqttBinding:
     values: Mapping[str, PointState]
     thresholds: tuple[Threshold, ...]
     deadband: float
+    time_field: str | None = None
+    sequence_field: str | None = None
+    availability: str | None = None  # the device's availability topic
+    bridge: str | None = None  # the bridge's state topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +319,17 @@ class PointConfig:
     heartbeat: float | None
     mqtt: MqttBinding | None
     modbus: ModbusBinding | None = None
+    # what the point's messages come through (a bridge, a panel, a Modbus connection): faults
+    # and silence of many points of one source are one incident
+    group: str = ""
+
+    @property
+    def device_key(self) -> str:
+        """The physical device the point is read from: a Modbus unit, an MQTT device (its
+        topic). Troubles of a device already in an alarm incident join that incident."""
+        if self.modbus is not None:
+            return f"modbus:{self.modbus.connection}/{self.modbus.unit}"
+        return f"mqtt:{self.mqtt.topic}" if self.mqtt is not None else self.id
 
     @property
     def thresholds(self) -> tuple[tuple[Threshold, ...], float]:
@@ -403,11 +440,14 @@ class SiteConfig:
         places += [a.location for a in self.actuators.values()]
         return {place.building for place in places if place.building}
 
-    def points_by_topic(self) -> dict[str, tuple[PointConfig, ...]]:
+    def points_by_topic(self, of: str = "topic") -> dict[str, tuple[PointConfig, ...]]:
+        """The MQTT points by the topic of their readings (``of="topic"``), of their
+        availability (``"availability"``) or of their bridge's state (``"bridge"``)."""
         table: dict[str, list[PointConfig]] = {}
         for point in self.points.values():
-            if point.mqtt is not None:
-                table.setdefault(point.mqtt.topic, []).append(point)
+            topic = getattr(point.mqtt, of) if point.mqtt is not None else None
+            if topic:
+                table.setdefault(topic, []).append(point)
         return {topic: tuple(points) for topic, points in table.items()}
 
 
@@ -579,7 +619,8 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
         compiled_points[p.id] = PointConfig(
             id=p.id, kind=p.kind, name=(p.name.to_text() if p.name else Text(p.id, p.id)),
             location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
-            mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus)
+            mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus,
+            group=p.group or _group(p))
 
     actuators: dict[str, ActuatorConfig] = {}
     for index, a in enumerate(model.actuators):
@@ -636,13 +677,32 @@ def _compile(model: SiteConfigModel, points: list[tuple[int, PointModel]], path:
 
 
 def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:
+    zigbee = b.decoder == "zigbee2mqtt"
+    base = b.topic.split("/", 1)[0]
+    availability = b.availability if isinstance(b.availability, str) else (
+        f"{b.topic}/availability" if zigbee and b.availability is None else None)
+    bridge = b.bridge if isinstance(b.bridge, str) else (
+        f"{base}/bridge/state" if zigbee and b.bridge is None else None)
     return MqttBinding(
         topic=b.topic, decoder=b.decoder, field=b.field, device_field=b.device_field,
         drill_field=b.drill_field, property=b.property, value_property=b.value_property,
         trouble_properties=tuple(b.trouble_properties), values=dict(b.values),
         thresholds=tuple(sorted((Threshold(t.at_least, t.state) for t in b.thresholds),
                                 key=lambda t: t.at_least)),
-        deadband=b.deadband)
+        deadband=b.deadband,
+        time_field=b.time_field or ("last_seen" if zigbee and not b.sequence_field else None),
+        sequence_field=b.sequence_field, availability=availability, bridge=bridge)
+
+
+def _group(point: PointModel) -> str:
+    if point.modbus is not None:
+        return f"modbus:{point.modbus.connection}"
+    if point.mqtt is None:
+        return point.id
+    levels = point.mqtt.topic.split("/")
+    if point.mqtt.decoder == "zigbee2mqtt":
+        return f"mqtt:{levels[0]}"
+    return "mqtt:" + "/".join(levels[:2])
 
 
 def _payload_text(payload: str | dict[str, Any]) -> str:
@@ -655,7 +715,9 @@ def _payload_text(payload: str | dict[str, Any]) -> str:
 
 def _broker(model: SiteConfigModel, override: str | None, points: dict[str, PointConfig],
             problem: Any, base: Path) -> BrokerConfig:
-    bound_topics = sorted({p.mqtt.topic for p in points.values() if p.mqtt is not None})
+    # every topic a point listens on: its readings, its availability, its bridge's state
+    bound_topics = sorted({t for p in points.values() if p.mqtt is not None
+                           for t in (p.mqtt.topic, p.mqtt.availability, p.mqtt.bridge) if t})
     if model.broker is None:
         b = BrokerModel(port=model.embedded_broker.port, client_id=f"alarm-gateway-{model.site.id}")
         embedded = True

@@ -14,9 +14,11 @@ import json
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from gateway.conditions import condition_of_property
 from gateway.config import MqttBinding
 from gateway.errors import DecodeError
 from gateway.modbus_config import ModbusBinding, Threshold
@@ -29,15 +31,62 @@ class Reading:
     value: float | str | bool | None
     device: str = ""
     drill: bool = False
+    # the trouble conditions this reading reports, each raised or cleared (see conditions.py)
+    conditions: tuple[tuple[str, bool], ...] = ()
+    # the device's own time (epoch seconds) or sequence number, where the payload has one
+    order: float | None = None
 
 
-def decode(binding: MqttBinding, payload: bytes) -> Reading:
+# Values that say a detector is warming up (not measuring yet), when the binding maps nothing
+WARMUP_WORDS = frozenset({"preparation", "preheat", "preheating", "warming_up", "warmup"})
+
+
+def decode(binding: MqttBinding, payload: bytes) -> Reading | None:
+    """A payload as a reading; None when it carries no reading (``water_leak: null``)."""
     if binding.decoder == "plain":
         return _decode_plain(binding, payload)
     doc = _parse_json(payload)
     if binding.decoder == "zigbee2mqtt":
-        return _checked(_decode_zigbee(binding, doc), f"property '{binding.property}'")
-    return _checked(_decode_json(binding, doc), "the payload")
+        reading = _decode_zigbee(binding, doc)
+        where = f"property '{binding.property}'"
+    else:
+        reading = _decode_json(binding, doc)
+        where = "the payload"
+    if reading is None:
+        return None
+    order = _order(binding, doc)
+    if order is not None:
+        reading = replace(reading, order=order)
+    return _checked(reading, where)
+
+
+def _order(binding: MqttBinding, doc: Any) -> float | None:
+    """The device's time or sequence number, if the binding names one and the payload has it
+    (without it, arrival order holds)."""
+    path = binding.time_field or binding.sequence_field
+    if not path or not _has(doc, path):
+        return None
+    raw = _field(doc, path)
+    if binding.sequence_field:
+        number = _number(raw)
+        if number is None:
+            raise DecodeError("wrong_type", f"field '{path}' must be a sequence number")
+        return number
+    return _device_time(raw, path)
+
+
+def _device_time(raw: Any, path: str) -> float:
+    """ISO 8601 (Zigbee2MQTT's ISO_8601 and ISO_8601_local), or epoch seconds or ms."""
+    number = _number(raw)
+    if number is None and isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    if number is None:
+        raise DecodeError("wrong_type", f"field '{path}' = {_shown(raw)} is not a time "
+                          "(ISO 8601, or epoch seconds or milliseconds)")
+    return number / 1000.0 if number > 1e11 else number
 
 
 def _text(payload: bytes) -> str:
@@ -156,6 +205,8 @@ def _map_value(binding: MqttBinding, raw: Any, where: str) -> Reading:
     if number is not None and binding.thresholds:
         # the state comes from thresholds with hysteresis, which needs the previous state
         return Reading(None, number)
+    if isinstance(raw, str) and value_key(raw) in WARMUP_WORDS:
+        return Reading(PointState.WARMUP, raw)
     raise DecodeError("unmapped_value", f"{where} = {_shown(raw)} has no state mapping")
 
 
@@ -163,12 +214,14 @@ def _decode_plain(binding: MqttBinding, payload: bytes) -> Reading:
     return _map_value(binding, _text(payload).strip(), "payload")
 
 
-def _decode_json(binding: MqttBinding, doc: Any) -> Reading:
+def _decode_json(binding: MqttBinding, doc: Any) -> Reading | None:
     if binding.field:
         raw = _field(doc, binding.field)
         where = f"field '{binding.field}'"
     else:
         raw, where = doc, "payload"
+    if raw is None:
+        return None  # the device sent no reading for it
     reading = _map_value(binding, raw, where)
     device = ""
     if binding.device_field:
@@ -194,21 +247,28 @@ def _has(doc: Any, path: str) -> bool:
     return True
 
 
-def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading:
+def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading | None:
     if not isinstance(doc, dict):
         raise DecodeError("wrong_type", "a Zigbee2MQTT payload is a JSON object")
     prop = binding.property or ""
     if prop not in doc:
         raise DecodeError("missing_field", f"property '{prop}' is missing")
     raw = doc[prop]
+    if raw is None:
+        return None  # Zigbee2MQTT's "no value yet" (e.g. right after pairing)
     value: float | str | bool | None = raw if isinstance(raw, bool | str) else _number(raw)
+    state: PointState | None
     if binding.values:
         state = binding.values.get(value_key(raw))
+        if state is None and isinstance(raw, str) and value_key(raw) in WARMUP_WORDS:
+            state = PointState.WARMUP
         if state is None:
             raise DecodeError("unmapped_value",
                               f"property '{prop}' = {_shown(raw)} has no state mapping")
     elif isinstance(raw, bool):
         state = PointState.ALARM if raw else PointState.NORMAL
+    elif isinstance(raw, str) and value_key(raw) in WARMUP_WORDS:
+        state = PointState.WARMUP
     else:
         raise DecodeError("wrong_type", f"property '{prop}' = {_shown(raw)}, expected true/false")
     if binding.value_property and binding.value_property in doc:
@@ -218,9 +278,13 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading:
         value = number
     if doc.get("test") is True:
         state = PointState.TEST
-    elif state is PointState.NORMAL and any(doc.get(p) is True for p in binding.trouble_properties):
-        state = PointState.TROUBLE
-    return Reading(state, value)
+    elif doc.get("preheat") is True and state is not PointState.ALARM:
+        state = PointState.WARMUP  # a gas detector warming up measures nothing yet
+    # troubles are conditions of their own beside the alarm (a leak's restore shows while
+    # its battery stays low); a property a payload leaves out says nothing either way
+    conditions = tuple((condition_of_property(p), doc[p]) for p in binding.trouble_properties
+                       if isinstance(doc.get(p), bool))
+    return Reading(state, value, conditions=conditions)
 
 
 def threshold_state(thresholds: tuple[Threshold, ...], deadband: float, value: float,
@@ -305,3 +369,22 @@ def decode_modbus(binding: ModbusBinding, raw: Sequence[int | bool],
     if binding.thresholds:
         return Reading(None, float(value))
     return Reading(PointState.NORMAL, value)
+
+
+# ----------------------------------------------------------------------------- availability
+
+
+def availability(payload: bytes) -> bool:
+    """An availability or bridge-state message: ``online``/``offline``, plain or as
+    ``{"state": ...}`` (Zigbee2MQTT, before and after 1.30). True when online."""
+    text = _text(payload).strip()
+    found: Any = text
+    if text.startswith("{"):
+        doc = _parse_json(payload)
+        found = doc.get("state") if isinstance(doc, dict) else None
+        if not isinstance(found, str):
+            raise DecodeError("bad_availability", "expected {\"state\": \"online\"|\"offline\"}")
+    word = str(found).strip().lower()
+    if word not in ("online", "offline"):
+        raise DecodeError("bad_availability", f"{_shown(word)} is not online or offline")
+    return word == "online"

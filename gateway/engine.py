@@ -140,8 +140,13 @@ def apply(state: EngineState, outcome: Outcome) -> None:
             state.pending[key] = pending
 
 
-def location_key(location: Location, level: str, point_id: str = "") -> tuple[str, ...]:
+def location_key(location: Location, level: str, point_id: str = "",
+                 group: str = "") -> tuple[str, ...]:
     parts = [location.site]
+    if level == "source":
+        # what the point's messages come through (a bridge, a panel, a Modbus connection):
+        # the faults of many of its points together are one incident
+        return (location.site, group)
     if level in {"building", "floor", "zone", "unit", "point"}:
         parts.append(location.building)
     if level in {"floor", "zone", "unit", "point"}:
@@ -156,9 +161,9 @@ def location_key(location: Location, level: str, point_id: str = "") -> tuple[st
 
 
 def correlation_key(playbook: Playbook, location: Location, point_id: str = "",
-                    drill: bool = False) -> str:
+                    drill: bool = False, group: str = "") -> str:
     level = playbook.trigger.correlate_by if playbook.trigger else "unit"
-    parts = location_key(location, level, point_id)
+    parts = location_key(location, level, point_id, group)
     return "/".join((playbook.id, *parts)) + ("#drill" if drill else "")
 
 
@@ -246,6 +251,12 @@ class Engine:
         self._actuator_index: dict[tuple[str, str],
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
         self._triggered = [p for p in self.playbooks.values() if p.trigger is not None]
+        self._groups = {pid: p.group for pid, p in site.points.items()}
+        # the points read from one physical device, each point to all of them
+        by_device: dict[str, list[str]] = {}
+        for point in site.points.values():
+            by_device.setdefault(point.device_key, []).append(point.id)
+        self._same_device = {pid: tuple(ids) for ids in by_device.values() for pid in ids}
         self.config_version = ""  # set by the runtime: recorded on every incident opened
         # per playbook, the parts of a place its trigger's points never have (an elevator's
         # button has no floor): an incident opened by hand with them filled in must still be
@@ -271,7 +282,12 @@ class Engine:
         self._feedback(tx, signal.point_id, signal.value, signal.state)
         touched: set[str] = set()
         where = place(signal.location)
-        for playbook in self._triggered:
+        group = self._groups.get(signal.point_id, "gateway")
+        if signal.state in (PointState.TROUBLE, PointState.OFFLINE):
+            # a trouble of a device already in an alarm incident (the car of an entrapment
+            # going out of service) is part of that incident, not one of its own
+            touched.update(self._attach_trouble(tx, signal))
+        for playbook in self._triggered if not touched else ():
             trigger = playbook.trigger
             assert trigger is not None
             opens = trigger.matches(signal.kind, signal.state, signal.point_id, where)
@@ -279,9 +295,11 @@ class Engine:
             if not opens and not joins:
                 if state.pending or tx.out.pending:
                     self._unhold(tx, correlation_key(playbook, signal.location,
-                                                     signal.point_id, signal.drill), signal)
+                                                     signal.point_id, signal.drill, group),
+                                 signal)
                 continue
-            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill)
+            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill,
+                                  group)
             incident_id = state.by_key.get(key)
             if joins:
                 # a point that joins an open incident but never opens one (the generator
@@ -315,13 +333,42 @@ class Engine:
             touched.add(incident_id)
             incident = replace(incident, signal_count=incident.signal_count + 1)
             if signal.changed:
-                ref = incident.device(signal.point_id, signal.device)
+                ref = incident.device(signal.point_id, signal.device, signal.condition)
                 if ref is not None:
                     incident = _update_device(incident, ref, signal)
                 tx.event(incident, "signal", point_id=signal.point_id, **_signal_data(signal))
             tx.put(incident)
         tx.out.attached = sorted(touched)
         return tx.out
+
+    def _attach_trouble(self, tx: Tx, signal: Signal) -> list[str]:
+        """Put a trouble or offline signal on the open alarm incidents that hold its device
+        (any point read from the same Modbus unit or MQTT device); their ids."""
+        homes: set[str] = set()
+        for point_id in self._same_device.get(signal.point_id, (signal.point_id,)):
+            homes.update(tx.state.by_point.get(point_id, ()))
+        found = []
+        for incident_id in sorted(homes):
+            incident = tx.get(incident_id)
+            playbook = self.playbooks.get(incident.type) if incident is not None else None
+            if incident is None or playbook is None or playbook.is_fault \
+                    or incident.drill != signal.drill:
+                continue
+            ref = incident.device(signal.point_id, signal.device, signal.condition)
+            if ref is not None and not signal.changed:
+                found.append(incident_id)  # known already: nothing to add
+                continue
+            incident = replace(incident, signal_count=incident.signal_count + 1)
+            data = _signal_data(signal)
+            if ref is None:
+                incident = replace(incident, devices=(*incident.devices, _ref(signal)))
+                data["new_device"] = True
+            else:
+                incident = _update_device(incident, ref, signal)
+            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            tx.put(incident)
+            found.append(incident_id)
+        return found
 
     def _held(self, tx: Tx, key: str) -> PendingOpen | None:
         if key in tx.out.pending:
@@ -378,7 +425,7 @@ class Engine:
     def _attach(self, tx: Tx, playbook: Playbook, incident: Incident, signal: Signal) -> bool:
         """Add a signal to an open incident; False for a repeat of a device it holds already
         (a heartbeat), which changes nothing."""
-        ref = incident.device(signal.point_id, signal.device)
+        ref = incident.device(signal.point_id, signal.device, signal.condition)
         if ref is not None and not signal.changed:
             return False
         incident = replace(incident, signal_count=incident.signal_count + 1)
@@ -422,7 +469,7 @@ class Engine:
     def _chattering(self, tx: Tx, incident: Incident, signal: Signal) -> Incident:
         """ISA-18.2: a device back in alarm 3 times or more within a minute is flagged once,
         not announced again each cycle."""
-        ref = incident.device(signal.point_id, signal.device)
+        ref = incident.device(signal.point_id, signal.device, signal.condition)
         if ref is None:
             return incident
         if not ref.chattering:
@@ -856,7 +903,7 @@ def _where_zh(loc: Location) -> str:
 
 def _ref(signal: Signal) -> DeviceRef:
     return DeviceRef(signal.point_id, signal.device, signal.location, signal.state.value,
-                     signal.at, signal.at, signal.kind.value)
+                     signal.at, signal.at, signal.kind.value, condition=signal.condition)
 
 
 def _update_device(incident: Incident, ref: DeviceRef, signal: Signal) -> Incident:
@@ -875,4 +922,6 @@ def _signal_data(signal: Signal) -> dict[str, Any]:
         data["replayed"] = True
     if signal.chattering:
         data["chattering"] = signal.chattering
+    if signal.condition:
+        data["condition"] = signal.condition
     return data

@@ -29,6 +29,7 @@ class DeviceRef:
     last_at: float
     kind: str = ""
     chattering: int = 0  # alarm activations within the window, when it chatters
+    condition: str = ""  # a trouble condition of the point (its cause), "" for its main channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +163,9 @@ class Incident:
     # incident is open (unacknowledged) again until an operator acknowledges it
     announced_at: float | None = None
 
-    def device(self, point_id: str, device: str) -> DeviceRef | None:
+    def device(self, point_id: str, device: str, condition: str = "") -> DeviceRef | None:
         for ref in self.devices:
-            if ref.point_id == point_id and ref.device == device:
+            if ref.point_id == point_id and ref.device == device and ref.condition == condition:
                 return ref
         return None
 
@@ -229,7 +230,8 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "opened_at": i.opened_at, "updated_at": i.updated_at, "drill": i.drill,
         "devices": [{"point_id": d.point_id, "device": d.device, "location": _loc(d.location),
                      "state": d.state, "first_at": d.first_at, "last_at": d.last_at,
-                     "kind": d.kind, "chattering": d.chattering} for d in i.devices],
+                     "kind": d.kind, "chattering": d.chattering, "condition": d.condition}
+                    for d in i.devices],
         "steps": [{"id": s.id, "stage": s.stage, "role": s.role, "status": s.status.value,
                    "started_at": s.started_at, "due_at": s.due_at, "done_at": s.done_at,
                    "done_by": s.done_by, "note": s.note} for s in i.steps],

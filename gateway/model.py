@@ -28,6 +28,7 @@ class PointState(enum.StrEnum):
     TROUBLE = "trouble"
     OFFLINE = "offline"
     TEST = "test"
+    WARMUP = "warmup"  # not measuring yet (a gas detector warming up): neither alarm nor normal
 
 
 class PointKind(enum.StrEnum):
@@ -160,6 +161,13 @@ class Signal:
     # ISA-18.2 chattering: how often the point went into alarm within the window, when that
     # is 3 or more (0 otherwise); such a point is flagged, not announced again each cycle
     chattering: int = 0
+    # which of the point's conditions this is about: "" for its main channel (alarm, normal,
+    # offline...), else a trouble condition (low_battery, tamper, bad_input...) that comes
+    # and goes on its own, so that a leak's restore shows while its battery stays low
+    condition: str = ""
+    # older than the point's last accepted message by the device's own time or sequence:
+    # kept on record, never overrides newer state
+    stale: bool = False
 
     @property
     def source_key(self) -> tuple[str, str]:

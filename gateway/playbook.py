@@ -28,6 +28,9 @@ from gateway.schema_common import BiText, Duration, Strict, schema_problems, unk
 from gateway.yamlfile import LineIndex, format_path, load_yaml
 
 Level = Literal["site", "building", "floor", "zone", "unit", "point"]
+# how a trigger groups signals into one incident: a place, or "source" (what the points'
+# messages come through: a bridge, a panel, a Modbus connection)
+Correlation = Literal["site", "building", "floor", "zone", "unit", "point", "source"]
 LEVELS: tuple[str, ...] = ("site", "building", "floor", "zone", "unit", "point")
 Category = Literal["safety", "equipment", "environment", "customer_service", "other"]
 OnTimeout = Literal["act", "escalate", "wait"]
@@ -57,7 +60,7 @@ class TriggerModel(Strict):
     points: list[str] | None = None
     where: ScopeModel | None = None
     states: list[PointState] = Field(min_length=1)
-    correlate_by: Level = "zone"
+    correlate_by: Correlation = "zone"
     # the state must hold this long before the incident opens (a mains blip is not an outage)
     duration: Duration | None = None
     # points that join an open incident of this playbook but never open one: a generator
@@ -367,6 +370,12 @@ class Playbook:
 
     def record(self, record_id: str) -> RecordDef | None:
         return next((r for r in self.all_records if r.id == record_id), None)
+
+    @property
+    def is_fault(self) -> bool:
+        """Opened by troubles and silence only (device_fault): never an alarm incident."""
+        return self.trigger is not None and self.trigger.states <= {PointState.TROUBLE,
+                                                                     PointState.OFFLINE}
 
 
 def _action(a: ActionModel) -> ActionDef:

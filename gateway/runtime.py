@@ -36,8 +36,8 @@ from gateway import broker as embedded
 from gateway import broker_settings
 from gateway import drill as drill_window
 from gateway.commits import DEAD_LETTER_KEEP, Commit, Committer
-from gateway.config import PointConfig, SiteConfig
-from gateway.decode import decode, decode_modbus
+from gateway.config import MqttBinding, PointConfig, SiteConfig
+from gateway.decode import availability, decode, decode_modbus
 from gateway.drill import DrillWindow
 from gateway.engine import (
     MODBUS_SCHEME,
@@ -54,7 +54,14 @@ from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
 from gateway.model import ActionStatus, Event, Location, PointKind, PointState, Signal
 from gateway.playbook import Playbook
-from gateway.points import PointStatus, condition, supervise
+from gateway.points import (
+    PointStatus,
+    back_online,
+    condition,
+    rejected,
+    supervise,
+    went_offline,
+)
 from gateway.reload import ConfigDiff, config_version, diff
 from gateway.reporting import Reports
 from gateway.schema_common import unknown_name
@@ -172,6 +179,8 @@ class Gateway:
         self.state = EngineState()
         self.points: dict[str, PointStatus] = {}
         self.topics: dict[str, tuple[PointConfig, ...]] = site.points_by_topic()
+        self.availability = site.points_by_topic("availability")
+        self.bridges = site.points_by_topic("bridge")
         self.inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self.outq: asyncio.Queue[OutboxItem] = asyncio.Queue()
         # broker-acknowledged outbox rows, written with the next batch (or the next tick)
@@ -577,31 +586,96 @@ class Gateway:
         if message.bad_topic:
             self._dead_letter_message(ws, message, "bad_topic", "topic is not valid UTF-8")
             return
+        if not message.payload:
+            # how MQTT deletes a retained message (and what a device that read nothing may
+            # send): no reading, not bad input
+            self.counters["empty_payloads"] += 1
+            if self._first_report(message.topic, "empty_payload"):
+                log.info("empty_payload", topic=message.topic,
+                         note="a retained message deleted, or nothing to read: no reading")
+            return
+        if message.topic in self.availability or message.topic in self.bridges:
+            self._on_availability(message, ws, now)
+            return
         points = self.topics.get(message.topic)
         if points is None:
             self._dead_letter_message(ws, message, "unknown_topic",
                                       "no point is bound to this topic")
             return
         for point in points:
-            assert point.mqtt is not None  # the topic table holds MQTT-bound points only
-            try:
-                reading = decode(point.mqtt, message.payload)
-            except DecodeError as exc:
-                self._dead_letter_message(ws, message, exc.reason,
-                                          f"point {point.id}: {exc.detail}")
-                continue
-            previous = self.points.get(point.id)
-            status, sig = condition(point, previous, reading, message.received_at,
+            if point.mqtt is None:
+                continue  # the topic table holds MQTT-bound points only
+            self._on_reading(point, point.mqtt, message, ws, now)
+
+    def _on_reading(self, point: PointConfig, binding: MqttBinding, message: InboundMessage,
+                    ws: WriteSet, now: float) -> None:
+        previous = self.points.get(point.id)
+        try:
+            reading = decode(binding, message.payload)
+        except DecodeError as exc:
+            self._dead_letter_message(ws, message, exc.reason, f"point {point.id}: {exc.detail}")
+            status, bad = rejected(point, previous, message.received_at, message.topic,
+                                   exc.reason)
+            self._set_point(point.id, status, ws)
+            if bad is not None:
+                self._signal(self._in_drill(bad), ws, now, message.payload)
+            return
+        if reading is None:
+            self.counters["no_reading"] += 1  # heard, with nothing to say (``null``)
+            if previous is not None:
+                self._set_point(point.id, replace(previous, last_seen=message.received_at), ws)
+            return
+        status, signals = condition(point, previous, reading, message.received_at,
                                     source=message.topic, replayed=message.retained)
-            self.points[point.id] = status
-            ws.points[point.id] = status
-            sig = self._in_drill(sig)
+        self._set_point(point.id, status, ws)
+        if signals[0].stale:
+            self.counters["stale_messages"] += 1
+            if self._first_report(point.id, "stale"):
+                log.warning("stale_message", point=point.id, topic=message.topic,
+                            note="sent before what the point already knows (by the device's "
+                                 "time): kept on record, not obeyed")
+            ws.signals.append(SignalRecord(signals[0], message.payload, ()))
+            return
+        for sig in signals:
             if message.retained and not sig.changed:
                 # a retained message replayed at (re)subscription restates what is known:
                 # current state, not a new event
                 self.counters["retained_unchanged"] += 1
                 continue
-            self._signal(sig, ws, now, message.payload)
+            self._signal(self._in_drill(sig), ws, now, message.payload)
+
+    def _on_availability(self, message: InboundMessage, ws: WriteSet, now: float) -> None:
+        """A device's availability, or its bridge's state: online or offline."""
+        try:
+            online = availability(message.payload)
+        except DecodeError as exc:
+            self._dead_letter_message(ws, message, exc.reason, exc.detail)
+            return
+        bridge = message.topic in self.bridges
+        points = self.bridges.get(message.topic) or self.availability.get(message.topic, ())
+        what = f"bridge {message.topic}" if bridge else "device reports offline"
+        changed = []
+        for point in points:
+            previous = self.points.get(point.id)
+            if online:
+                status, sig = back_online(point, previous, message.received_at, message.topic,
+                                          reasons=(what,))
+            else:
+                status, sig = went_offline(point, previous, message.received_at,
+                                           f"{what} offline" if bridge else what, message.topic)
+            self._set_point(point.id, status, ws)
+            if sig is not None:
+                changed.append(point.id)
+                self._signal(self._in_drill(sig), ws, now, message.payload)
+        if changed and (bridge or not online):
+            (log.info if online else log.warning)(
+                "bridge_state" if bridge else "device_availability", topic=message.topic,
+                state="online" if online else "offline", points=len(changed),
+                first=changed[:10])
+
+    def _set_point(self, point_id: str, status: PointStatus, ws: WriteSet) -> None:
+        self.points[point_id] = status
+        ws.points[point_id] = status
 
     @property
     def drill_until(self) -> float:
@@ -652,8 +726,9 @@ class Gateway:
                                   f"point {point.id}: {exc.detail}",
                                   repr(list(raw)).encode(), read.at)
                 continue
-            status, sig = condition(point, previous, reading, read.at, source=point.source)
+            status, signals = condition(point, previous, reading, read.at, source=point.source)
             self.points[point.id] = status
+            sig = signals[0]
             if sig.changed or previous is None:
                 ws.points[point.id] = status
                 self._signal(self._in_drill(sig), ws, now, b"")
@@ -671,19 +746,13 @@ class Gateway:
         if connection_plan is None:
             return
         for point in connection_plan.units.get(health.unit, ()):
-            previous = self.points.get(point.id)
-            if previous is not None and previous.state is PointState.OFFLINE:
-                continue
-            status = PointStatus(PointState.OFFLINE, health.at,
-                                 previous.last_seen if previous else 0.0,
-                                 previous.value if previous else None,
-                                 (("", PointState.OFFLINE),))
-            self.points[point.id] = status
-            ws.points[point.id] = status
-            self._signal(Signal(
-                point_id=point.id, kind=point.kind, location=point.location,
-                state=PointState.OFFLINE, at=health.at, value=health.reason,
-                source=_block_name(health.connection, health.unit)), ws, now, b"")
+            status, sig = went_offline(
+                point, self.points.get(point.id), health.at,
+                f"Modbus unit {health.connection}/{health.unit}: {health.reason}",
+                _block_name(health.connection, health.unit))
+            self._set_point(point.id, status, ws)
+            if sig is not None:
+                self._signal(sig, ws, now, b"")
 
     def _signal(self, sig: Signal, ws: WriteSet, now: float, payload: bytes) -> None:
         self.counters["signals"] += 1
@@ -794,6 +863,8 @@ class Gateway:
         self.engine = Engine(site, playbooks)
         self.engine.config_version = version.short
         self.topics = site.points_by_topic()
+        self.availability = site.points_by_topic("availability")
+        self.bridges = site.points_by_topic("bridge")
         self.modbus_plans = plans
         self.points = {pid: p for pid, p in self.points.items() if pid in site.points}
         self.config = version
@@ -979,11 +1050,17 @@ class Gateway:
             ws.meta["shelved"] = json.dumps({pid: asdict(s) for pid, s in self.shelved.items()})
         if now - self.last_supervision >= SUPERVISION_EVERY:
             self.last_supervision = now
-            for status, sig in supervise(self.site.points, self.points, self.started_at, now):
-                self.points[sig.point_id] = status
-                ws.points[sig.point_id] = status
-                log.warning("point_offline", point=sig.point_id, silent_for=sig.value)
+            silent = supervise(self.site.points, self.points, self.started_at, now)
+            for status, sig in silent:
+                self._set_point(sig.point_id, status, ws)
                 self._signal(sig, ws, now, b"")
+            if silent:
+                # one line for all that fell silent together (2,000 detectors when a
+                # panel's bridge stops), by source; each is on its incident's timeline
+                groups = Counter(self.site.points[s.point_id].group for _, s in silent)
+                log.warning("points_offline", points=len(silent), by_source=dict(groups),
+                            first=[s.point_id for _, s in silent[:10]],
+                            reason="silent past their heartbeat")
         due = self.engine.next_due(self.state)
         if due is not None and due <= now:
             self._fold(self.engine.on_tick(self.state, now), ws)

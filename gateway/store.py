@@ -116,6 +116,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         # one row each
         "ALTER TABLE points ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0",
     )),
+    (5, (
+        # a point's trouble conditions beside its main channel, the device's own time per
+        # device, its recent alarm activations, why it is offline (gateway/points.py)
+        "ALTER TABLE points ADD COLUMN detail TEXT NOT NULL DEFAULT '{}'",
+        # which condition a signal is about ("" its main channel), and messages kept as stale
+        "ALTER TABLE signals ADD COLUMN condition TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE signals ADD COLUMN stale INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -182,10 +190,10 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         s = rec.signal
         cur = conn.execute(
             "INSERT INTO signals (at, point_id, device, state, value, changed, replayed, drill,"
-            " source, incidents, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " source, incidents, payload, condition, stale) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (s.at, s.point_id, s.device, s.state.value,
              None if s.value is None else _dumps(s.value), s.changed, s.replayed, s.drill,
-             s.source, ",".join(rec.incidents), rec.payload))
+             s.source, ",".join(rec.incidents), rec.payload, s.condition, s.stale))
         if rec.incidents:
             conn.executemany("INSERT INTO signal_incidents VALUES (?, ?)",
                              [(cur.lastrowid, i) for i in rec.incidents])
@@ -204,12 +212,14 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         [(i.id, f.id, f.role, f.text_zh, f.text_en, f.due_at, f.status, f.done_at, f.done_by,
           f.note, i.drill) for i in ws.incidents.values() for f in i.follow_ups])
     conn.executemany(
-        "INSERT INTO points (id, state, since, last_seen, value, sources) VALUES (?,?,?,?,?,?)"
+        "INSERT INTO points (id, state, since, last_seen, value, sources, detail)"
+        " VALUES (?,?,?,?,?,?,?)"
         " ON CONFLICT (id) DO UPDATE SET state = excluded.state, since = excluded.since,"
         " last_seen = excluded.last_seen, value = excluded.value, sources = excluded.sources,"
+        " detail = excluded.detail,"
         " repeats = CASE WHEN points.since = excluded.since THEN points.repeats ELSE 0 END",
         [(pid, p.state.value, p.since, p.last_seen, None if p.value is None else _dumps(p.value),
-          _dumps(p.sources)) for pid, p in ws.points.items()])
+          _dumps(p.sources), _dumps(_detail(p))) for pid, p in ws.points.items()])
     conn.executemany("UPDATE points SET repeats = repeats + ? WHERE id = ?",
                      [(n, pid) for pid, n in ws.repeats.items()])
     items = []
@@ -240,6 +250,22 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
     return items
 
 
+def _detail(p: PointStatus) -> dict[str, Any]:
+    """What a point's row keeps beside its state: only what is set."""
+    out: dict[str, Any] = {}
+    if p.troubles:
+        out["troubles"] = p.troubles
+    if p.marks:
+        out["marks"] = p.marks
+    if p.activations:
+        out["activations"] = p.activations
+    if p.offline:
+        out["offline"] = p.offline
+    if p.rejected:
+        out["rejected"] = p.rejected
+    return out
+
+
 def mark_outbox(conn: sqlite3.Connection, *, results: list[tuple[int, str, str]],
                 now: float) -> None:
     conn.executemany(
@@ -265,11 +291,16 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
     incidents = [from_json(json.loads(row[0])) for row in conn.execute(
         "SELECT snapshot FROM incidents WHERE status != 'closed' ORDER BY opened_at")]
     points = {}
-    for pid, state, since, last_seen, value, sources in conn.execute(
-            "SELECT id, state, since, last_seen, value, sources FROM points"):
+    for pid, state, since, last_seen, value, sources, detail in conn.execute(
+            "SELECT id, state, since, last_seen, value, sources, detail FROM points"):
+        more = json.loads(detail)
         points[pid] = PointStatus(
             PointState(state), since, last_seen, None if value is None else json.loads(value),
-            tuple((d, PointState(s)) for d, s in json.loads(sources)))
+            tuple((d, PointState(s)) for d, s in json.loads(sources)),
+            troubles=tuple((d, c) for d, c in more.get("troubles", ())),
+            marks=tuple((d, m) for d, m in more.get("marks", ())),
+            activations=tuple(more.get("activations", ())), offline=more.get("offline", ""),
+            rejected=more.get("rejected", 0))
     pending = [OutboxItem(row[0], Publish(
         topic=row[1], payload=row[2], qos=row[3], retain=bool(row[4]), kind=row[5],
         incident_id=row[6] or "", action_id=row[7] or "", withhold=bool(row[8])))

@@ -111,6 +111,8 @@ class Recorder:
             reading = decode(point.mqtt, payload)
         except DecodeError:
             return None
+        if reading is None:
+            return None  # no reading in it: replayed as the bytes it was
         previous = self._states.get(point.id)
         value = reading.value if isinstance(reading.value, int | float) \
             and not isinstance(reading.value, bool) else None
@@ -126,7 +128,7 @@ class Recorder:
             again = decode(b, encode(point, state, device=reading.device, value=keep_value))
         except (EncodeError, DecodeError):
             return None
-        if (again.state is not None and again.state is not state) \
+        if again is None or (again.state is not None and again.state is not state) \
                 or again.device != reading.device:
             return None  # the simulator would not say the same thing: keep the bytes
         self._states[point.id] = state

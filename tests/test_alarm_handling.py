@@ -12,7 +12,7 @@ from gateway import drill
 from gateway.config import SiteConfig, load_config
 from gateway.engine import Engine
 from gateway.errors import CommandError
-from gateway.model import IncidentStatus, PointState
+from gateway.model import IncidentStatus, PointState, Signal
 from gateway.playbook import load_playbooks
 from tests.test_engine import T0, Harness
 
@@ -178,3 +178,65 @@ def test_a_drill_incident_withholds_its_writes_and_a_real_one_beside_it_does_not
     recalls = {(building[p.incident_id], p.withhold) for o in h.log for p in o.effects
                if p.kind == "command"}
     assert recalls == {("1", False), ("2", True)}
+
+
+# ----------------------------------------------------------------------------- troubles
+
+
+def test_a_trouble_of_a_device_in_an_open_alarm_incident_joins_it(h: Harness) -> None:
+    h.signal("ELV-B2-L1-STATUS")  # stuck between floors: entrapment
+    (entrapment,) = h.state.incidents.values()
+    assert entrapment.type == "elevator_entrapment"
+    # the same car (Modbus unit) reports a fault in the same poll: not a second incident
+    h.signal("ELV-B2-L1-RECALLED", PointState.TROUBLE)
+    incident = h.only()
+    assert incident.id == entrapment.id
+    assert ("ELV-B2-L1-RECALLED", "trouble") in {(d.point_id, d.state) for d in incident.devices}
+    assert incident.status is IncidentStatus.OPEN  # a trouble is recorded, not announced
+
+
+def test_a_trouble_condition_of_a_point_in_its_leak_incident_stays_with_it(h: Harness) -> None:
+    h.signal("W-GAR-01")
+    h.command("ack", h.only().id)
+    h.run(h.engine.on_signal(h.state, trouble("W-GAR-01", h), h.now))
+    incident = h.only()
+    assert incident.type == "water_leak"
+    refs = {(d.point_id, d.condition, d.state) for d in incident.devices}
+    assert refs == {("W-GAR-01", "", "alarm"), ("W-GAR-01", "low_battery", "trouble")}
+    h.signal("W-GAR-01", PointState.NORMAL)  # the leak stopped; the battery is still low
+    refs = {(d.point_id, d.condition, d.state) for d in h.only().devices}
+    assert ("W-GAR-01", "", "normal") in refs
+    assert ("W-GAR-01", "low_battery", "trouble") in refs
+
+
+def test_a_device_fault_incident_names_its_cause(h: Harness) -> None:
+    out = h.run(h.engine.on_signal(h.state, trouble("W-PUMP-01", h), h.now))
+    incident = h.only()
+    assert incident.type == "device_fault"
+    (ref,) = incident.devices
+    assert (ref.point_id, ref.condition) == ("W-PUMP-01", "low_battery")
+    opened = next(e for e in out.events if e.kind == "incident_opened")
+    assert opened.data["condition"] == "low_battery"
+
+
+def test_many_points_of_one_source_going_offline_are_one_incident(h: Harness) -> None:
+    zones = [p for p in h.site.points.values() if p.group == "mqtt:demo/fire"]
+    for point in zones[:200]:
+        h.signal(point.id, PointState.OFFLINE)
+    h.signal("W-PUMP-01", PointState.OFFLINE)  # another source: its own incident
+    incidents = sorted(h.state.incidents.values(), key=lambda i: len(i.devices))
+    assert [(i.type, len(i.devices)) for i in incidents] == [("device_fault", 1),
+                                                             ("device_fault", 200)]
+
+
+def test_an_alarm_of_a_point_in_a_fault_incident_still_opens_its_own(h: Harness) -> None:
+    h.signal("B1-F3-Z1", PointState.OFFLINE)
+    h.signal("B1-F3-Z1", device="SD-01")  # back, and in alarm: a fire, never a fault
+    assert sorted(i.type for i in h.state.incidents.values()) == ["device_fault", "fire"]
+
+
+def trouble(point_id: str, h: Harness, condition: str = "low_battery") -> Signal:
+    point = h.site.points[point_id]
+    return Signal(point_id=point_id, kind=point.kind, location=point.location,
+                  state=PointState.TROUBLE, at=h.now, value=condition, source=point.source,
+                  condition=condition)

@@ -409,9 +409,27 @@ def test_subscriptions_default_to_every_bound_topic_once(tmp_path: Path) -> None
 def test_demo_subscribes_to_all_its_topics() -> None:
     site = load(DEMO_SITE)
 
-    assert set(site.broker.subscriptions) == {p.mqtt.topic for p in site.points.values()
-                                              if p.mqtt is not None}
-    assert len(site.broker.subscriptions) == 301
+    readings = {p.mqtt.topic for p in site.points.values() if p.mqtt is not None}
+    availability = {p.mqtt.availability for p in site.points.values()
+                    if p.mqtt is not None and p.mqtt.availability}
+    assert set(site.broker.subscriptions) == readings | availability | {
+        "zigbee2mqtt/bridge/state"}
+    assert len(readings) == 301
+    assert len(availability) == 8  # each Zigbee2MQTT device's availability topic
+
+
+def test_zigbee2mqtt_points_follow_their_availability_bridge_and_clock() -> None:
+    site = load(DEMO_SITE)
+    leak = site.points["W-GAR-01"].mqtt
+    assert leak is not None
+    assert (leak.availability, leak.bridge, leak.time_field) == (
+        "zigbee2mqtt/garage/leak_1/availability", "zigbee2mqtt/bridge/state", "last_seen")
+    panel = site.points["B1-F3-Z1"]
+    assert panel.mqtt is not None
+    assert (panel.mqtt.availability, panel.mqtt.bridge, panel.mqtt.time_field) == (
+        None, None, None)
+    assert (panel.group, site.points["W-GAR-01"].group) == ("mqtt:demo/fire", "mqtt:zigbee2mqtt")
+    assert site.points["G-B1-01"].group == "modbus:gas-controller"
 
 
 def test_broker_section_is_used_as_written(tmp_path: Path) -> None:

@@ -186,11 +186,15 @@ def test_zigbee_water_leak_false_is_normal() -> None:
     assert decode(zigbee("water_leak"), as_json({"water_leak": False})).state is NORMAL
 
 
-@pytest.mark.parametrize("flag", ["battery_low", "tamper"])
-def test_zigbee_trouble_flag_while_dry_is_trouble(flag: str) -> None:
+@pytest.mark.parametrize(("flag", "condition"), [("battery_low", "low_battery"),
+                                                 ("tamper", "tamper")])
+def test_zigbee_trouble_flag_while_dry_is_a_condition_beside_the_dry_state(
+        flag: str, condition: str) -> None:
     reading = decode(zigbee("water_leak"), as_json({"water_leak": False, flag: True}))
 
-    assert reading.state is TROUBLE
+    assert reading is not None
+    assert reading.state is NORMAL  # the leak stopped; the trouble is said on its own
+    assert reading.conditions == ((condition, True),)
 
 
 def test_zigbee_trouble_flag_does_not_hide_an_alarm() -> None:
@@ -361,12 +365,17 @@ def test_nested_field_through_a_value_is_wrong_type() -> None:
     assert "'status.fire'" in exc.detail
 
 
-@pytest.mark.parametrize("raw", [{"level": "fire"}, ["fire"], None])
-def test_object_list_or_null_where_a_value_is_expected_is_wrong_type(raw: object) -> None:
+@pytest.mark.parametrize("raw", [{"level": "fire"}, ["fire"]])
+def test_object_or_list_where_a_value_is_expected_is_wrong_type(raw: object) -> None:
     exc = decode_error(PANEL, as_json({"state": raw}))
 
     assert exc.reason == "wrong_type"
     assert "field 'state'" in exc.detail
+
+
+def test_null_is_no_reading_not_bad_input() -> None:
+    assert decode(PANEL, as_json({"state": None})) is None
+    assert decode(zigbee("water_leak"), as_json({"water_leak": None, "battery": 80})) is None
 
 
 def test_value_without_mapping_is_unmapped_value() -> None:

@@ -328,11 +328,12 @@ def test_action_result_updates_the_action_and_the_timeline(h: Harness, engine: E
     assert h.only().actions[0].status is ActionStatus.SENT
 
 
-def test_offline_point_opens_one_maintenance_incident_per_point(h: Harness) -> None:
+def test_offline_points_of_one_source_are_one_maintenance_incident(h: Harness) -> None:
     h.signal("W-PUMP-01", PointState.OFFLINE)
-    h.signal("W-GAR-01", PointState.OFFLINE)
-    assert sorted(i.type for i in h.state.incidents.values()) == ["device_fault",
-                                                                  "device_fault"]
+    h.signal("W-GAR-01", PointState.OFFLINE)  # both behind the Zigbee2MQTT bridge
+    incident = h.only()
+    assert incident.type == "device_fault"
+    assert sorted(d.point_id for d in incident.devices) == ["W-GAR-01", "W-PUMP-01"]
 
 
 def test_state_found_at_start_up_opens_its_incident_marked_replayed(h: Harness) -> None:

@@ -395,7 +395,8 @@ def test_memory_stays_flat_over_rounds_of_hostile_input(
     total = 0
     for round_no in range(6):
         total += bulk_publish(broker, fuzz_payloads(round_no, 10_000, topics), window=1000)
-        wait_until(partial(taken, daemon, total * 0.9), timeout=120,
+        # most are dead letters (empty payloads and nulls are no reading, not bad input)
+        wait_until(partial(taken, daemon, total * 0.7), timeout=120,
                    what=f"round {round_no} taken")
         sizes.append(rss_kib(daemon.process.pid))
     growth = sizes[-1] - sizes[1]

@@ -82,7 +82,7 @@ NEW_TABLES = {"follow_ups", "users", "sessions", "config_versions", "mqtt_inflig
 # version 4 drops mqtt_rx (redeliveries are told by the protocol, not by content) and gives
 # points a heartbeat count; every other table keeps its rows as they are
 GONE_TABLES = {"mqtt_rx"}
-KEPT_TABLES = sorted(V1_TABLES - GONE_TABLES - {"points"})
+KEPT_TABLES = sorted(V1_TABLES - GONE_TABLES - {"points", "signals"})
 LATEST_TABLES = (V1_TABLES - GONE_TABLES) | NEW_TABLES
 DAY = 86_400.0
 
@@ -165,14 +165,18 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
     old = sqlite3.connect(path)
     before = dump(old, KEPT_TABLES)
     points = dump(old, ["points"])["points"]
+    signals = dump(old, ["signals"])["signals"]
     old.close()
 
     conn = store.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4))
+        assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4, 5))
         assert tables(conn) == LATEST_TABLES
         assert dump(conn, KEPT_TABLES) == before
-        assert dump(conn, ["points"])["points"] == [(*row, 0) for row in points]
+        # the points gain a heartbeat count and their conditions; signals which condition
+        # they are about and whether they were stale
+        assert dump(conn, ["points"])["points"] == [(*row, 0, "{}") for row in points]
+        assert dump(conn, ["signals"])["signals"] == [(*row, "", 0) for row in signals]
         assert store.schema_version(conn) == store.SCHEMA_VERSION
         assert store.get_incident(conn, fire.id) == fire
         assert store.list_follow_ups(conn) == []
@@ -195,7 +199,7 @@ def test_a_fresh_store_and_a_migrated_one_have_the_same_schema(tmp_path: Path,
     fresh = store.connect(tmp_path / "fresh.sqlite3")
     migrated = store.connect(tmp_path / "old.sqlite3")
     try:
-        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4))
+        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4, 5))
         assert schema_objects(fresh) == schema_objects(migrated)
         assert ("index", "config_versions_hash") in schema_objects(fresh)
     finally:
@@ -209,7 +213,7 @@ def test_a_v2_store_from_before_the_console_gets_its_users_and_sessions(
     build_old_store(path, fire, version=2)  # follow_ups, but no users/sessions, at version 2
     conn = store.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (2, (3, 4))
+        assert (conn.migrated_from, conn.migrations) == (2, (3, 4, 5))
         assert tables(conn) == LATEST_TABLES
         conn.execute("INSERT INTO users (name, display, password, roles, created_at)"
                      " VALUES ('a', 'A', 'x', '[]', 0)")
@@ -252,7 +256,7 @@ def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, fire: Incident
     monkeypatch.undo()
     conn = store.connect(path)
     try:
-        assert conn.migrations == (3, 4)
+        assert conn.migrations == (3, 4, 5)
     finally:
         conn.close()
 
@@ -512,7 +516,7 @@ def test_restore_migrates_an_old_backup_and_refuses_bad_sources(tmp_path: Path,
     build_old_store(old, fire, version=1)
     info = store.restore(old, path, now=time.time())  # no store yet: nothing to move aside
     assert info.aside is None
-    assert (info.schema_version, info.migrations) == (1, (2, 3, 4))
+    assert (info.schema_version, info.migrations) == (1, (2, 3, 4, 5))
     assert user_version(path) == store.SCHEMA_VERSION
     assert user_version(old) == 1
 
