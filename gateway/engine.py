@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.conditions import name as condition_name
 from gateway.config import ActuatorConfig, SiteConfig
 from gateway.incident import ActionState, BranchState, DeviceRef, Incident, PromptState, StepState
 from gateway.model import (
@@ -923,5 +924,6 @@ def _signal_data(signal: Signal) -> dict[str, Any]:
     if signal.chattering:
         data["chattering"] = signal.chattering
     if signal.condition:
-        data["condition"] = signal.condition
+        said = condition_name(signal.condition)
+        data.update(condition=signal.condition, condition_zh=said.zh, condition_en=said.en)
     return data

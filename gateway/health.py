@@ -45,6 +45,9 @@ class Vitals:
     probe_waiting_since: float | None
     last_rx: Mapping[str, float]
     modbus: Mapping[str, Mapping[str, Any]]
+    # bad input of the last few minutes, by source (topic or register): while it keeps
+    # arriving the gateway is degraded
+    bad_input_recent: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +130,33 @@ def problems(v: Vitals, limits: Limits) -> list[str]:
     return found
 
 
+def degraded(v: Vitals) -> list[str]:
+    """What works, but not wholly (``/healthz`` stays 200, says "degraded" and why): a Modbus
+    unit not answering, bad input still arriving."""
+    found = [f"Modbus unit {name}/{unit} not answering"
+             for name, link in sorted(v.modbus.items()) if link["connected"]
+             for unit in link["units_offline"]]
+    if v.bad_input_recent:
+        worst = sorted(v.bad_input_recent.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{source} ({n})" for source, n in worst[:5])
+        more = f" and {len(worst) - 5} more" if len(worst) > 5 else ""
+        found.append(f"bad input in the last {BAD_INPUT_WINDOW // 60} minutes from "
+                     f"{len(worst)} source{'s' if len(worst) != 1 else ''}: {shown}{more}")
+    return found
+
+
+BAD_INPUT_WINDOW = 300
+
+
 def report(v: Vitals, limits: Limits) -> dict[str, Any]:
-    """The body of ``/healthz``."""
+    """The body of ``/healthz``: unhealthy (503) while anything is wrong, degraded (200) while
+    something works only in part, else ok."""
     found = problems(v, limits)
+    notes = degraded(v)
     return {
-        "status": "unhealthy" if found else "ok",
+        "status": "unhealthy" if found else "degraded" if notes else "ok",
         "problems": found,
+        "degraded": notes,
         "broker_connected": v.broker_connected,
         "store_writable": v.store_running and v.store_failing_since is None,
         "store_failing_for": None if v.store_failing_since is None

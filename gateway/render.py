@@ -258,6 +258,8 @@ def _event_line(e: Event) -> str:
                 f"by {e.point_id}{'/' + d['device'] if d.get('device') else ''}")
     if e.kind == "signal":
         device = f"/{d['device']}" if d.get("device") else ""
+        if d.get("condition"):
+            device += f" {d.get('condition_zh')} / {d.get('condition_en')}"
         new = " new device" if d.get("new_device") else ""
         if d.get("announced"):
             place = " NEW PLACE" if d.get("new_place") else ""

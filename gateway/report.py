@@ -264,7 +264,8 @@ def _same(value: str) -> Text:
 
 _STATE = {"alarm": ("报警", "alarm"), "prealarm": ("预警", "pre-alarm"),
           "normal": ("恢复正常", "back to normal"), "trouble": ("故障", "trouble"),
-          "offline": ("离线", "offline"), "test": ("测试", "test")}
+          "offline": ("离线", "offline"), "test": ("测试", "test"),
+          "warmup": ("预热中", "warming up")}
 _LEVEL = {"site": ("项目", "site"), "building": ("楼栋", "building"), "floor": ("楼层", "floor"),
           "zone": ("防区", "zone"), "unit": ("单元", "unit"), "point": ("点位", "point")}
 _POLICY = {"act": ("超时自动执行", "act on timeout"),
@@ -570,14 +571,16 @@ def describe(e: Event, n: _Names) -> Text:
             text = _cat(text, _text("（启动时发现的状态）", " (state found at start-up)"))
         return text
     if k == "signal":
+        who = _cat(device, _text(f" {_s(d, 'condition_zh')}", f" {_s(d, 'condition_en')}")
+                   if d.get("condition") else "")
         state = _pair(_STATE, _s(d, "state"))
         new = _text("（新设备）", " (new device)") if d.get("new_device") else _same("")
         if d.get("announced"):
             place = _s(d, "place")
             new_place = _text("，新位置", ", a new place") if d.get("new_place") else _same("")
-            return _cat(_text(f"新报警：{device} {state.zh}，位置 {place}",
-                              f"new alarm: {device} {state.en} at {place}"), new_place, new)
-        return _cat(_text(f"设备 {device} {state.zh}", f"device {device} {state.en}"), new)
+            return _cat(_text(f"新报警：{who.zh} {state.zh}，位置 {place}",
+                              f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
+        return _cat(_text(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
     if k == "chattering":
         times = _s(d, "activations")
         return _text(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",

@@ -15,7 +15,7 @@ import itertools
 import json
 import signal
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -49,7 +49,7 @@ from gateway.engine import (
     event_messages,
 )
 from gateway.errors import CommandError, ConfigError, DecodeError, Problem, StoreError
-from gateway.health import Vitals, checks, problems, report
+from gateway.health import BAD_INPUT_WINDOW, Vitals, checks, degraded, problems, report
 from gateway.incident import Incident
 from gateway.modbus_plan import plan as modbus_plan
 from gateway.model import ActionStatus, Event, Location, PointKind, PointState, Signal
@@ -97,6 +97,7 @@ SUPERVISION_EVERY = 1.0
 COMMAND_POLL = 0.2
 COMMAND_TIMEOUT = 10.0
 TASK_RESTART_DELAY = 1.0
+BAD_INPUT_KEEP = 10_000  # recent bad inputs remembered for the health report
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +185,14 @@ class Gateway:
         self.inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self.outq: asyncio.Queue[OutboxItem] = asyncio.Queue()
         # broker-acknowledged outbox rows, written with the next batch (or the next tick)
-        self.outbox_done: list[tuple[int, str, str]] = []
+        self.outbox_done: list[tuple[int, str, str, float]] = []
         # committed-in-order hand-over from the pipeline to the acknowledger
         self.commits: asyncio.Queue[Commit] = asyncio.Queue(maxsize=MAX_PENDING_COMMITS)
         self.counters: Counter[str] = Counter()
         self.committer = Committer(self.store, self.counters)
         self._write_seq = 0  # numbers the pipeline's writes, which commit in this order
         self.reports = Reports()  # which bad inputs are logged (each kind once, bounded)
+        self.bad_input: deque[tuple[float, str]] = deque(maxlen=BAD_INPUT_KEEP)
         self.store_damage: str | None = None  # what the last quick_check found
         self.started_at = 0.0
         self.last_supervision = 0.0
@@ -354,9 +356,13 @@ class Gateway:
         parts = [f"{live} open incident{'s' if live != 1 else ''}",
                  "broker connected" if self.mqtt and self.mqtt.connected
                  else "broker DISCONNECTED", f"{online}/{total} points online"]
-        found = problems(self.vitals(), self.site.health_limits)
+        vitals = self.vitals()
+        found = problems(vitals, self.site.health_limits)
         if found:
             parts.append("PROBLEM: " + "; ".join(found))
+        notes = degraded(vitals)
+        if notes:
+            parts.append("DEGRADED: " + "; ".join(notes))
         down = [name for name, state in sorted(self.system_points.items())
                 if state is PointState.ALARM]
         if down:
@@ -406,7 +412,7 @@ class Gateway:
         if self.outbox_done:
             done, self.outbox_done = self.outbox_done, []
             with contextlib.suppress(StoreError):
-                await self.store.call(partial(mark_outbox, results=done, now=self.clock()))
+                await self.store.call(partial(mark_outbox, results=done))
         log.info("gateway_drained", left_queued=self.inputs.qsize(),
                  outbox_unsent=self.outq.qsize(), in_time=loop.time() < deadline)
 
@@ -697,6 +703,7 @@ class Gateway:
     def _dead_letter(self, ws: WriteSet, source: str, topic: str, reason: str, detail: str,
                      payload: bytes, at: float) -> None:
         self.counters[f"bad_input_{reason}"] += 1
+        self.bad_input.append((at, topic))
         ws.dead_letters.append(DeadLetter(
             at=at, source=source, topic=topic, reason=reason, detail=detail,
             payload=payload[:DEAD_LETTER_KEEP], size=len(payload)))
@@ -1118,7 +1125,7 @@ class Gateway:
 
     def _outbox_result(self, item: OutboxItem, status: str, detail: str) -> None:
         self.counters[f"outbox_{status}"] += 1
-        self.outbox_done.append((item.id, status, detail))
+        self.outbox_done.append((item.id, status, detail, self.clock()))
         pub = item.publish
         if pub.kind == "command" and pub.action_id:
             self.inputs.put_nowait(_ActionResult(pub.incident_id, pub.action_id,
@@ -1162,10 +1169,18 @@ class Gateway:
             unacknowledged=mqtt.unacknowledged() if mqtt else 0,
             oldest_unacknowledged=mqtt.oldest_unacknowledged() if mqtt else None,
             probe_waiting_since=mqtt.probe_waiting_since if mqtt else None,
-            last_rx=dict(self.last_rx),
+            last_rx=dict(self.last_rx), bad_input_recent=self._bad_input_recent(now),
             modbus={name: {"connected": link.connected,
                            "units_offline": sorted(link.offline_units())}
                     for name, link in self.links.items()})
+
+    def _bad_input_recent(self, now: float) -> dict[str, int]:
+        recent: Counter[str] = Counter()
+        for at, source in reversed(self.bad_input):
+            if now - at > BAD_INPUT_WINDOW:
+                break
+            recent[source] += 1
+        return dict(recent)
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports: every problem now, and the figures behind them."""

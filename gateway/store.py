@@ -165,7 +165,7 @@ class WriteSet:
     # heartbeats per point since the last batch (readings that changed nothing)
     repeats: dict[str, int] = field(default_factory=dict)
     command_results: list[tuple[int, bool, str]] = field(default_factory=list)
-    outbox_done: list[tuple[int, str, str]] = field(default_factory=list)
+    outbox_done: list[tuple[int, str, str, float]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     next_number: int | None = None
 
@@ -242,7 +242,7 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
     conn.executemany("UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
                      [("done" if ok else "rejected", msg, now, cid)
                       for cid, ok, msg in ws.command_results])
-    mark_outbox(conn, results=ws.outbox_done, now=now)
+    mark_outbox(conn, results=ws.outbox_done)
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(ws.meta.items()))
     if ws.next_number is not None:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_number', ?)",
@@ -266,11 +266,12 @@ def _detail(p: PointStatus) -> dict[str, Any]:
     return out
 
 
-def mark_outbox(conn: sqlite3.Connection, *, results: list[tuple[int, str, str]],
-                now: float) -> None:
+def mark_outbox(conn: sqlite3.Connection, *, results: list[tuple[int, str, str, float]]) -> None:
+    """The outcome of sent effects: (id, status, detail, when it happened). The marks ride
+    along with a later batch; ``done_at`` is when the effect left, not when it was noted."""
     conn.executemany(
         "UPDATE outbox SET status = ?, detail = ?, done_at = ?, attempts = attempts + 1"
-        " WHERE id = ?", [(status, detail, now, oid) for oid, status, detail in results])
+        " WHERE id = ?", [(status, detail, at, oid) for oid, status, detail, at in results])
 
 
 # ----------------------------------------------------------------------------- reads

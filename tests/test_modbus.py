@@ -30,6 +30,7 @@ from simulators.modbus_devices import (
     build_site_simulators,
 )
 from tests.conftest import ROOT, Broker, Daemon, free_port, query, wait_until
+from tests.faults import health
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 T = TypeVar("T")
@@ -146,6 +147,15 @@ def test_gas_ramp_goes_prealarm_then_alarm_then_back_to_normal_with_the_restore_
                what="the shut-off valve confirms it is closed")
     valve: ShutOffValve = devices.device("valves", 1)
     assert [w.address for w in valve.writes] == [0]
+    # every effect of a Modbus reading leaves right after its commit, as MQTT-caused ones do:
+    # the write and the incident's events, each done within a fraction of a second
+    wait_until(lambda: query(daemon.store, "SELECT count(*) FROM outbox WHERE status ="
+                             " 'pending'") == [(0,)], what="the outbox flushed")
+    delays = [done - created for created, done in query(
+        daemon.store, "SELECT created_at, done_at FROM outbox WHERE incident_id = ?",
+        gas_incident["id"])]
+    assert delays
+    assert max(delays) < 0.5, delays
     devices.call(lambda: gas.ramp(22.0, 1.0))  # below 25, but inside the 5 %LEL dead-band
     time.sleep(2.0)
     assert point_state(daemon.store, "G-B1-02") == "prealarm"
@@ -180,12 +190,16 @@ def test_a_dead_unit_goes_offline_alone_and_comes_back_by_itself(
                          " 'device_fault'")
     assert sorted(d["point_id"] for d in json.loads(snapshot)["devices"]) == [
         "G-B1-02", "G-B1-02-FAULT"]
+    status, body = health(daemon)
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["degraded"] == ["Modbus unit gas-controller/2 not answering"]
     devices.call(lambda: server.set_unresponsive(2, False))
     wait_until(lambda: point_state(daemon.store, "G-B1-02") == "normal", timeout=40,
                what="unit 2 back by itself")
     log = daemon.log()
     assert log.count('"modbus_unit_offline"') == 1
     assert log.count('"modbus_unit_online"') == 1
+    wait_until(lambda: health(daemon)[1]["status"] == "ok", what="healthy again")
 
 
 def test_confirmed_fire_recalls_the_modbus_elevators_and_they_confirm(

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from gateway import store as db
 from gateway.console import auth
 from gateway.console.metrics import render_metrics
-from gateway.console.stream import Hub, incident_summary
+from gateway.console.stream import Hub, incident_summary, point_view
 from gateway.drill import MAX_MINUTES as MAX_DRILL_MINUTES
 from gateway.engine import OperatorCommand, statement
 from gateway.incident import Incident, to_json
@@ -529,10 +529,10 @@ def create_app(gateway: "Gateway") -> FastAPI:
                 "id": point.id, "name": _t(point.name), "kind": point.kind.value,
                 "location": {"label": loc.label(), "building": loc.building,
                              "floor": loc.floor, "zone": loc.zone},
-                "source": point.source, "state": current,
-                "value": status.value if status else None,
-                "since": status.since if status else None,
-                "last_seen": status.last_seen if status else None,
+                "source": point.source, "group": point.group, "state": current,
+                "value": None, "since": None, "last_seen": None, "conditions": [],
+                "chattering": 0, "offline_reason": "", "unreadable": 0,
+                **(point_view(status) if status else {}),
                 "offline": current == "offline", "heartbeat": point.heartbeat,
                 "shelved": _shelf(gateway, point.id),
             })
@@ -631,7 +631,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> JSONResponse:
         health = gateway.health()
-        return JSONResponse(status_code=200 if health["status"] == "ok" else 503,
+        return JSONResponse(status_code=503 if health["status"] == "unhealthy" else 200,
                             content=health)
 
     @app.get("/metrics", tags=["health"])

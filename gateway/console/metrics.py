@@ -38,8 +38,12 @@ class GatewayCollector(Collector):
                                 "1 while the store thread runs and its last write committed",
                                 value=1 if health["store_writable"] else 0)
         yield GaugeMetricFamily("alarm_gateway_healthy",
-                                "1 while /healthz says ok (no problem listed)",
-                                value=1 if health["status"] == "ok" else 0)
+                                "1 while /healthz lists no problem (ok or degraded)",
+                                value=0 if health["status"] == "unhealthy" else 1)
+        yield GaugeMetricFamily("alarm_gateway_degraded",
+                                "1 while something works only in part (a Modbus unit not "
+                                "answering, bad input arriving)",
+                                value=1 if health["status"] == "degraded" else 0)
         yield GaugeMetricFamily("alarm_gateway_unacknowledged",
                                 "Messages received and not yet stored and acknowledged",
                                 value=health["unacknowledged"])

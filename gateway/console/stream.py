@@ -13,9 +13,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from gateway.conditions import name
 from gateway.incident import Incident
 from gateway.model import SEVERITY_RANK
 from gateway.playbook import Playbook
+from gateway.points import PointStatus
 from gateway.store import WriteSet
 
 QUEUE_LIMIT = 2000
@@ -55,6 +57,19 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
     }
 
 
+def point_view(status: PointStatus) -> dict[str, Any]:
+    """What the points page shows of a point's status: its state, its trouble conditions
+    (named), whether it chatters, why it is offline, unreadable messages in a row."""
+    return {
+        "state": status.state.value, "since": status.since, "last_seen": status.last_seen,
+        "value": status.value,
+        "conditions": [{"id": c, "zh": name(c).zh, "en": name(c).en}
+                       for c in status.conditions],
+        "chattering": status.chattering, "offline_reason": status.offline,
+        "unreadable": status.rejected,
+    }
+
+
 class Hub:
     def __init__(self, playbooks: dict[str, Playbook], heartbeat: float = HEARTBEAT) -> None:
         self.playbooks = playbooks
@@ -78,8 +93,7 @@ class Hub:
                                        "at": e.at, "actor": e.actor, "point_id": e.point_id,
                                        "data": e.data}))
         for pid, p in ws.points.items():
-            messages.append(("point", {"id": pid, "state": p.state.value, "since": p.since,
-                                       "last_seen": p.last_seen, "value": p.value}))
+            messages.append(("point", {"id": pid, **point_view(p)}))
         if ws.meta.get("drill_window") is not None:
             window = ws.meta["drill_window"]
             messages.append(("drill", json.loads(window) if window else {"until": 0}))

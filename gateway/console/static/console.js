@@ -280,6 +280,8 @@ const L = {
   'state.alarm': ['报警', 'alarm'],
   'state.trouble': ['故障', 'trouble'],
   'state.offline': ['离线', 'offline'],
+  'state.warmup': ['预热中', 'warming up'],
+  'points.chattering': ['频繁报警 {n} 次/分钟', 'chattering: {n} a minute'],
   'state.test': ['测试', 'test'],
   'state.unknown': ['未知', 'unknown'],
   'kind.fire_panel': ['消防主机', 'Fire panel'],
@@ -1992,7 +1994,8 @@ function noteOf(text) {
 function describe(e, n) {
   const d = e.data || {};
   const z = Z();
-  const device = d.device ? `${e.point_id}/${d.device}` : (e.point_id || '');
+  let device = d.device ? `${e.point_id}/${d.device}` : (e.point_id || '');
+  if (d.condition) device += ` ${pick(d, 'condition') || d.condition}`;
   switch (e.kind) {
     case 'incident_opened': {
       const name = pick(d, 'name');
@@ -2207,10 +2210,11 @@ async function loadMeta() {
 
 function onPoint(update) {
   const meta = points.meta.get(update.id);
-  if (meta) Object.assign(meta, { state: update.state, since: update.since, last_seen: update.last_seen, value: update.value, offline: update.state === 'offline' });
-  const row = points.rows.get(update.id);
+  const { id, ...fields } = update;
+  if (meta) Object.assign(meta, fields, { offline: update.state === 'offline' });
+  const row = points.rows.get(id);
   if (row) {
-    Object.assign(row.point, { state: update.state, since: update.since, last_seen: update.last_seen, value: update.value, offline: update.state === 'offline' });
+    Object.assign(row.point, fields, { offline: update.state === 'offline' });
     const fresh = pointRow(row.point);
     row.tr.replaceWith(fresh);
     row.tr = fresh;
@@ -2326,7 +2330,10 @@ function pointRow(p) {
     h('td', {}, tx(p.name)),
     h('td', {}, t(`kind.${p.kind}`) === `kind.${p.kind}` ? p.kind : t(`kind.${p.kind}`)),
     h('td', {}, place(p.location)),
-    h('td', {}, badge(t(`state.${p.state}`) || p.state, `state-badge state-${p.state}`)),
+    h('td', { title: p.offline_reason || '' }, badge(t(`state.${p.state}`) || p.state, `state-badge state-${p.state}`),
+      ...(p.conditions || []).map((c) => h('span', { class: 'badge badge-condition', dataset: { condition: c.id } }, tx(c))),
+      p.chattering ? badge(t('points.chattering', { n: p.chattering }), 'badge-chatter') : null,
+      p.offline_reason ? h('span', { class: 'muted small offline-why' }, p.offline_reason) : null),
     h('td', { class: 'mono' }, p.value == null ? '—' : String(p.value)),
     h('td', {}, agoEl(p.last_seen)),
     h('td', { class: 'muted small' }, p.since ? fmtWhen(p.since) : '—'));
@@ -2355,7 +2362,7 @@ function renderPoints(entering) {
   const search = h('input', { class: 'input', type: 'search', placeholder: t('points.search'), 'aria-label': t('points.search'), value: f.q });
   search.addEventListener('input', () => { f.q = search.value; fillPointRows(); });
   const kinds = (state.site.point_kinds || []).map((k) => [k, t(`kind.${k}`) === `kind.${k}` ? k : t(`kind.${k}`)]);
-  const states = ['normal', 'prealarm', 'alarm', 'trouble', 'offline', 'test', 'unknown'].map((s) => [s, t(`state.${s}`)]);
+  const states = ['normal', 'prealarm', 'alarm', 'trouble', 'offline', 'test', 'warmup', 'unknown'].map((s) => [s, t(`state.${s}`)]);
   const buildings = (state.site.buildings || []).map((b) => [b, t('place.building', { v: b })]);
   const tbody = h('tbody', { id: 'points-body' });
   const table = h('table', { class: 'table points-table' },
