@@ -93,6 +93,7 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         f"  结论 verdict:   {_VERDICT.get(inc.verdict.value, '') if inc.verdict else '-'}",
         f"  指挥 commander: {commander}",
         f"  位置 location:  {inc.location.label()}",
+        f"  报警位置 places: {', '.join(p.label() for p in inc.places())}",
         f"  发生 opened:    {ts(inc.opened_at)}"
         + (f" by {inc.opened_by} (by hand)" if inc.opened_by else ""),
     ]
@@ -101,6 +102,8 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
                           ("关闭 closed:   ", inc.closed_at, inc.closed_by)):
         if at:
             out.append(f"  {label} {ts(at)} by {by}")
+    if inc.announced_at:
+        out.append(f"  新报警 new alarm: {ts(inc.announced_at)} — 待再次确认 to acknowledge again")
     if inc.reopened:
         out.append(f"  重开 reopened:  {inc.reopened} time(s)")
     out.append(f"  信号 signals:   {inc.signal_count}")

@@ -160,3 +160,25 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path, broker: Broker) -> Iterator[Callable[..., Daemon]]:
+    """Make daemons on the test's broker (default: the demo site over MQTT only, see
+    ``simulators.sites``); every one made is killed at the end."""
+    from simulators.sites import mqtt_only_demo
+
+    made: list[Daemon] = []
+
+    def make(config: Path | None = None, *, store: Path | None = None,
+             env: dict[str, str] | None = None) -> Daemon:
+        d = Daemon(config or mqtt_only_demo(tmp_path), store or tmp_path / "store.sqlite3",
+                   broker.url, tmp_path / f"daemon{len(made)}.log", env=env or {})
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        if d.process is not None and d.process.poll() is None:
+            d.process.kill()
+            d.process.wait()

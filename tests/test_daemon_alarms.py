@@ -5,7 +5,7 @@ retained messages, a panel's 2,000 detectors falling silent, unreadable data).""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +18,6 @@ from tests.conftest import Broker, Daemon, query, wait_until
 from tests.faults import health, log_events
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-@pytest.fixture
-def spawn(tmp_path: Path, broker: Broker) -> Iterator[Callable[..., Daemon]]:
-    made: list[Daemon] = []
-
-    def make(config: Path | None = None) -> Daemon:
-        d = Daemon(config or mqtt_only_demo(tmp_path), tmp_path / "store.sqlite3",
-                   broker.url, tmp_path / f"daemon{len(made)}.log")
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        if d.process is not None and d.process.poll() is None:
-            d.terminate()
 
 
 def publish(broker: Broker, *messages: tuple[str, bytes] | tuple[str, bytes, bool]) -> None:

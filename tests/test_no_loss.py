@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -55,24 +55,6 @@ def site_with(tmp_path: Path, *, supervision: dict[str, object] | None = None,
 
 def supervised_site(tmp_path: Path, **supervision: object) -> Path:
     return site_with(tmp_path, supervision=supervision)
-
-
-@pytest.fixture
-def spawn(tmp_path: Path, broker: Broker) -> Iterator[Callable[..., Daemon]]:
-    made: list[Daemon] = []
-
-    def make(config: Path | None = None, *, store: Path | None = None,
-             env: dict[str, str] | None = None) -> Daemon:
-        d = Daemon(config or site_files(tmp_path), store or tmp_path / "store.sqlite3",
-                   broker.url, tmp_path / f"daemon{len(made)}.log", env=env or {})
-        made.append(d)
-        return d
-
-    yield make
-    for d in made:
-        if d.process is not None and d.process.poll() is None:
-            d.process.kill()
-            d.process.wait()
 
 
 def running(daemon: Daemon) -> bool:
