@@ -111,9 +111,13 @@ class EngineState:
 
 
 def _index(state: EngineState, incident: Incident) -> None:
+    # devices are only ever appended to an incident: index the new ones (a storm attaches
+    # thousands, one per signal)
+    before = state.incidents.get(incident.id)
+    known = len(before.devices) if before is not None else 0
     state.incidents[incident.id] = incident
     state.by_key[incident.key] = incident.id
-    for ref in incident.devices:
+    for ref in incident.devices[known:]:
         state.by_point.setdefault(ref.point_id, set()).add(incident.id)
 
 
@@ -399,6 +403,7 @@ class Engine:
               held_for: float | None = None) -> str:
         incident = self.new_incident(tx, playbook, key, signal.location, drill=signal.drill,
                                      devices=(_ref(signal),))
+        incident = replace(incident, alarm_places=(signal.location,))
         extra: dict[str, Any] = {}
         if held_for is not None:
             extra["held_for"] = held_for
@@ -430,7 +435,6 @@ class Engine:
         if ref is not None and not signal.changed:
             return False
         incident = replace(incident, signal_count=incident.signal_count + 1)
-        places_before = {p.label() for p in incident.places()}
         data = _signal_data(signal)
         if ref is None:
             incident = replace(incident, devices=(*incident.devices, _ref(signal)))
@@ -450,9 +454,11 @@ class Engine:
                                    reopened=incident.reopened + 1)
             if incident.status is not IncidentStatus.OPEN:
                 incident = replace(incident, status=IncidentStatus.OPEN, announced_at=tx.now)
-            new_place = signal.location.label() not in places_before
-            data.update(announced=True, place=signal.location.label(), new_place=new_place,
-                        places=[p.label() for p in incident.places()])
+            known = incident.places()  # its own place while opened by hand, device-less
+            new_place = signal.location not in known
+            if new_place:
+                incident = replace(incident, alarm_places=(*known, signal.location))
+            data.update(announced=True, place=signal.location.label(), new_place=new_place)
             tx.event(incident, "signal", point_id=signal.point_id, **data)
             if reopen:
                 tx.event(incident, "reopened", point_id=signal.point_id,

@@ -162,6 +162,9 @@ class Incident:
     # a new alarm (a device, a place) announced since the last acknowledgement, and when: the
     # incident is open (unacknowledged) again until an operator acknowledges it
     announced_at: float | None = None
+    # every place where a device went into alarm, in the order they came (kept as it grows:
+    # a storm of hundreds of devices must not rescan them all per signal)
+    alarm_places: tuple[Location, ...] = ()
 
     def device(self, point_id: str, device: str, condition: str = "") -> DeviceRef | None:
         for ref in self.devices:
@@ -182,13 +185,9 @@ class Incident:
         return next((r for r in self.records if r.id == record_id), None)
 
     def places(self) -> tuple[Location, ...]:
-        """Every place with a device in alarm (not back to normal), in the order they came;
-        the incident's own place when none is."""
-        seen: dict[str, Location] = {}
-        for ref in self.devices:
-            if ref.state != "normal":
-                seen.setdefault(ref.location.label(), ref.location)
-        return tuple(seen.values()) or (self.location,)
+        """Every place where a device went into alarm, in the order they came; the
+        incident's own place when none has (opened by hand)."""
+        return self.alarm_places or (self.location,)
 
     @property
     def live(self) -> bool:
@@ -220,6 +219,17 @@ def _loc(location: Location) -> dict[str, str]:
             "zone": location.zone, "unit": location.unit}
 
 
+def _device(d: DeviceRef) -> dict[str, Any]:
+    out = {"point_id": d.point_id, "device": d.device, "location": _loc(d.location),
+           "state": d.state, "first_at": d.first_at, "last_at": d.last_at, "kind": d.kind}
+    # rare, so written only when set: a storm's incident holds thousands of devices
+    if d.chattering:
+        out["chattering"] = d.chattering
+    if d.condition:
+        out["condition"] = d.condition
+    return out
+
+
 def to_json(incident: Incident) -> dict[str, Any]:
     # Written out by hand: dataclasses.asdict deep-copies recursively and was the largest
     # cost of a storm batch (an incident with a hundred devices is rewritten per batch).
@@ -228,10 +238,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "id": i.id, "type": i.type, "key": i.key, "severity": i.severity.value,
         "status": i.status.value, "stage": i.stage, "location": _loc(i.location),
         "opened_at": i.opened_at, "updated_at": i.updated_at, "drill": i.drill,
-        "devices": [{"point_id": d.point_id, "device": d.device, "location": _loc(d.location),
-                     "state": d.state, "first_at": d.first_at, "last_at": d.last_at,
-                     "kind": d.kind, "chattering": d.chattering, "condition": d.condition}
-                    for d in i.devices],
+        "devices": [_device(d) for d in i.devices],
         "steps": [{"id": s.id, "stage": s.stage, "role": s.role, "status": s.status.value,
                    "started_at": s.started_at, "due_at": s.due_at, "done_at": s.done_at,
                    "done_by": s.done_by, "note": s.note} for s in i.steps],
@@ -263,6 +270,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "verdict": i.verdict.value if i.verdict else None, "resolved_at": i.resolved_at,
         "resolved_by": i.resolved_by, "review": dict(i.review), "opened_by": i.opened_by,
         "reopened": i.reopened, "announced_at": i.announced_at,
+        "alarm_places": [_loc(p) for p in i.alarm_places],
     }
 
 
@@ -293,4 +301,5 @@ def from_json(data: dict[str, Any]) -> Incident:
         verdict=Verdict(data["verdict"]) if data.get("verdict") else None,
         resolved_at=data.get("resolved_at"), resolved_by=data.get("resolved_by", ""),
         review=data.get("review", {}), opened_by=data.get("opened_by", ""),
-        reopened=data.get("reopened", 0), announced_at=data.get("announced_at"))
+        reopened=data.get("reopened", 0), announced_at=data.get("announced_at"),
+        alarm_places=tuple(loc(p) for p in data.get("alarm_places", ())))

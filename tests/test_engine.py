@@ -352,7 +352,12 @@ def test_incident_json_round_trip_is_exact(h: Harness) -> None:
     incident = h.only()
     assert from_json(json.loads(json.dumps(to_json(incident)))) == incident
     from dataclasses import asdict
-    assert to_json(incident) == json.loads(json.dumps(asdict(incident)))
+    every_field = json.loads(json.dumps(asdict(incident)))
+    for device in every_field["devices"]:  # written only when set: rare, and thousands
+        for rare, default in (("chattering", 0), ("condition", "")):
+            if device[rare] == default:
+                del device[rare]
+    assert to_json(incident) == every_field
 
 
 def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
