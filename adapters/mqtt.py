@@ -272,8 +272,13 @@ class MqttAdapter:
             # closed before any CONNACK: with TLS, typically the broker rejecting our client
             # certificate (TLS 1.3 sends that alert after the client's side of the handshake)
             why = self._last_error or reason
+            if self._wants_tls and "alert" not in why.lower():
+                # the alert naming the cause may be lost with the connection (its reset can
+                # come first): say what it usually is
+                why = (f"{why} (the broker ended the TLS session without a reason coming "
+                       "through; most often it does not trust the client certificate)")
             self._report_refused(f"connection closed before the broker accepted it: {why}",
-                                 check=_CHECK_TLS if "SSL" in why else
+                                 check=_CHECK_TLS if self._wants_tls else
                                  "the broker's log: it closed the connection without a CONNACK")
         return "refused"
 

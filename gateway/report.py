@@ -495,6 +495,16 @@ def _join(parts: Sequence[Text], zh_sep: str = "，", en_sep: str = ", ") -> Tex
     return Text(zh_sep.join(p.zh for p in parts), en_sep.join(p.en for p in parts))
 
 
+def _joined(texts: list[Text]) -> list[Text]:
+    """Texts said one after another: 、 between them in Chinese, a comma in English."""
+    out: list[Text] = []
+    for i, text in enumerate(texts):
+        if i:
+            out.append(_text("、", ", "))
+        out.append(text)
+    return out
+
+
 def _cat(*parts: Text | str) -> Text:
     """Concatenate texts; a plain string goes into both languages as is."""
     return Text("".join(p if isinstance(p, str) else p.zh for p in parts),
@@ -937,8 +947,10 @@ def build_report(incident: Incident, events: Sequence[Event], playbook: Playbook
         opened_by_device = _device(first.point_id, first.device)
     header = Header(
         incident_id=incident.id, playbook_id=incident.type,
-        playbook_name=n.playbook or _same(incident.type), location=incident.location.label(),
-        place=place(incident.location), severity=incident.severity.value,
+        playbook_name=n.playbook or _same(incident.type),
+        location=", ".join(p.label() for p in incident.places()),
+        place=_cat(*_joined([place(p) for p in incident.places()])),
+        severity=incident.severity.value,
         status=incident.status.value,
         verdict=incident.verdict.value if incident.verdict else None,
         stage=n.stage(incident.stage), commander=incident.commander,

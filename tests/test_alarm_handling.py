@@ -239,3 +239,18 @@ def trouble(point_id: str, h: Harness, condition: str = "low_battery") -> Signal
     return Signal(point_id=point_id, kind=point.kind, location=point.location,
                   state=PointState.TROUBLE, at=h.now, value=condition, source=point.source,
                   condition=condition)
+
+
+def test_the_report_names_every_place_and_each_new_alarm(h: Harness) -> None:
+    from gateway.report import build_report, render_markdown
+
+    h.signal("B1-F8-Z2", device="SD-01")
+    incident_id = h.only().id
+    h.command("ack", incident_id)
+    h.now += 60
+    h.signal("B1-F16-Z1", device="SD-77")
+    events = [e for o in h.log for e in o.events if e.incident_id == incident_id]
+    text = render_markdown(build_report(h.only(), events, h.engine.playbooks["fire"], h.site),
+                           "zh")
+    assert "1号楼8层2防区、1号楼16层1防区" in text
+    assert "新报警：B1-F16-Z1/SD-77 报警，位置 demo-B1-F16-Z1，新位置" in text

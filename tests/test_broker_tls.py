@@ -420,11 +420,12 @@ def test_tls_with_a_client_certificate_and_no_password(tmp_path: Path, pki: Pki,
 # ----------------------------------------------------------------------------- refused
 
 
-def refusal(gw: Gateway, says: str, event: str = "broker_refused") -> dict[str, object]:
-    """The one refusal the gateway logged, once it has: an error naming the reason."""
+def refusal(gw: Gateway, *says: str, event: str = "broker_refused") -> dict[str, object]:
+    """The one refusal the gateway logged, once it has: an error naming the reason (one of
+    ``says``)."""
     gw.wait_event(event)
     (found,) = gw.events(event)
-    assert says in str(found["reason"]), found
+    assert any(s in str(found["reason"]) for s in says), found
     assert found["level"] == "error"
     assert "forever" in str(found["retry"])
     return found
@@ -456,8 +457,9 @@ def test_refusals_are_reported_retried_and_survived(tmp_path: Path, pki: Pki,
 
     refused = refusal(wrong_password, "Not authorized")
     assert f"account {LATE_USER!r}" in str(refused["check"])
-    # TLS 1.3: the broker's alert arrives after the client's side of the handshake
-    refused = refusal(foreign_cert, "unknown ca")
+    # TLS 1.3: the broker's alert arrives after the client's side of the handshake, and the
+    # connection's reset sometimes overtakes it: then the likely cause is named
+    refused = refusal(foreign_cert, "unknown ca", "does not trust the client certificate")
     assert "cert_file/key_file" in str(refused["check"])
     # the broker's certificate is not from our CA: no CONNECT, so no password, is ever sent
     refused = refusal(untrusted_server, "CERTIFICATE_VERIFY_FAILED")
