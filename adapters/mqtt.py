@@ -549,11 +549,11 @@ class MqttAdapter:
 
     def _probe(self) -> None:
         now = time.time()
-        if (not self._probing or not self._subscribed.is_set()
+        topic = self.settings.probe_topic
+        if (topic is None or self._probe_refused or not self._subscribed.is_set()
                 or self.probe_waiting_since is not None
                 or now - self._probe_last < self.settings.probe_every):
             return
-        assert self.settings.probe_topic is not None
         self._probe_last = now
         self.probe_waiting_since = now
-        self.publish(self.settings.probe_topic, f"{now:.3f}", qos=1)
+        self.publish(topic, f"{now:.3f}", qos=1)
