@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 from rawmqtt import Client, MqttError, publish_packet
 
-from gateway import broker as embedded
+from gateway.daemon import broker as embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "playbooks"

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway import broker as embedded
+from gateway.daemon import broker as embedded
 from simulators.load import alarms, bulk_publish, fuzz_payloads, paced_publish, publish_in_thread
 from simulators.sites import mqtt_only_demo
 

@@ -15,9 +15,9 @@ import argparse
 import os
 import sys
 
-from gateway.config import SiteConfig, load_config
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.model import PointState
 from gateway.errors import GatewayError
-from gateway.model import PointState
 from simulators.devices import EncodeError, Publisher, encode
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")

@@ -14,8 +14,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import MqttBinding, PointConfig
-from gateway.model import PointState
+from gateway.config.site import MqttBinding, PointConfig
+from gateway.domain.model import PointState
 
 # What a real device sends for each state when the mapping offers several spellings.
 _PREFERRED = {PointState.ALARM: ("fire", "alarm", "emergency", "true"),

@@ -47,9 +47,9 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.simulator.simcore import SimCore
 from pymodbus.simulator.simruntime import SimRuntime
 
-from gateway.config import SiteConfig
-from gateway.modbus_config import ModbusConnection
-from gateway.model import ActuatorKind, PointKind
+from gateway.config.modbus import ModbusConnection
+from gateway.config.site import SiteConfig
+from gateway.domain.model import ActuatorKind, PointKind
 
 T = TypeVar("T")
 Table = Literal["coil", "discrete_input", "holding", "input"]

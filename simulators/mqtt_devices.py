@@ -21,8 +21,8 @@ from typing import Any, Literal, cast
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import ActuatorConfig, PointConfig, SiteConfig
-from gateway.model import ActuatorKind, PointKind, PointState
+from gateway.config.site import ActuatorConfig, PointConfig, SiteConfig
+from gateway.domain.model import ActuatorKind, PointKind, PointState
 from simulators.devices import Publisher, encode
 
 

@@ -30,10 +30,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import yaml
 
-from gateway.config import PointConfig, SiteConfig
-from gateway.decode import decode, threshold_state
+from gateway.config.site import PointConfig, SiteConfig
+from gateway.domain.model import PointState, Text
 from gateway.errors import DecodeError
-from gateway.model import PointState, Text
+from gateway.points.decode import decode, threshold_state
 from simulators.devices import EncodeError, encode
 from simulators.scenario import mqtt_client
 

@@ -85,14 +85,14 @@ from pydantic import (
     model_validator,
 )
 
-from gateway import store
-from gateway.config import ActuatorConfig, BrokerConfig, PointConfig, SiteConfig
+from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
+from gateway.config.site import ActuatorConfig, BrokerConfig, PointConfig, SiteConfig
+from gateway.config.yamlfile import LineIndex, format_path, load_yaml
+from gateway.domain.incident import from_json
+from gateway.domain.model import ActionStatus, IncidentStatus, PointKind, PointState, PromptStatus
 from gateway.errors import CommandError, ConfigError, GatewayError, Problem, StoreError
-from gateway.incident import from_json
-from gateway.model import ActionStatus, IncidentStatus, PointKind, PointState, PromptStatus
-from gateway.playbook import Playbook, load_playbooks
-from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
-from gateway.yamlfile import LineIndex, format_path, load_yaml
+from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.store.sqlite import db as store
 from simulators.devices import EncodeError, encode
 
 EXIT_PASS = 0

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from gateway.config import SiteConfig
+from gateway.config.site import SiteConfig
 from simulators.modbus_devices import (
     ModbusDeviceServer,
     SimulatedDevice,

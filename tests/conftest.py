@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from gateway import broker as embedded
 from gateway import logs
+from gateway.daemon import broker as embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_BROKER_CONF = ROOT / "config" / "mosquitto.conf"

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from gateway import drill
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain import drill
+from gateway.domain.model import IncidentStatus, PointState, Signal
+from gateway.engine.machine import Engine
 from gateway.errors import CommandError
-from gateway.model import IncidentStatus, PointState, Signal
-from gateway.playbook import load_playbooks
+from gateway.playbook.definition import load_playbooks
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +242,7 @@ def trouble(point_id: str, h: Harness, condition: str = "low_battery") -> Signal
 
 
 def test_the_report_names_every_place_and_each_new_alarm(h: Harness) -> None:
-    from gateway.report import build_report, render_markdown
+    from gateway.present.report import build_report, render_markdown
 
     h.signal("B1-F8-Z2", device="SD-01")
     incident_id = h.only().id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.broker_settings import check_file, config_of, judge
+from gateway.daemon.broker_settings import check_file, config_of, judge
 from tests.conftest import SHIPPED_BROKER_CONF
 
 

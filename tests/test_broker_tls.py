@@ -36,8 +36,8 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway import broker as embedded
-from gateway.config import ENV_BROKER, ENV_CONSOLE, ENV_STORE, load_config
+from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, load_config
+from gateway.daemon import broker as embedded
 from tests.conftest import ROOT, free_port, query, wait_port, wait_until
 from tests.test_daemon import fire_payload, site_files
 

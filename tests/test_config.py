@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.config import (
+from gateway.cli.main import main
+from gateway.config.site import (
     DEFAULT_EMBEDDED_PORT,
     ENV_BROKER,
     ENV_STORE,
@@ -21,6 +21,7 @@ from gateway.config import (
     SiteConfig,
     load_config,
 )
+from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
 from gateway.errors import (
     ConfigError,
     ConfigFileError,
@@ -29,8 +30,7 @@ from gateway.errors import (
     ConfigSyntaxError,
     Problem,
 )
-from gateway.model import ActuatorKind, Location, PointKind, PointState, Text
-from gateway.playbook import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook, load_playbooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "config" / "site.yaml"

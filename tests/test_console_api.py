@@ -494,7 +494,7 @@ def test_sessions_end_when_idle(tmp_path: Path, broker: Broker) -> None:
 
 
 def test_console_binds_to_loopback_by_default() -> None:
-    from gateway.config import load_config
+    from gateway.config.site import load_config
     from tests.conftest import ROOT
 
     console = load_config(ROOT / "config" / "site.yaml", environ={}).console

@@ -6,13 +6,13 @@ import asyncio
 import json
 from pathlib import Path
 
-from gateway.config import load_config
+from gateway.config.site import load_config
 from gateway.console.stream import QUEUE_LIMIT, Hub
-from gateway.engine import Engine
-from gateway.model import PointState
-from gateway.playbook import load_playbooks
-from gateway.points import PointStatus
-from gateway.store import WriteSet
+from gateway.domain.model import PointState
+from gateway.engine.machine import Engine
+from gateway.playbook.definition import load_playbooks
+from gateway.points.conditioning import PointStatus
+from gateway.store.sqlite.db import WriteSet
 from tests.test_engine import Harness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gateway.config import MqttBinding, Threshold
-from gateway.decode import Reading, decode, threshold_state
+from gateway.config.site import MqttBinding, Threshold
+from gateway.domain.model import PointState
 from gateway.errors import DecodeError
-from gateway.model import PointState
+from gateway.points.decode import Reading, decode, threshold_state
 
 ALARM, PREALARM, NORMAL = PointState.ALARM, PointState.PREALARM, PointState.NORMAL
 TROUBLE, TEST = PointState.TROUBLE, PointState.TEST

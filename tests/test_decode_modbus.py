@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.decode import decode_modbus
+from gateway.config.modbus import ModbusBinding, ModbusBindingModel, compile_binding
+from gateway.domain.model import PointState
 from gateway.errors import DecodeError
-from gateway.modbus_config import ModbusBinding, ModbusBindingModel, compile_binding
-from gateway.model import PointState
+from gateway.points.decode import decode_modbus
 
 
 def binding(**fields: Any) -> ModbusBinding:

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, apply
-from gateway.errors import CommandError
-from gateway.incident import Incident, from_json, to_json
-from gateway.model import (
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import Incident, from_json, to_json
+from gateway.domain.model import (
     ActionStatus,
     IncidentStatus,
     PointState,
@@ -19,7 +17,9 @@ from gateway.model import (
     Signal,
     StepStatus,
 )
-from gateway.playbook import load_playbooks
+from gateway.engine.machine import Engine, EngineState, OperatorCommand, Outcome, apply
+from gateway.errors import CommandError
+from gateway.playbook.definition import load_playbooks
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0
@@ -361,7 +361,7 @@ def test_incident_json_round_trip_is_exact(h: Harness) -> None:
 
 
 def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
-    from gateway.engine import event_messages
+    from gateway.engine.machine import event_messages
 
     first = h.signal("B1-F12-Z3", device="SD-01")
     second = h.signal("B2-F1-Z1", device="SD-01")

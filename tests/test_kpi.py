@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway import store
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine
-from gateway.kpi import (
+from gateway.cli.reports import period
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.model import PointState
+from gateway.engine.machine import Engine
+from gateway.playbook.definition import load_playbooks
+from gateway.present.kpi import (
     Kpis,
     compute_kpis,
     kpis_to_json,
@@ -21,9 +23,7 @@ from gateway.kpi import (
     render_kpis_text,
     stat,
 )
-from gateway.model import PointState
-from gateway.playbook import load_playbooks
-from gateway.reports_cli import period
+from gateway.store.sqlite import db as store
 from tests.test_engine import REVIEW, T0, Harness
 from tests.test_report import (
     CONFIG,

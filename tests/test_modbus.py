@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from gateway.config import load_config
+from gateway.config.site import load_config
 from simulators.devices import Publisher
 from simulators.modbus_devices import (
     ElevatorCar,
@@ -259,8 +259,8 @@ def test_drill_runs_the_playbook_but_no_simulated_actuator_receives_a_write(
 
 def test_the_gateway_adapter_polls_and_writes_over_rtu_on_a_serial_line_pair() -> None:
     from adapters.modbus import BlockRead, LinkSettings, ModbusLink, ReadBlock, UnitHealth
-    from gateway.decode import decode_modbus
-    from gateway.modbus_config import ModbusBindingModel, compile_binding
+    from gateway.config.modbus import ModbusBindingModel, compile_binding
+    from gateway.points.decode import decode_modbus
     from simulators.modbus_devices import VirtualSerialPair
 
     concentration = compile_binding(ModbusBindingModel.model_validate(

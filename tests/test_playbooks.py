@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine, OperatorCommand, Outcome, statement
-from gateway.errors import CommandError
-from gateway.incident import Incident
-from gateway.model import (
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import Incident
+from gateway.domain.model import (
     ActionStatus,
     Event,
     IncidentStatus,
@@ -26,7 +24,9 @@ from gateway.model import (
     StepStatus,
     Verdict,
 )
-from gateway.playbook import Playbook, load_playbooks
+from gateway.engine.machine import Engine, OperatorCommand, Outcome, statement
+from gateway.errors import CommandError
+from gateway.playbook.definition import Playbook, load_playbooks
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent

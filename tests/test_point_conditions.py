@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.config import MqttBinding, PointConfig
-from gateway.decode import Reading, availability, decode
+from gateway.config.site import MqttBinding, PointConfig
+from gateway.domain.model import Location, PointKind, PointState, Text
 from gateway.errors import DecodeError
-from gateway.model import Location, PointKind, PointState, Text
-from gateway.points import (
+from gateway.points.conditioning import (
     BAD_INPUT_AFTER,
     PointStatus,
     back_online,
@@ -19,6 +18,7 @@ from gateway.points import (
     rejected,
     went_offline,
 )
+from gateway.points.decode import Reading, availability, decode
 
 ALARM, NORMAL, TROUBLE = PointState.ALARM, PointState.NORMAL, PointState.TROUBLE
 OFFLINE, WARMUP = PointState.OFFLINE, PointState.WARMUP

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.config import MqttBinding, PointConfig, Threshold
-from gateway.decode import Reading
-from gateway.model import Location, PointKind, PointState, Signal, Text
-from gateway.points import PointStatus, condition, supervise
+from gateway.config.site import MqttBinding, PointConfig, Threshold
+from gateway.domain.model import Location, PointKind, PointState, Signal, Text
+from gateway.points.conditioning import PointStatus, condition, supervise
+from gateway.points.decode import Reading
 
 ALARM, PREALARM, NORMAL = PointState.ALARM, PointState.PREALARM, PointState.NORMAL
 TROUBLE, OFFLINE, TEST = PointState.TROUBLE, PointState.OFFLINE, PointState.TEST

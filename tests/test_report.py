@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway import store
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine, OperatorCommand
+from gateway.cli.reports import add_parsers
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import Incident
+from gateway.domain.model import ActionStatus
+from gateway.engine.machine import Engine, OperatorCommand
 from gateway.errors import GatewayError
-from gateway.incident import Incident
-from gateway.model import ActionStatus
-from gateway.playbook import Playbook, load_playbooks
-from gateway.report import (
+from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.present.report import (
     LATE,
     MISSED,
     NOT_DUE,
@@ -31,8 +31,8 @@ from gateway.report import (
     render_html,
     render_markdown,
 )
-from gateway.reports_cli import add_parsers
-from gateway.store import WriteSet, write_batch
+from gateway.store.sqlite import db as store
+from gateway.store.sqlite.db import WriteSet, write_batch
 from tests.test_engine import REVIEW, T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,11 +17,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway import store
-from gateway.config import SiteConfig, load_config
-from gateway.decode import decode
-from gateway.incident import ActionState, Incident, PromptState, to_json
-from gateway.model import (
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import ActionState, Incident, PromptState, to_json
+from gateway.domain.model import (
     ActionStatus,
     IncidentStatus,
     Location,
@@ -30,7 +28,9 @@ from gateway.model import (
     Severity,
     Text,
 )
-from gateway.playbook import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.points.decode import decode
+from gateway.store.sqlite import db as store
 from simulators.devices import Publisher
 from simulators.record import Recorded, Recorder, scenario_text
 from simulators.scenario import (

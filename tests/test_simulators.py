@@ -25,10 +25,10 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, Modbu
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.pdu import ModbusPDU
 
-from gateway.config import SiteConfig, load_config
-from gateway.decode import decode, decode_modbus
-from gateway.modbus_config import Feedback
-from gateway.model import PointState
+from gateway.config.modbus import Feedback
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.model import PointState
+from gateway.points.decode import decode, decode_modbus
 from simulators.devices import Publisher
 from simulators.modbus_devices import (
     STATUS_ALARM_BUTTON,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from adapters.mqtt import InboundMessage
-from gateway import store
-from gateway.commits import Commit, Committer, storable, storable_text
+from gateway.daemon.commits import Commit, Committer, storable, storable_text
+from gateway.daemon.reporting import Reports
 from gateway.errors import StoreError
-from gateway.reporting import Reports
-from gateway.store import DeadLetter, Store, StoreBehind, WriteSet, write_batch
+from gateway.store.sqlite import db as store
+from gateway.store.sqlite.db import DeadLetter, Store, StoreBehind, WriteSet, write_batch
 from tests.faults import damage
 
 T0 = 1_800_000_000.0

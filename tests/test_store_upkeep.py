@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from gateway import store
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import Incident, to_json
+from gateway.domain.model import Event, Location, PointKind, PointState, Signal
+from gateway.engine.machine import Engine
 from gateway.errors import StoreError
-from gateway.incident import Incident, to_json
-from gateway.model import Event, Location, PointKind, PointState, Signal
-from gateway.playbook import load_playbooks
-from gateway.store import DaemonLock, SignalRecord, Store, WriteSet, write_batch
+from gateway.playbook.definition import load_playbooks
+from gateway.store.sqlite import db as store
+from gateway.store.sqlite.db import DaemonLock, SignalRecord, Store, WriteSet, write_batch
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -451,7 +451,7 @@ def test_restore_is_refused_while_a_daemon_holds_the_store(tmp_path: Path,
 
     holder = subprocess.Popen(  # and another process
         [sys.executable, "-c", "import sys; from pathlib import Path;"
-         "from gateway.store import DaemonLock;"
+         "from gateway.store.sqlite.db import DaemonLock;"
          f"DaemonLock(Path({str(path)!r})).acquire(); print('locked', flush=True);"
          "sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True)

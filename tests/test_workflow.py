@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SiteConfig, load_config
-from gateway.engine import Engine, EngineState, OperatorCommand
-from gateway.errors import CommandError
-from gateway.incident import from_json, to_json
-from gateway.model import (
+from gateway.config.site import SiteConfig, load_config
+from gateway.domain.incident import from_json, to_json
+from gateway.domain.model import (
     BranchStatus,
     IncidentStatus,
     PointState,
@@ -23,7 +21,9 @@ from gateway.model import (
     StepStatus,
     Verdict,
 )
-from gateway.playbook import load_playbook, load_playbooks
+from gateway.engine.machine import Engine, EngineState, OperatorCommand
+from gateway.errors import CommandError
+from gateway.playbook.definition import load_playbook, load_playbooks
 from tests.test_engine import REVIEW, T0, Harness, close_out
 
 ROOT = Path(__file__).resolve().parent.parent

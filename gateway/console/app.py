@@ -29,19 +29,19 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway import store as db
 from gateway.console import auth
 from gateway.console.metrics import render_metrics
 from gateway.console.stream import Hub, incident_summary, point_view
-from gateway.drill import MAX_MINUTES as MAX_DRILL_MINUTES
-from gateway.engine import OperatorCommand, statement
-from gateway.incident import Incident, to_json
-from gateway.model import SEVERITY_RANK
-from gateway.playbook import Playbook
-from gateway.workflow import incident_records
+from gateway.domain.drill import MAX_MINUTES as MAX_DRILL_MINUTES
+from gateway.domain.incident import Incident, to_json
+from gateway.domain.model import SEVERITY_RANK
+from gateway.engine.machine import OperatorCommand, statement
+from gateway.engine.workflow import incident_records
+from gateway.playbook.definition import Playbook
+from gateway.store.sqlite import db
 
 if TYPE_CHECKING:
-    from gateway.runtime import Gateway
+    from gateway.daemon.gateway import Gateway
 
 T = TypeVar("T")
 STATIC = Path(__file__).with_name("static")
@@ -269,8 +269,8 @@ def _expires(conn: sqlite3.Connection, token: str) -> float:
 
 def create_app(gateway: "Gateway") -> FastAPI:
     """The console for a running gateway."""
-    from gateway import kpi as kpis
-    from gateway import report as reports
+    from gateway.present import kpi as kpis
+    from gateway.present import report as reports
 
     # site and playbooks are read from the gateway on each request: a reload replaces them
     reader = Reader(gateway.site.store_path)

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from gateway.console.stream import Hub
-    from gateway.runtime import Gateway
+    from gateway.daemon.gateway import Gateway
 
 
 class GatewayCollector(Collector):

@@ -19,7 +19,7 @@ import uvicorn
 from gateway.console.app import create_app
 
 if TYPE_CHECKING:
-    from gateway.runtime import Gateway
+    from gateway.daemon.gateway import Gateway
 
 log = structlog.get_logger("console")
 

@@ -13,12 +13,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from gateway.conditions import name
-from gateway.incident import Incident
-from gateway.model import SEVERITY_RANK
-from gateway.playbook import Playbook
-from gateway.points import PointStatus
-from gateway.store import WriteSet
+from gateway.domain.conditions import name
+from gateway.domain.incident import Incident
+from gateway.domain.model import SEVERITY_RANK
+from gateway.playbook.definition import Playbook
+from gateway.points.conditioning import PointStatus
+from gateway.store.sqlite.db import WriteSet
 
 QUEUE_LIMIT = 2000
 HEARTBEAT = 15.0

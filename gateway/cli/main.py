@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
+from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
-from gateway.playbook import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook, load_playbooks
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
 COMMAND_TIMEOUT = 10.0
@@ -35,7 +35,7 @@ def _load(args: argparse.Namespace) -> tuple[SiteConfig, dict[str, Playbook]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway import logs
-    from gateway.runtime import serve
+    from gateway.daemon.gateway import serve
 
     logs.configure(json=args.log_json, level=args.log_level)
     site, playbooks = _load(args)
@@ -64,7 +64,7 @@ async def _serve_with_simulated_devices(
 
     import structlog
 
-    from gateway.runtime import serve
+    from gateway.daemon.gateway import serve
     from simulators.modbus_devices import build_site_simulators, start_all
     from simulators.mqtt_devices import build_site_elevators
 
@@ -114,8 +114,8 @@ def _demo_users(site: SiteConfig) -> None:
     that has no users yet."""
     import structlog
 
-    from gateway import store
     from gateway.console import auth
+    from gateway.store.sqlite import db as store
 
     log = structlog.get_logger("console")
     conn = store.connect(site.store_path)
@@ -132,8 +132,8 @@ def _demo_users(site: SiteConfig) -> None:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from gateway import store
     from gateway.console import auth
+    from gateway.store.sqlite import db as store
 
     path = _store_path(args)
     conn = store.connect(path)
@@ -241,7 +241,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             # the file's name only, never its content
             print(f"  warning     {field} {name} cannot be read by this user "
                   "(the gateway's user must be able to)")
-    from gateway import broker_settings
+    from gateway.daemon import broker_settings
 
     b = site.broker
     conf = broker_settings.config_of(b.host, b.port, b.config_file, site.embedded_broker_config)
@@ -266,7 +266,8 @@ def _store_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from gateway import render, store
+    from gateway.present import render
+    from gateway.store.sqlite import db as store
 
     path = _store_path(args)
     try:
@@ -301,7 +302,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def _daemon_command(args: argparse.Namespace, verb: str, verb_args: dict[str, str]) -> int:
     """A command for the running daemon that names no incident (drill, points, reload)."""
-    from gateway import store
+    from gateway.store.sqlite import db as store
 
     path = _store_path(args)
     conn = store.connect(path, readonly=True)
@@ -317,7 +318,7 @@ def _await_command(conn: object, verb: str, incident_id: str, actor: str,
     """Queue a command for the daemon and wait for what it made of it."""
     import sqlite3
 
-    from gateway import store
+    from gateway.store.sqlite import db as store
 
     assert isinstance(conn, sqlite3.Connection)
     command_id = store.submit_command(conn, verb, incident_id, actor, verb_args, time.time())
@@ -349,7 +350,7 @@ _VERB_ARGS: dict[str, tuple[str, ...]] = {
 def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
     import sqlite3
 
-    from gateway import store
+    from gateway.store.sqlite import db as store
 
     assert isinstance(conn, sqlite3.Connection)
     verb = args.action.replace("-", "_")
@@ -367,7 +368,8 @@ def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from gateway import render, store
+    from gateway.present import render
+    from gateway.store.sqlite import db as store
 
     conn = store.connect(_store_path(args), readonly=True)
     try:
@@ -391,7 +393,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from gateway import store
+    from gateway.store.sqlite import db as store
 
     info = store.backup(_store_path(args), Path(args.dest), overwrite=args.overwrite)
     print(f"backup written to {info.dest}: {info.incidents} incidents, {info.events} events, "
@@ -401,7 +403,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from gateway import store
+    from gateway.store.sqlite import db as store
 
     info = store.restore(Path(args.src), _store_path(args), now=time.time())
     print(f"restored {info.source} into {info.store}: {info.incidents} incidents, "
@@ -412,7 +414,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
-    from gateway import render, store
+    from gateway.present import render
+    from gateway.store.sqlite import db as store
 
     conn = store.connect(_store_path(args), readonly=True)
     try:
@@ -626,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--limit", type=int, default=50)
     dead.set_defaults(func=cmd_deadletters)
 
-    from gateway import reports_cli
+    from gateway.cli import reports as reports_cli
 
     reports_cli.add_parsers(sub, config_arg)
 

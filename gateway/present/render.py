@@ -6,12 +6,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.engine import statement
-from gateway.incident import Incident
-from gateway.model import Event
-from gateway.playbook import BranchDef, Playbook
-from gateway.store import FollowUpTask, StoredSignal
-from gateway.workflow import incident_records
+from gateway.domain.incident import Incident
+from gateway.domain.model import Event
+from gateway.engine.machine import statement
+from gateway.engine.workflow import incident_records
+from gateway.playbook.definition import BranchDef, Playbook
+from gateway.store.sqlite.db import FollowUpTask, StoredSignal
 
 _STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",
            "resolved": "已解除 resolved", "closed": "已关闭 closed"}

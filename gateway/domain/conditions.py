@@ -8,7 +8,7 @@ while a trouble stays, and a device-fault incident names its cause.
 
 from __future__ import annotations
 
-from gateway.model import Text
+from gateway.domain.model import Text
 
 CONDITIONS: dict[str, Text] = {
     "low_battery": Text("电池电量低", "low battery"),

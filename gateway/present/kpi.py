@@ -29,10 +29,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.config import SiteConfig
-from gateway.incident import Incident, from_json
-from gateway.model import Text, Verdict
-from gateway.report import (
+from gateway.config.site import SiteConfig
+from gateway.domain.incident import Incident, from_json
+from gateway.domain.model import Text, Verdict
+from gateway.present.report import (
     ACK_TARGET,
     STATUS,
     Cell,

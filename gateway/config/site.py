@@ -17,9 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
-from gateway.health import Limits
-from gateway.modbus_config import (
+from gateway.config.modbus import (
     Feedback,
     FeedbackModel,
     ModbusBinding,
@@ -33,9 +31,11 @@ from gateway.modbus_config import (
     compile_binding,
     compile_connection,
 )
-from gateway.model import ActuatorKind, Location, PointKind, PointState, Text
-from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
-from gateway.yamlfile import LineIndex, format_path, load_yaml
+from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
+from gateway.config.yamlfile import LineIndex, format_path, load_yaml
+from gateway.daemon.health import Limits
+from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
+from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
 
 ENV_BROKER = "ALARM_GATEWAY_BROKER"
 ENV_STORE = "ALARM_GATEWAY_STORE"

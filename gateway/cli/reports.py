@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config import SiteConfig, load_config
+from gateway.config.site import SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
-from gateway.playbook import Playbook, load_playbooks
-from gateway.report import LANGS
+from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.present.report import LANGS
 
 DEFAULT_DAYS = 30
 
@@ -140,9 +140,9 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gateway import store
-    from gateway.cli import _store_path
-    from gateway.report import build_report, render_html, render_markdown
+    from gateway.cli.main import _store_path
+    from gateway.present.report import build_report, render_html, render_markdown
+    from gateway.store.sqlite import db as store
 
     path = _store_path(args)
     conn = store.connect(path, readonly=True)
@@ -164,15 +164,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from gateway import store
-    from gateway.cli import _store_path
-    from gateway.kpi import (
+    from gateway.cli.main import _store_path
+    from gateway.present.kpi import (
         compute_kpis,
         kpis_to_json,
         render_kpis_html,
         render_kpis_markdown,
         render_kpis_text,
     )
+    from gateway.store.sqlite import db as store
 
     now = time.time()
     since, until = period(args.since, args.until, args.days, now)

@@ -32,14 +32,20 @@ from adapters.modbus import (
     UnitHealth,
 )
 from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
-from gateway import broker as embedded
-from gateway import broker_settings
-from gateway import drill as drill_window
-from gateway.commits import DEAD_LETTER_KEEP, Commit, Committer
-from gateway.config import MqttBinding, PointConfig, SiteConfig
-from gateway.decode import availability, decode, decode_modbus
-from gateway.drill import DrillWindow
-from gateway.engine import (
+from gateway.config.schema import unknown_name
+from gateway.config.site import MqttBinding, PointConfig, SiteConfig
+from gateway.config.versions import ConfigDiff, config_version, diff
+from gateway.daemon import broker as embedded
+from gateway.daemon import broker_settings
+from gateway.daemon.commits import DEAD_LETTER_KEEP, Commit, Committer
+from gateway.daemon.health import BAD_INPUT_WINDOW, Vitals, checks, degraded, problems, report
+from gateway.daemon.reporting import Reports
+from gateway.daemon.sdnotify import Notifier
+from gateway.domain import drill as drill_window
+from gateway.domain.drill import DrillWindow
+from gateway.domain.incident import Incident
+from gateway.domain.model import ActionStatus, Event, Location, PointKind, PointState, Signal
+from gateway.engine.machine import (
     MODBUS_SCHEME,
     Engine,
     EngineState,
@@ -49,12 +55,8 @@ from gateway.engine import (
     event_messages,
 )
 from gateway.errors import CommandError, ConfigError, DecodeError, Problem, StoreError
-from gateway.health import BAD_INPUT_WINDOW, Vitals, checks, degraded, problems, report
-from gateway.incident import Incident
-from gateway.modbus_plan import plan as modbus_plan
-from gateway.model import ActionStatus, Event, Location, PointKind, PointState, Signal
-from gateway.playbook import Playbook
-from gateway.points import (
+from gateway.playbook.definition import Playbook
+from gateway.points.conditioning import (
     PointStatus,
     back_online,
     condition,
@@ -62,11 +64,9 @@ from gateway.points import (
     supervise,
     went_offline,
 )
-from gateway.reload import ConfigDiff, config_version, diff
-from gateway.reporting import Reports
-from gateway.schema_common import unknown_name
-from gateway.sdnotify import Notifier
-from gateway.store import (
+from gateway.points.decode import availability, decode, decode_modbus
+from gateway.points.modbus_plan import plan as modbus_plan
+from gateway.store.sqlite.db import (
     SCHEMA_VERSION,
     DaemonLock,
     DeadLetter,

@@ -15,20 +15,20 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gateway.errors import CommandError
-from gateway.incident import FollowUp, Incident, RecordEntry
-from gateway.model import (
+from gateway.config.schema import unknown_name
+from gateway.domain.incident import FollowUp, Incident, RecordEntry
+from gateway.domain.model import (
     BranchStatus,
     IncidentStatus,
     Location,
     PromptStatus,
     StepStatus,
 )
-from gateway.playbook import OptionDef, Playbook, RecordDef
-from gateway.schema_common import unknown_name
+from gateway.errors import CommandError
+from gateway.playbook.definition import OptionDef, Playbook, RecordDef
 
 if TYPE_CHECKING:
-    from gateway.engine import Engine, EngineState, OperatorCommand, Outcome, Tx
+    from gateway.engine.machine import Engine, EngineState, OperatorCommand, Outcome, Tx
 
 REVIEW_PARTS = ("handling", "analysis", "improvement")
 _YES = {"yes", "y", "true", "1", "是"}
@@ -87,7 +87,7 @@ class Workflow:
 
     def handle(self, state: EngineState, cmd: OperatorCommand, now: float,
                stored: Incident | None) -> Outcome:
-        from gateway.engine import Tx
+        from gateway.engine.machine import Tx
 
         if not cmd.actor.strip():
             raise CommandError("say who you are (--by NAME)")
@@ -120,7 +120,7 @@ class Workflow:
     # ------------------------------------------------------------------ opening by hand
 
     def open(self, tx: Tx, cmd: OperatorCommand) -> None:
-        from gateway.engine import correlation_key
+        from gateway.engine.machine import correlation_key
 
         name = cmd.args.get("playbook", "")
         playbook = self.engine.playbooks.get(name)

@@ -21,11 +21,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from gateway.config import SiteConfig
+from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
+from gateway.config.site import SiteConfig
+from gateway.config.yamlfile import LineIndex, format_path, load_yaml
+from gateway.domain.model import ActuatorKind, PointKind, PointState, Severity, Text, Verdict
 from gateway.errors import ConfigError, ConfigReferenceError, ConfigSchemaError, Problem
-from gateway.model import ActuatorKind, PointKind, PointState, Severity, Text, Verdict
-from gateway.schema_common import BiText, Duration, Strict, schema_problems, unknown_name
-from gateway.yamlfile import LineIndex, format_path, load_yaml
 
 Level = Literal["site", "building", "floor", "zone", "unit", "point"]
 # how a trigger groups signals into one incident: a place, or "source" (what the points'

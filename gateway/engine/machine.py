@@ -14,10 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gateway.conditions import name as condition_name
-from gateway.config import ActuatorConfig, SiteConfig
-from gateway.incident import ActionState, BranchState, DeviceRef, Incident, PromptState, StepState
-from gateway.model import (
+from gateway.config.site import ActuatorConfig, SiteConfig
+from gateway.domain.conditions import name as condition_name
+from gateway.domain.incident import (
+    ActionState,
+    BranchState,
+    DeviceRef,
+    Incident,
+    PromptState,
+    StepState,
+)
+from gateway.domain.model import (
     ActionStatus,
     BranchStatus,
     Event,
@@ -29,7 +36,7 @@ from gateway.model import (
     StepStatus,
     Text,
 )
-from gateway.playbook import ActionDef, OptionDef, Playbook, StageDef
+from gateway.playbook.definition import ActionDef, OptionDef, Playbook, StageDef
 
 # Outbox rows of Modbus writes carry this target instead of an MQTT topic:
 # modbus://CONNECTION/UNIT/TABLE/ADDRESS, with the value as the JSON payload.
@@ -243,7 +250,7 @@ def statement(playbook: Playbook, incident: Incident) -> Text | None:
 
 class Engine:
     def __init__(self, site: SiteConfig, playbooks: Mapping[str, Playbook]) -> None:
-        from gateway.workflow import Workflow
+        from gateway.engine.workflow import Workflow
 
         self.site = site
         self.playbooks = dict(playbooks)

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from gateway.config.yamlfile import LineIndex, format_path
+from gateway.domain.model import Text
 from gateway.errors import ConfigSchemaError, Problem
-from gateway.model import Text
-from gateway.yamlfile import LineIndex, format_path
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}

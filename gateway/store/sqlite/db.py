@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.engine import Publish
+from gateway.domain.incident import Incident, from_json, to_json
+from gateway.domain.model import Event, PointState, Signal
+from gateway.engine.machine import Publish
 from gateway.errors import DaemonNotRunning, StoreError
-from gateway.incident import Incident, from_json, to_json
-from gateway.model import Event, PointState, Signal
-from gateway.points import PointStatus
+from gateway.points.conditioning import PointStatus
 
 T = TypeVar("T")
 

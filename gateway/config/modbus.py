@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.model import PointState, value_key
-from gateway.schema_common import Duration, Strict
+from gateway.config.schema import Duration, Strict
+from gateway.domain.model import PointState, value_key
 
 Table = Literal["coil", "discrete_input", "holding", "input"]
 DataType = Literal["bool", "bit", "int16", "uint16", "int32", "uint32", "float32"]

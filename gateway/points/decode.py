@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from gateway.conditions import condition_of_property
-from gateway.config import MqttBinding
+from gateway.config.modbus import ModbusBinding, Threshold
+from gateway.config.site import MqttBinding
+from gateway.domain.conditions import condition_of_property
+from gateway.domain.model import PointState, value_key
 from gateway.errors import DecodeError
-from gateway.modbus_config import ModbusBinding, Threshold
-from gateway.model import PointState, value_key
 
 
 @dataclass(frozen=True, slots=True)

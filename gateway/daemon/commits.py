@@ -28,7 +28,14 @@ import structlog
 
 from adapters.mqtt import InboundMessage
 from gateway.errors import StoreError
-from gateway.store import DeadLetter, OutboxItem, Store, StoreBehind, WriteSet, write_batch
+from gateway.store.sqlite.db import (
+    DeadLetter,
+    OutboxItem,
+    Store,
+    StoreBehind,
+    WriteSet,
+    write_batch,
+)
 
 log = structlog.get_logger("gateway.commits")
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from adapters.modbus import ReadBlock
-from gateway.config import PointConfig
+from gateway.config.site import PointConfig
 
 MAX_REGISTERS = 125  # FC03/FC04 limit per request
 MAX_BITS = 2000  # FC01/FC02 limit per request

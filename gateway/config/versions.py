@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gateway.config import SiteConfig
-from gateway.playbook import Playbook
+from gateway.config.site import SiteConfig
+from gateway.playbook.definition import Playbook
 
 
 @dataclass(frozen=True, slots=True)

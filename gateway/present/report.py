@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gateway.config import SiteConfig
-from gateway.incident import Incident
-from gateway.model import (
+from gateway.config.site import SiteConfig
+from gateway.domain.incident import Incident
+from gateway.domain.model import (
     BranchStatus,
     Event,
     IncidentStatus,
@@ -32,8 +32,8 @@ from gateway.model import (
     StepStatus,
     Text,
 )
-from gateway.playbook import Playbook
-from gateway.workflow import required_records
+from gateway.engine.workflow import required_records
+from gateway.playbook.definition import Playbook
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[str, ...] = ("zh", "en")

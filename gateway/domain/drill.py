@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from gateway.domain.model import Location
 from gateway.errors import CommandError
-from gateway.model import Location
 
 MAX_MINUTES = 4 * 60  # a drill is an exercise, not a shift
 DEFAULT_MINUTES = 30

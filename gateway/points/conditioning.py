@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from gateway.config import PointConfig
-from gateway.decode import Reading, threshold_state
-from gateway.model import PointState, Signal
+from gateway.config.site import PointConfig
+from gateway.domain.model import PointState, Signal
+from gateway.points.decode import Reading, threshold_state
 
 # How bad a state is when a zone point's devices disagree: the worst one is the point's state.
 _RANK = {

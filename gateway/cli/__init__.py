@@ -1,0 +1,1 @@
+"""``alarm-gateway``: the command line."""

@@ -1,0 +1,1 @@
+"""The site config: YAML with line numbers, pydantic schema, compiled frozen values."""

@@ -1,0 +1,1 @@
+"""The daemon: lifecycle, pipeline and ack ordering, dispatch, supervision, reload."""

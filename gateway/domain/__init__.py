@@ -1,0 +1,1 @@
+"""Domain values: points, signals, incidents, conditions, drill windows. No I/O."""

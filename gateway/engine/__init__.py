@@ -1,0 +1,1 @@
+"""The incident engine: a pure state machine over signals, commands and time."""

@@ -1,0 +1,1 @@
+"""Playbooks: the site's emergency procedures as validated, compiled values."""

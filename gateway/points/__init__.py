@@ -1,0 +1,1 @@
+"""From readings to signals: payload decoding, conditioning, the Modbus read plan. Pure."""

@@ -1,0 +1,1 @@
+"""How incidents, events and figures are said to people: CLI text, reports, KPIs."""

@@ -1,0 +1,1 @@
+"""The store: everything the gateway keeps."""

@@ -1,0 +1,1 @@
+"""The SQLite store (one site, the default)."""
