@@ -17,7 +17,8 @@ from gateway.domain.model import (
     Signal,
     StepStatus,
 )
-from gateway.engine.machine import Engine, EngineState, OperatorCommand, Outcome, apply
+from gateway.engine.machine import Engine
+from gateway.engine.state import EngineState, OperatorCommand, Outcome, apply
 from gateway.errors import CommandError
 from gateway.playbook.definition import load_playbooks
 
@@ -361,7 +362,7 @@ def test_incident_json_round_trip_is_exact(h: Harness) -> None:
 
 
 def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
-    from gateway.engine.machine import event_messages
+    from gateway.engine.state import event_messages
 
     first = h.signal("B1-F12-Z3", device="SD-01")
     second = h.signal("B2-F1-Z1", device="SD-01")

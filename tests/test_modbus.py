@@ -258,7 +258,8 @@ def test_drill_runs_the_playbook_but_no_simulated_actuator_receives_a_write(
 
 
 def test_the_gateway_adapter_polls_and_writes_over_rtu_on_a_serial_line_pair() -> None:
-    from adapters.modbus import BlockRead, LinkSettings, ModbusLink, ReadBlock, UnitHealth
+    from adapters.modbus import ModbusLink
+    from adapters.modbus_values import BlockRead, LinkSettings, ReadBlock, UnitHealth
     from gateway.config.modbus import ModbusBindingModel, compile_binding
     from gateway.points.decode import decode_modbus
     from simulators.modbus_devices import VirtualSerialPair

@@ -24,7 +24,8 @@ from gateway.domain.model import (
     StepStatus,
     Verdict,
 )
-from gateway.engine.machine import Engine, OperatorCommand, Outcome, statement
+from gateway.engine.machine import Engine
+from gateway.engine.state import OperatorCommand, Outcome, statement
 from gateway.errors import CommandError
 from gateway.playbook.definition import Playbook, load_playbooks
 from tests.test_engine import T0, Harness

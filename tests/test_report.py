@@ -14,7 +14,8 @@ from gateway.cli.reports import add_parsers
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.incident import Incident
 from gateway.domain.model import ActionStatus
-from gateway.engine.machine import Engine, OperatorCommand
+from gateway.engine.machine import Engine
+from gateway.engine.state import OperatorCommand
 from gateway.errors import GatewayError
 from gateway.playbook.definition import Playbook, load_playbooks
 from gateway.present.report import (

@@ -21,7 +21,8 @@ from gateway.domain.model import (
     StepStatus,
     Verdict,
 )
-from gateway.engine.machine import Engine, EngineState, OperatorCommand
+from gateway.engine.machine import Engine
+from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
 from gateway.playbook.definition import load_playbook, load_playbooks
 from tests.test_engine import REVIEW, T0, Harness, close_out

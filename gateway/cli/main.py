@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from gateway.cli.common import load, store_path
+from gateway.cli.extensions import extensions
 from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
 from gateway.playbook.definition import Playbook, load_playbooks
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
 COMMAND_TIMEOUT = 10.0
-
-
-def _load(args: argparse.Namespace) -> tuple[SiteConfig, dict[str, Playbook]]:
-    site = load_config(args.config, broker=getattr(args, "broker", None),
-                       store=getattr(args, "store", None), console=getattr(args, "console", None))
-    return site, load_playbooks(site.playbook_dir, site)
 
 
 # ----------------------------------------------------------------------------- run / check
@@ -38,70 +34,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.daemon.gateway import serve
 
     logs.configure(json=args.log_json, level=args.log_level)
-    site, playbooks = _load(args)
+    site, playbooks = load(args)
     if args.demo_users:
         _demo_users(site)
     def reloader() -> tuple[SiteConfig, dict[str, Playbook]]:
-        return _load(args)  # the same file and overrides, read again
+        return load(args)  # the same file and overrides, read again
 
-    if args.simulate_devices:
-        asyncio.run(_serve_with_simulated_devices(site, playbooks, reloader,
-                                                  args.allow_damaged_store))
-    else:
-        asyncio.run(serve(site, playbooks, reloader=reloader,
-                          allow_damaged_store=args.allow_damaged_store))
+    services = []
+    if site.console.enabled:
+        from gateway.console.server import serve_console
+
+        services.append(("console", serve_console))
+
+    async def run() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            for extension in extensions():
+                around = extension.around_run(args, site)
+                if around is not None:
+                    await stack.enter_async_context(around)
+            await serve(site, playbooks, reloader=reloader,
+                        allow_damaged_store=args.allow_damaged_store, services=services)
+
+    asyncio.run(run())
     return 0
-
-
-async def _serve_with_simulated_devices(
-        site: SiteConfig, playbooks: dict[str, Playbook],
-        reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]],
-        allow_damaged_store: bool) -> None:
-    """The demo: the gateway with the site's devices simulated in the same process (the
-    Modbus units as real pymodbus servers on their configured ports, the MQTT elevators
-    as clients of the broker)."""
-    import contextlib
-
-    import structlog
-
-    from gateway.daemon.gateway import serve
-    from simulators.modbus_devices import build_site_simulators, start_all
-    from simulators.mqtt_devices import build_site_elevators
-
-    log = structlog.get_logger("simulators")
-    servers = build_site_simulators(site)
-    await start_all(servers.values())
-    for server in servers.values():
-        log.info("simulated_devices", connection=server.name, endpoint=server.endpoint(),
-                 units=sorted(server.devices))
-    elevators = build_site_elevators(site)
-
-    async def start_elevators() -> None:
-        b = site.broker
-        while True:  # the embedded broker is started by the gateway: wait for it
-            try:
-                _, writer = await asyncio.open_connection(b.host, b.port)
-            except OSError:
-                await asyncio.sleep(0.2)
-                continue
-            writer.close()
-            break
-        for elevator in elevators.values():
-            await elevator.start()
-            log.info("simulated_elevator", elevator=elevator.describe())
-
-    starter = asyncio.create_task(start_elevators())
-    try:
-        await serve(site, playbooks, reloader=reloader, allow_damaged_store=allow_damaged_store)
-    finally:
-        starter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starter
-        for elevator in elevators.values():
-            with contextlib.suppress(Exception):
-                await elevator.stop()
-        for server in servers.values():
-            await server.stop()
 
 
 DEMO_USERS = (("operator", "值班员", "operator"), ("supervisor", "当值主管", "supervisor"),
@@ -135,7 +90,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from gateway.console import auth
     from gateway.store.sqlite import db as store
 
-    path = _store_path(args)
+    path = store_path(args)
     conn = store.connect(path)
     try:
         if args.action == "list":
@@ -257,19 +212,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- incidents
 
 
-def _store_path(args: argparse.Namespace) -> Path:
-    if args.store:
-        return Path(args.store)
-    if os.environ.get(ENV_STORE):
-        return Path(os.environ[ENV_STORE])
-    return load_config(args.config).store_path
-
-
 def cmd_incidents(args: argparse.Namespace) -> int:
     from gateway.present import render
     from gateway.store.sqlite import db as store
 
-    path = _store_path(args)
+    path = store_path(args)
     try:
         site = load_config(args.config, store=str(path))
         playbooks = load_playbooks(site.playbook_dir, site)
@@ -304,7 +251,7 @@ def _daemon_command(args: argparse.Namespace, verb: str, verb_args: dict[str, st
     """A command for the running daemon that names no incident (drill, points, reload)."""
     from gateway.store.sqlite import db as store
 
-    path = _store_path(args)
+    path = store_path(args)
     conn = store.connect(path, readonly=True)
     try:
         store.DaemonLock(path).require_daemon()
@@ -371,7 +318,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from gateway.present import render
     from gateway.store.sqlite import db as store
 
-    conn = store.connect(_store_path(args), readonly=True)
+    conn = store.connect(store_path(args), readonly=True)
     try:
         tasks = store.list_follow_ups(conn, include_done=args.all)
     finally:
@@ -395,7 +342,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from gateway.store.sqlite import db as store
 
-    info = store.backup(_store_path(args), Path(args.dest), overwrite=args.overwrite)
+    info = store.backup(store_path(args), Path(args.dest), overwrite=args.overwrite)
     print(f"backup written to {info.dest}: {info.incidents} incidents, {info.events} events, "
           f"{info.signals} signals, schema {info.schema_version}, {info.bytes:,} bytes in "
           f"{info.seconds:.1f}s")
@@ -405,7 +352,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from gateway.store.sqlite import db as store
 
-    info = store.restore(Path(args.src), _store_path(args), now=time.time())
+    info = store.restore(Path(args.src), store_path(args), now=time.time())
     print(f"restored {info.source} into {info.store}: {info.incidents} incidents, "
           f"{info.events} events, {info.signals} signals (schema {info.schema_version})")
     if info.aside is not None:
@@ -417,7 +364,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
     from gateway.present import render
     from gateway.store.sqlite import db as store
 
-    conn = store.connect(_store_path(args), readonly=True)
+    conn = store.connect(store_path(args), readonly=True)
     try:
         letters = store.list_dead_letters(conn, args.limit)
     finally:
@@ -460,10 +407,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "restored): a gateway_health incident says so meanwhile "
                           "(env ALARM_GATEWAY_ALLOW_DAMAGED_STORE=1)")
     run.add_argument("--log-level", default=os.environ.get("ALARM_GATEWAY_LOG_LEVEL", "info"))
-    run.add_argument("--simulate-devices", action="store_true",
-                     help="also run the site's devices as simulators (demo and drills "
-                          "without equipment): Modbus units on their configured ports, "
-                          "MQTT elevators on the broker")
     run.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None,
                      help="JSON log lines (default: when stderr is not a terminal)")
     run.set_defaults(func=cmd_run)
@@ -633,11 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     reports_cli.add_parsers(sub, config_arg)
 
-    from simulators import cli as simulators_cli
-
-    sim = sub.add_parser("simulate", help="publish what a device would (for testers)")
-    simulators_cli.add_arguments(sim)
-    sim.set_defaults(func=simulators_cli.run)
+    for extension in extensions():
+        extension.add_commands(sub, config_arg)
+        extension.add_run_options(run)
     return parser
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.cli.common import store_path
 from gateway.config.site import SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
 from gateway.playbook.definition import Playbook, load_playbooks
@@ -140,11 +141,10 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _store_path
     from gateway.present.report import build_report, render_html, render_markdown
     from gateway.store.sqlite import db as store
 
-    path = _store_path(args)
+    path = store_path(args)
     conn = store.connect(path, readonly=True)
     try:
         incident = store.get_incident(conn, args.incident)
@@ -164,7 +164,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from gateway.cli.main import _store_path
     from gateway.present.kpi import (
         compute_kpis,
         kpis_to_json,
@@ -176,7 +175,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
 
     now = time.time()
     since, until = period(args.since, args.until, args.days, now)
-    path = _store_path(args)
+    path = store_path(args)
     site, _ = _config(args, path)
     conn = store.connect(path, readonly=True)
     try:

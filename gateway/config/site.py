@@ -33,7 +33,6 @@ from gateway.config.modbus import (
 )
 from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.config.yamlfile import LineIndex, format_path, load_yaml
-from gateway.daemon.health import Limits
 from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
 
@@ -408,6 +407,24 @@ class ConsoleConfig:
     def url(self) -> str:
         scheme = "https" if self.cert_file else "http"
         return f"{scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds the gateway judges its own health by (``supervision:``, see
+    gateway.daemon.health)."""
+
+    broker_down_after: float = 60.0
+    # store writes failing for this long (a full disk, a lock held elsewhere, I/O errors)
+    store_down_after: float = 15.0
+    # an alarm received and neither stored nor acknowledged for this long
+    unacknowledged_after: float = 30.0
+    # this many messages received and not yet acknowledged
+    max_unacknowledged: int = 10_000
+    # the broker did not hand back the gateway's own probe message within this
+    probe_after: float = 30.0  # supervision.deaf_after
+    # no input at all from an adapter for this long (mqtt, or a Modbus connection id)
+    silent_after: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

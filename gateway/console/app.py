@@ -35,7 +35,7 @@ from gateway.console.stream import Hub, incident_summary, point_view
 from gateway.domain.drill import MAX_MINUTES as MAX_DRILL_MINUTES
 from gateway.domain.incident import Incident, to_json
 from gateway.domain.model import SEVERITY_RANK
-from gateway.engine.machine import OperatorCommand, statement
+from gateway.engine.state import OperatorCommand, statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import Playbook
 from gateway.store.sqlite import db

@@ -16,38 +16,38 @@ import json
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
 import structlog
 
-from adapters.modbus import (
+from adapters.modbus import ModbusLink
+from adapters.modbus_values import (
     BlockRead,
     BlockRefused,
     LinkSettings,
-    ModbusLink,
     ModbusWriteError,
     UnitHealth,
 )
 from adapters.mqtt import InboundMessage, MqttAdapter, MqttSettings
 from gateway.config.schema import unknown_name
 from gateway.config.site import MqttBinding, PointConfig, SiteConfig
-from gateway.config.versions import ConfigDiff, config_version, diff
 from gateway.daemon import broker as embedded
 from gateway.daemon import broker_settings
 from gateway.daemon.commits import DEAD_LETTER_KEEP, Commit, Committer
 from gateway.daemon.health import BAD_INPUT_WINDOW, Vitals, checks, degraded, problems, report
 from gateway.daemon.reporting import Reports
 from gateway.daemon.sdnotify import Notifier
+from gateway.daemon.versions import ConfigDiff, config_version, diff
 from gateway.domain import drill as drill_window
 from gateway.domain.drill import DrillWindow
 from gateway.domain.incident import Incident
 from gateway.domain.model import ActionStatus, Event, Location, PointKind, PointState, Signal
-from gateway.engine.machine import (
+from gateway.engine.machine import Engine
+from gateway.engine.state import (
     MODBUS_SCHEME,
-    Engine,
     EngineState,
     OperatorCommand,
     Outcome,
@@ -131,6 +131,8 @@ class Shelf:
 
 
 _TICK = _Tick()
+# something that runs beside the pipeline for the daemon's life, given the gateway
+Service = Callable[["Gateway"], Coroutine[Any, Any, None]]
 _LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadline_missed",
                   "escalated", "prompt_timed_out", "branch_decided", "resolved", "closed",
                   "reopened"}
@@ -157,8 +159,12 @@ class Gateway:
     def __init__(self, site: SiteConfig, playbooks: dict[str, Playbook], *,
                  clock: Callable[[], float] = time.time,
                  reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
-                 notifier: Notifier | None = None, allow_damaged_store: bool = False) -> None:
+                 notifier: Notifier | None = None, allow_damaged_store: bool = False,
+                 services: Sequence[tuple[str, Service]] = ()) -> None:
+        """``services``: what else runs beside the pipeline for the daemon's whole life, given
+        the gateway (the operator console's HTTP server)."""
         self.site = site
+        self.services = tuple(services)
         self.engine = Engine(site, playbooks)
         self.config = config_version(site, playbooks)
         self.engine.config_version = self.config.short
@@ -284,10 +290,8 @@ class Gateway:
                 tg.create_task(self._supervised(name, factory), name=name)
             if self.notifier.watchdog_seconds:
                 tg.create_task(self._watchdog(self.notifier.watchdog_seconds), name="watchdog")
-            if self.site.console.enabled:
-                from gateway.console.server import serve_console
-
-                tg.create_task(serve_console(self), name="console")
+            for name, service in self.services:
+                tg.create_task(service(self), name=name)
 
     async def _supervised(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         """Run a long-lived task; a defect in it is logged with its traceback, counted, and
@@ -1228,10 +1232,11 @@ def _block_name(connection: str, unit: int, table: str = "", address: int | None
 
 async def serve(site: SiteConfig, playbooks: dict[str, Playbook], *,
                 reloader: Callable[[], tuple[SiteConfig, dict[str, Playbook]]] | None = None,
-                allow_damaged_store: bool = False) -> None:
+                allow_damaged_store: bool = False,
+                services: Sequence[tuple[str, Service]] = ()) -> None:
     """Run until SIGTERM or SIGINT (drained, exit 0); SIGHUP re-reads the config."""
     gateway = Gateway(site, playbooks, reloader=reloader,
-                      allow_damaged_store=allow_damaged_store)
+                      allow_damaged_store=allow_damaged_store, services=services)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

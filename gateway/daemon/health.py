@@ -11,20 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    broker_down_after: float = 60.0
-    # store writes failing for this long (a full disk, a lock held elsewhere, I/O errors)
-    store_down_after: float = 15.0
-    # an alarm received and neither stored nor acknowledged for this long
-    unacknowledged_after: float = 30.0
-    # this many messages received and not yet acknowledged
-    max_unacknowledged: int = 10_000
-    # the broker did not hand back the gateway's own probe message within this
-    probe_after: float = 30.0  # supervision.deaf_after
-    # no input at all from an adapter for this long (mqtt, or a Modbus connection id)
-    silent_after: Mapping[str, float] = field(default_factory=dict)
+from gateway.config.site import Limits
 
 
 @dataclass(frozen=True, slots=True)

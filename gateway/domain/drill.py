@@ -14,9 +14,9 @@ real one.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.domain.model import Location
 from gateway.errors import CommandError
@@ -97,5 +97,5 @@ def _listed(text: str) -> list[str]:
 
 
 def describe(window: DrillWindow) -> str:
-    until = time.strftime("%H:%M:%S", time.localtime(window.until))
+    until = datetime.fromtimestamp(window.until).strftime("%H:%M:%S")
     return f"drill on until {until} ({window.scope_text()})"

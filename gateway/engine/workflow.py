@@ -9,7 +9,6 @@ the outcome.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -28,7 +27,8 @@ from gateway.errors import CommandError
 from gateway.playbook.definition import OptionDef, Playbook, RecordDef
 
 if TYPE_CHECKING:
-    from gateway.engine.machine import Engine, EngineState, OperatorCommand, Outcome, Tx
+    from gateway.engine.machine import Engine
+    from gateway.engine.state import EngineState, OperatorCommand, Outcome, Tx
 
 REVIEW_PARTS = ("handling", "analysis", "improvement")
 _YES = {"yes", "y", "true", "1", "是"}
@@ -57,7 +57,7 @@ def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
 def parse_time(value: str, now: float) -> float:
     """``14:05``, ``14:05:30`` (today), ``2026-11-25 14:05`` or ISO 8601 → epoch seconds."""
     text = value.strip().replace("T", " ")
-    today = time.strftime("%Y-%m-%d", time.localtime(now))
+    today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")  # local time, as said
     for fmt, candidate in (("%Y-%m-%d %H:%M", f"{today} {text}"),
                            ("%Y-%m-%d %H:%M:%S", f"{today} {text}"),
                            ("%Y-%m-%d %H:%M", text), ("%Y-%m-%d %H:%M:%S", text)):
@@ -65,7 +65,7 @@ def parse_time(value: str, now: float) -> float:
             parsed = datetime.strptime(candidate, fmt)  # local wall-clock time
         except ValueError:
             continue
-        return time.mktime(parsed.timetuple())
+        return parsed.timestamp()
     raise CommandError(f"{value!r} is not a time (write 14:05, 14:05:30 or 2026-11-25 14:05)")
 
 
@@ -87,7 +87,7 @@ class Workflow:
 
     def handle(self, state: EngineState, cmd: OperatorCommand, now: float,
                stored: Incident | None) -> Outcome:
-        from gateway.engine.machine import Tx
+        from gateway.engine.state import Tx
 
         if not cmd.actor.strip():
             raise CommandError("say who you are (--by NAME)")
@@ -120,7 +120,7 @@ class Workflow:
     # ------------------------------------------------------------------ opening by hand
 
     def open(self, tx: Tx, cmd: OperatorCommand) -> None:
-        from gateway.engine.machine import correlation_key
+        from gateway.engine.state import correlation_key
 
         name = cmd.args.get("playbook", "")
         playbook = self.engine.playbooks.get(name)
@@ -454,7 +454,7 @@ class Workflow:
             at = parse_time(raw, tx.now)
             if at > tx.now + 60:
                 raise CommandError(f"{field_id} {raw!r} is in the future")
-            value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+            value = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
         elif definition.type == "number":
             try:
                 value = str(float(raw)).removesuffix(".0")

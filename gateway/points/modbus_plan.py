@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from adapters.modbus import ReadBlock
+from adapters.modbus_values import ReadBlock
 from gateway.config.site import PointConfig
 
 MAX_REGISTERS = 125  # FC03/FC04 limit per request

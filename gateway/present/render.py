@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event
-from gateway.engine.machine import statement
+from gateway.engine.state import statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import BranchDef, Playbook
 from gateway.store.sqlite.db import FollowUpTask, StoredSignal

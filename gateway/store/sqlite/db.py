@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from gateway.domain.incident import Incident, from_json, to_json
 from gateway.domain.model import Event, PointState, Signal
-from gateway.engine.machine import Publish
+from gateway.engine.state import Publish
 from gateway.errors import DaemonNotRunning, StoreError
 from gateway.points.conditioning import PointStatus
 
