@@ -61,10 +61,8 @@ import asyncio
 import contextlib
 import fnmatch
 import getpass
-import json
 import math
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -88,11 +86,13 @@ from pydantic import (
 from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.config.site import ActuatorConfig, BrokerConfig, PointConfig, SiteConfig
 from gateway.config.yamlfile import LineIndex, format_path, load_yaml
-from gateway.domain.incident import from_json
 from gateway.domain.model import ActionStatus, IncidentStatus, PointKind, PointState, PromptStatus
-from gateway.errors import CommandError, ConfigError, GatewayError, Problem, StoreError
+from gateway.errors import CommandError, ConfigError, GatewayError, Problem
 from gateway.playbook.definition import Playbook, load_playbooks
-from gateway.store.sqlite import db as store
+from gateway.store import DaemonLock, open_records
+from gateway.store.commands import COMMAND_TIMEOUT, await_command
+from gateway.store.records import Records
+from gateway.store.values import Mark
 from simulators.devices import EncodeError, encode
 
 EXIT_PASS = 0
@@ -100,7 +100,6 @@ EXIT_FAIL = 1
 EXIT_BAD_SCENARIO = 2
 DEFAULT_WITHIN = 30.0
 DEFAULT_SETTLE = 1.0
-COMMAND_TIMEOUT = 10.0
 FLUSH_TIMEOUT = 30.0
 POLL = 0.2
 BEHAVIOURS = ("stuck", "ignore_recall", "normal")
@@ -718,31 +717,11 @@ def _ids(items: Sequence[str], limit: int = 6) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """Where the store stood when the replay started: what came after is the replay's."""
-
-    at: float
-    signal_id: int = 0
-    dead_letter_id: int = 0
-    outbox_id: int = 0
-
-    @classmethod
-    def now(cls, conn: sqlite3.Connection) -> Mark:
-        at = time.time()
-        ids = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM signals),"
-                           " (SELECT coalesce(max(id), 0) FROM dead_letters),"
-                           " (SELECT coalesce(max(id), 0) FROM outbox)").fetchone()
-        return cls(at, int(ids[0]), int(ids[1]), int(ids[2]))
-
-
-def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
+def evaluate(records: Records, expect: ExpectModel, since: Mark,
              device_writes: list[str] | None) -> list[Check]:
     """One line per expectation, judged on what the store holds now."""
     checks: list[Check] = []
-    recent = [from_json(json.loads(row[0])) for row in conn.execute(
-        "SELECT snapshot FROM incidents WHERE opened_at >= ? OR updated_at >= ?",
-        (since.at, since.at))]
+    recent = records.incidents_touched_since(since.at)
     incidents = sorted((i for i in recent if i.opened_at >= since.at), key=lambda i: i.id)
     # signals of this replay that joined an incident still open from before it
     joined = sorted((i for i in recent if i.opened_at < since.at
@@ -792,8 +771,7 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
             text += f": {_ids(found_prompts)}"
         checks.append(Check(ok, text))
     for pt in expect.points:
-        row = conn.execute("SELECT state, last_seen FROM points WHERE id = ?",
-                           (pt.point,)).fetchone()
+        row = records.point_row(pt.point)
         if row is None:
             checks.append(Check(False, f"{pt.describe()}: the gateway has no state for it yet"))
         elif row[1] < since.at and pt.state is not PointState.NORMAL:
@@ -803,11 +781,9 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
         else:
             checks.append(Check(row[0] == pt.state.value,
                                 f"{pt.describe()}: {row[0]}"))
-    rows = conn.execute("SELECT point_id, state, drill FROM signals WHERE id > ?",
-                        (since.signal_id,)).fetchall() if expect.signals else []
+    rows = records.signals_after(since) if expect.signals else []
     for s in expect.signals:
-        of_point = [(pid, st, bool(dr)) for pid, st, dr in rows
-                    if fnmatch.fnmatchcase(pid, s.point)]
+        of_point = [r for r in rows if fnmatch.fnmatchcase(r[0], s.point)]
         found_signals = [r for r in of_point
                          if (s.state is None or r[1] == s.state.value)
                          and (s.drill is None or r[2] is s.drill)]
@@ -821,10 +797,7 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
             text += "; stored: " + ", ".join(f"{k} ×{n}" for k, n in sorted(states.items()))
         checks.append(Check(ok, text))
     if expect.no_writes:
-        rows = conn.execute(
-            "SELECT topic, status FROM outbox WHERE kind = 'command' AND withhold = 0"
-            " AND id > ? ORDER BY id", (since.outbox_id,)).fetchall()
-        writes = [f"{topic} ({status})" for topic, status in rows]
+        writes = [f"{topic} ({status})" for topic, status in records.commands_after(since)]
         if device_writes:
             writes += device_writes
         if device_writes is None:
@@ -834,14 +807,6 @@ def evaluate(conn: sqlite3.Connection, expect: ExpectModel, since: Mark,
         checks.append(Check(not writes, f"no actuator writes: {len(writes)} {scope}"
                             + (f": {_ids(writes)}" if writes else "")))
     return checks
-
-
-def stored_since(conn: sqlite3.Connection, since: Mark) -> int:
-    """Signals and dead letters the gateway stored since ``since``: has it caught up?"""
-    row = conn.execute("SELECT (SELECT count(*) FROM signals WHERE id > ?)"
-                       " + (SELECT count(*) FROM dead_letters WHERE id > ?)",
-                       (since.signal_id, since.dead_letter_id)).fetchone()
-    return int(row[0])
 
 
 # ----------------------------------------------------------------------------- the gateway
@@ -855,22 +820,12 @@ def _actor(scenario: Scenario) -> str:
 def gateway_command(store_path: Path, verb: str, actor: str, args: dict[str, str],
                     timeout: float = COMMAND_TIMEOUT) -> str:
     """Queue a site-level command for the running daemon and wait for its result."""
-    store.DaemonLock(store_path).require_daemon()
-    conn = store.connect(store_path, readonly=True)
-    try:
-        command_id = store.submit_command(conn, verb, "", actor, args, time.time())
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status, result = store.command_result(conn, command_id)
-            if status == "done":
-                return result or f"{verb}: done"
-            if status == "rejected":
-                raise CommandError(f"the gateway refused {verb}: {result}")
-            time.sleep(0.05)
-    finally:
-        conn.close()
-    raise StoreError(f"the daemon did not take {verb} (command {command_id}) within "
-                     f"{timeout:.0f}s")
+    DaemonLock(store_path).require_daemon()
+    with open_records(store_path, readonly=True) as records:
+        try:
+            return await_command(records, verb, "", actor, args, timeout)
+        except CommandError as exc:
+            raise CommandError(f"the gateway refused {verb}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- the runner
@@ -934,7 +889,7 @@ class Runner:
                                "replay run them)")
         checking = not expect.empty
         if checking or self.drill:
-            store.DaemonLock(self.store_path).require_daemon()
+            DaemonLock(self.store_path).require_daemon()
         self.say(f"scenario {sc.name} ({sc.file}): {len(sc.steps)} steps over "
                  f"{sc.length / self.options.speed:.1f}s at speed {self.options.speed:g}"
                  + (", drill" if self.drill else ""))
@@ -1017,18 +972,12 @@ class Runner:
         ids = sorted(p.id for p in points)
         self.say(f"waiting for the gateway to read the simulated devices ({_ids(ids)})")
         started = time.monotonic()
-        conn = store.connect(self.store_path, readonly=True)
-        try:
+        with open_records(self.store_path, readonly=True) as records:
             while time.monotonic() - started < limit:
-                rows = conn.execute(
-                    f"SELECT id FROM points WHERE state != 'offline' AND since >= ? AND id IN"
-                    f" ({','.join('?' * len(ids))})", (devices_started, *ids)).fetchall()
-                if len(rows) == len(ids):
+                if records.points_heard_since(ids, devices_started) == len(ids):
                     self.say(f"the gateway reads them ({time.monotonic() - started:.1f}s)")
                     return
                 await asyncio.sleep(POLL)
-        finally:
-            conn.close()
         print(f"warning: after {limit:.0f}s the gateway has not reported reading "
               f"{_ids(ids)} since the devices started; going on", file=sys.stderr)
 
@@ -1103,34 +1052,28 @@ class Runner:
             self._publish(topic, payload)
 
     def _mark(self) -> Mark:
-        conn = store.connect(self.store_path, readonly=True)
-        try:
-            return Mark.now(conn)
-        finally:
-            conn.close()
+        with open_records(self.store_path, readonly=True) as records:
+            return records.mark(time.time())
 
     async def _check(self, since: Mark) -> Outcome:
         expect = self.scenario.expect
-        conn = store.connect(self.store_path, readonly=True)
-        try:
+        with open_records(self.store_path, readonly=True) as records:
             device_writes = self.devices.writes if self.devices is not None else None
             deadline = time.monotonic() + expect.within
             while True:
-                stored = stored_since(conn, since)
-                checks = evaluate(conn, expect, since,
+                stored = records.stored_since(since)
+                checks = evaluate(records, expect, since,
                                   device_writes() if device_writes else None)
                 if stored >= self.bound_published and all(c.ok for c in checks):
                     await asyncio.sleep(expect.settle)
-                    stored = stored_since(conn, since)
-                    checks = evaluate(conn, expect, since,
+                    stored = records.stored_since(since)
+                    checks = evaluate(records, expect, since,
                                       device_writes() if device_writes else None)
                     if all(c.ok for c in checks):
                         break
                 if time.monotonic() >= deadline:
                     break
                 await asyncio.sleep(POLL)
-        finally:
-            conn.close()
         passed = all(c.ok for c in checks)
         waited = time.monotonic() - self.t0
         self.say(f"{_clock(waited)}  expectations:")

@@ -12,7 +12,7 @@ from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
 from gateway.playbook.definition import load_playbooks
 from gateway.points.conditioning import PointStatus
-from gateway.store.sqlite.db import WriteSet
+from gateway.store.values import WriteSet
 from tests.test_engine import Harness
 
 ROOT = Path(__file__).resolve().parent.parent

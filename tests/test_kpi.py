@@ -23,7 +23,7 @@ from gateway.present.kpi import (
     render_kpis_text,
     stat,
 )
-from gateway.store.sqlite import db as store
+from gateway.store import open_records
 from tests.test_engine import REVIEW, T0, Harness
 from tests.test_report import (
     CONFIG,
@@ -147,11 +147,8 @@ def stored(engine: Engine, site: SiteConfig,
 
 
 def kpis(path: Path, since: float, until: float, site: SiteConfig | None = None) -> Kpis:
-    conn = store.connect(path, readonly=True)
-    try:
-        return compute_kpis(conn, since, until, site=site, now=T0 + 5000)
-    finally:
-        conn.close()
+    with open_records(path, readonly=True) as records:
+        return compute_kpis(records, since, until, site=site, now=T0 + 5000)
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,9 @@ from gateway.present.report import (
     render_html,
     render_markdown,
 )
-from gateway.store.sqlite import db as store
-from gateway.store.sqlite.db import WriteSet, write_batch
+from gateway.store import open_records
+from gateway.store.sqlite.schema import connect
+from gateway.store.values import WriteSet
 from tests.test_engine import REVIEW, T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,24 +135,17 @@ def persist(h: Harness, path: Path) -> None:
     for outcome in h.log:
         ws.events.extend(outcome.events)
         ws.incidents.update(outcome.incidents)
-    conn = store.connect(path)
-    try:
-        with store.transaction(conn):
-            write_batch(conn, ws=ws, now=h.now)
-    finally:
-        conn.close()
+    with open_records(path) as records:
+        records.write_batch(ws, h.now)
 
 
 def stored_report(h: Harness, incident_id: str, path: Path, site: SiteConfig | None,
                   playbooks: dict[str, Playbook]) -> IncidentReport:
     persist(h, path)
-    conn = store.connect(path, readonly=True)
-    try:
-        incident = store.get_incident(conn, incident_id)
+    with open_records(path, readonly=True) as records:
+        incident = records.get_incident(incident_id)
         assert incident is not None
-        events = store.incident_events(conn, incident_id)
-    finally:
-        conn.close()
+        events = records.incident_events(incident_id)
     return build_report(incident, events, playbooks.get(incident.type), site)
 
 
@@ -561,7 +555,7 @@ def test_report_command_reads_beside_a_writer(engine: Engine, site: SiteConfig,
     incident_id = second_confirmation(h)
     path = tmp_path / "store.sqlite3"
     persist(h, path)
-    writer = store.connect(path)  # the daemon, in the middle of a batch
+    writer = connect(path)  # the daemon, in the middle of a batch
     try:
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("INSERT INTO meta VALUES ('busy', '1')")

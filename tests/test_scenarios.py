@@ -30,13 +30,15 @@ from gateway.domain.model import (
 )
 from gateway.playbook.definition import Playbook, load_playbooks
 from gateway.points.decode import decode
-from gateway.store.sqlite import db as store
+from gateway.store import open_records
+from gateway.store.sqlite.records import SqliteRecords
+from gateway.store.sqlite.schema import connect
+from gateway.store.values import Mark
 from simulators.devices import Publisher
 from simulators.record import Recorded, Recorder, scenario_text
 from simulators.scenario import (
     EXIT_BAD_SCENARIO,
     ExpectModel,
-    Mark,
     ScenarioError,
     StormStep,
     evaluate,
@@ -263,7 +265,7 @@ def _incident(number: int, *, opened_at: float, updated_at: float | None = None,
 
 def test_expectations_count_only_what_happened_since_the_start(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
-    conn = store.connect(path)
+    conn = connect(path)
     start = 1_000.0
     recall = ActionState("elevator_recall:ELV-B1-L1", "elevator_recall", "ELV-B1-L1", "recall",
                          ActionStatus.SENT, start + 2, start + 2)
@@ -296,7 +298,8 @@ def test_expectations_count_only_what_happened_since_the_start(tmp_path: Path) -
                    {"point": "W-GAR-01", "state": "alarm"}],
         "no_writes": True,
     })
-    checks = evaluate(conn, expect, Mark(start), device_writes=["valves unit 1 coil 0 = 1"])
+    checks = evaluate(SqliteRecords(conn), expect, Mark(start),
+                      device_writes=["valves unit 1 coil 0 = 1"])
     conn.close()
     verdicts = [(c.ok, c.text) for c in checks]
     assert [ok for ok, _ in verdicts] == [True, False, True, True, False, True, True, True,
@@ -376,11 +379,8 @@ def test_fire_scenario_replayed_at_speed_20_passes(tmp_path: Path, daemon: Daemo
     assert "result: PASS (6 expectations met)" in result.stdout
     assert re.search(r"PASS  incident fire, stage confirmed, building 1: 1 \(expected exactly "
                      r"1\): INC-\d+", result.stdout)
-    conn = store.connect(daemon.store, readonly=True)
-    try:
-        (incident,) = [i for i in store.list_incidents(conn) if i.type == "fire"]
-    finally:
-        conn.close()
+    with open_records(daemon.store, readonly=True) as records:
+        (incident,) = [i for i in records.list_incidents() if i.type == "fire"]
     assert (incident.stage, incident.drill) == ("confirmed", False)
 
 
@@ -441,11 +441,8 @@ expect:
 def _incidents(daemon: Daemon) -> list[Incident]:
     if not daemon.store.exists():
         return []
-    conn = store.connect(daemon.store, readonly=True)
-    try:
-        return store.list_incidents(conn)
-    finally:
-        conn.close()
+    with open_records(daemon.store, readonly=True) as records:
+        return records.list_incidents()
 
 
 @pytest.mark.broker

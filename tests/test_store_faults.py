@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from adapters.mqtt import InboundMessage
-from gateway.daemon.commits import Commit, Committer, storable, storable_text
+from gateway.daemon.commits import Commit, Committer, storable, storable_text, write
 from gateway.daemon.reporting import Reports
 from gateway.errors import StoreError
-from gateway.store.sqlite import db as store
-from gateway.store.sqlite.db import DeadLetter, Store, StoreBehind, WriteSet, write_batch
+from gateway.store.sqlite.records import SqliteRecords
+from gateway.store.sqlite.schema import check_store_file, connect
+from gateway.store.sqlite.thread import Store
+from gateway.store.values import DeadLetter, StoreBehind, WriteSet
 from tests.faults import damage
 
 T0 = 1_800_000_000.0
@@ -28,20 +30,20 @@ def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
-def put(key: str) -> Callable[[sqlite3.Connection], None]:
-    def job(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO meta VALUES (?, 'x')", (key,))
+def put(key: str) -> Callable[[SqliteRecords], None]:
+    def job(records: SqliteRecords) -> None:
+        records.conn.execute("INSERT INTO meta VALUES (?, 'x')", (key,))
     return job
 
 
-def failing_once(key: str, error: Exception) -> Callable[[sqlite3.Connection], None]:
+def failing_once(key: str, error: Exception) -> Callable[[SqliteRecords], None]:
     calls = []
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(records: SqliteRecords) -> None:
         calls.append(1)
         if len(calls) == 1:
             raise error
-        put(key)(conn)
+        put(key)(records)
     return job
 
 
@@ -89,7 +91,7 @@ def test_reads_do_not_clear_a_failing_store_and_a_committed_write_does(tmp_path:
             await st.call(failing_once("k1", sqlite3.OperationalError("database is locked")))
         assert st.failing_since is not None
         assert st.last_error == "database is locked"
-        await st.call(lambda conn: conn.execute("SELECT count(*) FROM meta").fetchone())
+        await st.call(lambda r: r.conn.execute("SELECT count(*) FROM meta").fetchone())
         assert not st.writable
         await st.call(put("k9"))
         assert st.writable
@@ -114,7 +116,7 @@ def test_a_content_error_fails_its_job_alone_and_the_store_stays_writable(
 
 def test_a_damaged_store_is_refused_at_open_and_opens_when_allowed(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
-    conn = store.connect(path)
+    conn = connect(path)
     conn.executemany("INSERT INTO signals (at, point_id, device, state, value, changed,"
                      " replayed, drill, source, incidents, payload) VALUES"
                      " (?, 'P', '', 'alarm', NULL, 1, 0, 0, 't', '', ?)",
@@ -132,7 +134,7 @@ def test_a_damaged_store_is_refused_at_open_and_opens_when_allowed(tmp_path: Pat
         return st.damage
 
     assert run(main())
-    assert store.check_store_file(path)
+    assert check_store_file(path)
 
 
 def message(n: int) -> InboundMessage:
@@ -141,7 +143,7 @@ def message(n: int) -> InboundMessage:
 
 
 def commit_of(st: Store, ws: WriteSet, seq: int = 1) -> Commit:
-    return Commit(seq, st.submit(partial(write_batch, ws=ws, now=T0), seq=seq), ws, T0,
+    return Commit(seq, st.submit(partial(write, ws=ws, now=T0), seq=seq), ws, T0,
                   [message(1), message(2)])
 
 

@@ -22,8 +22,13 @@ from gateway.domain.model import Event, Location, PointKind, PointState, Signal
 from gateway.engine.machine import Engine
 from gateway.errors import StoreError
 from gateway.playbook.definition import load_playbooks
-from gateway.store.sqlite import db as store
-from gateway.store.sqlite.db import DaemonLock, SignalRecord, Store, WriteSet, write_batch
+from gateway.store import values
+from gateway.store.sqlite import backup as backups
+from gateway.store.sqlite import reads, retention, schema
+from gateway.store.sqlite.lock import DaemonLock
+from gateway.store.sqlite.thread import Store
+from gateway.store.sqlite.writes import write_batch
+from gateway.store.values import SignalRecord, WriteSet
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +173,7 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
     signals = dump(old, ["signals"])["signals"]
     old.close()
 
-    conn = store.connect(path)
+    conn = schema.connect(path)
     try:
         assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4, 5))
         assert tables(conn) == LATEST_TABLES
@@ -177,27 +182,27 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
         # they are about and whether they were stale
         assert dump(conn, ["points"])["points"] == [(*row, 0, "{}") for row in points]
         assert dump(conn, ["signals"])["signals"] == [(*row, "", 0) for row in signals]
-        assert store.schema_version(conn) == store.SCHEMA_VERSION
-        assert store.get_incident(conn, fire.id) == fire
-        assert store.list_follow_ups(conn) == []
-        assert store.latest_config_version(conn) is None
+        assert schema.schema_version(conn) == schema.SCHEMA_VERSION
+        assert reads.get_incident(conn, fire.id) == fire
+        assert reads.list_follow_ups(conn) == []
+        assert reads.latest_config_version(conn) is None
     finally:
         conn.close()
 
-    again = store.connect(path)
+    again = schema.connect(path)
     try:
         assert (again.migrated_from, again.migrations) == (None, ())
         assert dump(again, KEPT_TABLES) == before
     finally:
         again.close()
-    assert user_version(path) == store.SCHEMA_VERSION
+    assert user_version(path) == schema.SCHEMA_VERSION
 
 
 def test_a_fresh_store_and_a_migrated_one_have_the_same_schema(tmp_path: Path,
                                                                fire: Incident) -> None:
     build_old_store(tmp_path / "old.sqlite3", fire, version=1)
-    fresh = store.connect(tmp_path / "fresh.sqlite3")
-    migrated = store.connect(tmp_path / "old.sqlite3")
+    fresh = schema.connect(tmp_path / "fresh.sqlite3")
+    migrated = schema.connect(tmp_path / "old.sqlite3")
     try:
         assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4, 5))
         assert schema_objects(fresh) == schema_objects(migrated)
@@ -211,7 +216,7 @@ def test_a_v2_store_from_before_the_console_gets_its_users_and_sessions(
         tmp_path: Path, fire: Incident) -> None:
     path = tmp_path / "store.sqlite3"
     build_old_store(path, fire, version=2)  # follow_ups, but no users/sessions, at version 2
-    conn = store.connect(path)
+    conn = schema.connect(path)
     try:
         assert (conn.migrated_from, conn.migrations) == (2, (3, 4, 5))
         assert tables(conn) == LATEST_TABLES
@@ -225,11 +230,11 @@ def test_a_store_newer_than_the_code_is_refused_and_left_alone(tmp_path: Path) -
     path = tmp_path / "store.sqlite3"
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("CREATE TABLE future (x)")
-    raw.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+    raw.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(StoreError, match=rf"schema {store.SCHEMA_VERSION + 1}, newer"):
-        store.connect(path)
-    assert user_version(path) == store.SCHEMA_VERSION + 1
+    with pytest.raises(StoreError, match=rf"schema {schema.SCHEMA_VERSION + 1}, newer"):
+        schema.connect(path)
+    assert user_version(path) == schema.SCHEMA_VERSION + 1
     raw = sqlite3.connect(path)
     try:
         assert tables(raw) == {"future"}
@@ -241,11 +246,11 @@ def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, fire: Incident
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.sqlite3"
     build_old_store(path, fire, version=1)
-    broken = (*store.MIGRATIONS[:2],
+    broken = (*schema.MIGRATIONS[:2],
               (3, ("CREATE TABLE config_versions (id INTEGER PRIMARY KEY)", "NOT SQL")))
-    monkeypatch.setattr(store, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
     with pytest.raises(StoreError, match="syntax error"):
-        store.connect(path)
+        schema.connect(path)
     assert user_version(path) == 2  # migration 2 committed, 3 did not
     raw = sqlite3.connect(path)
     try:
@@ -254,7 +259,7 @@ def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, fire: Incident
     finally:
         raw.close()
     monkeypatch.undo()
-    conn = store.connect(path)
+    conn = schema.connect(path)
     try:
         assert conn.migrations == (3, 4, 5)
     finally:
@@ -265,32 +270,32 @@ def test_config_versions_are_recorded_and_listed_newest_first(tmp_path: Path,
                                                               fire: Incident) -> None:
     old = tmp_path / "old.sqlite3"
     build_old_store(old, fire, version=1)
-    reader = store.connect(old, readonly=True)  # a CLI reading a store not yet migrated
+    reader = schema.connect(old, readonly=True)  # a CLI reading a store not yet migrated
     try:
-        assert store.latest_config_version(reader) is None
-        assert store.list_config_versions(reader) == []
+        assert reads.latest_config_version(reader) is None
+        assert reads.list_config_versions(reader) == []
     finally:
         reader.close()
 
-    conn = store.connect(tmp_path / "store.sqlite3")
+    conn = schema.connect(tmp_path / "store.sqlite3")
     try:
-        assert store.latest_config_version(conn) is None
-        first = store.record_config_version(conn, at=T0, hash="aaa", actor="王工", source="cli",
+        assert reads.latest_config_version(conn) is None
+        first = reads.record_config_version(conn, at=T0, hash="aaa", actor="王工", source="cli",
                                             summary="initial", files={"site.yaml": "d1"})
-        second = store.record_config_version(conn, at=T0 + 60, hash="bbb", actor="李明",
+        second = reads.record_config_version(conn, at=T0 + 60, hash="bbb", actor="李明",
                                              source="console", summary="点位 +1",
                                              files=["site.yaml", "points.yaml"])
         assert second > first
-        assert store.latest_config_version(conn) == (second, "bbb")
-        listed = store.list_config_versions(conn, limit=10)
+        assert reads.latest_config_version(conn) == (second, "bbb")
+        listed = reads.list_config_versions(conn, limit=10)
         assert [(v.id, v.hash, v.actor, v.summary) for v in listed] == [
             (second, "bbb", "李明", "点位 +1"), (first, "aaa", "王工", "initial")]
         assert json.loads(listed[0].files) == ["site.yaml", "points.yaml"]
         assert json.loads(listed[1].files) == {"site.yaml": "d1"}
-        third = store.record_config_version(conn, at=T0 + 90, hash="ccc", actor="", source="sighup",
+        third = reads.record_config_version(conn, at=T0 + 90, hash="ccc", actor="", source="sighup",
                                             summary="", files='["site.yaml"]')  # JSON text: as is
-        assert store.list_config_versions(conn, limit=1)[0].files == '["site.yaml"]'
-        assert store.latest_config_version(conn) == (third, "ccc")
+        assert reads.list_config_versions(conn, limit=1)[0].files == '["site.yaml"]'
+        assert reads.latest_config_version(conn) == (third, "ccc")
     finally:
         conn.close()
 
@@ -325,10 +330,10 @@ def prefix(k: int) -> tuple[int, int, int]:
 
 
 def write_batches(path: Path, incident: Incident, ks: range) -> None:
-    conn = store.connect(path)
+    conn = schema.connect(path)
     try:
         for k in ks:
-            with store.transaction(conn):
+            with schema.transaction(conn):
                 write_batch(conn, ws=numbered_batch(incident, k), now=T0 + k)
     finally:
         conn.close()
@@ -341,7 +346,7 @@ def check_copy(path: Path) -> int:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
         k = int(conn.execute("SELECT value FROM meta WHERE key = 'batch'").fetchone()[0])
-        assert store._counts(conn) == prefix(k)  # noqa: SLF001 - the helper the API reports
+        assert backups._counts(conn) == prefix(k)  # noqa: SLF001 - the helper the API reports
         per_incident = conn.execute(
             "SELECT i.id, (SELECT count(*) FROM events e WHERE e.incident_id = i.id),"
             " (SELECT count(*) FROM signal_incidents si JOIN signals s ON s.id = si.signal_id"
@@ -359,7 +364,7 @@ def test_backup_while_the_store_thread_writes_is_a_consistent_snapshot(
     path = tmp_path / "store.sqlite3"
     dest = tmp_path / "backups" / "copy.sqlite3"
     write_batches(path, fire, range(1, 201))
-    monkeypatch.setattr(store, "BACKUP_STEP_PAGES", 8)  # many steps, writes land in between
+    monkeypatch.setattr(backups, "BACKUP_STEP_PAGES", 8)  # many steps, writes land in between
     steps: list[tuple[int, int]] = []
     wrote = threading.Event()
 
@@ -370,7 +375,7 @@ def test_backup_while_the_store_thread_writes_is_a_consistent_snapshot(
             assert wrote.wait(10)
         time.sleep(0.002)
 
-    async def main() -> tuple[store.BackupInfo, int, int]:
+    async def main() -> tuple[backups.BackupInfo, int, int]:
         st = Store(path)
         await st.open()
         committed = 200
@@ -380,7 +385,8 @@ def test_backup_while_the_store_thread_writes_is_a_consistent_snapshot(
             nonlocal committed
             while not stop.is_set():
                 k = committed + 1
-                await st.call(partial(write_batch, ws=numbered_batch(fire, k), now=T0 + k))
+                ws = numbered_batch(fire, k)
+                await st.call(lambda r: r.write_batch(ws, T0 + k))  # noqa: B023 - awaited here
                 committed = k
                 wrote.set()
                 await asyncio.sleep(0.001)
@@ -388,7 +394,7 @@ def test_backup_while_the_store_thread_writes_is_a_consistent_snapshot(
         task = asyncio.create_task(writer())
         await asyncio.sleep(0.05)
         at_start = committed
-        info = await asyncio.to_thread(store.backup, path, dest, progress=progress)
+        info = await asyncio.to_thread(backups.backup, path, dest, progress=progress)
         at_end = committed
         stop.set()
         await task
@@ -400,13 +406,13 @@ def test_backup_while_the_store_thread_writes_is_a_consistent_snapshot(
     k = check_copy(dest)
     assert at_start <= k < at_end  # a commit landed after the snapshot, not in it
     assert (info.incidents, info.events, info.signals) == prefix(k)
-    assert info.schema_version == store.SCHEMA_VERSION
+    assert info.schema_version == schema.SCHEMA_VERSION
     assert info.bytes == dest.stat().st_size
     assert info.pages * 4096 == info.bytes
     assert len(steps) > 10
     assert steps[-1][0] == steps[-1][1]
     assert sorted(p.name for p in dest.parent.iterdir()) == ["copy.sqlite3"]  # no temp left
-    assert user_version(path) == store.SCHEMA_VERSION
+    assert user_version(path) == schema.SCHEMA_VERSION
 
 
 def test_backup_refuses_an_existing_destination_unless_told(tmp_path: Path,
@@ -416,15 +422,15 @@ def test_backup_refuses_an_existing_destination_unless_told(tmp_path: Path,
     dest = tmp_path / "copy.sqlite3"
     dest.write_bytes(b"keep me")
     with pytest.raises(StoreError, match="exists already"):
-        store.backup(path, dest)
+        backups.backup(path, dest)
     assert dest.read_bytes() == b"keep me"
     with pytest.raises(StoreError, match="onto itself"):
-        store.backup(path, path, overwrite=True)
-    info = store.backup(path, dest, overwrite=True)
+        backups.backup(path, path, overwrite=True)
+    info = backups.backup(path, dest, overwrite=True)
     assert check_copy(dest) == 3
     assert info.incidents == 3
     with pytest.raises(StoreError, match="no store"):
-        store.backup(tmp_path / "missing.sqlite3", tmp_path / "other.sqlite3")
+        backups.backup(tmp_path / "missing.sqlite3", tmp_path / "other.sqlite3")
     assert not (tmp_path / "other.sqlite3").exists()
     assert sorted(p.name for p in tmp_path.iterdir()
                   if p.name.startswith(".")) == []  # no temporary files left
@@ -438,20 +444,20 @@ def test_restore_is_refused_while_a_daemon_holds_the_store(tmp_path: Path,
     path = tmp_path / "store.sqlite3"
     write_batches(path, fire, range(1, 3))
     copy = tmp_path / "copy.sqlite3"
-    store.backup(path, copy)
+    backups.backup(path, copy)
     before = path.read_bytes()
 
     lock = DaemonLock(path)  # another fd in this process, as a daemon would hold it
     lock.acquire()
     try:
         with pytest.raises(StoreError, match=r"daemon is running .* stop it before restoring"):
-            store.restore(copy, path, now=time.time())
+            backups.restore(copy, path, now=time.time())
     finally:
         lock.release()
 
     holder = subprocess.Popen(  # and another process
         [sys.executable, "-c", "import sys; from pathlib import Path;"
-         "from gateway.store.sqlite.db import DaemonLock;"
+         "from gateway.store.sqlite.lock import DaemonLock;"
          f"DaemonLock(Path({str(path)!r})).acquire(); print('locked', flush=True);"
          "sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True)
@@ -459,7 +465,7 @@ def test_restore_is_refused_while_a_daemon_holds_the_store(tmp_path: Path,
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(StoreError, match="daemon is running"):
-            store.restore(copy, path, now=time.time())
+            backups.restore(copy, path, now=time.time())
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
@@ -476,16 +482,16 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_old_store_aside(
     write_batches(path, fire, range(1, 4))
     path.chmod(0o600)
     copy = tmp_path / "copy.sqlite3"
-    store.backup(path, copy)
+    backups.backup(path, copy)
     assert copy.stat().st_mode & 0o777 == 0o600  # never wider than the store
     write_batches(path, fire, range(4, 8))  # written after the backup: gone once restored
     path.chmod(0o640)
 
     now = time.mktime((2031, 5, 6, 7, 8, 9, 0, 0, -1))
-    info = store.restore(copy, path, now=now)
+    info = backups.restore(copy, path, now=now)
     aside = tmp_path / "store.sqlite3.before-restore-20310506-070809"
     assert info.aside == aside
-    assert (info.schema_version, info.migrations) == (store.SCHEMA_VERSION, ())
+    assert (info.schema_version, info.migrations) == (schema.SCHEMA_VERSION, ())
     assert (info.incidents, info.events, info.signals) == prefix(3)
     old = sqlite3.connect(aside)
     try:
@@ -493,11 +499,11 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_old_store_aside(
         assert old.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         old.close()
-    conn = store.connect(path)
+    conn = schema.connect(path)
     try:
-        assert store._counts(conn) == prefix(3)  # noqa: SLF001
-        assert store.get_incident(conn, "INC-000003") is not None
-        assert store.get_incident(conn, "INC-000004") is None
+        assert backups._counts(conn) == prefix(3)  # noqa: SLF001
+        assert reads.get_incident(conn, "INC-000003") is not None
+        assert reads.get_incident(conn, "INC-000004") is None
     finally:
         conn.close()
     assert copy.exists()  # the source is left as it was
@@ -505,7 +511,7 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_old_store_aside(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert not list(tmp_path.glob("store.sqlite3-*"))  # migrated and closed: one file
 
-    second = store.restore(copy, path, now=now)  # same second: a name of its own
+    second = backups.restore(copy, path, now=now)  # same second: a name of its own
     assert second.aside == tmp_path / "store.sqlite3.before-restore-20310506-070809-2"
 
 
@@ -514,31 +520,31 @@ def test_restore_migrates_an_old_backup_and_refuses_bad_sources(tmp_path: Path,
     path = tmp_path / "store.sqlite3"
     old = tmp_path / "v1.sqlite3"
     build_old_store(old, fire, version=1)
-    info = store.restore(old, path, now=time.time())  # no store yet: nothing to move aside
+    info = backups.restore(old, path, now=time.time())  # no store yet: nothing to move aside
     assert info.aside is None
     assert (info.schema_version, info.migrations) == (1, (2, 3, 4, 5))
-    assert user_version(path) == store.SCHEMA_VERSION
+    assert user_version(path) == schema.SCHEMA_VERSION
     assert user_version(old) == 1
 
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match=r"junk\.sqlite3"):
-        store.restore(junk, path, now=time.time())
+        backups.restore(junk, path, now=time.time())
     newer = tmp_path / "newer.sqlite3"
     build_old_store(newer, fire, version=1)
     raw = sqlite3.connect(newer, isolation_level=None)
-    raw.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+    raw.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     raw.close()
     with pytest.raises(StoreError, match="newer than this gateway"):
-        store.restore(newer, path, now=time.time())
+        backups.restore(newer, path, now=time.time())
     other = tmp_path / "other.sqlite3"
     raw = sqlite3.connect(other)
     raw.execute("CREATE TABLE t (x)")
     raw.close()
     with pytest.raises(StoreError, match="not a gateway store"):
-        store.restore(other, path, now=time.time())
+        backups.restore(other, path, now=time.time())
     with pytest.raises(StoreError, match="no backup file"):
-        store.restore(tmp_path / "missing.sqlite3", path, now=time.time())
+        backups.restore(tmp_path / "missing.sqlite3", path, now=time.time())
     assert not list(tmp_path.glob("*.before-restore-*"))  # refused ones moved nothing
 
 
@@ -548,7 +554,7 @@ NOW = T0 + 100 * DAY
 
 
 def seed_for_prune(path: Path, incident: Incident) -> sqlite3.Connection:
-    conn = store.connect(path)
+    conn = schema.connect(path)
     old, recent = NOW - 40 * DAY, NOW - 1 * DAY
     sig = Signal(point_id="B1-F12-Z3", kind=PointKind.SMOKE_DETECTOR,
                  location=Location(site="demo"), state=PointState.ALARM, at=old, device="SD-01")
@@ -559,12 +565,12 @@ def seed_for_prune(path: Path, incident: Incident) -> sqlite3.Connection:
     ws.signals.extend(SignalRecord(sig, b"kept", (incident.id,)) for _ in range(3))
     ws.signals.extend(SignalRecord(dataclasses.replace(sig, at=recent), b"new", ())
                       for _ in range(2))
-    ws.dead_letters.extend(store.DeadLetter(at, "mqtt", "t", "bad_json", "", b"", 0)
+    ws.dead_letters.extend(values.DeadLetter(at, "mqtt", "t", "bad_json", "", b"", 0)
                            for at in (old, old, recent))
-    with store.transaction(conn):
+    with schema.transaction(conn):
         write_batch(conn, ws=ws, now=old)
         for status, at in (("done", old), ("rejected", old), ("pending", old), ("done", recent)):
-            cid = store.submit_command(conn, "ack", incident.id, "王工", {}, at)
+            cid = reads.submit_command(conn, "ack", incident.id, "王工", {}, at)
             conn.execute("UPDATE commands SET status = ?, done_at = ? WHERE id = ?",
                          (status, None if status == "pending" else at, cid))
         for status, at in (("sent", old), ("withheld", old), ("failed", old), ("pending", old),
@@ -583,24 +589,24 @@ def test_prune_deletes_old_unreferenced_rows_in_batches_and_keeps_the_record(
         tmp_path: Path, fire: Incident) -> None:
     conn = seed_for_prune(tmp_path / "store.sqlite3", fire)
     try:
-        events_before = store.incident_events(conn, fire.id)
+        events_before = reads.incident_events(conn, fire.id)
         deletes: list[str] = []
         conn.set_trace_callback(lambda sql: deletes.append(sql) if "DELETE" in sql else None)
-        result = store.prune(conn, now=NOW, batch=5, **RETENTION)
+        result = retention.prune(conn, now=NOW, batch=5, **RETENTION)
         conn.set_trace_callback(None)
         assert result == {"signals": 12, "dead_letters": 2, "commands": 2, "outbox": 3,
                           "more": 0}
         assert sum("FROM signals" in d for d in deletes) == 3  # 5 + 5 + 2, one commit each
         assert conn.execute("SELECT payload FROM signals ORDER BY id").fetchall() == [
             (b"kept",)] * 3 + [(b"new",)] * 2
-        assert len(store.incident_signals(conn, fire.id)) == 3
-        assert store.incident_events(conn, fire.id) == events_before
-        assert store.get_incident(conn, fire.id) == fire
+        assert len(reads.incident_signals(conn, fire.id)) == 3
+        assert reads.incident_events(conn, fire.id) == events_before
+        assert reads.get_incident(conn, fire.id) == fire
         assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (1,)
         assert sorted(conn.execute("SELECT status FROM commands")) == [("done",), ("pending",)]
         assert sorted(conn.execute("SELECT status FROM outbox")) == [("pending",), ("sent",)]
-        assert store.prune(conn, now=NOW, batch=5, **RETENTION) == dict.fromkeys(
-            [*store.PRUNE_TABLES, "more"], 0)
+        assert retention.prune(conn, now=NOW, batch=5, **RETENTION) == dict.fromkeys(
+            [*retention.PRUNE_TABLES, "more"], 0)
     finally:
         conn.close()
 
@@ -609,15 +615,15 @@ def test_prune_inside_a_store_job_stops_after_max_batches_and_says_more_remains(
         tmp_path: Path, fire: Incident) -> None:
     path = tmp_path / "store.sqlite3"
     seed_for_prune(path, fire).close()
-    job = partial(store.prune, now=NOW, batch=5, signals_days=30,  # one batch: in a job
+    job = partial(retention.prune, now=NOW, batch=5, signals_days=30,  # one batch: in a job
                   dead_letters_days=30, commands_days=30, outbox_days=30)
 
     async def main() -> list[dict[str, int]]:
         st = Store(path)
         await st.open()
-        results = [await st.call(job)]
+        results = [await st.call(lambda r: job(r.conn))]
         while results[-1]["more"]:
-            results.append(await st.call(job))
+            results.append(await st.call(lambda r: job(r.conn)))
         await st.close()
         return results
 
@@ -630,16 +636,16 @@ def test_prune_inside_a_store_job_stops_after_max_batches_and_says_more_remains(
 def test_prune_with_no_retention_keeps_the_table(tmp_path: Path, fire: Incident) -> None:
     conn = seed_for_prune(tmp_path / "store.sqlite3", fire)
     try:
-        result = store.prune(conn, now=NOW, signals_days=None, dead_letters_days=None,
+        result = retention.prune(conn, now=NOW, signals_days=None, dead_letters_days=None,
                              commands_days=30, outbox_days=None)
         assert result == {"signals": 0, "dead_letters": 0, "commands": 2, "outbox": 0,
                           "more": 0}
         assert conn.execute("SELECT count(*) FROM signals").fetchone() == (17,)
         with pytest.raises(ValueError, match="more than 0 days"):
-            store.prune(conn, now=NOW, signals_days=0, dead_letters_days=None,
+            retention.prune(conn, now=NOW, signals_days=0, dead_letters_days=None,
                         commands_days=None, outbox_days=None)
-        with store.transaction(conn):  # in a caller's transaction: bounded by max_batches
-            capped = store.prune(conn, now=NOW, batch=4, max_batches=2, **RETENTION)
+        with schema.transaction(conn):  # in a caller's transaction: bounded by max_batches
+            capped = retention.prune(conn, now=NOW, batch=4, max_batches=2, **RETENTION)
         assert (capped["signals"], capped["more"]) == (8, 1)
     finally:
         conn.close()

@@ -19,11 +19,11 @@ from pathlib import Path
 from gateway.cli.common import load, store_path
 from gateway.cli.extensions import extensions
 from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
-from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
+from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.store.records import Records
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
-COMMAND_TIMEOUT = 10.0
 
 
 # ----------------------------------------------------------------------------- run / check
@@ -70,31 +70,26 @@ def _demo_users(site: SiteConfig) -> None:
     import structlog
 
     from gateway.console import auth
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
     log = structlog.get_logger("console")
-    conn = store.connect(site.store_path)
-    try:
-        if auth.user_count(conn):
+    with open_records(site.store_path) as records:
+        if records.user_count():
             log.info("demo_users_skipped", reason="the store already has console users")
             return
         for name, display, role in DEMO_USERS:
-            auth.add_user(conn, name, display, [role], f"demo-{name}", time.time())
-    finally:
-        conn.close()
+            auth.add_user(records, name, display, [role], f"demo-{name}", time.time())
     log.warning("demo_users_created", users=[u[0] for u in DEMO_USERS],
                 password="demo-<user name>", note="for a demo only: never on a real site")
 
 
 def cmd_users(args: argparse.Namespace) -> int:
     from gateway.console import auth
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
-    path = store_path(args)
-    conn = store.connect(path)
-    try:
+    with open_records(store_path(args)) as records:
         if args.action == "list":
-            users = auth.list_users(conn)
+            users = auth.list_users(records)
             if not users:
                 print("没有用户 / no console users (alarm-gateway users add NAME --role ROLE)")
             for u in users:
@@ -105,20 +100,18 @@ def cmd_users(args: argparse.Namespace) -> int:
             if args.action in ("add", "passwd"):
                 password = _read_password(args)
                 if args.action == "add":
-                    auth.add_user(conn, args.name, args.display or args.name, args.role,
+                    auth.add_user(records, args.name, args.display or args.name, args.role,
                                   password, time.time())
                 else:
-                    auth.set_password(conn, args.name, password)
+                    auth.set_password(records, args.name, password)
             elif args.action == "roles":
-                auth.set_roles(conn, args.name, args.role)
+                auth.set_roles(records, args.name, args.role)
             else:
-                auth.set_disabled(conn, args.name, args.action == "disable")
+                auth.set_disabled(records, args.name, args.action == "disable")
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         print(f"{args.action} {args.name}: done")
         return 0
-    finally:
-        conn.close()
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -214,7 +207,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_incidents(args: argparse.Namespace) -> int:
     from gateway.present import render
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
     path = store_path(args)
     try:
@@ -222,23 +215,20 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         playbooks = load_playbooks(site.playbook_dir, site)
     except ConfigError:
         playbooks = {}
-    conn = store.connect(path, readonly=True)
-    try:
+    with open_records(path, readonly=True) as records:
         if args.action == "list":
-            incidents = store.list_incidents(conn, include_closed=args.all)
+            incidents = records.list_incidents(include_closed=args.all)
             print(render.incident_table(incidents, playbooks, time.time()))
             return 0
         if args.action == "show":
-            incident = store.get_incident(conn, args.incident)
+            incident = records.get_incident(args.incident)
             if incident is None:
                 raise CommandError(f"no incident {args.incident} in {path}")
-            print(render.incident_detail(incident, store.incident_events(conn, incident.id),
-                                         store.incident_signals(conn, incident.id), playbooks,
+            print(render.incident_detail(incident, records.incident_events(incident.id),
+                                         records.incident_signals(incident.id), playbooks,
                                          time.time()))
             return 0
-        return _submit(conn, path, args)
-    finally:
-        conn.close()
+        return _submit(records, path, args)
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
@@ -249,37 +239,21 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def _daemon_command(args: argparse.Namespace, verb: str, verb_args: dict[str, str]) -> int:
     """A command for the running daemon that names no incident (drill, points, reload)."""
-    from gateway.store.sqlite import db as store
+    from gateway.store import DaemonLock, open_records
 
     path = store_path(args)
-    conn = store.connect(path, readonly=True)
-    try:
-        store.DaemonLock(path).require_daemon()
-        return _await_command(conn, verb, "", args.by, verb_args)
-    finally:
-        conn.close()
+    with open_records(path, readonly=True) as records:
+        DaemonLock(path).require_daemon()
+        return _await_command(records, verb, "", args.by, verb_args)
 
 
-def _await_command(conn: object, verb: str, incident_id: str, actor: str,
+def _await_command(records: Records, verb: str, incident_id: str, actor: str,
                    verb_args: dict[str, str]) -> int:
-    """Queue a command for the daemon and wait for what it made of it."""
-    import sqlite3
+    """Queue a command for the daemon and print what it made of it."""
+    from gateway.store.commands import await_command
 
-    from gateway.store.sqlite import db as store
-
-    assert isinstance(conn, sqlite3.Connection)
-    command_id = store.submit_command(conn, verb, incident_id, actor, verb_args, time.time())
-    deadline = time.monotonic() + COMMAND_TIMEOUT
-    while time.monotonic() < deadline:
-        status, result = store.command_result(conn, command_id)
-        if status == "done":
-            print(result)
-            return 0
-        if status == "rejected":
-            raise CommandError(result or "rejected")
-        time.sleep(0.05)
-    raise StoreError(f"the daemon did not take command {command_id} within "
-                     f"{COMMAND_TIMEOUT:.0f}s; it stays queued and will be applied when it does")
+    print(await_command(records, verb, incident_id, actor, verb_args))
+    return 0
 
 
 # the arguments of each incident command, as the daemon's workflow takes them
@@ -294,35 +268,29 @@ _VERB_ARGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _submit(conn: object, path: Path, args: argparse.Namespace) -> int:
-    import sqlite3
+def _submit(records: Records, path: Path, args: argparse.Namespace) -> int:
+    from gateway.store import DaemonLock
 
-    from gateway.store.sqlite import db as store
-
-    assert isinstance(conn, sqlite3.Connection)
     verb = args.action.replace("-", "_")
     incident_id = getattr(args, "incident", "") or ""
-    if incident_id and store.get_incident(conn, incident_id) is None:
+    if incident_id and records.get_incident(incident_id) is None:
         raise CommandError(f"no incident {incident_id} in {path}")
-    store.DaemonLock(path).require_daemon()
+    DaemonLock(path).require_daemon()
     verb_args: dict[str, str] = {}
     for name in _VERB_ARGS[verb]:
         value = getattr(args, name, None)
         if isinstance(value, bool):
             value = "yes" if value else ""
         verb_args[name] = "" if value is None else str(value)
-    return _await_command(conn, verb, incident_id, args.by, verb_args)
+    return _await_command(records, verb, incident_id, args.by, verb_args)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from gateway.present import render
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
-    conn = store.connect(store_path(args), readonly=True)
-    try:
-        tasks = store.list_follow_ups(conn, include_done=args.all)
-    finally:
-        conn.close()
+    with open_records(store_path(args), readonly=True) as records:
+        tasks = records.list_follow_ups(include_done=args.all)
     print(render.follow_up_table(tasks, time.time()))
     return 0
 
@@ -340,9 +308,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from gateway.store.sqlite import db as store
+    from gateway.store import backup
 
-    info = store.backup(store_path(args), Path(args.dest), overwrite=args.overwrite)
+    info = backup(store_path(args), Path(args.dest), overwrite=args.overwrite)
     print(f"backup written to {info.dest}: {info.incidents} incidents, {info.events} events, "
           f"{info.signals} signals, schema {info.schema_version}, {info.bytes:,} bytes in "
           f"{info.seconds:.1f}s")
@@ -350,9 +318,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from gateway.store.sqlite import db as store
+    from gateway.store import restore
 
-    info = store.restore(Path(args.src), store_path(args), now=time.time())
+    info = restore(Path(args.src), store_path(args), now=time.time())
     print(f"restored {info.source} into {info.store}: {info.incidents} incidents, "
           f"{info.events} events, {info.signals} signals (schema {info.schema_version})")
     if info.aside is not None:
@@ -362,13 +330,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
     from gateway.present import render
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
-    conn = store.connect(store_path(args), readonly=True)
-    try:
-        letters = store.list_dead_letters(conn, args.limit)
-    finally:
-        conn.close()
+    with open_records(store_path(args), readonly=True) as records:
+        letters = records.list_dead_letters(args.limit)
     if not letters:
         print("没有坏消息 / no dead letters")
     for d in letters:

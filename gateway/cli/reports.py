@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from gateway.cli.common import store_path
 from gateway.config.site import SiteConfig, load_config
-from gateway.errors import CommandError, ConfigError, GatewayError, StoreError
+from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook, load_playbooks
 from gateway.present.report import LANGS
 
@@ -142,19 +141,14 @@ def _emit(text: str, output: str | None) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from gateway.present.report import build_report, render_html, render_markdown
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
     path = store_path(args)
-    conn = store.connect(path, readonly=True)
-    try:
-        incident = store.get_incident(conn, args.incident)
+    with open_records(path, readonly=True) as records:
+        incident = records.get_incident(args.incident)
         if incident is None:
             raise CommandError(f"no incident {args.incident} in {path}")
-        events = store.incident_events(conn, incident.id)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read store {path}: {exc}") from exc
-    finally:
-        conn.close()
+        events = records.incident_events(incident.id)
     site, playbooks = _config(args, path)
     report = build_report(incident, events, playbooks.get(incident.type), site,
                           now=time.time())
@@ -171,19 +165,14 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         render_kpis_markdown,
         render_kpis_text,
     )
-    from gateway.store.sqlite import db as store
+    from gateway.store import open_records
 
     now = time.time()
     since, until = period(args.since, args.until, args.days, now)
     path = store_path(args)
     site, _ = _config(args, path)
-    conn = store.connect(path, readonly=True)
-    try:
-        kpis = compute_kpis(conn, since, until, site=site, now=now)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read store {path}: {exc}") from exc
-    finally:
-        conn.close()
+    with open_records(path, readonly=True) as records:
+        kpis = compute_kpis(records, since, until, site=site, now=now)
     if args.format == "json":
         text = json.dumps(kpis_to_json(kpis), ensure_ascii=False, indent=2) + "\n"
     elif args.format == "md":

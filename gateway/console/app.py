@@ -10,8 +10,6 @@ and /metrics needs a session; what a role may do is checked here.
 # and the routes made in a loop name their body model through a local variable.
 
 import asyncio
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +36,8 @@ from gateway.domain.model import SEVERITY_RANK
 from gateway.engine.state import OperatorCommand, statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import Playbook
-from gateway.store.sqlite import db
+from gateway.store import SharedReader
+from gateway.store.records import Records
 
 if TYPE_CHECKING:
     from gateway.daemon.gateway import Gateway
@@ -173,27 +172,16 @@ VERBS: dict[str, tuple[type[Body], str]] = {
 
 
 class Reader:
-    """A read-only store connection used from worker threads, one query at a time."""
+    """The store's reads from worker threads, one at a time on one read-only connection."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._shared = SharedReader(path)
 
-    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            if self._conn is None:
-                self._conn = db.connect(self.path, readonly=True)
-            return fn(self._conn)
-
-    async def __call__(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self._run, fn)
+    async def __call__(self, fn: Callable[[Records], T]) -> T:
+        return await asyncio.to_thread(self._shared.run, fn)
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._shared.close()
 
 
 RECHECK = 30.0  # seconds a cached session is trusted before the store is asked again
@@ -221,14 +209,14 @@ class Sessions:
         recent = [t for t in self.failures.get(name, []) if now - t < LOGIN_WINDOW]
         if len(recent) >= LOGIN_FAILURES and now - recent[-1] < LOGIN_PAUSE:
             raise HTTPException(429, f"too many failed logins for {name!r}; wait a minute")
-        user = await self.reader(lambda c: auth.authenticate(c, name, password))
+        user = await self.reader(lambda r: auth.authenticate(r, name, password))
         if user is None:
             self.failures[name] = [*recent, now]
             raise HTTPException(401, "wrong user name or password")
         self.failures.pop(name, None)
         length = self.gateway.site.console.session_seconds
         token = await self.gateway.store.call(
-            lambda c: auth.create_session(c, user.name, now, length))
+            lambda r: auth.create_session(r, user.name, now, length))
         self.cache[token] = _Session(user, now + length, now, now)
         return user, token, now + length
 
@@ -238,17 +226,17 @@ class Sessions:
         session = self.cache.get(token)
         if session is not None and now - session.checked_at > RECHECK:
             # a user disabled, or given a new password, from the CLI since
-            current = await self.reader(lambda c: auth.session_user(c, token, now))
+            current = await self.reader(lambda r: auth.session_user(r, token, now))
             if current is None:
                 self.cache.pop(token, None)
                 return None
             session.user = current
             session.checked_at = now
         if session is None:
-            user = await self.reader(lambda c: auth.session_user(c, token, now))
+            user = await self.reader(lambda r: auth.session_user(r, token, now))
             if user is None:
                 return None
-            expires = await self.reader(lambda c: _expires(c, token))
+            expires = await self.reader(lambda r: auth.session_expires(r, token))
             session = self.cache[token] = _Session(user, expires, now, now)
         if now >= session.expires_at or now - session.last_seen > idle:
             await self.logout(token)
@@ -258,13 +246,7 @@ class Sessions:
 
     async def logout(self, token: str) -> None:
         self.cache.pop(token, None)
-        await self.gateway.store.call(lambda c: auth.end_session(c, token))
-
-
-def _expires(conn: sqlite3.Connection, token: str) -> float:
-    row = conn.execute("SELECT expires_at FROM sessions WHERE token_hash = ?",
-                       (auth.token_hash(token),)).fetchone()
-    return float(row[0]) if row else 0.0
+        await self.gateway.store.call(lambda r: auth.end_session(r, token))
 
 
 def create_app(gateway: "Gateway") -> FastAPI:
@@ -390,7 +372,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
             if status != "live":
                 found = [i for i in found if i.status.value == status]
         else:
-            found = await reader(lambda c: db.list_incidents(c, include_closed=True,
+            found = await reader(lambda r: r.list_incidents(include_closed=True,
                                                              limit=limit * 5))
             if status == "closed":
                 found = [i for i in found if i.status.value == "closed"]
@@ -406,7 +388,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     async def load(incident_id: str) -> Incident:
         incident = gateway.state.incidents.get(incident_id)
         if incident is None:
-            incident = await reader(lambda c: db.get_incident(c, incident_id))
+            incident = await reader(lambda r: r.get_incident(incident_id))
         if incident is None:
             raise HTTPException(404, f"no incident {incident_id}")
         return incident
@@ -414,7 +396,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/incidents/{incident_id}", tags=["incidents"])
     async def incident(incident_id: str, user: User) -> dict[str, Any]:
         found = await load(incident_id)
-        events = await reader(lambda c: db.incident_events(c, incident_id))
+        events = await reader(lambda r: r.incident_events(incident_id))
         playbooks = gateway.engine.playbooks
         return {"incident": {**to_json(found), **incident_summary(found, playbooks)},
                 "playbook": _playbook_view(playbooks.get(found.type), found, events),
@@ -470,7 +452,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
             lang: Literal["zh", "en"] = "zh",
             format: Literal["html", "md"] = "html") -> Response:
         found = await load(incident_id)
-        events = await reader(lambda c: db.incident_events(c, incident_id))
+        events = await reader(lambda r: r.incident_events(incident_id))
         playbook = gateway.engine.playbooks.get(found.type)
         built = reports.build_report(found, events, playbook, gateway.site)
         if format == "md":
@@ -480,7 +462,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     @app.get("/api/tasks", tags=["incidents"])
     async def tasks(user: User, all: bool = False) -> dict[str, Any]:
-        found = await reader(lambda c: db.list_follow_ups(c, include_done=all))
+        found = await reader(lambda r: r.list_follow_ups(include_done=all))
         return {"tasks": [{"incident_id": t.incident_id, "id": t.id, "role": t.role,
                            "text": {"zh": t.text_zh, "en": t.text_en}, "due_at": t.due_at,
                            "status": t.status, "done_at": t.done_at, "done_by": t.done_by,
@@ -559,11 +541,12 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/actuators", tags=["points"])
     async def actuators(user: User) -> dict[str, Any]:
         last: dict[str, dict[str, Any]] = {}
-        closed = await reader(_recent_commands)
-        for action_id, status, created, done_at, detail, incident_id in closed:
-            actuator_id = action_id.partition(":")[2]
-            last.setdefault(actuator_id, {"incident_id": incident_id, "status": status,
-                                          "at": done_at or created, "detail": detail or ""})
+        closed = await reader(lambda r: r.recent_commands(500))
+        for row in closed:
+            actuator_id = row.action_id.partition(":")[2]
+            last.setdefault(actuator_id, {"incident_id": row.incident_id, "status": row.status,
+                                          "at": row.done_at or row.created_at,
+                                          "detail": row.detail or ""})
         for inc in gateway.state.incidents.values():
             for a in inc.actions:
                 seen = last.get(a.actuator_id)
@@ -590,7 +573,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     @app.get("/api/deadletters", tags=["points"])
     async def dead_letters(user: User,
                            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-        letters = await reader(lambda c: db.list_dead_letters(c, limit))
+        letters = await reader(lambda r: r.list_dead_letters(limit))
         return {"dead_letters": [{"at": d.at, "source": d.source, "topic": d.topic,
                                   "reason": d.reason, "detail": d.detail, "size": d.size,
                                   "payload": d.payload[:400].decode("utf-8", "replace")}
@@ -653,13 +636,6 @@ def create_app(gateway: "Gateway") -> FastAPI:
         return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     return app
-
-
-def _recent_commands(conn: sqlite3.Connection) -> list[tuple[str, str, float, float | None,
-                                                             str | None, str]]:
-    return list(conn.execute(
-        "SELECT action_id, status, created_at, done_at, detail, incident_id FROM outbox"
-        " WHERE kind = 'command' AND action_id != '' ORDER BY id DESC LIMIT 500"))
 
 
 def _token(request: Request) -> str:

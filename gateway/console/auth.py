@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
+
+from gateway.store.records import Records
+from gateway.store.values import UserRow
 
 ROLES = ("operator", "supervisor", "technician", "tester", "admin")
 
@@ -80,86 +82,73 @@ class User:
 # ----------------------------------------------------------------------------- store access
 
 
-def add_user(conn: sqlite3.Connection, name: str, display: str, roles: list[str],
+def _user(row: UserRow) -> User:
+    return User(row.name, row.display, row.roles, row.disabled)
+
+
+def add_user(records: Records, name: str, display: str, roles: list[str],
              password: str, now: float) -> None:
     _check(name, roles, password)
-    try:
-        conn.execute("INSERT INTO users (name, display, password, roles, created_at)"
-                     " VALUES (?,?,?,?,?)",
-                     (name, display or name, hash_password(password), ",".join(roles), now))
-    except sqlite3.IntegrityError:
-        raise ValueError(f"user {name!r} already exists") from None
+    records.add_user(UserRow(name, display or name, tuple(roles), False,
+                             hash_password(password)), now)
 
 
-def set_password(conn: sqlite3.Connection, name: str, password: str) -> None:
+def set_password(records: Records, name: str, password: str) -> None:
     _check(name, ["operator"], password)
-    if conn.execute("UPDATE users SET password = ? WHERE name = ?",
-                    (hash_password(password), name)).rowcount == 0:
+    if not records.update_user(name, password_hash=hash_password(password)):
         raise ValueError(f"no user {name!r}")
-    conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+    records.end_sessions(user=name)
 
 
-def set_disabled(conn: sqlite3.Connection, name: str, disabled: bool) -> None:
-    if conn.execute("UPDATE users SET disabled = ? WHERE name = ?",
-                    (disabled, name)).rowcount == 0:
+def set_disabled(records: Records, name: str, disabled: bool) -> None:
+    if not records.update_user(name, disabled=disabled):
         raise ValueError(f"no user {name!r}")
     if disabled:
-        conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
+        records.end_sessions(user=name)
 
 
-def set_roles(conn: sqlite3.Connection, name: str, roles: list[str]) -> None:
+def set_roles(records: Records, name: str, roles: list[str]) -> None:
     _check(name, roles, "x" * 8)
-    if conn.execute("UPDATE users SET roles = ? WHERE name = ?",
-                    (",".join(roles), name)).rowcount == 0:
+    if not records.update_user(name, roles=roles):
         raise ValueError(f"no user {name!r}")
 
 
-def list_users(conn: sqlite3.Connection) -> list[User]:
-    return [User(name, display, tuple(roles.split(",")), bool(disabled))
-            for name, display, roles, disabled in conn.execute(
-                "SELECT name, display, roles, disabled FROM users ORDER BY name")]
+def list_users(records: Records) -> list[User]:
+    return [_user(row) for row in records.list_users()]
 
 
-def user_count(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM users").fetchone()
-    return int(row[0])
-
-
-def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
-    row = conn.execute("SELECT display, password, roles, disabled FROM users WHERE name = ?",
-                       (name,)).fetchone()
+def authenticate(records: Records, name: str, password: str) -> User | None:
+    row = records.find_user(name)
     if row is None:
         # the same work as a real check, so a wrong name is not told apart by its timing
         check_password(password, _DUMMY_HASH)
         return None
-    display, stored, roles, disabled = row
-    if disabled or not check_password(password, stored):
+    if row.disabled or not check_password(password, row.password_hash):
         return None
-    return User(name, display, tuple(roles.split(",")))
+    return _user(row)
 
 
 def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_session(conn: sqlite3.Connection, user: str, now: float, length: float) -> str:
+def create_session(records: Records, user: str, now: float, length: float) -> str:
     token = secrets.token_urlsafe(32)
-    conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
-    conn.execute("INSERT INTO sessions (token_hash, user, created_at, expires_at)"
-                 " VALUES (?,?,?,?)", (token_hash(token), user, now, now + length))
+    records.add_session(token_hash(token), user, now, now + length)
     return token
 
 
-def session_user(conn: sqlite3.Connection, token: str, now: float) -> User | None:
-    row = conn.execute(
-        "SELECT u.name, u.display, u.roles FROM sessions s JOIN users u ON u.name = s.user"
-        " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
-        (token_hash(token), now)).fetchone()
-    return User(row[0], row[1], tuple(row[2].split(","))) if row else None
+def session_user(records: Records, token: str, now: float) -> User | None:
+    row = records.session_user(token_hash(token), now)
+    return _user(row) if row else None
 
 
-def end_session(conn: sqlite3.Connection, token: str) -> None:
-    conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+def session_expires(records: Records, token: str) -> float:
+    return records.session_expires(token_hash(token))
+
+
+def end_session(records: Records, token: str) -> None:
+    records.end_sessions(token_hash=token_hash(token))
 
 
 def _check(name: str, roles: list[str], password: str) -> None:

@@ -18,7 +18,7 @@ from gateway.domain.incident import Incident
 from gateway.domain.model import SEVERITY_RANK
 from gateway.playbook.definition import Playbook
 from gateway.points.conditioning import PointStatus
-from gateway.store.sqlite.db import WriteSet
+from gateway.store.values import WriteSet
 
 QUEUE_LIMIT = 2000
 HEARTBEAT = 15.0

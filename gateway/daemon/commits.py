@@ -28,14 +28,9 @@ import structlog
 
 from adapters.mqtt import InboundMessage
 from gateway.errors import StoreError
-from gateway.store.sqlite.db import (
-    DeadLetter,
-    OutboxItem,
-    Store,
-    StoreBehind,
-    WriteSet,
-    write_batch,
-)
+from gateway.store import DaemonStore
+from gateway.store.records import Records
+from gateway.store.values import DeadLetter, OutboxItem, StoreBehind, WriteSet
 
 log = structlog.get_logger("gateway.commits")
 
@@ -55,7 +50,7 @@ class Commit:
 
 
 class Committer:
-    def __init__(self, store: Store, counters: Counter[str]) -> None:
+    def __init__(self, store: DaemonStore, counters: Counter[str]) -> None:
         self.store = store
         self.counters = counters
         self.failing_since: float | None = None
@@ -92,7 +87,7 @@ class Committer:
                 self._recovered()
                 return items
             submitted = time.monotonic()
-            future = self.store.submit(partial(write_batch, ws=commit.ws, now=commit.now),
+            future = self.store.submit(partial(write, ws=commit.ws, now=commit.now),
                                        seq=commit.seq)
 
     def _failed(self, exc: StoreError) -> None:
@@ -127,6 +122,10 @@ class Committer:
         self.counters["inputs_lost_unstorable"] += len(commit.acks)
         log.critical("store_batch_dropped", error=repr(exc), size=len(commit.acks))
         return WriteSet(inflight_add=commit.ws.inflight_add, inflight_del=commit.ws.inflight_del)
+
+
+def write(records: Records, *, ws: WriteSet, now: float) -> list[OutboxItem]:
+    return records.write_batch(ws, now)
 
 
 def inputs_only(ws: WriteSet, messages: Sequence[InboundMessage], error: str) -> WriteSet:

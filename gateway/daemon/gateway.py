@@ -66,25 +66,9 @@ from gateway.points.conditioning import (
 )
 from gateway.points.decode import availability, decode, decode_modbus
 from gateway.points.modbus_plan import plan as modbus_plan
-from gateway.store.sqlite.db import (
-    SCHEMA_VERSION,
-    DaemonLock,
-    DeadLetter,
-    OutboxItem,
-    SignalRecord,
-    Store,
-    WriteSet,
-    check_store_file,
-    get_incident,
-    latest_config_version,
-    load_startup,
-    mark_outbox,
-    pending_commands,
-    prune,
-    record_config_version,
-    submit_command,
-    write_batch,
-)
+from gateway.store import SCHEMA_VERSION, DaemonLock, DaemonStore, check_store_file
+from gateway.store.records import Records
+from gateway.store.values import DeadLetter, OutboxItem, SignalRecord, WriteSet
 
 log = structlog.get_logger("gateway")
 
@@ -180,7 +164,7 @@ class Gateway:
         self._tg: asyncio.TaskGroup | None = None
         self._link_tasks: dict[str, asyncio.Task[None]] = {}
         self.clock = clock
-        self.store = Store(site.store_path, synchronous=site.store_synchronous,
+        self.store = DaemonStore(site.store_path, synchronous=site.store_synchronous,
                            allow_damaged=allow_damaged_store)
         self.lock = DaemonLock(site.store_path)
         self.state = EngineState()
@@ -242,7 +226,7 @@ class Gateway:
 
     async def _run_open(self) -> None:
         try:
-            startup = await self.store.call(load_startup)
+            startup = await self.store.call(lambda r: r.load_startup())
         except StoreError as exc:
             raise StoreError(f"cannot read the open incidents and points from "
                              f"{self.site.store_path}: {exc}. Restore the latest backup "
@@ -416,7 +400,7 @@ class Gateway:
         if self.outbox_done:
             done, self.outbox_done = self.outbox_done, []
             with contextlib.suppress(StoreError):
-                await self.store.call(partial(mark_outbox, results=done))
+                await self.store.call(lambda r: r.mark_outbox(done))
         log.info("gateway_drained", left_queued=self.inputs.qsize(),
                  outbox_unsent=self.outq.qsize(), in_time=loop.time() < deadline)
 
@@ -512,7 +496,7 @@ class Gateway:
     async def _submit(self, ws: WriteSet, now: float, messages: list[InboundMessage]) -> None:
         ws.outbox.extend(event_messages(self.engine.prefix, ws.events, ws.incidents))
         self._write_seq += 1
-        future = self.store.submit(partial(write_batch, ws=ws, now=now), seq=self._write_seq)
+        future = self.store.submit(lambda r: r.write_batch(ws, now), seq=self._write_seq)
         await self.commits.put(Commit(self._write_seq, future, ws, now, messages))
 
     async def _acknowledger(self) -> None:
@@ -913,16 +897,17 @@ class Gateway:
     async def _record_config_once(self, source: str, actor: str,
                                   change: ConfigDiff | None) -> None:
         version = self.config
-        latest = await self.store.call(latest_config_version)
+        latest = await self.store.call(lambda r: r.latest_config_version())
         if latest is not None and latest[1] == version.hash:
             return
         summary = list(change.summary) if change else ["first start" if latest is None
                                                         else "changed while stopped"]
         if change and change.needs_restart:
             summary.append("needs a restart to apply: " + ", ".join(change.needs_restart))
-        await self.store.call(partial(
-            record_config_version, at=self.clock(), hash=version.hash, actor=actor,
-            source=source, summary="; ".join(summary), files=json.dumps(list(version.files))))
+        at, text = self.clock(), "; ".join(summary)
+        await self.store.call(lambda r: r.record_config_version(
+            at=at, hash=version.hash, actor=actor, source=source, summary=text,
+            files=json.dumps(list(version.files))))
         log.info("config_version_recorded", config=version.short, source=source,
                  actor=actor or None)
 
@@ -945,7 +930,7 @@ class Gateway:
                 # one bounded batch per table per store job, with the pipeline's batches in
                 # between
                 removed = await self.store.call(partial(
-                    prune, now=self.clock(), signals_days=r["signals"] / 86400,
+                    _prune, now=self.clock(), signals_days=r["signals"] / 86400,
                     dead_letters_days=r["dead_letters"] / 86400,
                     commands_days=r["commands"] / 86400, outbox_days=r["outbox"] / 86400))
                 more = removed.pop("more")
@@ -1140,15 +1125,14 @@ class Gateway:
         reopen and follow-ups); None when the engine has it or no incident is named."""
         if not incident_id or incident_id in self.state.incidents:
             return None
-        return await self.store.call(partial(get_incident, incident_id=incident_id))
+        return await self.store.call(lambda r: r.get_incident(incident_id))
 
     async def command(self, command: OperatorCommand) -> tuple[bool, str]:
         """Give a command as the CLI does (queued in the store, so it is on record), but hear
         its result as soon as its batch is committed."""
         now = self.clock()
-        row_id = await self.store.call(partial(
-            submit_command, verb=command.verb, incident_id=command.incident_id,
-            actor=command.actor, args=dict(command.args), now=now))
+        row_id = await self.store.call(lambda r: r.submit_command(
+            command.verb, command.incident_id, command.actor, dict(command.args), now))
         self.queued_commands.add(row_id)
         stored = await self._stored_for(command.incident_id)
         waiter: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
@@ -1207,7 +1191,7 @@ class Gateway:
                 failing = False
 
     async def _poll_commands(self) -> None:
-        rows = await self.store.call(pending_commands)
+        rows = await self.store.call(lambda r: r.pending_commands())
         for row_id, verb, incident_id, actor, args in rows:
             if row_id in self.queued_commands:
                 continue
@@ -1215,6 +1199,10 @@ class Gateway:
             self.queued_commands.add(row_id)
             self.inputs.put_nowait(_Command(row_id, OperatorCommand(
                 verb, incident_id, actor, args), stored))
+
+
+def _prune(records: Records, **days: float) -> dict[str, int]:
+    return records.prune(**days)
 
 
 async def _until(done: Callable[[], bool], deadline: float) -> None:

@@ -19,9 +19,7 @@ real figures: they are listed apart with their drill score (from the incident sn
 
 from __future__ import annotations
 
-import json
 import math
-import sqlite3
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -30,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config.site import SiteConfig
-from gateway.domain.incident import Incident, from_json
+from gateway.domain.incident import Incident
 from gateway.domain.model import Text, Verdict
 from gateway.present.report import (
     ACK_TARGET,
@@ -46,6 +44,7 @@ from gateway.present.report import (
     markdown_page,
     utc_offset,
 )
+from gateway.store.records import Records
 
 MAINTENANCE_FALSE_ALARMS = 2  # this many false alarms in the period flag a device
 MAINTENANCE_RATE = 0.5  # ... or this share of its incidents,
@@ -178,24 +177,20 @@ class Kpis:
 # ----------------------------------------------------------------------------- compute
 
 
-def compute_kpis(conn: sqlite3.Connection, since: float, until: float, *,
+_KPI_EVENTS = ("incident_opened", "arrival", "deadline_missed", "prompt_timed_out")
+
+
+def compute_kpis(records: Records, since: float, until: float, *,
                  site: SiteConfig | None = None, now: float | None = None) -> Kpis:
     """KPIs of the incidents opened in ``[since, until)``; ``site`` only adds role names."""
     generated = time.time() if now is None else now
-    incidents = [from_json(json.loads(row[0])) for row in conn.execute(
-        "SELECT snapshot FROM incidents WHERE opened_at >= ? AND opened_at < ?"
-        " ORDER BY opened_at, id", (since, until))]
+    incidents = records.incidents_opened(since, until)
     drill_ids = {i.id for i in incidents if i.drill}
     names: dict[str, Text] = {}
     arrivals: dict[str, list[tuple[float, bool | None]]] = defaultdict(list)
     missed: Counter[tuple[str, str, str]] = Counter()
     types = {i.id: i.type for i in incidents}
-    for incident_id, kind, data_text in conn.execute(
-            "SELECT e.incident_id, e.kind, e.data FROM events e JOIN incidents i"
-            " ON i.id = e.incident_id WHERE i.opened_at >= ? AND i.opened_at < ? AND e.kind IN"
-            " ('incident_opened', 'arrival', 'deadline_missed', 'prompt_timed_out')"
-            " ORDER BY e.seq", (since, until)):
-        data: dict[str, Any] = json.loads(data_text)
+    for incident_id, kind, data in records.incident_event_data(since, until, _KPI_EVENTS):
         incident_type = types.get(incident_id, "")
         if kind == "incident_opened":
             if data.get("name_zh"):
@@ -230,7 +225,7 @@ def compute_kpis(conn: sqlite3.Connection, since: float, until: float, *,
         missed=tuple(MissedDeadline(t, k, item, count) for (t, k, item), count
                      in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))),
         devices=tuple(_devices(real)),
-        open_at_end=tuple(_open_at(conn, until)),
+        open_at_end=tuple(_open_at(records, until)),
         drills=tuple(_drill(i, min(until, generated)) for i in incidents if i.drill),
         type_names=names)
 
@@ -264,20 +259,9 @@ def _devices(real: Sequence[Incident]) -> list[DeviceRate]:
     return sorted(rates, key=lambda d: (-d.false_alarms, -d.rate, -d.incidents, d.device))
 
 
-def _open_at(conn: sqlite3.Connection, until: float) -> list[OpenIncident]:
-    out = []
-    for snapshot, in conn.execute(
-            "SELECT snapshot FROM incidents WHERE opened_at < ?"
-            " AND (closed_at IS NULL OR closed_at > ?) ORDER BY opened_at, id", (until, until)):
-        incident = from_json(json.loads(snapshot))
-        last = conn.execute(
-            "SELECT kind FROM events WHERE incident_id = ? AND kind IN ('closed', 'reopened')"
-            " AND at <= ? ORDER BY seq DESC LIMIT 1", (incident.id, until)).fetchone()
-        if last is not None and last[0] == "closed":
-            continue  # closed by then, reopened later
-        out.append(OpenIncident(incident.id, incident.type, incident.status.value,
-                                incident.opened_at, incident.location.label(), incident.drill))
-    return out
+def _open_at(records: Records, until: float) -> list[OpenIncident]:
+    return [OpenIncident(i.id, i.type, i.status.value, i.opened_at, i.location.label(), i.drill)
+            for i in records.incidents_open_at(until)]
 
 
 def _drill(incident: Incident, now: float) -> DrillResult:

@@ -11,7 +11,7 @@ from gateway.domain.model import Event
 from gateway.engine.state import statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import BranchDef, Playbook
-from gateway.store.sqlite.db import FollowUpTask, StoredSignal
+from gateway.store.values import FollowUpTask, StoredSignal
 
 _STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",
            "resolved": "已解除 resolved", "closed": "已关闭 closed"}
