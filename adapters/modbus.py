@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 
+from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
 from adapters.modbus_values import (
     EXCEPTION_NAMES,
     BlockRead,
@@ -35,6 +36,7 @@ from adapters.modbus_values import (
     Report,
     UnitHealth,
 )
+from gateway.domain.effects import Effect, ModbusWrite
 
 log = structlog.get_logger("adapters.modbus")
 
@@ -57,13 +59,20 @@ class _Group:
 
 @dataclass
 class ModbusLink:
+    """One Modbus connection as an adapter (``adapters.interface.Adapter``): its items are
+    ``BlockRead``, ``BlockRefused`` and ``UnitHealth``; it sends the ``ModbusWrite`` effects
+    of its connection. Polled values need no acknowledgement: a reading missed is read again."""
+
     settings: LinkSettings
     blocks: list[ReadBlock]
     intervals: dict[str, float]
-    report: Callable[[Report], None]
+    deliver: Deliver
     units: dict[int, _Unit] = field(default_factory=dict)
 
+    kind = "modbus"
+
     def __post_init__(self) -> None:
+        self._writes: set[asyncio.Task[str]] = set()
         self._lock = asyncio.Lock()
         self._client: Any = None
         self._connected = asyncio.Event()
@@ -73,8 +82,29 @@ class ModbusLink:
                         for name, interval in self.intervals.items()}
 
     @property
+    def name(self) -> str:
+        return self.settings.id
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    async def wait_ready(self) -> None:
+        return  # a device not answering yet must not hold the gateway back
+
+    def ack(self, items: Sequence[Report]) -> None:
+        return
+
+    def ledger(self, items: Sequence[Report]) -> Ledger:
+        return Ledger()
+
+    def health(self) -> AdapterHealth:
+        return AdapterHealth(connected=self.connected,
+                             units_offline=tuple(sorted(self.offline_units())),
+                             sending=len(self._writes))
+
+    def _report(self, item: Report) -> None:
+        self.deliver(self, item)
 
     def offline_units(self) -> list[int]:
         return [unit_id for unit_id, unit in self.units.items() if unit.online is False]
@@ -144,7 +174,7 @@ class ModbusLink:
         for unit_id, unit in self.units.items():
             if unit.online is not False:
                 unit.online = False
-                self.report(UnitHealth(self.settings.id, unit_id, False, reason, time.time()))
+                self._report(UnitHealth(self.settings.id, unit_id, False, reason, time.time()))
 
     # ------------------------------------------------------------------ polling
 
@@ -176,10 +206,10 @@ class ModbusLink:
             now = time.time()
             if isinstance(outcome, tuple):
                 self._answered(block.unit, unit, now)
-                self.report(BlockRead(self.settings.id, block, outcome, now))
+                self._report(BlockRead(self.settings.id, block, outcome, now))
             elif isinstance(outcome, int):
                 self._answered(block.unit, unit, now)
-                self.report(BlockRefused(self.settings.id, block, outcome, now))
+                self._report(BlockRefused(self.settings.id, block, outcome, now))
             else:
                 skipped.add(block.unit)
                 self._unanswered(block.unit, unit, outcome, now)
@@ -213,7 +243,7 @@ class ModbusLink:
             if unit.online is False:
                 log.info("modbus_unit_online", connection=self.settings.id, unit=unit_id)
             unit.online = True
-            self.report(UnitHealth(self.settings.id, unit_id, True, "answering", now))
+            self._report(UnitHealth(self.settings.id, unit_id, True, "answering", now))
 
     def _unanswered(self, unit_id: int, unit: _Unit, reason: str, now: float) -> None:
         unit.failures += 1
@@ -224,9 +254,29 @@ class ModbusLink:
             unit.online = False
             log.warning("modbus_unit_offline", connection=self.settings.id, unit=unit_id,
                         reason=reason, retry="with back-off; the other units keep polling")
-            self.report(UnitHealth(self.settings.id, unit_id, False, reason, now))
+            self._report(UnitHealth(self.settings.id, unit_id, False, reason, now))
 
     # ------------------------------------------------------------------ writes
+
+    def accepts(self, effect: Effect) -> bool:
+        return isinstance(effect, ModbusWrite) and effect.connection == self.settings.id
+
+    async def send(self, effect: Effect) -> Awaitable[str]:
+        """Start the write (writes and polls take turns on the line, in order); what is
+        returned resolves once the unit has answered it."""
+        if not isinstance(effect, ModbusWrite) or effect.connection != self.settings.id:
+            raise SendError(f"{self.settings.describe()} does not take {effect!r}")
+        task = asyncio.create_task(self._send(effect))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task
+
+    async def _send(self, effect: ModbusWrite) -> str:
+        try:
+            await self.write(effect.unit, effect.table, effect.address, effect.value)
+        except ModbusWriteError as exc:
+            raise SendError(str(exc)) from exc
+        return "unit acknowledged the write"
 
     async def write(self, unit: int, table: str, address: int, value: bool | int) -> None:
         """Write a coil or a holding register; raises ModbusWriteError if it did not take."""

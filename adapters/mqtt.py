@@ -25,7 +25,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,7 +33,9 @@ import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
 from adapters.mqtt_inflight import Arrival, Inflight
+from gateway.domain.effects import Effect, MqttPublish, Notify
 
 log = structlog.get_logger("adapters.mqtt")
 
@@ -63,6 +65,9 @@ class MqttSettings:
     # stopped delivering (``probe_waiting_since``); None: no probe
     probe_topic: str | None = None
     probe_every: float = 10.0
+    # notifications (``Notify`` effects) are published on ``<notify_prefix>/<role>``; None:
+    # this adapter does not carry them
+    notify_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +106,18 @@ def _file_error(exc: BaseException) -> str:
 
 
 class MqttAdapter:
-    def __init__(self, settings: MqttSettings, on_message: Callable[[InboundMessage], None],
+    """The site's broker as an adapter (``adapters.interface.Adapter``): its items are
+    ``InboundMessage``; it sends MQTT publishes and, with ``notify_prefix``, notifications."""
+
+    name = "mqtt"
+    kind = "mqtt"
+
+    def __init__(self, settings: MqttSettings, deliver: Deliver,
                  *, stored_inflight: Iterable[int] = ()) -> None:
         """``stored_inflight``: packet ids an earlier run committed without knowing whether its
         PUBACK reached the broker (kept in the store; see ``Inflight.changes_for_store``)."""
         self.settings = settings
-        self._on_message_cb = on_message
+        self._deliver = deliver
         self.received = Inflight(stored_inflight)
         self._barrier: tuple[int, int] | None = None  # (UNSUBSCRIBE packet id, PUBACK mark)
         self._barrier_due = False
@@ -206,6 +217,15 @@ class MqttAdapter:
     async def wait_subscribed(self) -> None:
         """Connected and every subscription granted: from here on, nothing is missed."""
         await self._subscribed.wait()
+
+    async def wait_ready(self) -> None:
+        await self.wait_subscribed()
+
+    def health(self) -> AdapterHealth:
+        return AdapterHealth(
+            connected=self.connected, unacknowledged=self.unacknowledged(),
+            oldest_unacknowledged=self.oldest_unacknowledged(),
+            probe_waiting_since=self.probe_waiting_since, sending=self.inflight)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -324,14 +344,15 @@ class MqttAdapter:
 
     # ------------------------------------------------------------------ operations
 
-    def ack(self, message: InboundMessage) -> None:
-        """The store has committed ``message``: send its PUBACK, now if connected, else when
-        the broker sends it again after the reconnect. A message of a session the broker has
-        since dropped is not acknowledged: its packet id may name another message by now."""
-        if message.qos == 0 or not self.received.committed(message.mid, message.token):
-            return
-        if self.connected:
-            self._puback(message.mid)
+    def ack(self, items: Sequence[InboundMessage]) -> None:
+        """The store has committed these messages: send their PUBACKs, now if connected, else
+        when the broker sends them again after the reconnect. A message of a session the broker
+        has since dropped is not acknowledged: its packet id may name another message by now."""
+        for message in items:
+            if message.qos == 0 or not self.received.committed(message.mid, message.token):
+                continue
+            if self.connected:
+                self._puback(message.mid)
 
     def _puback(self, mid: int) -> None:
         if self._client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -364,10 +385,44 @@ class MqttAdapter:
     def oldest_unacknowledged(self) -> float | None:
         return self.received.oldest_unacknowledged()
 
-    def changes_for_store(self, committing: Iterable[InboundMessage],
-                          ) -> tuple[list[int], list[int]]:
-        return self.received.changes_for_store(
-            (m.mid, m.token) for m in committing if m.qos > 0)
+    def ledger(self, items: Sequence[InboundMessage]) -> Ledger:
+        """The packet ids to keep in flight with the batch that commits ``items`` (and those
+        no longer to keep): see ``Inflight.changes_for_store``."""
+        add, remove = self.received.changes_for_store(
+            (m.mid, m.token) for m in items if m.qos > 0)
+        return Ledger(add, remove)
+
+    def accepts(self, effect: Effect) -> bool:
+        return isinstance(effect, MqttPublish) or (
+            isinstance(effect, Notify) and self.settings.notify_prefix is not None)
+
+    async def send(self, effect: Effect) -> Awaitable[str]:
+        """Publish (once connected); what is returned resolves once the broker has
+        acknowledged it."""
+        if isinstance(effect, MqttPublish):
+            topic, payload, qos, retain = effect.topic, effect.payload, effect.qos, effect.retain
+        elif isinstance(effect, Notify) and self.settings.notify_prefix is not None:
+            topic, payload, qos, retain = (f"{self.settings.notify_prefix}/{effect.role}",
+                                           effect.payload, 1, False)
+        else:
+            raise SendError(f"the broker does not carry {type(effect).__name__}")
+        if not self.connected:
+            await self.wait_connected()
+        published = self.publish(topic, payload, qos, retain)
+        answer: asyncio.Future[str] = published.get_loop().create_future()
+
+        def answered(future: asyncio.Future[None]) -> None:
+            if answer.done():
+                return
+            if future.cancelled():
+                answer.cancel()  # the session ended: sent again at the next start
+            elif (error := future.exception()) is not None:
+                answer.set_exception(SendError(str(error)))
+            else:
+                answer.set_result("broker acknowledged")
+
+        published.add_done_callback(answered)
+        return answer
 
     def publish(self, topic: str, payload: str | bytes, qos: int = 1,
                 retain: bool = False) -> asyncio.Future[None]:
@@ -447,7 +502,7 @@ class MqttAdapter:
             if message.qos > 0 and self.received.committed(message.mid, token):
                 self._puback(message.mid)
             return
-        self._on_message_cb(InboundMessage(
+        self._deliver(self, InboundMessage(
             topic=topic, payload=bytes(message.payload), qos=message.qos, mid=message.mid,
             retained=bool(message.retain), duplicate=bool(message.dup),
             received_at=time.time(), bad_topic=bad_topic, token=token))

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain import drill
+from gateway.domain.effects import Purpose
 from gateway.domain.model import IncidentStatus, PointState, Signal
 from gateway.engine.machine import Engine
 from gateway.errors import CommandError
@@ -175,7 +176,7 @@ def test_a_drill_incident_withholds_its_writes_and_a_real_one_beside_it_does_not
     h.signal("B1-F3-MCP1")
     building = {i.id: i.location.building for i in h.state.incidents.values()}
     recalls = {(building[p.incident_id], p.withhold) for o in h.log for p in o.effects
-               if p.kind == "command"}
+               if p.purpose is Purpose.COMMAND}
     assert recalls == {("1", False), ("2", True)}
 
 
@@ -242,7 +243,8 @@ def trouble(point_id: str, h: Harness, condition: str = "low_battery") -> Signal
 
 
 def test_the_report_names_every_place_and_each_new_alarm(h: Harness) -> None:
-    from gateway.present.report import build_report, render_markdown
+    from gateway.present.report import build_report
+    from gateway.present.report_render import render_markdown
 
     h.signal("B1-F8-Z2", device="SD-01")
     incident_id = h.only().id

@@ -471,27 +471,6 @@ def test_live_stream_carries_a_new_alarm_within_a_second(daemon: Daemon,
     assert arrived[0][1]["kind"] in ("incident_opened", "signal")
 
 
-def test_sessions_end_when_idle(tmp_path: Path, broker: Broker) -> None:
-    config = site_files(tmp_path)
-    site = yaml.safe_load(config.read_text())
-    site["console"] = {"idle_timeout": "2s", "session_length": "1h"}
-    config.write_text(yaml.safe_dump(site, allow_unicode=True))
-    d = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
-    add_user(d, "op", "operator")
-    d.start()
-    try:
-        wait_until(lambda: _up(d), what="console listening")
-        api = Api(d, "op")
-        assert api.get("/api/me").status_code == 200
-        time.sleep(1.0)
-        assert api.get("/api/me").status_code == 200  # in use: not idle
-        time.sleep(2.5)
-        r = api.get("/api/me")
-        assert r.status_code == 401
-        assert "expired" in r.json()["error"]
-    finally:
-        d.terminate()
-
 
 def test_console_binds_to_loopback_by_default() -> None:
     from gateway.config.site import load_config
@@ -502,40 +481,6 @@ def test_console_binds_to_loopback_by_default() -> None:
     off = load_config(ROOT / "config" / "site.yaml", environ={"ALARM_GATEWAY_CONSOLE": "off"})
     assert not off.console.enabled
 
-
-def test_a_shelved_point_is_recorded_but_opens_nothing_until_unshelved(
-        daemon: Daemon, broker_m: Broker) -> None:
-    tech, op = Api(daemon, "tech"), Api(daemon, "op")
-    r = op.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30, "reason": "x"})
-    assert r.status_code == 403
-    r = tech.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30})
-    assert (r.status_code, r.json()["problems"][0]["field"]) == (422, "reason")
-    assert tech.post("/api/points/NOPE/shelve", {"reason": "x"}).status_code == 404
-    r = tech.post("/api/points/B1-F2-Z2/shelve", {"minutes": 30, "reason": "探头更换中"})
-    assert r.status_code == 200, r.text
-    assert "B1-F2-Z2 shelved until" in r.json()["result"]
-    point = tech.get("/api/points", building="1", kind="smoke_detector").json()["points"]
-    shelf = next(p for p in point if p["id"] == "B1-F2-Z2")["shelved"]
-    assert (shelf["by"], shelf["reason"]) == ("tech", "探头更换中")
-    before = {i["id"] for i in op.get("/api/incidents", status="all").json()["incidents"]}
-    with Publisher(broker_m.host, broker_m.port) as pub:
-        pub.publish("demo/fire/b1/f2/z2", fire_payload("SD-09"))
-    wait_until(lambda: query_store(daemon, "SELECT count(*) FROM signals WHERE point_id ="
-                                   " 'B1-F2-Z2'")[0][0] == 1, what="the shelved signal kept")
-    assert query_store(daemon, "SELECT incidents FROM signals WHERE point_id = 'B1-F2-Z2'") \
-        == [("",)]
-    assert {i["id"] for i in op.get("/api/incidents", status="all").json()[
-        "incidents"]} == before
-    # back in service while still in alarm: announced at once
-    assert tech.client.delete("/api/points/B1-F2-Z2/shelve").status_code == 200
-    wait_until(lambda: query_store(
-        daemon, "SELECT count(*) FROM signal_incidents si JOIN signals s ON s.id ="
-        " si.signal_id WHERE s.point_id = 'B1-F2-Z2'")[0][0] == 1,
-        what="the unshelved alarm announced")
-    kinds = [r[0] for r in query_store(daemon, "SELECT kind FROM events WHERE point_id ="
-                                       " 'B1-F2-Z2' AND incident_id = '' ORDER BY seq")]
-    assert kinds == ["point_shelved", "point_unshelved"]
-    assert tech.client.delete("/api/points/B1-F2-Z2/shelve").status_code == 409
 
 
 def query_store(daemon: Daemon, sql: str) -> list[tuple[object, ...]]:

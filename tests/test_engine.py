@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.site import SiteConfig, load_config
+from gateway.domain.effects import ModbusWrite, MqttPublish, Notify, Purpose, target
 from gateway.domain.incident import Incident, from_json, to_json
 from gateway.domain.model import (
     ActionStatus,
@@ -133,8 +134,8 @@ def test_second_device_in_same_zone_confirms_and_recalls_that_buildings_elevator
     incident = h.only()
     assert incident.stage == "confirmed"
     assert sorted(a.actuator_id for a in incident.actions) == ["ELV-B1-L1", "ELV-B1-L2"]
-    commands = sorted((p.topic, json.loads(p.payload)["cmd"]) for p in out.effects
-                      if p.kind == "command")
+    commands = sorted((p.effect.topic, json.loads(p.effect.payload)["cmd"]) for p in out.effects
+                      if p.purpose is Purpose.COMMAND and isinstance(p.effect, MqttPublish))
     assert commands == [("demo/elevator/b1/l1/cmd", "fire_recall"),
                         ("demo/elevator/b1/l2/cmd", "fire_recall")]
     assert {p.id for p in incident.prompts} == {"call_119", "cut_gas_and_power", "start_pa"}
@@ -205,8 +206,8 @@ def test_missed_deadline_escalates_once_to_the_named_role(h: Harness) -> None:
     assert missed[0].data["late"] is False
     escalated = [e for e in out.events if e.kind == "escalated"]
     assert escalated[0].data["to"] == "duty_supervisor"
-    assert [p.topic for p in out.effects if p.kind == "notify"] == [
-        "alarm-gateway/demo/notify/duty_supervisor"]
+    notified = [p.effect for p in out.effects if p.purpose is Purpose.NOTIFY]
+    assert [n.role for n in notified if isinstance(n, Notify)] == ["duty_supervisor"]
     assert h.only().step("verify").status is StepStatus.OVERDUE  # type: ignore[union-attr]
     assert not h.tick(10).events
 
@@ -312,7 +313,7 @@ def test_drill_incident_withholds_actuator_writes_and_stays_apart_from_real_ones
         h: Harness) -> None:
     h.signal("B1-F12-Z3", device="SD-01", drill=True)
     out = h.signal("B1-F12-Z3", device="SD-02", drill=True)
-    commands = [p for p in out.effects if p.kind == "command"]
+    commands = [p for p in out.effects if p.purpose is Purpose.COMMAND]
     assert commands
     assert all(p.withhold for p in commands)
     h.signal("B1-F12-Z3", device="SD-01")
@@ -370,9 +371,10 @@ def test_events_go_out_as_one_message_per_incident_in_order(h: Harness) -> None:
     events = [*first.events, *second.events, *third.events]
     incidents = {**first.incidents, **second.incidents, **third.incidents}
     messages = event_messages("alarm-gateway/demo", events, incidents)
-    assert [m.topic for m in messages] == ["alarm-gateway/demo/incidents/INC-000001/events",
-                                           "alarm-gateway/demo/incidents/INC-000002/events"]
-    body = json.loads(messages[0].payload)
+    assert [m.target for m in messages] == ["alarm-gateway/demo/incidents/INC-000001/events",
+                                            "alarm-gateway/demo/incidents/INC-000002/events"]
+    assert isinstance(messages[0].effect, MqttPublish)
+    body = json.loads(messages[0].effect.payload)
     assert body["stage"] == "confirmed"
     kinds = [e["kind"] for e in body["events"]]
     assert kinds[:4] == ["incident_opened", "stage_entered", "step_started", "step_started"]
@@ -389,8 +391,9 @@ def confirm_building_2(h: Harness) -> Incident:
 def test_modbus_recall_is_done_only_when_the_elevator_confirms(h: Harness,
                                                                 engine: Engine) -> None:
     incident = confirm_building_2(h)
-    writes = sorted(p.topic for o in h.log for p in o.effects if p.kind == "command")
-    assert writes == ["modbus://elevators/1/coil/0", "modbus://elevators/2/coil/0"]
+    writes = [p.effect for o in h.log for p in o.effects if p.purpose is Purpose.COMMAND]
+    assert sorted(writes, key=target) == [ModbusWrite("elevators", 1, "coil", 0, True),
+                                          ModbusWrite("elevators", 2, "coil", 0, True)]
     for action in incident.actions:
         h.run(engine.on_action_result(h.state, incident.id, action.id, ActionStatus.SENT,
                                       "unit acknowledged the write", h.now))
@@ -463,8 +466,8 @@ def test_gas_level_1_opens_and_level_2_closes_the_shut_off_valve(h: Harness) -> 
     assert incident.stage == "level2"
     assert [(a.actuator_id, a.feedback_point) for a in incident.actions] == [
         ("V-GAS-B1-01", "V-GAS-B1-01-POS")]
-    assert [p.topic for p in out.effects if p.kind == "command"] == [
-        "modbus://valves/1/coil/0"]
+    assert [p.effect for p in out.effects if p.purpose is Purpose.COMMAND] == [
+        ModbusWrite("valves", 1, "coil", 0, True)]
 
 
 def test_gas_already_at_level_2_when_first_seen_goes_straight_to_level_2(h: Harness) -> None:

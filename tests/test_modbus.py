@@ -286,7 +286,7 @@ def test_the_gateway_adapter_polls_and_writes_over_rtu_on_a_serial_line_pair() -
                     LinkSettings("rtu", "rtu", device=line.client_port, baudrate=19200,
                                  timeout=0.5),
                     [ReadBlock(7, "holding", 0, 16, "default")], {"default": 0.2},
-                    reports.append)
+                    lambda _link, report: reports.append(report))
                 task = asyncio.create_task(link.run())
                 try:
                     await until(lambda: any(isinstance(r, BlockRead) for r in reports))

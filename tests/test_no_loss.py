@@ -103,7 +103,7 @@ def test_gateway_killed_mid_storm_then_300_more_alarms_are_all_stored_once(
     wait_until(lambda: count_stored(daemon.store) >= 5300, timeout=90, what="5,300 stored")
     time.sleep(1.0)
     assert_each_once(daemon.store, 5300)
-    assert query(daemon.store, "SELECT count(*) FROM mqtt_inflight")[0][0] < 600
+    assert query(daemon.store, "SELECT count(*) FROM ledgers WHERE adapter = 'mqtt'")[0][0] < 600
 
 
 @pytest.mark.timeout(180)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.site import SiteConfig, load_config
+from gateway.domain.effects import Notify, Purpose, payload_text
 from gateway.domain.incident import Incident
 from gateway.domain.model import (
     ActionStatus,
@@ -91,13 +92,13 @@ def since(h: Harness, mark: int) -> list[tuple[object, ...]]:
 
 
 def commands(*outcomes: Outcome) -> list[tuple[str, str, bool]]:
-    return [(p.topic, p.payload, p.withhold) for o in outcomes for p in o.effects
-            if p.kind == "command"]
+    return [(p.target, payload_text(p.effect), p.withhold) for o in outcomes for p in o.effects
+            if p.purpose is Purpose.COMMAND]
 
 
 def notices(*outcomes: Outcome) -> list[tuple[str, bool]]:
-    return [(p.topic.rsplit("/", 1)[1], p.withhold) for o in outcomes for p in o.effects
-            if p.kind == "notify"]
+    return [(p.effect.role, p.withhold) for o in outcomes for p in o.effects
+            if isinstance(p.effect, Notify)]
 
 
 def dispatch(h: Harness, *outcomes: Outcome) -> None:
@@ -105,7 +106,7 @@ def dispatch(h: Harness, *outcomes: Outcome) -> None:
     sent (a sent command with feedback is done only when its point confirms it)."""
     for outcome in outcomes:
         for p in outcome.effects:
-            if p.kind == "command":
+            if p.purpose is Purpose.COMMAND:
                 status, detail = ((ActionStatus.WITHHELD, "drill: real write withheld")
                                   if p.withhold else (ActionStatus.SENT, "acknowledged"))
                 h.run(h.engine.on_action_result(h.state, p.incident_id, p.action_id, status,

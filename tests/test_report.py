@@ -27,11 +27,9 @@ from gateway.present.report import (
     IncidentReport,
     ResponseItem,
     build_report,
-    clock,
-    md_escape,
-    render_html,
-    render_markdown,
 )
+from gateway.present.report_render import md_escape, render_html, render_markdown
+from gateway.present.words import clock
 from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
 from gateway.store.values import WriteSet

@@ -351,20 +351,6 @@ def test_broker_down_too_long_raises_a_system_incident_and_its_return_clears_it(
     assert d.terminate() == 0
 
 
-def test_a_silent_adapter_raises_a_system_incident(tmp_path: Path, broker: Broker,
-                                                   spawn: Spawn) -> None:
-    config = site_files(tmp_path)
-    edit_yaml(config, lambda site: site.update(supervision={"silent_after": {"mqtt": "2s"}}))
-    d = spawn(config)
-    d.start()
-    wait_until(lambda: query(d.store, "SELECT type FROM incidents") == [("gateway_health",)],
-               timeout=15, what="the silence noticed")
-    with Publisher(broker.host, broker.port) as pub:
-        pub.publish("demo/fire/b1/f1/z1", fire_payload("SD-01", state="normal"))
-    wait_until(lambda: query(d.store, "SELECT state FROM points WHERE id = 'SYS-SILENT-MQTT'")
-               == [("normal",)], what="heard again")
-    assert d.terminate() == 0
-
 
 def test_unknown_adapter_in_supervision_is_a_config_error(tmp_path: Path) -> None:
     config = site_files(tmp_path)

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+from adapters.fake import FakeAdapter
 from adapters.mqtt import InboundMessage
 from gateway.daemon.commits import Commit, Committer, storable, storable_text, write
+from gateway.daemon.inputs import Delivery
+from gateway.daemon.intake_mqtt import letter
 from gateway.daemon.reporting import Reports
 from gateway.errors import StoreError
 from gateway.store.sqlite.records import SqliteRecords
@@ -142,9 +145,17 @@ def message(n: int) -> InboundMessage:
                           mid=n, retained=False, duplicate=False, received_at=T0)
 
 
+BROKER = FakeAdapter("mqtt", lambda adapter, item: None)
+
+
 def commit_of(st: Store, ws: WriteSet, seq: int = 1) -> Commit:
     return Commit(seq, st.submit(partial(write, ws=ws, now=T0), seq=seq), ws, T0,
-                  [message(1), message(2)])
+                  [Delivery(BROKER, message(1)), Delivery(BROKER, message(2))])
+
+
+def committer(st: Store, counters: Counter[str]) -> Committer:
+    return Committer(st, counters, lambda inputs, detail: [
+        letter(d.item, "unstorable", detail) for d in inputs])
 
 
 def test_a_batch_with_text_sqlite_cannot_hold_is_stored_with_that_text_escaped(
@@ -156,7 +167,7 @@ def test_a_batch_with_text_sqlite_cannot_hold_is_stored_with_that_text_escaped(
         st = Store(path)
         await st.open()
         counters: Counter[str] = Counter()
-        await Committer(st, counters).stored(commit_of(st, WriteSet(dead_letters=[bad])))
+        await committer(st, counters).stored(commit_of(st, WriteSet(dead_letters=[bad])))
         await st.close()
         return counters
 
@@ -172,12 +183,12 @@ def test_a_batch_the_store_will_not_take_at_all_keeps_its_inputs_as_dead_letters
         tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     ws = WriteSet(meta={"k1": object()},  # type: ignore[dict-item]
-                  command_results=[(5, True, "done")], inflight_add=[1, 2])
+                  command_results=[(5, True, "done")], ledgers={"mqtt": ([1, 2], [])})
 
     async def main() -> None:
         st = Store(path)
         await st.open()
-        await Committer(st, Counter()).stored(commit_of(st, ws))
+        await committer(st, Counter()).stored(commit_of(st, ws))
         await st.call(put("k2"))  # and the store goes on
         await st.close()
 
@@ -185,7 +196,8 @@ def test_a_batch_the_store_will_not_take_at_all_keeps_its_inputs_as_dead_letters
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT topic, reason FROM dead_letters ORDER BY id").fetchall() == [
         ("demo/fire/b1/f1/z1", "unstorable"), ("demo/fire/b1/f1/z2", "unstorable")]
-    assert conn.execute("SELECT mid FROM mqtt_inflight ORDER BY mid").fetchall() == [(1,), (2,)]
+    assert conn.execute("SELECT adapter, id FROM ledgers ORDER BY id").fetchall() == [
+        ("mqtt", 1), ("mqtt", 2)]
     conn.close()
 
 

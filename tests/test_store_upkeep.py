@@ -83,7 +83,7 @@ CREATE INDEX IF NOT EXISTS follow_ups_due ON follow_ups (status, due_at);
 
 V1_TABLES = {"meta", "events", "signals", "signal_incidents", "incidents", "points", "outbox",
              "dead_letters", "mqtt_rx", "commands"}
-NEW_TABLES = {"follow_ups", "users", "sessions", "config_versions", "mqtt_inflight"}
+NEW_TABLES = {"follow_ups", "users", "sessions", "config_versions", "ledgers"}
 # version 4 drops mqtt_rx (redeliveries are told by the protocol, not by content) and gives
 # points a heartbeat count; every other table keeps its rows as they are
 GONE_TABLES = {"mqtt_rx"}
@@ -175,7 +175,7 @@ def test_a_v1_store_migrates_to_the_latest_schema_with_its_rows_intact(
 
     conn = schema.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4, 5))
+        assert (conn.migrated_from, conn.migrations) == (1, (2, 3, 4, 5, 6))
         assert tables(conn) == LATEST_TABLES
         assert dump(conn, KEPT_TABLES) == before
         # the points gain a heartbeat count and their conditions; signals which condition
@@ -204,7 +204,7 @@ def test_a_fresh_store_and_a_migrated_one_have_the_same_schema(tmp_path: Path,
     fresh = schema.connect(tmp_path / "fresh.sqlite3")
     migrated = schema.connect(tmp_path / "old.sqlite3")
     try:
-        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4, 5))
+        assert (fresh.migrated_from, fresh.migrations) == (0, (1, 2, 3, 4, 5, 6))
         assert schema_objects(fresh) == schema_objects(migrated)
         assert ("index", "config_versions_hash") in schema_objects(fresh)
     finally:
@@ -218,7 +218,7 @@ def test_a_v2_store_from_before_the_console_gets_its_users_and_sessions(
     build_old_store(path, fire, version=2)  # follow_ups, but no users/sessions, at version 2
     conn = schema.connect(path)
     try:
-        assert (conn.migrated_from, conn.migrations) == (2, (3, 4, 5))
+        assert (conn.migrated_from, conn.migrations) == (2, (3, 4, 5, 6))
         assert tables(conn) == LATEST_TABLES
         conn.execute("INSERT INTO users (name, display, password, roles, created_at)"
                      " VALUES ('a', 'A', 'x', '[]', 0)")
@@ -261,7 +261,7 @@ def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, fire: Incident
     monkeypatch.undo()
     conn = schema.connect(path)
     try:
-        assert conn.migrations == (3, 4, 5)
+        assert conn.migrations == (3, 4, 5, 6)
     finally:
         conn.close()
 
@@ -522,7 +522,7 @@ def test_restore_migrates_an_old_backup_and_refuses_bad_sources(tmp_path: Path,
     build_old_store(old, fire, version=1)
     info = backups.restore(old, path, now=time.time())  # no store yet: nothing to move aside
     assert info.aside is None
-    assert (info.schema_version, info.migrations) == (1, (2, 3, 4, 5))
+    assert (info.schema_version, info.migrations) == (1, (2, 3, 4, 5, 6))
     assert user_version(path) == schema.SCHEMA_VERSION
     assert user_version(old) == 1
 
@@ -647,5 +647,24 @@ def test_prune_with_no_retention_keeps_the_table(tmp_path: Path, fire: Incident)
         with schema.transaction(conn):  # in a caller's transaction: bounded by max_batches
             capped = retention.prune(conn, now=NOW, batch=4, max_batches=2, **RETENTION)
         assert (capped["signals"], capped["more"]) == (8, 1)
+    finally:
+        conn.close()
+
+
+def test_the_packet_ids_in_flight_of_a_v5_store_become_the_broker_adapters_ledger(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.sqlite3"
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:5])
+    schema.connect(path).close()
+    raw = sqlite3.connect(path)
+    raw.executemany("INSERT INTO mqtt_inflight (mid) VALUES (?)", [(3,), (41,), (65535,)])
+    raw.commit()
+    raw.close()
+    monkeypatch.undo()
+    conn = schema.connect(path)
+    try:
+        assert conn.migrations == (6,)
+        assert "mqtt_inflight" not in tables(conn)
+        assert reads.load_startup(conn).ledgers == {"mqtt": (3, 41, 65535)}
     finally:
         conn.close()

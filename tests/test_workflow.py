@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.site import SiteConfig, load_config
+from gateway.domain.effects import Purpose
 from gateway.domain.incident import from_json, to_json
 from gateway.domain.model import (
     BranchStatus,
@@ -341,7 +342,8 @@ def test_second_confirmation_needs_a_different_operator(h: Harness) -> None:
     prompt = h.only().prompt("close_valve")
     assert prompt is not None
     assert (prompt.answered_by, prompt.confirmed_by) == ("李明", "张主管")
-    assert [p.topic for p in out.effects if p.kind == "command"] == ["modbus://valves/2/coil/0"]
+    assert [p.target for p in out.effects if p.purpose is Purpose.COMMAND] == [
+        "modbus://valves/2/coil/0"]
     assert [a.actuator_id for a in h.only().actions] == ["V-WATER-PUMP-01"]
 
 
@@ -359,7 +361,7 @@ def test_each_timeout_policy(h: Harness) -> None:
     timed = {e.data["prompt"]: e.data["policy"] for e in out.events
              if e.kind == "prompt_timed_out"}
     assert timed == {"pa": "act", "tell_residents": "wait"}
-    assert [p.topic for p in out.effects if p.kind == "command"] == ["demo/pa/cmd"]
+    assert [p.target for p in out.effects if p.purpose is Purpose.COMMAND] == ["demo/pa/cmd"]
     incident = h.only()
     assert incident.prompt("pa").status is PromptStatus.ACTED_ON_TIMEOUT  # type: ignore[union-attr]
     waiting = incident.prompt("tell_residents")
@@ -379,7 +381,7 @@ def test_each_timeout_policy(h: Harness) -> None:
 def test_drill_withholds_notifications_too(h: Harness) -> None:
     h.signal("B1-F12-Z3", device="SD-01", drill=True)
     out = h.tick(181)
-    notify = [p for p in out.effects if p.kind == "notify"]
+    notify = [p for p in out.effects if p.purpose is Purpose.NOTIFY]
     assert notify
     assert all(p.withhold for p in notify)
     assert all(e.data["withheld"] for e in out.events if e.kind == "escalated")
@@ -414,7 +416,7 @@ def test_open_by_hand_as_a_drill_withholds_writes(h: Harness) -> None:
     h.run(h.engine.on_command(h.state, _cmd("open", "", playbook="gas_leak", building="1",
                                             floor="B1", zone="kitchen", drill="yes"), h.now))
     out = h.command("confirm", h.only().id)
-    commands = [p for p in out.effects if p.kind == "command"]
+    commands = [p for p in out.effects if p.purpose is Purpose.COMMAND]
     assert commands
     assert all(p.withhold for p in commands)
     assert h.only().drill

@@ -31,7 +31,7 @@ DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway import logs
-    from gateway.daemon.gateway import serve
+    from gateway.daemon.serve import serve
 
     logs.configure(json=args.log_json, level=args.log_level)
     site, playbooks = load(args)

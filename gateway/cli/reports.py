@@ -27,7 +27,7 @@ from gateway.cli.common import store_path
 from gateway.config.site import SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook, load_playbooks
-from gateway.present.report import LANGS
+from gateway.present.words import LANGS
 
 DEFAULT_DAYS = 30
 
@@ -140,7 +140,8 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from gateway.present.report import build_report, render_html, render_markdown
+    from gateway.present.report import build_report
+    from gateway.present.report_render import render_html, render_markdown
     from gateway.store import open_records
 
     path = store_path(args)

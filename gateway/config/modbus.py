@@ -195,15 +195,6 @@ class ModbusBinding:
 
 
 @dataclass(frozen=True, slots=True)
-class ModbusWrite:
-    connection: str
-    unit: int
-    table: str
-    address: int
-    value: bool | int
-
-
-@dataclass(frozen=True, slots=True)
 class Feedback:
     point: str
     value: float | bool | str | None

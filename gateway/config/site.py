@@ -24,7 +24,6 @@ from gateway.config.modbus import (
     ModbusBindingModel,
     ModbusConnection,
     ModbusConnectionModel,
-    ModbusWrite,
     ModbusWriteModel,
     Threshold,
     ValueMapModel,
@@ -33,6 +32,7 @@ from gateway.config.modbus import (
 )
 from gateway.config.schema import BiText, Duration, Strict, schema_problems, unknown_name
 from gateway.config.yamlfile import LineIndex, format_path, load_yaml
+from gateway.domain.effects import ModbusWrite
 from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
 

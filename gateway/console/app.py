@@ -10,7 +10,6 @@ and /metrics needs a session; what a role may do is checked here.
 # and the routes made in a loop name their body model through a local variable.
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +204,7 @@ class Sessions:
         self.failures: dict[str, list[float]] = {}
 
     async def login(self, name: str, password: str) -> tuple[auth.User, str, float]:
-        now = time.time()
+        now = self.gateway.clock()
         recent = [t for t in self.failures.get(name, []) if now - t < LOGIN_WINDOW]
         if len(recent) >= LOGIN_FAILURES and now - recent[-1] < LOGIN_PAUSE:
             raise HTTPException(429, f"too many failed logins for {name!r}; wait a minute")
@@ -221,7 +220,7 @@ class Sessions:
         return user, token, now + length
 
     async def user(self, token: str) -> auth.User | None:
-        now = time.time()
+        now = self.gateway.clock()
         idle = self.gateway.site.console.idle_seconds
         session = self.cache.get(token)
         if session is not None and now - session.checked_at > RECHECK:
@@ -253,12 +252,13 @@ def create_app(gateway: "Gateway") -> FastAPI:
     """The console for a running gateway."""
     from gateway.present import kpi as kpis
     from gateway.present import report as reports
+    from gateway.present import report_render
 
     # site and playbooks are read from the gateway on each request: a reload replaces them
     reader = Reader(gateway.site.store_path)
     sessions = Sessions(gateway, reader)
     hub = Hub(gateway.engine.playbooks)
-    gateway.listeners.append(hub.publish)
+    gateway.pipeline.listeners.append(hub.publish)
     gateway.reload_listeners.append(lambda: setattr(hub, "playbooks", gateway.engine.playbooks))
 
     app = FastAPI(title="Alarm gateway console API", version="1",
@@ -353,7 +353,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                           for p in sorted(gateway.engine.playbooks.values(),
                                           key=lambda p: p.id)],
             "drill_until": gateway.drill_until,
-            "drill": gateway.drill.to_json() if gateway.drill else None, "now": time.time(),
+            "drill": gateway.drill.to_json() if gateway.drill else None, "now": gateway.clock(),
         }
 
     # ------------------------------------------------------------------ incidents
@@ -383,7 +383,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
         found.sort(key=lambda i: (i.status.value == "closed", _rank(i), -i.opened_at))
         playbooks = gateway.engine.playbooks
         return {"incidents": [incident_summary(i, playbooks) for i in found[:limit]],
-                "now": time.time()}
+                "now": gateway.clock()}
 
     async def load(incident_id: str) -> Incident:
         incident = gateway.state.incidents.get(incident_id)
@@ -402,7 +402,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                 "playbook": _playbook_view(playbooks.get(found.type), found, events),
                 "events": [{"kind": e.kind, "at": e.at, "actor": e.actor,
                             "point_id": e.point_id, "data": e.data} for e in events],
-                "now": time.time()}
+                "now": gateway.clock()}
 
     async def give(user: auth.User, verb: str, incident_id: str,
                    args: dict[str, str]) -> dict[str, Any]:
@@ -456,9 +456,9 @@ def create_app(gateway: "Gateway") -> FastAPI:
         playbook = gateway.engine.playbooks.get(found.type)
         built = reports.build_report(found, events, playbook, gateway.site)
         if format == "md":
-            return PlainTextResponse(reports.render_markdown(built, lang),
+            return PlainTextResponse(report_render.render_markdown(built, lang),
                                      media_type="text/markdown; charset=utf-8")
-        return HTMLResponse(reports.render_html(built, lang))
+        return HTMLResponse(report_render.render_html(built, lang))
 
     @app.get("/api/tasks", tags=["incidents"])
     async def tasks(user: User, all: bool = False) -> dict[str, Any]:
@@ -466,7 +466,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
         return {"tasks": [{"incident_id": t.incident_id, "id": t.id, "role": t.role,
                            "text": {"zh": t.text_zh, "en": t.text_en}, "due_at": t.due_at,
                            "status": t.status, "done_at": t.done_at, "done_by": t.done_by,
-                           "note": t.note} for t in found], "now": time.time()}
+                           "note": t.note} for t in found], "now": gateway.clock()}
 
     @app.get("/api/kpi", tags=["reports"])
     async def kpi(user: User,
@@ -474,7 +474,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                   since: float | None = None, until: float | None = None,
                   lang: Literal["zh", "en"] = "zh",
                   format: Literal["json", "html", "md"] = "json") -> Response:
-        end = until if until is not None else time.time()
+        end = until if until is not None else gateway.clock()
         start = since if since is not None else end - days * 86400
         if start >= end:
             raise HTTPException(422, "since must be before until")
@@ -518,7 +518,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
                 "offline": current == "offline", "heartbeat": point.heartbeat,
                 "shelved": _shelf(gateway, point.id),
             })
-        return {"points": out, "now": time.time()}
+        return {"points": out, "now": gateway.clock()}
 
     @app.post("/api/points/{point_id}/shelve", tags=["points"])
     async def shelve(point_id: str, body: ShelveBody, user: User) -> dict[str, Any]:
@@ -600,7 +600,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
         """Server-Sent Events. A board left open counts as in use (it keeps the session from
         going idle); the stream ends when the session does (logout, expiry, user disabled)."""
         token = _token(request)
-        hello = {"user": user.name, "now": time.time(), "drill_until": gateway.drill_until,
+        hello = {"user": user.name, "now": gateway.clock(), "drill_until": gateway.drill_until,
                  "drill": gateway.drill.to_json() if gateway.drill else None}
 
         async def still_valid() -> bool:

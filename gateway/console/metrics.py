@@ -81,9 +81,9 @@ class GatewayCollector(Collector):
             points.add_metric([state], count)
         yield points
         yield GaugeMetricFamily("alarm_gateway_inputs_queued",
-                                "Inputs waiting for the pipeline", value=g.inputs.qsize())
+                                "Inputs waiting for the pipeline", value=g.pipeline.inputs.qsize())
         yield GaugeMetricFamily("alarm_gateway_outbox_queued",
-                                "Effects waiting to be sent", value=g.outq.qsize())
+                                "Effects waiting to be sent", value=g.pipeline.outq.qsize())
         yield GaugeMetricFamily("alarm_gateway_console_streams",
                                 "Browsers on the live stream", value=len(self.hub.clients))
         yield CounterMetricFamily("alarm_gateway_console_streams_dropped",

@@ -19,24 +19,26 @@ import dataclasses
 import enum
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import structlog
 
-from adapters.mqtt import InboundMessage
+from gateway.daemon.inputs import Delivery
 from gateway.errors import StoreError
 from gateway.store import DaemonStore
 from gateway.store.records import Records
 from gateway.store.values import DeadLetter, OutboxItem, StoreBehind, WriteSet
 
+# the inputs of a batch the store will not take, as dead letters ("unstorable", this detail)
+KeepInputs = Callable[[Sequence[Delivery], str], list[DeadLetter]]
+
 log = structlog.get_logger("gateway.commits")
 
 RETRY_FIRST = 0.1
 RETRY_MAX = 5.0
-DEAD_LETTER_KEEP = 4096  # bytes of an input kept for the technician
 
 
 @dataclass(slots=True)
@@ -45,14 +47,16 @@ class Commit:
     future: asyncio.Future[list[OutboxItem]]
     ws: WriteSet
     now: float
-    acks: list[InboundMessage]
+    inputs: list[Delivery]  # the adapters' items it commits, acknowledged after it
     submitted: float = field(default_factory=time.monotonic)
 
 
 class Committer:
-    def __init__(self, store: DaemonStore, counters: Counter[str]) -> None:
+    def __init__(self, store: DaemonStore, counters: Counter[str], keep: KeepInputs) -> None:
+        """``keep``: the inputs of a batch the store will not take, as dead letters."""
         self.store = store
         self.counters = counters
+        self.keep = keep
         self.failing_since: float | None = None
         self._retries = 0
         self._last_success = 0.0  # monotonic
@@ -110,36 +114,32 @@ class Committer:
     def _fallback(self, commit: Commit, exc: Exception, attempt: int) -> WriteSet:
         self.counters["store_batches_unstorable"] += 1
         if attempt == 1:
-            log.error("store_batch_sanitized", error=repr(exc), size=len(commit.acks),
+            log.error("store_batch_sanitized", error=repr(exc), size=len(commit.inputs),
                       note="written again with its text made storable")
             sanitized: WriteSet = storable(commit.ws)
             return sanitized
         if attempt == 2:
-            log.error("store_batch_unstorable", error=repr(exc), size=len(commit.acks),
+            log.error("store_batch_unstorable", error=repr(exc), size=len(commit.inputs),
                       note="its inputs are kept as dead letters and acknowledged")
-            return inputs_only(commit.ws, commit.acks, repr(exc))
+            detail = storable_text(f"the batch could not be stored: {exc!r}")
+            return inputs_only(commit.ws, self.keep(commit.inputs, detail))
         # even the dead letters failed: acknowledge rather than block everything behind
-        self.counters["inputs_lost_unstorable"] += len(commit.acks)
-        log.critical("store_batch_dropped", error=repr(exc), size=len(commit.acks))
-        return WriteSet(inflight_add=commit.ws.inflight_add, inflight_del=commit.ws.inflight_del)
+        self.counters["inputs_lost_unstorable"] += len(commit.inputs)
+        log.critical("store_batch_dropped", error=repr(exc), size=len(commit.inputs))
+        return WriteSet(ledgers=commit.ws.ledgers)
 
 
 def write(records: Records, *, ws: WriteSet, now: float) -> list[OutboxItem]:
     return records.write_batch(ws, now)
 
 
-def inputs_only(ws: WriteSet, messages: Sequence[InboundMessage], error: str) -> WriteSet:
-    """What is kept of a batch the store will not take: its messages as dead letters, the
+def inputs_only(ws: WriteSet, letters: Sequence[DeadLetter]) -> WriteSet:
+    """What is kept of a batch the store will not take: its inputs as dead letters, the
     answers to its commands, and the bookkeeping that must not be lost."""
-    detail = storable_text(f"the batch could not be stored: {error}")
     return WriteSet(
-        dead_letters=[DeadLetter(at=m.received_at, source="mqtt", topic=storable_text(m.topic),
-                                 reason="unstorable", detail=detail,
-                                 payload=m.payload[:DEAD_LETTER_KEEP], size=len(m.payload))
-                      for m in messages],
+        dead_letters=[dataclasses.replace(d, topic=storable_text(d.topic)) for d in letters],
         command_results=[(row, ok, storable_text(text)) for row, ok, text in ws.command_results],
-        outbox_done=ws.outbox_done, inflight_add=ws.inflight_add, inflight_del=ws.inflight_del,
-        next_number=ws.next_number)
+        outbox_done=ws.outbox_done, ledgers=ws.ledgers, next_number=ws.next_number)
 
 
 def storable_text(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.config.site import ActuatorConfig, SiteConfig
 from gateway.domain.conditions import name as condition_name
+from gateway.domain.effects import Effect, MqttPublish, Notify, Outgoing, Purpose, target
 from gateway.domain.incident import (
     ActionState,
     BranchState,
@@ -36,12 +37,10 @@ from gateway.domain.model import (
 )
 from gateway.engine.state import (
     LATE_AFTER,
-    MODBUS_SCHEME,
     EngineState,
     OperatorCommand,
     Outcome,
     PendingOpen,
-    Publish,
     Tx,
     correlation_key,
     location_key,
@@ -427,22 +426,20 @@ class Engine:
                 now, now, feedback_point=feedback.point if feedback else "",
                 feedback_due=now + feedback.timeout if feedback else None,
                 escalate_to=action.escalate_to or "", prompt=prompt))
+            effect: Effect
             if command.modbus is not None:
-                w = command.modbus
-                topic = f"{MODBUS_SCHEME}{w.connection}/{w.unit}/{w.table}/{w.address}"
-                payload = json.dumps(w.value)
+                effect = command.modbus
             else:
-                topic, payload = command.topic, command.payload
+                effect = MqttPublish(command.topic, command.payload, command.qos,
+                                     command.retain)
             tx.event(incident, "action_requested", action=action.id, action_id=action_id,
                      actuator=actuator.id,
                      actuator_zh=actuator.name.zh, actuator_en=actuator.name.en,
-                     command=action.command, topic=topic, name_zh=action.name.zh,
+                     command=action.command, topic=target(effect), name_zh=action.name.zh,
                      name_en=action.name.en, withheld=incident.drill,
                      feedback=feedback.point if feedback else "", prompt=prompt)
-            tx.out.effects.append(Publish(
-                topic=topic, payload=payload, qos=command.qos,
-                retain=command.retain, kind="command", incident_id=incident.id,
-                action_id=action_id, withhold=incident.drill))
+            tx.out.effects.append(Outgoing(effect, Purpose.COMMAND, incident.id, action_id,
+                                           withhold=incident.drill))
         return states
 
     def _targets(self, kind: str, scope: str, incident: Incident) -> list[ActuatorConfig]:
@@ -630,14 +627,12 @@ class Engine:
     def _publish_notify(self, tx: Tx, incident: Incident, to: str, reason: str,
                         what: Mapping[str, str]) -> None:
         # a drill's notifications are recorded and withheld like its actuator writes
-        tx.out.effects.append(Publish(
-            topic=f"{self.prefix}/notify/{to}",
-            payload=json.dumps({
-                "incident_id": incident.id, "type": incident.type,
-                "location": incident.location.label(), "reason": reason, **what,
-                "drill": incident.drill,
-            }, ensure_ascii=False, separators=(",", ":")),
-            kind="notify", incident_id=incident.id, withhold=incident.drill))
+        tx.out.effects.append(Outgoing(Notify(to, json.dumps({
+            "incident_id": incident.id, "type": incident.type,
+            "location": incident.location.label(), "reason": reason, **what,
+            "drill": incident.drill,
+        }, ensure_ascii=False, separators=(",", ":"))), Purpose.NOTIFY, incident.id,
+            withhold=incident.drill))
 
     def on_action_result(self, state: EngineState, incident_id: str, action_id: str,
                          status: ActionStatus, detail: str, now: float) -> Outcome:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from gateway.domain.effects import MqttPublish, Outgoing, Purpose
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event, IncidentStatus, Location, PointState, Signal, Text
 from gateway.playbook.definition import Playbook
@@ -17,27 +18,9 @@ if TYPE_CHECKING:
     from gateway.engine.machine import Engine
 
 
-# Outbox rows of Modbus writes carry this target instead of an MQTT topic:
-# modbus://CONNECTION/UNIT/TABLE/ADDRESS, with the value as the JSON payload.
-MODBUS_SCHEME = "modbus://"
-
 # A timer that fires this much after its due time is marked late (e.g. it fell due while the
 # gateway was down); below it, it is just the scheduler's jitter.
 LATE_AFTER = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """An MQTT publish that goes out through the outbox after the commit."""
-
-    topic: str
-    payload: str
-    qos: int = 1
-    retain: bool = False
-    kind: str = "event"  # command | event | notify
-    incident_id: str = ""
-    action_id: str = ""
-    withhold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +52,7 @@ class PendingOpen:
 class Outcome:
     incidents: dict[str, Incident] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
-    effects: list[Publish] = field(default_factory=list)
+    effects: list[Outgoing] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
     opened: int = 0
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
@@ -186,7 +169,7 @@ class Tx:
 
 
 def event_messages(prefix: str, events: list[Event],
-                   incidents: Mapping[str, Incident]) -> list[Publish]:
+                   incidents: Mapping[str, Incident]) -> list[Outgoing]:
     """One MQTT message per incident carrying its new events in order.
 
     Built per committed batch rather than per event: an incident opening is four events, a
@@ -203,15 +186,15 @@ def event_messages(prefix: str, events: list[Event],
     out = []
     for incident_id, items in by_incident.items():
         incident = incidents[incident_id]
-        out.append(Publish(
-            topic=f"{prefix}/incidents/{incident_id}/events",
-            payload=json.dumps({
+        out.append(Outgoing(MqttPublish(
+            f"{prefix}/incidents/{incident_id}/events",
+            json.dumps({
                 "incident_id": incident_id, "type": incident.type, "stage": incident.stage,
                 "status": incident.status.value, "severity": incident.severity.value,
                 "drill": incident.drill, "location": incident.location.label(),
                 "events": items,
-            }, ensure_ascii=False, separators=(",", ":")),
-            kind="event", incident_id=incident_id))
+            }, ensure_ascii=False, separators=(",", ":"))),
+            Purpose.EVENT, incident_id))
     return out
 
 

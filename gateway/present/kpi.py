@@ -30,20 +30,9 @@ from typing import Any
 from gateway.config.site import SiteConfig
 from gateway.domain.incident import Incident
 from gateway.domain.model import Text, Verdict
-from gateway.present.report import (
-    ACK_TARGET,
-    STATUS,
-    Cell,
-    Lang,
-    Section,
-    check_lang,
-    clock,
-    drill_score,
-    duration,
-    html_page,
-    markdown_page,
-    utc_offset,
-)
+from gateway.present.report import ACK_TARGET, drill_score
+from gateway.present.report_render import Cell, Section, check_lang, html_page, markdown_page
+from gateway.present.words import STATUS, Lang, clock, duration, utc_offset
 from gateway.store.records import Records
 
 MAINTENANCE_FALSE_ALARMS = 2  # this many false alarms in the period flag a device

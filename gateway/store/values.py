@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.domain.effects import Outgoing
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event, Signal
-from gateway.engine.state import Publish
 from gateway.errors import StoreError
 from gateway.points.conditioning import PointStatus
+
+DEAD_LETTER_KEEP = 4096  # bytes of a bad input kept for the technician
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +42,11 @@ class WriteSet:
     events: list[Event] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)
     points: dict[str, PointStatus] = field(default_factory=dict)
-    outbox: list[Publish] = field(default_factory=list)
+    outbox: list[Outgoing] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # MQTT packet ids in flight (see adapters/mqtt_inflight.py): deleted first, then added
-    inflight_add: list[int] = field(default_factory=list)
-    inflight_del: list[int] = field(default_factory=list)
+    # each adapter's ledger (adapters.interface.Ledger; MQTT: its packet ids in flight, see
+    # adapters/mqtt_inflight.py): adapter -> (ids added, ids removed), removed first
+    ledgers: dict[str, tuple[Sequence[int], Sequence[int]]] = field(default_factory=dict)
     # heartbeats per point since the last batch (readings that changed nothing)
     repeats: dict[str, int] = field(default_factory=dict)
     command_results: list[tuple[int, bool, str]] = field(default_factory=list)
@@ -53,14 +56,14 @@ class WriteSet:
 
     def __bool__(self) -> bool:
         return bool(self.signals or self.events or self.incidents or self.points or self.outbox
-                    or self.dead_letters or self.inflight_add or self.inflight_del
+                    or self.dead_letters or any(a or r for a, r in self.ledgers.values())
                     or self.command_results or self.outbox_done or self.meta or self.repeats)
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     id: int
-    publish: Publish
+    outgoing: Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,9 @@ class StartupState:
     next_number: int
     drill: str = ""  # the drill window (JSON), if one was started
     shelved: dict[str, dict[str, Any]] = field(default_factory=dict)
-    mqtt_inflight: tuple[int, ...] = ()
+    ledgers: dict[str, tuple[int, ...]] = field(default_factory=dict)  # adapter -> ids
+    # pending outbox rows that are not an effect this version can send: (id, why)
+    unreadable_outbox: tuple[tuple[int, str], ...] = ()
 
 
 class StoreBehind(StoreError):

@@ -6,10 +6,11 @@ import json
 import sqlite3
 from typing import Any
 
+from gateway.domain.effects import Outgoing, Purpose, from_record
 from gateway.domain.incident import Incident, from_json
 from gateway.domain.model import Event, PointState
-from gateway.engine.state import Publish
 from gateway.points.conditioning import PointStatus
+from gateway.store.sqlite.schema import row_id
 from gateway.store.sqlite.writes import _dumps
 from gateway.store.values import (
     DeadLetter,
@@ -35,19 +36,28 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
             marks=tuple((d, m) for d, m in more.get("marks", ())),
             activations=tuple(more.get("activations", ())), offline=more.get("offline", ""),
             rejected=more.get("rejected", 0))
-    pending = [OutboxItem(row[0], Publish(
-        topic=row[1], payload=row[2], qos=row[3], retain=bool(row[4]), kind=row[5],
-        incident_id=row[6] or "", action_id=row[7] or "", withhold=bool(row[8])))
-        for row in conn.execute(
-            "SELECT id, topic, payload, qos, retain, kind, incident_id, action_id, withhold"
-            " FROM outbox WHERE status = 'pending' ORDER BY id")]
+    pending, unreadable = [], []
+    for number, target, payload, qos, retain, kind, incident_id, action_id, withhold in (
+            conn.execute("SELECT id, topic, payload, qos, retain, kind, incident_id, action_id,"
+                         " withhold FROM outbox WHERE status = 'pending' ORDER BY id")):
+        try:
+            effect = from_record(target, payload, qos, bool(retain))
+            purpose = Purpose(kind)
+        except (ValueError, TypeError) as exc:
+            unreadable.append((number, f"not an effect: {target} ({exc})"))
+            continue
+        pending.append(OutboxItem(number, Outgoing(effect, purpose, incident_id or "",
+                                                   action_id or "", bool(withhold))))
     row = conn.execute("SELECT value FROM meta WHERE key = 'next_number'").fetchone()
     drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_window'").fetchone()
     shelved = conn.execute("SELECT value FROM meta WHERE key = 'shelved'").fetchone()
-    inflight = tuple(mid for (mid,) in conn.execute("SELECT mid FROM mqtt_inflight"))
+    ledgers: dict[str, list[int]] = {}
+    for adapter, number in conn.execute("SELECT adapter, id FROM ledgers ORDER BY adapter, id"):
+        ledgers.setdefault(adapter, []).append(number)
     return StartupState(incidents, points, pending, int(row[0]) if row else 1,
                         drill[0] if drill else "",
-                        json.loads(shelved[0]) if shelved else {}, inflight)
+                        json.loads(shelved[0]) if shelved else {},
+                        {a: tuple(ids) for a, ids in ledgers.items()}, tuple(unreadable))
 
 
 def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str, dict[str, str]]]:
@@ -112,8 +122,7 @@ def submit_command(conn: sqlite3.Connection, verb: str, incident_id: str, actor:
     cur = conn.execute(
         "INSERT INTO commands (at, verb, incident_id, actor, args) VALUES (?,?,?,?,?)",
         (now, verb, incident_id, actor, _dumps(args)))
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    return row_id(cur)
 
 
 def command_result(conn: sqlite3.Connection, command_id: int) -> tuple[str, str | None]:
@@ -135,8 +144,7 @@ def record_config_version(conn: sqlite3.Connection, *, at: float, hash: str, act
     cur = conn.execute(
         "INSERT INTO config_versions (at, hash, actor, source, summary, files)"
         " VALUES (?,?,?,?,?,?)", (at, hash, actor, source, summary, text))
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    return row_id(cur)
 
 
 def latest_config_version(conn: sqlite3.Connection) -> tuple[int, str] | None:

@@ -14,8 +14,8 @@ PRUNE_TABLES = ("signals", "dead_letters", "commands", "outbox")
 
 # One statement per table, deleting at most ``batch`` rows older than the cutoff (``?1``).
 # Raw signals go only when no incident refers to them (the timeline and the incidents stay
-# whole); commands and outbox rows only once settled. mqtt_inflight needs no pruning: it holds
-# only the packet ids in flight, at most the broker's in-flight window.
+# whole); commands and outbox rows only once settled. The ledgers need no pruning: they hold
+# only what is in flight (MQTT: at most the broker's in-flight window).
 _PRUNE_SQL = {
     "signals": "DELETE FROM signals WHERE id IN (SELECT s.id FROM signals s WHERE s.at < ?1"
                " AND s.incidents = '' AND NOT EXISTS (SELECT 1 FROM signal_incidents si"

@@ -106,6 +106,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         "ALTER TABLE signals ADD COLUMN condition TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE signals ADD COLUMN stale INTEGER NOT NULL DEFAULT 0",
     )),
+    (6, (
+        # what each adapter keeps with its commits to tell a redelivery apart after a crash
+        # (adapters/interface.py: Ledger); the MQTT packet ids in flight move in
+        """CREATE TABLE IF NOT EXISTS ledgers (
+    adapter TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (adapter, id)) WITHOUT ROWID""",
+        "INSERT OR IGNORE INTO ledgers (adapter, id) SELECT 'mqtt', mid FROM mqtt_inflight",
+        "DROP TABLE mqtt_inflight",
+    )),
 )
 
 
@@ -178,6 +186,13 @@ def connect(path: Path, *, synchronous: str = "full", readonly: bool = False) ->
             conn.close()
         raise StoreError(f"cannot open store {path}: {exc}") from exc
     return conn
+
+
+def row_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote."""
+    if cur.lastrowid is None:
+        raise StoreError("the store gave no id for a row it was asked to insert")
+    return cur.lastrowid
 
 
 @contextlib.contextmanager

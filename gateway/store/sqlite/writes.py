@@ -6,8 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
+from gateway.domain.effects import MqttPublish, payload_text
 from gateway.domain.incident import to_json
 from gateway.points.conditioning import PointStatus
+from gateway.store.sqlite.schema import row_id
 from gateway.store.values import OutboxItem, WriteSet
 
 
@@ -53,22 +55,25 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
     conn.executemany("UPDATE points SET repeats = repeats + ? WHERE id = ?",
                      [(n, pid) for pid, n in ws.repeats.items()])
     items = []
-    for pub in ws.outbox:
+    for out in ws.outbox:
+        qos, retain = ((out.effect.qos, out.effect.retain) if isinstance(out.effect, MqttPublish)
+                       else (1, False))
         cur = conn.execute(
             "INSERT INTO outbox (created_at, kind, incident_id, action_id, topic, payload, qos,"
             " retain, withhold, status) VALUES (?,?,?,?,?,?,?,?,?, 'pending')",
-            (now, pub.kind, pub.incident_id, pub.action_id, pub.topic, pub.payload, pub.qos,
-             pub.retain, pub.withhold))
-        assert cur.lastrowid is not None
-        items.append(OutboxItem(cur.lastrowid, pub))
+            (now, out.purpose.value, out.incident_id, out.action_id, out.target,
+             payload_text(out.effect), qos, retain, out.withhold))
+        items.append(OutboxItem(row_id(cur), out))
     conn.executemany(
         "INSERT INTO dead_letters (at, source, topic, reason, detail, size, payload)"
         " VALUES (?,?,?,?,?,?,?)",
         [(d.at, d.source, d.topic, d.reason, d.detail, d.size, d.payload)
          for d in ws.dead_letters])
-    conn.executemany("DELETE FROM mqtt_inflight WHERE mid = ?", [(m,) for m in ws.inflight_del])
-    conn.executemany("INSERT OR REPLACE INTO mqtt_inflight (mid) VALUES (?)",
-                     [(m,) for m in ws.inflight_add])
+    for adapter, (added, removed) in ws.ledgers.items():
+        conn.executemany("DELETE FROM ledgers WHERE adapter = ? AND id = ?",
+                         [(adapter, i) for i in removed])
+        conn.executemany("INSERT OR REPLACE INTO ledgers (adapter, id) VALUES (?, ?)",
+                         [(adapter, i) for i in added])
     conn.executemany("UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
                      [("done" if ok else "rejected", msg, now, cid)
                       for cid, ok, msg in ws.command_results])

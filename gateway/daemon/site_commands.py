@@ -1,0 +1,131 @@
+"""Operator commands in the pipeline: those of an incident go to the engine; those of the site
+(a drill window, a point shelved, a reload) are the daemon's own. Every command is answered
+on record (``command_results``), applied or refused with the reason."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+
+import structlog
+
+from gateway.config.schema import unknown_name
+from gateway.daemon.decisions import Decisions, Shelf
+from gateway.daemon.inputs import QueuedCommand, Reload
+from gateway.domain import drill as drill_window
+from gateway.domain.model import PointState, Signal
+from gateway.errors import CommandError
+from gateway.store.values import WriteSet
+
+log = structlog.get_logger("gateway")
+
+MAX_SHELVE_MINUTES = 24 * 60
+
+
+def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
+    cmd = item.command
+    if cmd.verb in ("drill_start", "drill_stop"):
+        _drill(d, item, ws, now)
+        return
+    if cmd.verb in ("shelve", "unshelve"):
+        _shelve(d, item, ws, now)
+        return
+    if cmd.verb == "reload":
+        if d.on_reload is not None:
+            d.on_reload(Reload(cmd.actor, "command", item.row_id), ws, now)
+        return
+    try:
+        outcome = d.engine.on_command(d.state, cmd, now, item.stored)
+    except CommandError as exc:
+        ws.command_results.append((item.row_id, False, str(exc)))
+        log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
+                 actor=cmd.actor, reason=str(exc))
+        return
+    d.fold(outcome, ws)
+    ws.command_results.append((item.row_id, True, outcome.result))
+    log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
+
+
+def _drill(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
+    cmd = item.command
+    if cmd.verb == "drill_start":
+        try:
+            d.drill = drill_window.start(cmd.args, cmd.actor, now, d.site.buildings,
+                                         d.site.points)
+        except CommandError as exc:
+            ws.command_results.append((item.row_id, False, str(exc)))
+            return
+        result = drill_window.describe(d.drill)
+    else:
+        d.drill = None
+        result = "drill off"
+    ws.meta["drill_window"] = json.dumps(d.drill.to_json()) if d.drill else ""
+    d.site_event(ws, "drill_started" if d.drill else "drill_stopped", now, "", cmd.actor,
+                 **(d.drill.to_json() if d.drill else {}))
+    ws.command_results.append((item.row_id, True, result))
+    log.warning("drill", actor=cmd.actor, state=result,
+                note="signals of the drill's scope are drill signals: their actuator "
+                     "writes and notifications are withheld; every other signal is real")
+
+
+def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
+    cmd = item.command
+    point_id = cmd.args.get("point", "")
+    if point_id not in d.site.points:
+        ws.command_results.append((item.row_id, False,
+                                   unknown_name("point", point_id, d.site.points)))
+        return
+    if cmd.verb == "shelve":
+        reason = cmd.args.get("reason", "").strip()
+        try:
+            minutes = float(cmd.args.get("minutes", "60"))
+        except ValueError:
+            minutes = -1.0
+        if not reason or not 0 < minutes <= MAX_SHELVE_MINUTES:
+            ws.command_results.append((item.row_id, False, (
+                "shelving needs a reason and lasts between 1 minute and 24 hours")))
+            return
+        shelf = Shelf(now + minutes * 60, cmd.actor, reason, now)
+        d.shelved[point_id] = shelf
+        result = (f"{point_id} shelved until "
+                  f"{time.strftime('%H:%M:%S', time.localtime(shelf.until))}")
+        d.site_event(ws, "point_shelved", now, point_id, cmd.actor, until=shelf.until,
+                     reason=reason)
+        log.warning("point_shelved", point=point_id, actor=cmd.actor, reason=reason,
+                    minutes=minutes, note="its signals open no incident until then")
+    else:
+        if d.shelved.pop(point_id, None) is None:
+            ws.command_results.append((item.row_id, False, f"{point_id} is not shelved"))
+            return
+        result = f"{point_id} unshelved"
+        unshelved(d, point_id, ws, now, cmd.actor, "unshelved by operator")
+    keep_shelves(d, ws)
+    ws.command_results.append((item.row_id, True, result))
+
+
+def expire_shelves(d: Decisions, ws: WriteSet, now: float) -> None:
+    """Shelves whose time is up end; their points are announced if still not normal."""
+    expired = [pid for pid, shelf in d.shelved.items() if shelf.until <= now]
+    for point_id in expired:
+        del d.shelved[point_id]
+        unshelved(d, point_id, ws, now, "", "shelving expired")
+    if expired:
+        keep_shelves(d, ws)
+
+
+def keep_shelves(d: Decisions, ws: WriteSet) -> None:
+    ws.meta["shelved"] = json.dumps({pid: asdict(s) for pid, s in d.shelved.items()})
+
+
+def unshelved(d: Decisions, point_id: str, ws: WriteSet, now: float, actor: str,
+              why: str) -> None:
+    d.site_event(ws, "point_unshelved", now, point_id, actor, reason=why)
+    log.info("point_unshelved", point=point_id, actor=actor, reason=why)
+    status = d.points.get(point_id)
+    point = d.site.points.get(point_id)
+    if point is not None and status is not None and status.state is not PointState.NORMAL:
+        # still not normal: it is announced now, as if it had just happened
+        d.signal(Signal(point_id=point_id, kind=point.kind, location=point.location,
+                        state=status.state, at=now, value=status.value, source="unshelved"),
+                 ws, now, b"")

@@ -1,0 +1,454 @@
+"""The one place where an event becomes text, zh and en: ``describe`` gives the line a person
+reads, for the CLI, the incident report and the console (which shows it as given and never
+parses the engine's words). ``Names`` resolves ids to the playbook's and the site's names,
+falling back on what the events themselves carry."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.site import SiteConfig
+from gateway.domain.model import (
+    Event,
+    Text,
+)
+from gateway.playbook.definition import Playbook
+from gateway.present.words import (
+    ACTION_STATUS_WORDS,
+    ESCALATION_WORDS,
+    LEVEL_WORDS,
+    POLICY_WORDS,
+    STATE_WORDS,
+    VERDICT,
+    bi,
+    cat,
+    clock,
+    device_name,
+    dur,
+    duration,
+    fval,
+    join_texts,
+    pair,
+    same,
+    short,
+    sval,
+    with_note,
+)
+
+# This many device signals in a row, or more, are one line of the timeline (a storm).
+STORM_RUN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: float
+    actor: str
+    kind: str
+    text: Text
+    alert: bool = False  # a missed deadline, an escalation, a failed action
+
+
+@dataclass(slots=True)
+class Names:
+    """Display texts by id, from the playbook and the site, then from the events."""
+
+    stages: dict[str, Text] = field(default_factory=dict)
+    steps: dict[str, Text] = field(default_factory=dict)
+    prompts: dict[str, Text] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+    branches: dict[str, Text] = field(default_factory=dict)
+    options: dict[tuple[str, str], Text] = field(default_factory=dict)
+    records: dict[str, Text] = field(default_factory=dict)
+    actions: dict[str, Text] = field(default_factory=dict)
+    actuators: dict[str, Text] = field(default_factory=dict)
+    roles: dict[str, Text] = field(default_factory=dict)
+    playbook: Text | None = None
+
+    def role(self, role_id: str) -> Text:
+        return self.roles.get(role_id) or same(role_id)
+
+    def step(self, step_id: str) -> Text:
+        return short(self.steps[step_id]) if step_id in self.steps else same(step_id)
+
+    def prompt(self, prompt_id: str) -> Text:
+        return short(self.prompts[prompt_id]) if prompt_id in self.prompts \
+            else same(prompt_id)
+
+    def branch(self, branch_id: str) -> Text:
+        return self.branches.get(branch_id) or same(branch_id)
+
+    def option(self, branch_id: str, option_id: str) -> Text:
+        return self.options.get((branch_id, option_id)) or same(option_id)
+
+    def record(self, record_id: str) -> Text:
+        return self.records.get(record_id) or same(record_id)
+
+    def stage(self, stage_id: str) -> Text:
+        return self.stages.get(stage_id) or same(stage_id)
+
+
+def names_of(events: Sequence[Event], playbook: Playbook | None,
+           site: SiteConfig | None) -> Names:
+    n = Names()
+    if site is not None:
+        n.roles.update(site.roles)
+        n.actuators.update({a.id: a.name for a in site.actuators.values()})
+    if playbook is not None:
+        n.playbook = playbook.name
+        for stage in playbook.stages:
+            n.stages[stage.id] = stage.name
+            n.steps.update({s.id: s.text for s in stage.steps})
+            n.actions.update({a.id: a.name for a in stage.actions})
+            for p in stage.prompts:
+                n.prompts[p.id] = p.text
+                n.policies[p.id] = p.on_timeout or ""
+                n.actions.update({a.id: a.name for a in p.actions})
+            if stage.branch is not None:
+                b = stage.branch
+                n.branches[b.id] = b.question
+                n.options.update({(b.id, o.id): o.label for o in b.options})
+            n.records.update({r.id: r.label for r in stage.records})
+        n.records.update({r.id: r.label for r in playbook.records})
+    for e in events:
+        d = e.data
+        k = e.kind
+        if k == "incident_opened" and n.playbook is None and d.get("name_zh"):
+            n.playbook = Text(sval(d, "name_zh"), sval(d, "name_en"))
+        elif k == "stage_entered" and d.get("stage_name_zh"):
+            n.stages[sval(d, "stage")] = Text(sval(d, "stage_name_zh"), sval(d, "stage_name_en"))
+        elif k == "step_started" and d.get("text_zh"):
+            n.steps[sval(d, "step")] = Text(sval(d, "text_zh"), sval(d, "text_en"))
+        elif k == "prompt_raised":
+            if d.get("text_zh"):
+                n.prompts[sval(d, "prompt")] = Text(sval(d, "text_zh"), sval(d, "text_en"))
+            if d.get("on_timeout"):
+                n.policies[sval(d, "prompt")] = sval(d, "on_timeout")
+        elif k == "branch_raised":
+            branch = sval(d, "branch")
+            if d.get("question_zh"):
+                n.branches[branch] = Text(sval(d, "question_zh"), sval(d, "question_en"))
+            for option in d.get("options") or ():
+                if isinstance(option, dict) and option.get("id"):
+                    n.options[(branch, str(option["id"]))] = Text(sval(option, "zh"),
+                                                                  sval(option, "en"))
+        elif k == "branch_decided" and d.get("label_zh"):
+            n.options[(sval(d, "branch"), sval(d, "option"))] = Text(sval(d, "label_zh"),
+                                                                 sval(d, "label_en"))
+        elif k == "record" and d.get("label_zh"):
+            n.records[sval(d, "field")] = Text(sval(d, "label_zh"), sval(d, "label_en"))
+        elif k in ("action_requested", "action_skipped") and d.get("name_zh"):
+            n.actions[sval(d, "action")] = Text(sval(d, "name_zh"), sval(d, "name_en"))
+            if d.get("actuator_zh"):
+                n.actuators[sval(d, "actuator")] = Text(sval(d, "actuator_zh"),
+                                                      sval(d, "actuator_en"))
+        elif k in ("escalated", "notified") and d.get("to_zh") and sval(d, "to") not in n.roles:
+            n.roles[sval(d, "to")] = Text(sval(d, "to_zh"), sval(d, "to_en"))
+    return n
+
+
+def stage_reason_text(reason: str, n: Names) -> Text:
+    if reason in ("opened", ""):
+        return bi("事件开启", "incident opened")
+    if reason == "opened by hand":
+        return bi("手动开启", "opened by hand")
+    if reason == "confirmed by operator":
+        return bi("操作员确认", "confirmed by an operator")
+    if m := re.fullmatch(r"(\d+) independent devices in one (\w+)", reason):
+        level = pair(LEVEL_WORDS, m[2])
+        return bi(f"同一{level.zh}内{m[1]}个独立设备报警",
+                     f"{m[1]} independent devices in one {level.en}")
+    if m := re.fullmatch(r"(\S+) reached (\w+)", reason):
+        state = pair(STATE_WORDS, m[2])
+        return bi(f"{m[1]} 达到{state.zh}", f"{m[1]} reached {state.en}")
+    if m := re.fullmatch(r"(\w+): (\w+)", reason):
+        return cat(n.branch(m[1]), " → ", n.option(m[1], m[2]))
+    return same(reason)
+
+
+def on_time_text(on_time: Any, late_by: float | None = None) -> Text:
+    if on_time is None:
+        return same("")
+    if on_time:
+        return bi("（按时）", " (on time)")
+    if late_by is not None:
+        late = dur(late_by)
+        return bi(f"（超时 {late.zh}）", f" (late by {late.en})")
+    return bi("（超时）", " (late)")
+
+
+def step_note(note: str) -> Text:
+    """A step's note; the one ``arrive`` writes (``on scene: WHO``) in both languages."""
+    if note.startswith("on scene: "):
+        who = note.removeprefix("on scene: ")
+        return bi(f"到场：{who}", note)
+    return same(note)
+
+
+def describe(e: Event, n: Names) -> Text:
+    """One event as a line a person reads."""
+    d = e.data
+    k = e.kind
+    device = device_name(e.point_id, sval(d, "device"))
+    if k == "incident_opened":
+        name = n.playbook or same("")
+        where = sval(d, "location")
+        if d.get("manual"):
+            text = bi(f"手动开启事件：{name.zh}，位置 {where}",
+                         f"opened by hand: {name.en} at {where}")
+            if d.get("reporter"):
+                text = cat(text, bi(f"，报告人 {sval(d, 'reporter')}",
+                                        f", reported by {sval(d, 'reporter')}"))
+            return cat(text, with_note(sval(d, "note")))
+        state = pair(STATE_WORDS, sval(d, "state"))
+        text = bi(f"事件开启：{name.zh}，位置 {where}，由 {device} {state.zh}触发",
+                     f"opened: {name.en} at {where}, by {device} ({state.en})")
+        if fval(d, "held_for") is not None:
+            held = dur(fval(d, "held_for"))
+            text = cat(text, bi(f"（持续 {held.zh} 后开启）", f" after holding {held.en}"))
+        if d.get("replayed"):
+            text = cat(text, bi("（启动时发现的状态）", " (state found at start-up)"))
+        return text
+    if k == "signal":
+        who = cat(device, bi(f" {sval(d, 'condition_zh')}", f" {sval(d, 'condition_en')}")
+                   if d.get("condition") else "")
+        state = pair(STATE_WORDS, sval(d, "state"))
+        new = bi("（新设备）", " (new device)") if d.get("new_device") else same("")
+        if d.get("announced"):
+            place = sval(d, "place")
+            new_place = bi("，新位置", ", a new place") if d.get("new_place") else same("")
+            return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place}",
+                              f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
+        return cat(bi(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
+    if k == "chattering":
+        times = sval(d, "activations")
+        return bi(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",
+                     f"chattering: {device} alarmed {times} times in a minute (flagged, not "
+                     "announced each time)")
+    if k == "call_facts_updated":
+        found: Any = d.get("call")
+        facts: dict[str, Any] = found if isinstance(found, dict) else {}
+        return bi(f"通话要点更新，报警位置：{facts.get('where_zh', '')}",
+                     f"call facts updated, where: {facts.get('where_en', '')}")
+    if k == "stage_entered":
+        text = cat(bi("进入阶段「", "stage \""), n.stage(sval(d, "stage")),
+                    bi("」：", "\": "), stage_reason_text(sval(d, "reason"), n))
+        devices = d.get("devices")
+        if isinstance(devices, list) and devices:
+            text = cat(text, f" [{', '.join(str(x) for x in devices)}]")
+        return text
+    if k == "step_started":
+        return cat(bi("步骤开始：", "step started: "), n.step(sval(d, "step")),
+                    role_and_due(d, n))
+    if k == "step_done":
+        seconds = fval(d, "seconds")
+        return cat(bi("步骤完成：", "step done: "), n.step(sval(d, "step")),
+                    bi(f"，用时 {duration(seconds, 'zh')}", f" in {duration(seconds, 'en')}"),
+                    on_time_text(d.get("on_time")),
+                    cat(bi("：", ": "), step_note(sval(d, "note"))) if d.get("note")
+                    else same(""))
+    if k == "deadline_missed":
+        late = bi(f"（网关延迟 {duration(fval(d, 'late_by'), 'zh')} 才判定）",
+                     f" (noticed {duration(fval(d, 'late_by'), 'en')} late)") \
+            if d.get("late") else same("")
+        role = n.role(sval(d, "role"))
+        if d.get("branch"):
+            return cat(bi("超时未决定：", "deadline missed, undecided: "),
+                        n.branch(sval(d, "branch")), bi(f"（{role.zh}）", f" ({role.en})"), late)
+        return cat(bi("超时未完成：", "deadline missed: "), n.step(sval(d, "step")),
+                    bi(f"（{role.zh}）", f" ({role.en})"), late)
+    if k in ("escalated", "notified"):
+        to = n.role(sval(d, "to"))
+        what = what_of(d, n)
+        held = bi("（演练：未实际发送）", " (drill: not sent)") if d.get("withheld") \
+            else same("")
+        if k == "notified":
+            return cat(bi(f"通知 {to.zh}", f"notified {to.en}"), what, held)
+        reason = pair(ESCALATION_WORDS, sval(d, "reason"))
+        return cat(bi(f"升级至 {to.zh}：{reason.zh}", f"escalated to {to.en}: {reason.en}"),
+                    what, held)
+    if k == "action_requested":
+        actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
+        held = bi("（演练：写入被拦截）", " (drill: write withheld)") if d.get("withheld") \
+            else same("")
+        return cat(bi("联动请求：", "action requested: "),
+                    n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
+                    f" [{sval(d, 'command')}]", held)
+    if k == "action_skipped":
+        return cat(bi("联动跳过：", "action skipped: "),
+                    n.actions.get(sval(d, "action")) or same(sval(d, "action")),
+                    with_note(sval(d, "detail")))
+    if k.startswith("action_"):
+        status = pair(ACTION_STATUS_WORDS, k.removeprefix("action_"))
+        actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
+        seconds = fval(d, "seconds")
+        took = bi(f"，请求后 {duration(seconds, 'zh')}",
+                     f" {duration(seconds, 'en')} after the request") \
+            if seconds is not None else same("")
+        return cat(bi("联动", "action "), status, bi("：", ": "),
+                    n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
+                    took, with_note(sval(d, "detail")))
+    if k == "prompt_raised":
+        text = cat(bi("提示：", "prompt: "), n.prompt(sval(d, "prompt")))
+        due = fval(d, "due_at")
+        if due is not None:
+            policy = pair(POLICY_WORDS, sval(d, "on_timeout"))
+            text = cat(text, bi(f"（{clock(due, date=False)} 前回答，{policy.zh}）",
+                                    f" (answer by {clock(due, date=False)}, {policy.en})"))
+        call = d.get("call")
+        if isinstance(call, dict):
+            text = cat(text, bi(f"；需拨打 {sval(call, 'name_zh')} {sval(call, 'phone')}",
+                                    f"; call {sval(call, 'name_en')} {sval(call, 'phone')}"))
+        return text
+    if k == "prompt_confirmation_needed":
+        return cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
+                    bi(f"」{e.actor} 回答“是”，需第二人确认",
+                          f"\": yes from {e.actor}, needs a second operator"),
+                    with_note(sval(d, "note")))
+    if k == "prompt_answered":
+        answer = bi("是", "yes") if sval(d, "answer") == "yes" else bi("否", "no")
+        text = cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
+                    bi("」回答：", "\" answered "), answer)
+        if d.get("second"):
+            text = cat(text, bi(f"（第二确认人，第一人 {sval(d, 'first')}）",
+                                    f" (second operator; first: {sval(d, 'first')})"))
+        if d.get("on_time") is False:
+            text = cat(text, bi("（超过时限）", " (after its timeout)"))
+        return cat(text, with_note(sval(d, "note")))
+    if k == "prompt_timed_out":
+        policy_id = sval(d, "policy")
+        applied = {"act": bi("已自动执行", "acted automatically"),
+                   "escalate": bi("已升级", "escalated"),
+                   "wait": bi("继续等待回答", "still waiting for an answer")}.get(
+                       policy_id, same(policy_id))
+        return cat(bi("提示超时未答：", "prompt timed out: "), n.prompt(sval(d, "prompt")),
+                    bi("，", ", "), applied)
+    if k == "branch_raised":
+        return cat(bi("待决定：", "to decide: "), n.branch(sval(d, "branch")),
+                    role_and_due(d, n))
+    if k == "branch_decided":
+        by = same("") if e.actor else cat(bi("（设备自动：", " (by the devices: "),
+                                             stage_reason_text(sval(d, "reason"), n), bi("）", ")"))
+        late = bi("（超过期限）", " (after its deadline)") if d.get("on_time") is False \
+            else same("")
+        return cat(bi("决定：", "decided: "), n.branch(sval(d, "branch")), " → ",
+                    n.option(sval(d, "branch"), sval(d, "option")), by, late,
+                    with_note(sval(d, "note")))
+    if k == "acknowledged":
+        seconds = fval(d, "seconds_to_ack")
+        if d.get("again"):
+            return cat(bi(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
+                              f"acknowledged again, {duration(seconds, 'en')} after the new "
+                              "alarm"), with_note(sval(d, "note")))
+        return cat(bi(f"确认接警，开启后 {duration(seconds, 'zh')}",
+                          f"acknowledged {duration(seconds, 'en')} after opening"),
+                    with_note(sval(d, "note")))
+    if k == "arrival":
+        role = n.role(sval(d, "role"))
+        seconds = fval(d, "seconds")
+        due = fval(d, "due_at")
+        late_by = e.at - due if due is not None and not d.get("on_time") else None
+        return cat(bi(f"到场：{role.zh} {sval(d, 'who')}，开启后 {duration(seconds, 'zh')}",
+                          f"on scene: {role.en} {sval(d, 'who')}, "
+                          f"{duration(seconds, 'en')} after opening"),
+                    on_time_text(d.get("on_time") if due is not None else None, late_by),
+                    with_note(sval(d, "note")))
+    if k == "record":
+        label = n.record(sval(d, "field"))
+        previous = sval(d, "previous")
+        was = bi(f"（原为 {previous}）", f" (was {previous})") if previous else same("")
+        return cat(bi("记录 ", "record "), label, bi("：", ": "), sval(d, "value"), was)
+    if k == "note":
+        return cat(bi("备注：", "note: "), sval(d, "text"))
+    if k == "commander_assigned":
+        return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
+    if k == "resolved":
+        return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")))
+    if k == "closed":
+        verdict = sval(d, "verdict")
+        what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
+            else same("")
+        return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
+    if k == "reopened":
+        why = sval(d, "reason")
+        if why.startswith("new alarm from "):  # the engine's, on a new alarm
+            point = why.removeprefix("new alarm from ")
+            return bi(f"重新打开：{point} 新报警", f"reopened: new alarm from {point}")
+        return cat(bi("重新打开", "reopened"), with_note(why))
+    if k == "follow_up_done":
+        return cat(bi(f"回访完成：{sval(d, 'task')}", f"follow-up done: {sval(d, 'task')}"),
+                    on_time_text(d.get("on_time")), with_note(sval(d, "note")))
+    return same(k)
+
+
+def role_and_due(d: Mapping[str, Any], n: Names) -> Text:
+    """" (engineering, due 14:05)" for a step or branch that was raised."""
+    role = n.role(sval(d, "role"))
+    due = fval(d, "due_at")
+    deadline = bi(f"，期限 {clock(due, date=False)}", f", due {clock(due, date=False)}") \
+        if due is not None else same("")
+    return cat(bi(f"（{role.zh}", f" ({role.en}"), deadline, bi("）", ")"))
+
+
+def what_of(d: Mapping[str, Any], n: Names) -> Text:
+    """The step, branch, prompt, action or stage an escalation or notice is about."""
+    if d.get("step"):
+        return cat(bi("（步骤 ", " (step "), n.step(sval(d, "step")), bi("）", ")"))
+    if d.get("branch"):
+        return cat(bi("（", " ("), n.branch(sval(d, "branch")), bi("）", ")"))
+    if d.get("prompt"):
+        return cat(bi("（提示 ", " (prompt "), n.prompt(sval(d, "prompt")), bi("）", ")"))
+    if d.get("action"):
+        return same(f" ({sval(d, 'action')})")
+    if d.get("stage"):
+        return cat(bi("（", " ("), n.stage(sval(d, "stage")), bi("）", ")"))
+    return same("")
+
+
+ALERT_KINDS = {"deadline_missed", "escalated", "action_failed", "prompt_timed_out", "reopened"}
+
+
+def storm_entry(run: Sequence[Event]) -> TimelineEntry:
+    states = Counter(sval(e.data, "state") for e in run)
+    new = sum(1 for e in run if e.data.get("new_device"))
+    names: list[str] = []
+    for e in run:
+        name = device_name(e.point_id, sval(e.data, "device"))
+        if name not in names:
+            names.append(name)
+    sample = ", ".join(names[:5])
+    more = len(names) - 5
+    counts = join_texts([Text(f"{pair(STATE_WORDS, s).zh} {c}", f"{pair(STATE_WORDS, s).en} {c}")
+                    for s, c in states.most_common()], "，", ", ")
+    first, last = clock(run[0].at, date=False), clock(run[-1].at, date=False)
+    text = Text(
+        f"设备信号 {len(run)} 条（{first}–{last}，{len(names)} 个设备，新设备 {new} 个）："
+        f"{counts.zh}；{sample}" + (f" 等（另 {more} 个）" if more > 0 else ""),
+        f"{len(run)} device signals ({first}–{last}, {len(names)} devices, {new} new): "
+        f"{counts.en}; {sample}" + (f" and {more} more" if more > 0 else ""))
+    return TimelineEntry(run[0].at, "", "signals", text)
+
+
+def timeline_entries(events: Sequence[Event], n: Names) -> list[TimelineEntry]:
+    out: list[TimelineEntry] = []
+    i = 0
+    while i < len(events):
+        if events[i].kind == "signal":
+            j = i
+            while j < len(events) and events[j].kind == "signal":
+                j += 1
+            if j - i >= STORM_RUN:
+                out.append(storm_entry(events[i:j]))
+            else:
+                out.extend(TimelineEntry(e.at, e.actor, e.kind, describe(e, n))
+                           for e in events[i:j])
+            i = j
+            continue
+        e = events[i]
+        out.append(TimelineEntry(e.at, e.actor, e.kind, describe(e, n),
+                                 alert=e.kind in ALERT_KINDS))
+        i += 1
+    return out

@@ -1,0 +1,137 @@
+"""The console's API on an in-process daemon (tests/inprocess.py): sessions on the virtual
+clock, and commands that answer once their batch is committed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import yaml
+
+from gateway.console import auth
+from gateway.console.app import create_app
+from gateway.store import open_records
+from simulators.sites import mqtt_only_demo
+from tests.conftest import query
+from tests.inprocess import T0, InProcess
+
+pytestmark = pytest.mark.anyio
+T = TypeVar("T")
+
+USERS = {"op": "operator", "tech": "technician"}
+
+
+def password(name: str) -> str:
+    return f"pw-{name}-secret"
+
+
+class Console:
+    """The console app of an in-process daemon, driven through its HTTP API."""
+
+    def __init__(self, gw: InProcess) -> None:
+        self.gw = gw
+        self.app = create_app(gw.gw)
+        self.clients: list[httpx.AsyncClient] = []
+
+    async def client(self, user: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+                                   base_url="http://console")
+        self.clients.append(client)
+        r = await client.post("/api/login", json={"username": user, "password": password(user)})
+        assert r.status_code == 200, r.text
+        return client
+
+    async def call(self, request: Awaitable[T]) -> T:
+        """A request answered once the daemon has done its part (it runs meanwhile)."""
+        task = asyncio.ensure_future(request)
+        while not task.done():
+            await self.gw.settle()
+            await asyncio.sleep(0)
+        return task.result()
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        self.app.state.reader.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    config = mqtt_only_demo(tmp_path / "site")
+    site = yaml.safe_load(config.read_text())
+    site["console"] = {"idle_timeout": "2m", "session_length": "1h"}
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    return config
+
+
+@pytest.fixture
+async def console(config: Path, tmp_path: Path) -> AsyncIterator[Console]:
+    store = tmp_path / "store.sqlite3"
+    with open_records(store) as records:
+        for name, role in USERS.items():
+            auth.add_user(records, name, name, [role], password(name), T0)
+    async with InProcess(config, store) as gw:
+        console = Console(gw)
+        yield console
+        await console.close()
+
+
+async def test_a_session_ends_when_idle_and_lives_while_in_use(console: Console) -> None:
+    op = await console.client("op")
+    assert (await op.get("/api/me")).status_code == 200
+    for _ in range(5):  # in use every minute: never idle
+        console.gw.now += 60
+        assert (await op.get("/api/me")).status_code == 200
+    console.gw.now += 121
+    r = await op.get("/api/me")
+    assert r.status_code == 401
+    assert "expired" in r.json()["error"]
+
+
+async def test_a_session_ends_at_its_length_even_in_use(console: Console) -> None:
+    op = await console.client("op")
+    for _ in range(59):
+        console.gw.now += 60
+        assert (await op.get("/api/me")).status_code == 200
+    console.gw.now += 61
+    assert (await op.get("/api/me")).status_code == 401
+
+
+async def test_a_shelved_point_is_recorded_but_opens_nothing_until_unshelved(
+        console: Console) -> None:
+    tech, op = await console.client("tech"), await console.client("op")
+
+    async def post(client: httpx.AsyncClient, path: str, body: Any) -> httpx.Response:
+        return await console.call(client.post(path, json=body))
+
+    assert (await post(op, "/api/points/B1-F2-Z2/shelve",
+                       {"minutes": 30, "reason": "x"})).status_code == 403
+    r = await post(tech, "/api/points/B1-F2-Z2/shelve", {"minutes": 30})
+    assert (r.status_code, r.json()["problems"][0]["field"]) == (422, "reason")
+    assert (await post(tech, "/api/points/NOPE/shelve", {"reason": "x"})).status_code == 404
+    r = await post(tech, "/api/points/B1-F2-Z2/shelve", {"minutes": 30, "reason": "探头更换中"})
+    assert r.status_code == 200, r.text
+    assert "B1-F2-Z2 shelved until" in r.json()["result"]
+    points = (await tech.get("/api/points", params={"building": "1",
+                                                    "kind": "smoke_detector"})).json()["points"]
+    shelf = next(p for p in points if p["id"] == "B1-F2-Z2")["shelved"]
+    assert (shelf["by"], shelf["reason"], shelf["until"]) == ("tech", "探头更换中", T0 + 1800)
+    console.gw.publish("demo/fire/b1/f2/z2", {"state": "fire", "device": "SD-09"})
+    await console.gw.settle()
+    store = console.gw.store
+    assert query(store, "SELECT incidents FROM signals WHERE point_id = 'B1-F2-Z2'") == [("",)]
+    incidents = (await op.get("/api/incidents", params={"status": "all"})).json()["incidents"]
+    assert incidents == []
+    # back in service while still in alarm: announced at once
+    r = await console.call(tech.delete("/api/points/B1-F2-Z2/shelve"))
+    assert r.status_code == 200
+    incidents = (await op.get("/api/incidents", params={"status": "all"})).json()["incidents"]
+    assert [i["type"] for i in incidents] == ["fire"]
+    kinds = [k for (k,) in query(store, "SELECT kind FROM events WHERE point_id = 'B1-F2-Z2'"
+                                 " AND incident_id = '' ORDER BY seq")]
+    assert kinds == ["point_shelved", "point_unshelved"]
+    assert (await console.call(tech.delete("/api/points/B1-F2-Z2/shelve"))).status_code == 409
