@@ -14,6 +14,7 @@ GatewayError
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -69,8 +70,20 @@ class DecodeError(GatewayError):
         super().__init__(f"{reason}: {detail}")
 
 
+class Refusal(enum.StrEnum):
+    """Why a command was not applied."""
+
+    NOT_FOUND = "not_found"  # the incident it names does not exist
+    CONFLICT = "conflict"  # not now, not like this: the state or the arguments forbid it
+    FAILED = "failed"  # a defect of the gateway met it (logged, counted)
+
+
 class CommandError(GatewayError):
     exit_code = 7
+
+    def __init__(self, message: str, refusal: Refusal = Refusal.CONFLICT) -> None:
+        self.refusal = refusal
+        super().__init__(message)
 
 
 class StoreError(GatewayError):

@@ -18,6 +18,7 @@ from adapters.mqtt import InboundMessage
 from gateway.config.site import SiteConfig, load_config
 from gateway.daemon.gateway import Gateway
 from gateway.daemon.inputs import TICK, QueuedCommand
+from gateway.domain.commands import Answer
 from gateway.domain.effects import Effect, ModbusWrite, MqttPublish, Notify
 from gateway.domain.incident import Incident
 from gateway.engine.state import OperatorCommand
@@ -124,8 +125,8 @@ class InProcess:
             self.gw.pipeline.put(TICK)
             await self.settle()
 
-    async def command(self, verb: str, incident_id: str = "", actor: str = "tester",
-                      **args: str) -> tuple[bool, str]:
+    async def answer(self, verb: str, incident_id: str = "", actor: str = "tester",
+                     **args: str) -> Answer:
         """An operator command, answered as the console hears it."""
         task = asyncio.create_task(self.gw.command(OperatorCommand(verb, incident_id, actor,
                                                                    args)))
@@ -133,6 +134,12 @@ class InProcess:
             await self.settle()
             await asyncio.sleep(0)
         return task.result()
+
+    async def command(self, verb: str, incident_id: str = "", actor: str = "tester",
+                      **args: str) -> tuple[bool, str]:
+        """An operator command: (applied, what it did or why not)."""
+        answer = await self.answer(verb, incident_id, actor, **args)
+        return answer.ok, answer.text
 
     def queue_command(self, row_id: int, verb: str, incident_id: str = "",
                       actor: str = "tester", **args: str) -> None:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def hub_and_harness() -> tuple[Hub, Harness]:
     site = load_config(ROOT / "config" / "site.yaml")
     playbooks = load_playbooks(site.playbook_dir, site)
-    return Hub(playbooks, heartbeat=0.05), Harness(Engine(site, playbooks), site)
+    return Hub(playbooks, lambda: site, heartbeat=0.05), Harness(Engine(site, playbooks), site)
 
 
 def messages(chunks: list[str]) -> list[tuple[str, dict[str, object]]]:

@@ -180,9 +180,10 @@ def test_operator_works_the_incident_from_the_cli(broker: Broker, daemon: Daemon
     ok("close", "INC-000001", "--by", "张主管", "--handling", "2 分钟到场，扑灭",
        "--analysis", "电线老化", "--improvement", "更换线路")
     shown = ok("show", "INC-000001")
-    for expected in ("B2-F5-Z1/SD-07", "acknowledged by 李明", "赵保安 (on_duty_patrol) on scene",
-                     "verdict → 确认火灾 / Confirmed fire by 李明", "elevator_recall:ELV-B2-L1",
-                     "call 119", "call_119 answered yes by 李明", "commander: 张主管",
+    for expected in ("B2-F5-Z1/SD-07", "acknowledged 0.", "after opening  — 李明",
+                     "到场：当值巡逻 赵保安", "→ 确认火灾：巡逻确认有烟",
+                     "联动请求：电梯迫降首层 → 2号楼1号电梯 [recall]", "需拨打 火警 119",
+                     "prompt \"Call 119\" answered yes  — 李明", "指定现场指挥：张主管",
                      "处理 handling: 2 分钟到场，扑灭", "resident_visit · customer_service",
                      "signal   B2-F5-Z1/SD-07 alarm"):
         assert expected in shown, (expected, shown)

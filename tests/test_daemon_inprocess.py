@@ -14,6 +14,7 @@ import yaml
 
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify
 from gateway.domain.model import ActionStatus, PointState
+from gateway.errors import Refusal
 from simulators.sites import mqtt_only_demo
 from tests.conftest import ROOT, query
 from tests.inprocess import T0, InProcess
@@ -328,3 +329,19 @@ async def test_inputs_are_acknowledged_only_once_committed(config: Path, store: 
         assert gw.broker.health().unacknowledged == 0
         payload = json.loads(query(store, "SELECT payload FROM signals")[0][0])
         assert payload == fire()
+
+
+async def test_a_refused_command_says_why_in_a_kind_the_console_can_act_on(
+        config: Path, store: Path) -> None:
+    async with InProcess(config, store) as gw:
+        missing = await gw.answer("ack", "INC-000404")
+        assert (missing.refusal, missing.text) == (Refusal.NOT_FOUND, "no incident INC-000404")
+        gw.publish(FIRE_B1, fire())
+        await gw.settle()
+        (incident,) = gw.incidents
+        assert (await gw.answer("ack", incident.id)).ok
+        wrong = await gw.answer("step", incident.id, step="no_such_step")
+        assert wrong.refusal is Refusal.CONFLICT
+        assert "no_such_step" in wrong.text
+        rows = query(store, "SELECT status FROM commands ORDER BY id")
+        assert rows == [("rejected",), ("done",), ("rejected",)]

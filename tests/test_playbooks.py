@@ -15,6 +15,7 @@ import pytest
 
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.effects import Notify, Purpose, payload_text
+from gateway.domain.events import StageReason
 from gateway.domain.incident import Incident
 from gateway.domain.model import (
     ActionStatus,
@@ -797,7 +798,8 @@ def test_generator_failing_to_start_gives_the_agreed_statement_and_the_power_bur
     mine = [e for e in out.events if e.incident_id == mains]
     assert timeline(Outcome(events=mine)) == [("signal", "GEN-01", "trouble"),
                                               *GENERATOR_FAILED]
-    assert mine[1].data["reason"] == "GEN-01 reached trouble"
+    assert (mine[1].data["reason"], mine[1].data["point"], mine[1].data["state"]) == (
+        StageReason.POINT_REACHED, "GEN-01", "trouble")
     # the failed start is also a maintenance job of its own
     assert {i.type for i in h.state.incidents.values()} == {"mains_outage", "device_fault"}
     call = next(e for e in out.events if e.kind == "prompt_raised").data["call"]

@@ -19,6 +19,7 @@ from gateway.daemon.commits import Commit, Committer, storable, storable_text, w
 from gateway.daemon.inputs import Delivery
 from gateway.daemon.intake_mqtt import letter
 from gateway.daemon.reporting import Reports
+from gateway.domain.commands import Answer
 from gateway.errors import StoreError
 from gateway.store.sqlite.records import SqliteRecords
 from gateway.store.sqlite.schema import check_store_file, connect
@@ -183,7 +184,7 @@ def test_a_batch_the_store_will_not_take_at_all_keeps_its_inputs_as_dead_letters
         tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     ws = WriteSet(meta={"k1": object()},  # type: ignore[dict-item]
-                  command_results=[(5, True, "done")], ledgers={"mqtt": ([1, 2], [])})
+                  command_results=[Answer(5, "done")], ledgers={"mqtt": ([1, 2], [])})
 
     async def main() -> None:
         st = Store(path)

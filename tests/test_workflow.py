@@ -13,6 +13,7 @@ import pytest
 
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.effects import Purpose
+from gateway.domain.events import REOPENED_BY_ALARM
 from gateway.domain.incident import from_json, to_json
 from gateway.domain.model import (
     BranchStatus,
@@ -155,7 +156,8 @@ def test_deadlines_stop_once_resolved_and_a_new_alarm_reopens(h: Harness) -> Non
     assert incident.status is IncidentStatus.OPEN
     assert incident.announced_at == h.now
     assert incident.reopened == 1
-    assert events(h, "reopened")[0]["reason"] == "new alarm from B1-F14-Z1"
+    (reopened,) = events(h, "reopened")
+    assert reopened["cause"] == REOPENED_BY_ALARM
     assert events(h, "reopened")[0]["unacknowledged"] is True
 
 

@@ -15,10 +15,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from gateway.cli.common import load, store_path
 from gateway.cli.extensions import extensions
 from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
+from gateway.domain.commands import COMMANDS, ArgKind, CommandDef, Target
 from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook, load_playbooks
 from gateway.store.records import Records
@@ -210,6 +212,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     from gateway.store import open_records
 
     path = store_path(args)
+    site: SiteConfig | None = None
     try:
         site = load_config(args.config, store=str(path))
         playbooks = load_playbooks(site.playbook_dir, site)
@@ -226,7 +229,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
                 raise CommandError(f"no incident {args.incident} in {path}")
             print(render.incident_detail(incident, records.incident_events(incident.id),
                                          records.incident_signals(incident.id), playbooks,
-                                         time.time()))
+                                         time.time(), site))
             return 0
         return _submit(records, path, args)
 
@@ -256,18 +259,6 @@ def _await_command(records: Records, verb: str, incident_id: str, actor: str,
     return 0
 
 
-# the arguments of each incident command, as the daemon's workflow takes them
-_VERB_ARGS: dict[str, tuple[str, ...]] = {
-    "open": ("playbook", "building", "floor", "zone", "unit", "note", "reporter", "drill"),
-    "ack": ("note",), "confirm": ("note",), "reject": ("note",),
-    "decide": ("branch", "option", "note"), "step": ("step", "note"),
-    "arrive": ("role", "who", "note"), "answer": ("prompt", "answer", "note"),
-    "note": ("text",), "record": ("field", "value"), "assign": ("commander",),
-    "resolve": ("note",), "close": ("handling", "analysis", "improvement"),
-    "reopen": ("reason",), "follow_up": ("task", "note"),
-}
-
-
 def _submit(records: Records, path: Path, args: argparse.Namespace) -> int:
     from gateway.store import DaemonLock
 
@@ -277,11 +268,11 @@ def _submit(records: Records, path: Path, args: argparse.Namespace) -> int:
         raise CommandError(f"no incident {incident_id} in {path}")
     DaemonLock(path).require_daemon()
     verb_args: dict[str, str] = {}
-    for name in _VERB_ARGS[verb]:
-        value = getattr(args, name, None)
+    for arg in COMMANDS[verb].args:
+        value = getattr(args, arg.name, None)
         if isinstance(value, bool):
             value = "yes" if value else ""
-        verb_args[name] = "" if value is None else str(value)
+        verb_args[arg.name] = "" if value is None else str(value)
     return _await_command(records, verb, incident_id, args.by, verb_args)
 
 
@@ -346,6 +337,27 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def _command_parser(sub: Any, definition: CommandDef, user: str) -> None:
+    """``alarm-gateway incidents VERB``: its arguments from the command's definition."""
+    p: argparse.ArgumentParser = sub.add_parser(definition.verb.replace("_", "-"),
+                                                help=definition.summary)
+    if definition.target is Target.INCIDENT:
+        p.add_argument("incident")
+    for arg in definition.args:
+        extra: dict[str, Any] = {"help": arg.help or None}
+        if arg.kind is ArgKind.CHOICE:
+            extra["choices"] = list(arg.choices)
+        if arg.positional:
+            p.add_argument(arg.name, **extra)
+        elif arg.kind is ArgKind.FLAG:
+            p.add_argument(f"--{arg.name}", action="store_true", **extra)
+        else:
+            p.add_argument(f"--{arg.name}", required=arg.required,
+                           default=None if arg.required else "", **extra)
+    p.add_argument("--by", default=user, help="who gives the command (default: %(default)s; "
+                                               "env ALARM_GATEWAY_OPERATOR)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alarm-gateway", description=__doc__,
@@ -390,58 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("incident")
     user = os.environ.get("ALARM_GATEWAY_OPERATOR") or getpass.getuser()
 
-    def verb(name: str, text: str, *, incident: bool = True) -> argparse.ArgumentParser:
-        p = isub.add_parser(name, help=text)
-        if incident:
-            p.add_argument("incident")
-        p.add_argument("--by", default=user,
-                       help="who gives the command (default: %(default)s; "
-                            "env ALARM_GATEWAY_OPERATOR)")
-        return p
-
-    p = verb("open", "open an incident by hand (a phone call, the elevator intercom)",
-             incident=False)
-    p.add_argument("playbook", help="e.g. gas_leak, elevator_entrapment, fire")
-    for part in ("building", "floor", "zone", "unit"):
-        p.add_argument(f"--{part}", default="")
-    p.add_argument("--reporter", default="", help="who reported it (name, unit, phone)")
-    p.add_argument("--note", default="")
-    p.add_argument("--drill", action="store_true", help="a drill: writes are withheld")
-    for name, text in (("ack", "acknowledge (not resolve)"),
-                       ("confirm", "confirm the alarm after verification"),
-                       ("resolve", "the emergency is over; the review is still to come")):
-        verb(name, text).add_argument("--note", default="")
-    verb("reject", "reject: a false alarm, with its cause").add_argument(
-        "--note", required=True, help="what was found: the cause of the false alarm")
-    p = verb("decide", "take a branch of the playbook")
-    p.add_argument("branch")
-    p.add_argument("option")
-    p.add_argument("--note", default="")
-    p = verb("step", "mark a step done")
-    p.add_argument("step")
-    p.add_argument("--note", default="")
-    p = verb("arrive", "record someone's arrival on scene")
-    p.add_argument("role", help="e.g. on_duty_patrol, duty_supervisor, engineering")
-    p.add_argument("--who", default="", help="the name of who arrived (default: --by)")
-    p.add_argument("--note", default="")
-    p = verb("answer", "answer a prompt yes/no")
-    p.add_argument("prompt")
-    p.add_argument("answer", choices=["yes", "no"])
-    p.add_argument("--note", default="")
-    verb("note", "add a note").add_argument("text")
-    p = verb("record", "fill a record field (release time, injuries, ...)")
-    p.add_argument("field")
-    p.add_argument("value")
-    verb("assign", "name the incident's commander").add_argument("commander")
-    p = verb("close", "close with the review (处理 / 分析 / 改善)")
-    p.add_argument("--handling", required=True, help="what was done")
-    p.add_argument("--analysis", required=True, help="cause and responsibility")
-    p.add_argument("--improvement", required=True, help="what changes to prevent it")
-    verb("reopen", "reopen a resolved or closed incident").add_argument(
-        "--reason", required=True)
-    p = verb("follow-up", "record a follow-up visit or call (回访) as done")
-    p.add_argument("task")
-    p.add_argument("--note", required=True, help="what the resident said")
+    for definition in COMMANDS.values():
+        if definition.target is not Target.SITE:
+            _command_parser(isub, definition, user)
     inc.set_defaults(func=cmd_incidents)
 
     drill = sub.add_parser("drill", help="a drill window: the signals of its buildings and "

@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from gateway.domain.commands import COMMANDS
 from gateway.store.records import Records
 from gateway.store.values import UserRow
 
@@ -29,15 +30,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drill": frozenset({"tester", "admin"}),
     "walk_test": frozenset({"technician", "tester", "admin"}),
     "shelve": frozenset({"technician", "supervisor", "admin"}),  # take a point out of service
+    "reload": frozenset({"technician", "admin"}),  # the config read again
 }
 
-# verb → permission
-VERB_PERMISSION = {
-    "ack": "work", "confirm": "work", "reject": "work", "decide": "work", "step": "work",
-    "arrive": "work", "answer": "work", "record": "work", "resolve": "work",
-    "follow_up": "work", "note": "note", "close": "close", "reopen": "close",
-    "assign": "close",
-}
+# verb → permission, from each command's definition
+VERB_PERMISSION = {verb: c.permission for verb, c in COMMANDS.items()}
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 

@@ -13,11 +13,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from gateway.config.site import SiteConfig
 from gateway.domain.conditions import name
 from gateway.domain.incident import Incident
-from gateway.domain.model import SEVERITY_RANK
+from gateway.domain.model import SEVERITY_RANK, Event
 from gateway.playbook.definition import Playbook
 from gateway.points.conditioning import PointStatus
+from gateway.present.timeline import Names, event_json, names_of
 from gateway.store.values import WriteSet
 
 QUEUE_LIMIT = 2000
@@ -71,8 +73,11 @@ def point_view(status: PointStatus) -> dict[str, Any]:
 
 
 class Hub:
-    def __init__(self, playbooks: dict[str, Playbook], heartbeat: float = HEARTBEAT) -> None:
+    def __init__(self, playbooks: dict[str, Playbook], site: Callable[[], SiteConfig | None],
+                 heartbeat: float = HEARTBEAT) -> None:
+        """``site``: the running site (its roles and actuators name things in the events)."""
         self.playbooks = playbooks
+        self.site = site
         self.heartbeat = heartbeat
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.dropped = 0
@@ -84,14 +89,21 @@ class Hub:
         messages = [("incident", incident_summary(i, self.playbooks))
                     for i in ws.incidents.values()]
         signals = 0
+        names: dict[str, Names] = {}  # by incident, from its playbook and this batch's events
+        by_incident: dict[str, list[Event]] = {}
+        for e in ws.events:
+            by_incident.setdefault(e.incident_id, []).append(e)
         for e in ws.events:
             if e.kind == "signal":
                 signals += 1
                 if signals > MAX_SIGNAL_EVENTS:
                     continue
-            messages.append(("event", {"incident_id": e.incident_id, "kind": e.kind,
-                                       "at": e.at, "actor": e.actor, "point_id": e.point_id,
-                                       "data": e.data}))
+            if e.incident_id not in names:
+                incident = ws.incidents.get(e.incident_id)
+                playbook = self.playbooks.get(incident.type) if incident is not None else None
+                names[e.incident_id] = names_of(by_incident[e.incident_id], playbook,
+                                                self.site())
+            messages.append(("event", event_json(e, names[e.incident_id])))
         for pid, p in ws.points.items():
             messages.append(("point", {"id": pid, **point_view(p)}))
         if ws.meta.get("drill_window") is not None:

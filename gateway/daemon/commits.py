@@ -138,7 +138,8 @@ def inputs_only(ws: WriteSet, letters: Sequence[DeadLetter]) -> WriteSet:
     answers to its commands, and the bookkeeping that must not be lost."""
     return WriteSet(
         dead_letters=[dataclasses.replace(d, topic=storable_text(d.topic)) for d in letters],
-        command_results=[(row, ok, storable_text(text)) for row, ok, text in ws.command_results],
+        command_results=[dataclasses.replace(a, text=storable_text(a.text))
+                         for a in ws.command_results],
         outbox_done=ws.outbox_done, ledgers=ws.ledgers, next_number=ws.next_number)
 
 

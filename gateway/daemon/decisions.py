@@ -19,10 +19,13 @@ from adapters.interface import Adapter
 from gateway.config.site import SiteConfig
 from gateway.daemon.inputs import ActionResult, Delivery, Input, QueuedCommand, Reload
 from gateway.daemon.reporting import Reports
+from gateway.domain.commands import Answer
 from gateway.domain.drill import DrillWindow
+from gateway.domain.events import EventKind
 from gateway.domain.model import Event, Signal
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, Outcome, apply
+from gateway.errors import Refusal
 from gateway.points.conditioning import PointStatus
 from gateway.store.values import DEAD_LETTER_KEEP, DeadLetter, SignalRecord, WriteSet
 
@@ -121,7 +124,8 @@ class Decisions:
                 self.count_bad(letter.reason, letter.topic, letter.at)
                 ws.dead_letters.append(letter)
         elif isinstance(item, QueuedCommand):
-            ws.command_results.append((item.row_id, False, f"internal error: {exc!r}"))
+            ws.command_results.append(Answer(item.row_id, f"internal error: {exc!r}",
+                                             Refusal.FAILED))
 
     def letters(self, inputs: Sequence[Delivery], reason: str, detail: str) -> list[DeadLetter]:
         """Adapters' items as dead letters (those that have something to keep)."""
@@ -206,7 +210,7 @@ class Decisions:
     def first_report(self, source: str, reason: str) -> bool:
         return self.reports.first(source, reason, self.clock())
 
-    def site_event(self, ws: WriteSet, kind: str, now: float, point_id: str, actor: str,
+    def site_event(self, ws: WriteSet, kind: EventKind, now: float, point_id: str, actor: str,
                    **data: Any) -> None:
         """A fact of the site on record, not of an incident (a point shelved, a drill)."""
         ws.events.append(Event(kind=kind, at=now, point_id=point_id, actor=actor, data=data))

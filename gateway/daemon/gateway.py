@@ -35,6 +35,7 @@ from gateway.daemon.status import bad_input_recent, status_line, vitals
 from gateway.daemon.ticks import SUPERVISION_EVERY, SelfChecks, Ticks
 from gateway.daemon.versions import config_version
 from gateway.domain import drill as drill_window
+from gateway.domain.commands import Answer
 from gateway.domain.drill import DrillWindow
 from gateway.domain.incident import Incident
 from gateway.engine.machine import Engine
@@ -102,7 +103,7 @@ class Gateway:
         self._broker_process: Any = None
         # a command answered on record is not taken from the queue again
         self.pipeline.listeners.append(lambda ws: self.queued_commands.difference_update(
-            row for row, _, _ in ws.command_results))
+            a.row_id for a in ws.command_results))
 
     # ------------------------------------------------------------------ what others read
 
@@ -367,7 +368,7 @@ class Gateway:
             return None
         return await self.store.call(lambda r: r.get_incident(incident_id))
 
-    async def command(self, command: OperatorCommand) -> tuple[bool, str]:
+    async def command(self, command: OperatorCommand) -> Answer:
         """Give a command as the CLI does (queued in the store, so it is on record), but hear
         its result as soon as its batch is committed."""
         now = self.clock()

@@ -20,6 +20,7 @@ from adapters.interface import Adapter
 from gateway.daemon.commits import Commit, Committer
 from gateway.daemon.decisions import Decisions
 from gateway.daemon.inputs import ActionResult, Delivery, Input, Tick
+from gateway.domain.commands import Answer
 from gateway.domain.effects import Purpose
 from gateway.domain.model import ActionStatus
 from gateway.engine.state import event_messages
@@ -56,7 +57,7 @@ class Pipeline:
         # told of every committed batch (the console's live stream)
         self.listeners: list[Callable[[WriteSet], None]] = []
         # commands given in this process, answered once their batch is committed
-        self.command_waiters: dict[int, asyncio.Future[tuple[bool, str]]] = {}
+        self.command_waiters: dict[int, asyncio.Future[Answer]] = {}
 
     # ------------------------------------------------------------------ in
 
@@ -172,10 +173,10 @@ class Pipeline:
                 delivery.adapter.ack(items_of)
         for outbox_item in items:
             self.outq.put_nowait(outbox_item)
-        for row_id, ok, result in commit.ws.command_results:
-            waiter = self.command_waiters.pop(row_id, None)
+        for answer in commit.ws.command_results:
+            waiter = self.command_waiters.pop(answer.row_id, None)
             if waiter is not None and not waiter.done():
-                waiter.set_result((ok, result))
+                waiter.set_result(answer)
         for listener in self.listeners:
             try:
                 listener(commit.ws)
@@ -209,8 +210,8 @@ class Pipeline:
             self.inputs.put_nowait(ActionResult(out.incident_id, out.action_id,
                                                 ActionStatus(status), detail))
 
-    def answer_later(self, row_id: int) -> asyncio.Future[tuple[bool, str]]:
+    def answer_later(self, row_id: int) -> asyncio.Future[Answer]:
         """A command's answer, heard once the batch deciding it is committed."""
-        waiter: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.command_waiters[row_id] = waiter
         return waiter

@@ -13,8 +13,9 @@ import structlog
 from gateway.daemon import registry, upkeep
 from gateway.daemon.inputs import Reload
 from gateway.daemon.versions import config_version, diff
+from gateway.domain.commands import Answer
 from gateway.engine.machine import Engine
-from gateway.errors import ConfigError, Problem
+from gateway.errors import ConfigError, Problem, Refusal
 from gateway.store.values import WriteSet
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ log = structlog.get_logger("gateway")
 def apply_reload(gw: Gateway, item: Reload, ws: WriteSet, now: float) -> None:
     def answer(ok: bool, text: str) -> None:
         if item.row_id is not None:
-            ws.command_results.append((item.row_id, ok, text))
+            ws.command_results.append(Answer(item.row_id, text,
+                                             None if ok else Refusal.CONFLICT))
 
     gw.notifier.reloading()
     try:

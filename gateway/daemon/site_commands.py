@@ -14,13 +14,14 @@ from gateway.config.schema import unknown_name
 from gateway.daemon.decisions import Decisions, Shelf
 from gateway.daemon.inputs import QueuedCommand, Reload
 from gateway.domain import drill as drill_window
+from gateway.domain.commands import MAX_SHELVE_MINUTES, Answer
+from gateway.domain.events import EventKind
 from gateway.domain.model import PointState, Signal
-from gateway.errors import CommandError
+from gateway.errors import CommandError, Refusal
 from gateway.store.values import WriteSet
 
 log = structlog.get_logger("gateway")
 
-MAX_SHELVE_MINUTES = 24 * 60
 
 
 def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
@@ -38,12 +39,12 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
     try:
         outcome = d.engine.on_command(d.state, cmd, now, item.stored)
     except CommandError as exc:
-        ws.command_results.append((item.row_id, False, str(exc)))
+        ws.command_results.append(Answer(item.row_id, str(exc), exc.refusal))
         log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
                  actor=cmd.actor, reason=str(exc))
         return
     d.fold(outcome, ws)
-    ws.command_results.append((item.row_id, True, outcome.result))
+    ws.command_results.append(Answer(item.row_id, outcome.result))
     log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
 
 
@@ -54,16 +55,16 @@ def _drill(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
             d.drill = drill_window.start(cmd.args, cmd.actor, now, d.site.buildings,
                                          d.site.points)
         except CommandError as exc:
-            ws.command_results.append((item.row_id, False, str(exc)))
+            ws.command_results.append(Answer(item.row_id, str(exc), exc.refusal))
             return
         result = drill_window.describe(d.drill)
     else:
         d.drill = None
         result = "drill off"
     ws.meta["drill_window"] = json.dumps(d.drill.to_json()) if d.drill else ""
-    d.site_event(ws, "drill_started" if d.drill else "drill_stopped", now, "", cmd.actor,
-                 **(d.drill.to_json() if d.drill else {}))
-    ws.command_results.append((item.row_id, True, result))
+    d.site_event(ws, EventKind.DRILL_STARTED if d.drill else EventKind.DRILL_STOPPED, now, "",
+                 cmd.actor, **(d.drill.to_json() if d.drill else {}))
+    ws.command_results.append(Answer(item.row_id, result))
     log.warning("drill", actor=cmd.actor, state=result,
                 note="signals of the drill's scope are drill signals: their actuator "
                      "writes and notifications are withheld; every other signal is real")
@@ -73,8 +74,9 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
     cmd = item.command
     point_id = cmd.args.get("point", "")
     if point_id not in d.site.points:
-        ws.command_results.append((item.row_id, False,
-                                   unknown_name("point", point_id, d.site.points)))
+        ws.command_results.append(Answer(item.row_id,
+                                         unknown_name("point", point_id, d.site.points),
+                                         Refusal.CONFLICT))
         return
     if cmd.verb == "shelve":
         reason = cmd.args.get("reason", "").strip()
@@ -83,25 +85,27 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
         except ValueError:
             minutes = -1.0
         if not reason or not 0 < minutes <= MAX_SHELVE_MINUTES:
-            ws.command_results.append((item.row_id, False, (
-                "shelving needs a reason and lasts between 1 minute and 24 hours")))
+            ws.command_results.append(Answer(
+                item.row_id, "shelving needs a reason and lasts between 1 minute and 24 hours",
+                Refusal.CONFLICT))
             return
         shelf = Shelf(now + minutes * 60, cmd.actor, reason, now)
         d.shelved[point_id] = shelf
         result = (f"{point_id} shelved until "
                   f"{time.strftime('%H:%M:%S', time.localtime(shelf.until))}")
-        d.site_event(ws, "point_shelved", now, point_id, cmd.actor, until=shelf.until,
+        d.site_event(ws, EventKind.POINT_SHELVED, now, point_id, cmd.actor, until=shelf.until,
                      reason=reason)
         log.warning("point_shelved", point=point_id, actor=cmd.actor, reason=reason,
                     minutes=minutes, note="its signals open no incident until then")
     else:
         if d.shelved.pop(point_id, None) is None:
-            ws.command_results.append((item.row_id, False, f"{point_id} is not shelved"))
+            ws.command_results.append(Answer(item.row_id, f"{point_id} is not shelved",
+                                             Refusal.CONFLICT))
             return
         result = f"{point_id} unshelved"
         unshelved(d, point_id, ws, now, cmd.actor, "unshelved by operator")
     keep_shelves(d, ws)
-    ws.command_results.append((item.row_id, True, result))
+    ws.command_results.append(Answer(item.row_id, result))
 
 
 def expire_shelves(d: Decisions, ws: WriteSet, now: float) -> None:
@@ -120,7 +124,7 @@ def keep_shelves(d: Decisions, ws: WriteSet) -> None:
 
 def unshelved(d: Decisions, point_id: str, ws: WriteSet, now: float, actor: str,
               why: str) -> None:
-    d.site_event(ws, "point_unshelved", now, point_id, actor, reason=why)
+    d.site_event(ws, EventKind.POINT_UNSHELVED, now, point_id, actor, reason=why)
     log.info("point_unshelved", point=point_id, actor=actor, reason=why)
     status = d.points.get(point_id)
     point = d.site.points.get(point_id)

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.domain.events import EventKind
+
 
 def value_key(value: Any) -> str:
     """How a raw value is written as a key of a value → state mapping (case-insensitive;
@@ -179,7 +181,7 @@ class Signal:
 class Event:
     """One line of the append-only log; ``incident_id`` is empty for site-level facts."""
 
-    kind: str
+    kind: EventKind
     at: float
     incident_id: str = ""
     point_id: str = ""

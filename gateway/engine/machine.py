@@ -17,6 +17,7 @@ from typing import Any
 from gateway.config.site import ActuatorConfig, SiteConfig
 from gateway.domain.conditions import name as condition_name
 from gateway.domain.effects import Effect, MqttPublish, Notify, Outgoing, Purpose, target
+from gateway.domain.events import REOPENED_BY_ALARM, Escalation, EventKind, StageReason
 from gateway.domain.incident import (
     ActionState,
     BranchState,
@@ -47,6 +48,9 @@ from gateway.engine.state import (
     place,
 )
 from gateway.playbook.definition import ActionDef, OptionDef, Playbook, StageDef
+
+# what a StageReason is said with, on the events it explains
+_REASON_PARTICULARS = ("point", "state", "count", "within", "by_branch", "by_option")
 
 
 class Engine:
@@ -149,7 +153,8 @@ class Engine:
                 ref = incident.device(signal.point_id, signal.device, signal.condition)
                 if ref is not None:
                     incident = _update_device(incident, ref, signal)
-                tx.event(incident, "signal", point_id=signal.point_id, **_signal_data(signal))
+                tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id,
+                         **_signal_data(signal))
             tx.put(incident)
         tx.out.attached = sorted(touched)
         return tx.out
@@ -178,7 +183,7 @@ class Engine:
                 data["new_device"] = True
             else:
                 incident = _update_device(incident, ref, signal)
-            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id, **data)
             tx.put(incident)
             found.append(incident_id)
         return found
@@ -215,11 +220,12 @@ class Engine:
         extra: dict[str, Any] = {}
         if held_for is not None:
             extra["held_for"] = held_for
-        tx.event(incident, "incident_opened", point_id=signal.point_id,
+        tx.event(incident, EventKind.INCIDENT_OPENED, point_id=signal.point_id,
                  name_zh=playbook.name.zh, name_en=playbook.name.en,
                  location=incident.location.label(), trigger_at=signal.at,
                  commander_role=incident.commander_role, **extra, **_signal_data(signal))
-        incident = self.enter_stage(tx, playbook, incident, playbook.stages[0], reason="opened")
+        incident = self.enter_stage(tx, playbook, incident, playbook.stages[0],
+                                    reason=StageReason.OPENED)
         incident = self._advance(tx, playbook, incident)
         tx.put(incident)
         return incident.id
@@ -267,14 +273,14 @@ class Engine:
             if new_place:
                 incident = replace(incident, alarm_places=(*known, signal.location))
             data.update(announced=True, place=signal.location.label(), new_place=new_place)
-            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id, **data)
             if reopen:
-                tx.event(incident, "reopened", point_id=signal.point_id,
-                         reason=f"new alarm from {signal.point_id}", unacknowledged=True)
+                tx.event(incident, EventKind.REOPENED, point_id=signal.point_id,
+                         cause=REOPENED_BY_ALARM, unacknowledged=True)
             if new_place:
                 self._refresh_calls(tx, playbook, incident)
         else:
-            tx.event(incident, "signal", point_id=signal.point_id, **data)
+            tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id, **data)
             if chattering and fresh:
                 incident = self._chattering(tx, incident, signal)
         incident = self._advance(tx, playbook, incident)
@@ -288,7 +294,7 @@ class Engine:
         if ref is None:
             return incident
         if not ref.chattering:
-            tx.event(incident, "chattering", point_id=signal.point_id, device=signal.device,
+            tx.event(incident, EventKind.CHATTERING, point_id=signal.point_id, device=signal.device,
                      activations=signal.chattering)
         new = replace(ref, chattering=signal.chattering)
         return replace(incident, devices=tuple(new if r is ref else r for r in incident.devices))
@@ -300,7 +306,7 @@ class Engine:
             definition = playbook.prompt(state.stage, state.id)
             if definition is None or not definition.call:
                 continue
-            tx.event(incident, "call_facts_updated", prompt=state.id,
+            tx.event(incident, EventKind.CALL_FACTS_UPDATED, prompt=state.id,
                      call=self.call_facts(definition.call, definition.facts, playbook, incident),
                      answered=not state.waiting)
 
@@ -316,8 +322,8 @@ class Engine:
                 if reached:
                     incident = self.enter_stage(
                         tx, playbook, incident, stage,
-                        reason=f"{reached[0].point_id} reached {enter.state.value}",
-                        devices=[r.point_id for r in reached])
+                        reason=StageReason.POINT_REACHED, point=reached[0].point_id,
+                        state=enter.state.value, devices=[r.point_id for r in reached])
                 continue
             need = enter.independent_devices
             if need is None:
@@ -332,41 +338,45 @@ class Engine:
             names = [f"{r.point_id}/{r.device}" if r.device else r.point_id for r in met]
             incident = self.enter_stage(
                 tx, playbook, incident, stage,
-                reason=f"{len(met)} independent devices in one {enter.within}", devices=names)
+                reason=StageReason.DEVICES_IN_SCOPE, count=len(met), within=enter.within,
+                devices=names)
         return incident
 
     def enter_stage(self, tx: Tx, playbook: Playbook, incident: Incident, stage: StageDef,
-                    *, reason: str, actor: str = "", **extra: Any) -> Incident:
+                    *, reason: StageReason, actor: str = "", **extra: Any) -> Incident:
+        """Enter ``stage`` for ``reason`` (its particulars in ``extra``, on the event)."""
         now = tx.now
         incident = replace(incident, stage=stage.id, entered=(*incident.entered, stage.id))
         if stage.verdict is not None:
             incident = replace(incident, verdict=stage.verdict)
-        tx.event(incident, "stage_entered", actor=actor, stage=stage.id,
+        tx.event(incident, EventKind.STAGE_ENTERED, actor=actor, stage=stage.id,
                  stage_name_zh=stage.name.zh, stage_name_en=stage.name.en, reason=reason,
                  verdict=stage.verdict.value if stage.verdict else None, **extra)
         # a branch that offered this stage is decided by it (the second detector confirmed
-        # the fire before the patrol reported)
+        # the fire before the patrol reported), for the same reason
+        why = {k: v for k, v in extra.items() if k in _REASON_PARTICULARS}
         branches = []
         for branch in incident.branches:
             option = self._option_to(playbook, branch, stage.id)
             if branch.status is BranchStatus.OPEN and option is not None:
-                tx.event(incident, "branch_decided", actor=actor, branch=branch.id,
+                tx.event(incident, EventKind.BRANCH_DECIDED, actor=actor, branch=branch.id,
                          option=option.id, label_zh=option.label.zh, label_en=option.label.en,
                          reason=reason, on_time=branch.due_at is None or now <= branch.due_at,
-                         verdict=option.verdict.value if option.verdict else None)
+                         verdict=option.verdict.value if option.verdict else None, **why)
                 if option.verdict is not None:
                     incident = replace(incident, verdict=option.verdict)
                 branches.append(replace(branch, status=BranchStatus.DECIDED, option=option.id,
-                                        decided_by=actor, decided_at=now, note=reason))
+                                        decided_by=actor, decided_at=now,
+                                        note=str(extra.get("note", ""))))
             else:
                 branches.append(branch)
         for role in stage.notify:
-            self.notify(tx, incident, role, "stage_entered", stage=stage.id)
+            self.notify(tx, incident, role, Escalation.STAGE_ENTERED, stage=stage.id)
         steps = list(incident.steps)
         for step in stage.steps:
             due = now + step.deadline if step.deadline is not None else None
             steps.append(StepState(step.id, stage.id, step.role, StepStatus.PENDING, now, due))
-            tx.event(incident, "step_started", step=step.id, role=step.role,
+            tx.event(incident, EventKind.STEP_STARTED, step=step.id, role=step.role,
                      text_zh=step.text.zh, text_en=step.text.en, due_at=due,
                      arrival=step.arrival)
         actions = list(incident.actions)
@@ -383,12 +393,12 @@ class Engine:
                 "actions": [a.id for a in prompt.actions]}
             if prompt.call:
                 data["call"] = self.call_facts(prompt.call, prompt.facts, playbook, incident)
-            tx.event(incident, "prompt_raised", **data)
+            tx.event(incident, EventKind.PROMPT_RAISED, **data)
         if stage.branch is not None:
             b = stage.branch
             due = now + b.deadline if b.deadline is not None else None
             branches.append(BranchState(b.id, stage.id, b.role, BranchStatus.OPEN, now, due))
-            tx.event(incident, "branch_raised", branch=b.id, role=b.role,
+            tx.event(incident, EventKind.BRANCH_RAISED, branch=b.id, role=b.role,
                      question_zh=b.question.zh, question_en=b.question.en, due_at=due,
                      options=[{"id": o.id, "zh": o.label.zh, "en": o.label.en}
                               for o in b.options])
@@ -412,7 +422,7 @@ class Engine:
             assert action.actuator_kind is not None
             targets = self._targets(action.actuator_kind.value, action.scope, incident)
         if not targets:
-            tx.event(incident, "action_skipped", action=action.id, name_zh=action.name.zh,
+            tx.event(incident, EventKind.ACTION_SKIPPED, action=action.id, name_zh=action.name.zh,
                      name_en=action.name.en,
                      detail=f"no {action.actuator_kind or 'listed'} actuator serves "
                             f"{incident.location.label()} at {action.scope} level")
@@ -432,7 +442,7 @@ class Engine:
             else:
                 effect = MqttPublish(command.topic, command.payload, command.qos,
                                      command.retain)
-            tx.event(incident, "action_requested", action=action.id, action_id=action_id,
+            tx.event(incident, EventKind.ACTION_REQUESTED, action=action.id, action_id=action_id,
                      actuator=actuator.id,
                      actuator_zh=actuator.name.zh, actuator_en=actuator.name.en,
                      command=action.command, topic=target(effect), name_zh=action.name.zh,
@@ -541,11 +551,11 @@ class Engine:
                 continue
             steps.append(replace(step, status=StepStatus.OVERDUE))
             late_by = now - step.due_at
-            tx.event(incident, "deadline_missed", step=step.id, role=step.role,
+            tx.event(incident, EventKind.DEADLINE_MISSED, step=step.id, role=step.role,
                      due_at=step.due_at, late=late_by > LATE_AFTER, late_by=round(late_by, 3))
             definition = playbook.step(step.stage, step.id) if playbook else None
             if definition is not None and definition.escalate_to:
-                self.escalate(tx, incident, definition.escalate_to, "deadline_missed",
+                self.escalate(tx, incident, definition.escalate_to, Escalation.DEADLINE_MISSED,
                               step=step.id)
         actions = []
         for action in incident.actions:
@@ -557,11 +567,11 @@ class Engine:
                       f"{action.feedback_due - action.requested_at:.0f}s")
             actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
                                    detail=detail))
-            tx.event(incident, "action_failed", action=action.action, action_id=action.id,
+            tx.event(incident, EventKind.ACTION_FAILED, action=action.action, action_id=action.id,
                      actuator=action.actuator_id, detail=detail,
                      late=now - action.feedback_due > LATE_AFTER)
             if action.escalate_to:
-                self.escalate(tx, incident, action.escalate_to, "action_failed",
+                self.escalate(tx, incident, action.escalate_to, Escalation.ACTION_FAILED,
                               action=action.id)
         incident = replace(incident, steps=tuple(steps), actions=tuple(actions))
         if live and playbook is not None:
@@ -580,7 +590,7 @@ class Engine:
                 continue
             definition = playbook.prompt(prompt.stage, prompt.id)
             policy = definition.on_timeout if definition else "wait"
-            tx.event(incident, "prompt_timed_out", prompt=prompt.id, policy=policy,
+            tx.event(incident, EventKind.PROMPT_TIMED_OUT, prompt=prompt.id, policy=policy,
                      due_at=prompt.due_at, late=now - prompt.due_at > LATE_AFTER)
             if policy == "act" and definition is not None:
                 prompts.append(replace(prompt, status=PromptStatus.ACTED_ON_TIMEOUT,
@@ -590,8 +600,8 @@ class Engine:
             else:
                 prompts.append(replace(prompt, timed_out=True))
                 if policy == "escalate" and definition is not None and definition.escalate_to:
-                    self.escalate(tx, incident, definition.escalate_to, "prompt_timed_out",
-                                  prompt=prompt.id)
+                    self.escalate(tx, incident, definition.escalate_to,
+                                  Escalation.PROMPT_TIMED_OUT, prompt=prompt.id)
         return replace(incident, prompts=tuple(prompts), actions=tuple(actions))
 
     def _tick_branches(self, tx: Tx, playbook: Playbook, incident: Incident,
@@ -602,25 +612,27 @@ class Engine:
                     or branch.due_at is None or branch.due_at > now:
                 branches.append(branch)
                 continue
-            tx.event(incident, "deadline_missed", branch=branch.id, role=branch.role,
+            tx.event(incident, EventKind.DEADLINE_MISSED, branch=branch.id, role=branch.role,
                      due_at=branch.due_at, late=now - branch.due_at > LATE_AFTER,
                      late_by=round(now - branch.due_at, 3))
             definition = playbook.stage(branch.stage).branch
             if definition is not None and definition.escalate_to:
-                self.escalate(tx, incident, definition.escalate_to, "deadline_missed",
+                self.escalate(tx, incident, definition.escalate_to, Escalation.DEADLINE_MISSED,
                               branch=branch.id)
             branches.append(replace(branch, overdue=True))
         return replace(incident, branches=tuple(branches))
 
-    def escalate(self, tx: Tx, incident: Incident, to: str, reason: str, **what: str) -> None:
+    def escalate(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
+                 **what: str) -> None:
         role = self.site.roles.get(to)
-        tx.event(incident, "escalated", to=to, to_zh=role.zh if role else to,
+        tx.event(incident, EventKind.ESCALATED, to=to, to_zh=role.zh if role else to,
                  to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
         self._publish_notify(tx, incident, to, reason, what)
 
-    def notify(self, tx: Tx, incident: Incident, to: str, reason: str, **what: str) -> None:
+    def notify(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
+               **what: str) -> None:
         role = self.site.roles.get(to)
-        tx.event(incident, "notified", to=to, to_zh=role.zh if role else to,
+        tx.event(incident, EventKind.NOTIFIED, to=to, to_zh=role.zh if role else to,
                  to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
         self._publish_notify(tx, incident, to, reason, what)
 
@@ -651,10 +663,11 @@ class Engine:
         updated = replace(action, status=status, updated_at=now, detail=detail)
         incident = replace(incident, actions=tuple(updated if a.id == action_id else a
                                                    for a in incident.actions))
-        tx.event(incident, f"action_{status.value}", action=action.action,
+        tx.event(incident, EventKind.of_action(status.value), action=action.action,
                  action_id=action.id, actuator=action.actuator_id, detail=detail)
         if status is ActionStatus.FAILED and action.escalate_to:
-            self.escalate(tx, incident, action.escalate_to, "action_failed", action=action.id)
+            self.escalate(tx, incident, action.escalate_to, Escalation.ACTION_FAILED,
+                          action=action.id)
         known = state.point_values.get(updated.feedback_point)
         if status is ActionStatus.SENT and known is not None:
             # the device may already be where the command sends it (a car parked at the
@@ -694,7 +707,7 @@ class Engine:
                     detail = f"{point_id} reports {value}"
                     updated = replace(action, status=ActionStatus.DONE, updated_at=tx.now,
                                       detail=detail)
-                    tx.event(incident, "action_done", action=action.action,
+                    tx.event(incident, EventKind.ACTION_DONE, action=action.action,
                              action_id=action.id, actuator=action.actuator_id, detail=detail,
                              seconds=round(tx.now - action.requested_at, 3))
             actions.append(updated)

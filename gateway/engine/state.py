@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gateway.domain.effects import MqttPublish, Outgoing, Purpose
+from gateway.domain.events import EventKind
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event, IncidentStatus, Location, PointState, Signal, Text
 from gateway.playbook.definition import Playbook
@@ -162,7 +163,7 @@ class Tx:
         self.out.incidents[incident.id] = incident
         return incident
 
-    def event(self, incident: Incident, kind: str, /, *, actor: str = "", point_id: str = "",
+    def event(self, incident: Incident, kind: EventKind, /, *, actor: str = "", point_id: str = "",
               **data: Any) -> None:
         self.out.events.append(Event(kind=kind, at=self.now, incident_id=incident.id,
                                      point_id=point_id, actor=actor, data=data))

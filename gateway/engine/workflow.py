@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.config.schema import unknown_name
+from gateway.domain.commands import INCIDENT_VERBS
+from gateway.domain.events import EventKind, StageReason
 from gateway.domain.incident import FollowUp, Incident, RecordEntry
 from gateway.domain.model import (
     BranchStatus,
@@ -23,7 +25,7 @@ from gateway.domain.model import (
     PromptStatus,
     StepStatus,
 )
-from gateway.errors import CommandError
+from gateway.errors import CommandError, Refusal
 from gateway.playbook.definition import OptionDef, Playbook, RecordDef
 
 if TYPE_CHECKING:
@@ -73,13 +75,8 @@ class Workflow:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.site = engine.site
-        self.handlers: dict[str, Handler] = {
-            "ack": self.ack, "confirm": self.confirm, "reject": self.reject,
-            "decide": self.decide, "step": self.step, "arrive": self.arrive,
-            "answer": self.answer, "note": self.note, "record": self.record,
-            "assign": self.assign, "resolve": self.resolve, "close": self.close,
-            "reopen": self.reopen, "follow_up": self.follow_up,
-        }
+        # one method per command of an incident (gateway.domain.commands), named as its verb
+        self.handlers: dict[str, Handler] = {verb: getattr(self, verb) for verb in INCIDENT_VERBS}
 
     @property
     def verbs(self) -> list[str]:
@@ -102,7 +99,8 @@ class Workflow:
         if incident is None and stored is not None and stored.id == cmd.incident_id:
             incident = stored
         if incident is None:
-            raise CommandError(f"no incident {cmd.incident_id or '(none given)'}")
+            raise CommandError(f"no incident {cmd.incident_id or '(none given)'}",
+                               Refusal.NOT_FOUND)
         if incident.status is IncidentStatus.CLOSED and cmd.verb not in ("reopen",
                                                                           "follow_up"):
             raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); reopen it "
@@ -147,12 +145,12 @@ class Workflow:
         engine = self.engine
         incident = engine.new_incident(tx, playbook, key, location, drill=drill,
                                        opened_by=cmd.actor)
-        tx.event(incident, "incident_opened", actor=cmd.actor, name_zh=playbook.name.zh,
+        tx.event(incident, EventKind.INCIDENT_OPENED, actor=cmd.actor, name_zh=playbook.name.zh,
                  name_en=playbook.name.en, location=location.label(), trigger_at=tx.now,
                  commander_role=incident.commander_role, manual=True,
                  reporter=a.get("reporter", ""), note=a.get("note", ""))
         incident = engine.enter_stage(tx, playbook, incident, playbook.stages[0],
-                                      reason="opened by hand", actor=cmd.actor)
+                                      reason=StageReason.OPENED_BY_HAND, actor=cmd.actor)
         tx.put(incident)
         tx.out.result = f"opened {incident.id} ({playbook.name}) at {location.label()}"
 
@@ -170,7 +168,7 @@ class Workflow:
         incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, announced_at=None,
                            acknowledged_at=incident.acknowledged_at if again else tx.now,
                            acknowledged_by=incident.acknowledged_by if again else cmd.actor)
-        tx.event(incident, "acknowledged", actor=cmd.actor, note=cmd.args.get("note", ""),
+        tx.event(incident, EventKind.ACKNOWLEDGED, actor=cmd.actor, note=cmd.args.get("note", ""),
                  seconds_to_ack=round(tx.now - since, 3), again=again,
                  places=[p.label() for p in incident.places()],
                  returned_to_normal=incident.returned_to_normal)
@@ -185,7 +183,7 @@ class Workflow:
         note = cmd.args.get("note", "").strip()
         incident = replace(incident, status=IncidentStatus.RESOLVED, resolved_at=tx.now,
                            resolved_by=cmd.actor)
-        tx.event(incident, "resolved", actor=cmd.actor, note=note,
+        tx.event(incident, EventKind.RESOLVED, actor=cmd.actor, note=note,
                  open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
                  open_prompts=[p.id for p in incident.prompts if p.waiting])
         return incident
@@ -212,7 +210,7 @@ class Workflow:
                                                tx.now + f.due))
         incident = replace(incident, status=IncidentStatus.CLOSED, closed_at=tx.now,
                            closed_by=cmd.actor, review=review, follow_ups=tuple(follow_ups))
-        tx.event(incident, "closed", actor=cmd.actor, **review,
+        tx.event(incident, EventKind.CLOSED, actor=cmd.actor, **review,
                  verdict=incident.verdict.value if incident.verdict else None,
                  open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
                  follow_ups=[{"id": f.id, "role": f.role, "due_at": f.due_at}
@@ -234,7 +232,7 @@ class Workflow:
         incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, resolved_at=None,
                            resolved_by="", closed_at=None, closed_by="",
                            reopened=incident.reopened + 1)
-        tx.event(incident, "reopened", actor=cmd.actor, reason=reason, was=was)
+        tx.event(incident, EventKind.REOPENED, actor=cmd.actor, reason=reason, was=was)
         return incident
 
     def assign(self, tx: Tx, playbook: Playbook, incident: Incident,
@@ -244,7 +242,7 @@ class Workflow:
             raise CommandError("name the commander (--commander NAME)")
         previous = incident.commander
         incident = replace(incident, commander=commander)
-        tx.event(incident, "commander_assigned", actor=cmd.actor, commander=commander,
+        tx.event(incident, EventKind.COMMANDER_ASSIGNED, actor=cmd.actor, commander=commander,
                  previous=previous)
         return incident
 
@@ -262,7 +260,7 @@ class Workflow:
             raise CommandError(f"{incident.id} is in stage {incident.stage!r}; there is "
                                "nothing left to confirm")
         return self.engine.enter_stage(tx, playbook, incident, stage,
-                                       reason="confirmed by operator", actor=cmd.actor,
+                                       reason=StageReason.CONFIRMED_BY_OPERATOR, actor=cmd.actor,
                                        note=note)
 
     def reject(self, tx: Tx, playbook: Playbook, incident: Incident,
@@ -319,14 +317,15 @@ class Workflow:
                                                     for b in incident.branches))
         if option.verdict is not None:
             incident = replace(incident, verdict=option.verdict)
-        tx.event(incident, "branch_decided", actor=actor, branch=branch_id, option=option.id,
-                 label_zh=option.label.zh, label_en=option.label.en, note=note,
+        tx.event(incident, EventKind.BRANCH_DECIDED, actor=actor, branch=branch_id,
+                 option=option.id, label_zh=option.label.zh, label_en=option.label.en, note=note,
                  on_time=branch.due_at is None or tx.now <= branch.due_at,
                  verdict=option.verdict.value if option.verdict else None)
         if option.goto is not None and option.goto not in incident.entered:
             incident = self.engine.enter_stage(
                 tx, playbook, incident, playbook.stage(option.goto),
-                reason=f"{branch_id}: {option.id}", actor=actor)
+                reason=StageReason.BRANCH_DECIDED, by_branch=branch_id,
+                by_option=option.id, actor=actor)
         return incident
 
     # ------------------------------------------------------------------ steps, arrivals, prompts
@@ -344,7 +343,7 @@ class Workflow:
                        note=cmd.args.get("note", ""))
         incident = replace(incident, steps=tuple(done if s.id == step_id else s
                                                  for s in incident.steps))
-        tx.event(incident, "step_done", actor=cmd.actor, step=step_id, note=done.note,
+        tx.event(incident, EventKind.STEP_DONE, actor=cmd.actor, step=step_id, note=done.note,
                  role=step.role, on_time=step.due_at is None or tx.now <= step.due_at,
                  seconds=round(tx.now - step.started_at, 3))
         return incident
@@ -359,7 +358,7 @@ class Workflow:
                    StepStatus.DONE and (d := playbook.step(s.stage, s.id)) is not None
                    and d.arrival]
         due = min((s.due_at for s in waiting if s.due_at is not None), default=None)
-        tx.event(incident, "arrival", actor=cmd.actor, role=role, who=who,
+        tx.event(incident, EventKind.ARRIVAL, actor=cmd.actor, role=role, who=who,
                  note=cmd.args.get("note", ""),
                  seconds=round(tx.now - incident.opened_at, 3), due_at=due,
                  on_time=due is None or tx.now <= due, steps=[s.id for s in waiting])
@@ -370,7 +369,7 @@ class Workflow:
                 continue
             steps.append(replace(s, status=StepStatus.DONE, done_at=tx.now, done_by=who,
                                  note=f"on scene: {who}"))
-            tx.event(incident, "step_done", actor=cmd.actor, step=s.id, role=role,
+            tx.event(incident, EventKind.STEP_DONE, actor=cmd.actor, step=s.id, role=role,
                      note=f"on scene: {who}", on_time=s.due_at is None or tx.now <= s.due_at,
                      seconds=round(tx.now - s.started_at, 3))
         return replace(incident, steps=tuple(steps))
@@ -401,14 +400,14 @@ class Workflow:
             answer = "yes" if yes else "no"
             settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
                               confirmed_by=cmd.actor, confirmed_at=tx.now)
-            tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
+            tx.event(incident, EventKind.PROMPT_ANSWERED, actor=cmd.actor, prompt=prompt_id,
                      answer=answer, second=True, first=prompt.answered_by, note=note,
                      on_time=on_time, seconds=round(tx.now - prompt.raised_at, 3))
         elif yes and definition.second_confirmation:
             settled = replace(prompt, status=PromptStatus.AWAITING_SECOND, answered_by=cmd.actor,
                               answered_at=tx.now)
-            tx.event(incident, "prompt_confirmation_needed", actor=cmd.actor, prompt=prompt_id,
-                     note=note)
+            tx.event(incident, EventKind.PROMPT_CONFIRMATION_NEEDED, actor=cmd.actor,
+                     prompt=prompt_id, note=note)
             tx.out.result = (f"{prompt_id}: yes from {cmd.actor}; a second operator must "
                              "confirm before anything is done")
         else:
@@ -416,7 +415,7 @@ class Workflow:
             settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
                               answered_by=cmd.actor, answered_at=tx.now)
             extra = {"caller": cmd.actor} if definition.call else {}
-            tx.event(incident, "prompt_answered", actor=cmd.actor, prompt=prompt_id,
+            tx.event(incident, EventKind.PROMPT_ANSWERED, actor=cmd.actor, prompt=prompt_id,
                      answer=answer, note=note, on_time=on_time,
                      seconds=round(tx.now - prompt.raised_at, 3), **extra)
         incident = replace(incident, prompts=tuple(settled if p.id == prompt_id else p
@@ -436,7 +435,7 @@ class Workflow:
         text = cmd.args.get("text", "").strip()
         if not text:
             raise CommandError("a note needs text")
-        tx.event(incident, "note", actor=cmd.actor, text=text)
+        tx.event(incident, EventKind.NOTE, actor=cmd.actor, text=text)
         return incident
 
     def record(self, tx: Tx, playbook: Playbook, incident: Incident,
@@ -468,7 +467,7 @@ class Workflow:
         entry = RecordEntry(field_id, value, cmd.actor, tx.now)
         records = (*(r for r in incident.records if r.id != field_id), entry)
         incident = replace(incident, records=records)
-        tx.event(incident, "record", actor=cmd.actor, field=field_id, value=value,
+        tx.event(incident, EventKind.RECORD, actor=cmd.actor, field=field_id, value=value,
                  label_zh=definition.label.zh, label_en=definition.label.en,
                  previous=previous.value if previous else None)
         return incident
@@ -489,7 +488,7 @@ class Workflow:
         done = replace(task, status="done", done_at=tx.now, done_by=cmd.actor, note=note)
         incident = replace(incident, follow_ups=tuple(done if f.id == task_id else f
                                                       for f in incident.follow_ups))
-        tx.event(incident, "follow_up_done", actor=cmd.actor, task=task_id, note=note,
+        tx.event(incident, EventKind.FOLLOW_UP_DONE, actor=cmd.actor, task=task_id, note=note,
                  on_time=tx.now <= task.due_at)
         return incident
 

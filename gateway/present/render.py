@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from gateway.config.site import SiteConfig
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event
 from gateway.engine.state import statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import BranchDef, Playbook
+from gateway.present.timeline import Names, describe, names_of
 from gateway.store.values import FollowUpTask, StoredSignal
 
 _STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",
@@ -78,8 +79,10 @@ def _span(seconds: float) -> str:
 
 
 def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSignal],
-                    playbooks: Mapping[str, Playbook], now: float) -> str:
+                    playbooks: Mapping[str, Playbook], now: float,
+                    site: SiteConfig | None = None) -> str:
     playbook = playbooks.get(inc.type)
+    names = names_of(events, playbook, site)
     status = _STATUS.get(inc.status.value, inc.status.value)
     if inc.status.value == "open" and inc.returned_to_normal:
         status += "  (已恢复正常，未确认 returned to normal, unacknowledged)"
@@ -198,7 +201,7 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
     for order, e in enumerate(events):
         if e.kind == "signal" and signals:
             continue  # the signal rows below say the same, with their source
-        lines.append((e.at, order, _event_line(e)))
+        lines.append((e.at, order, event_line(e, names)))
     for s in signals:
         value = f" value={s.value}" if s.value is not None else ""
         tags = "".join([" (repeat)" if not s.changed else "",
@@ -253,96 +256,8 @@ def _prompt_text(playbook: Playbook | None, stage: str, prompt_id: str) -> str:
         return ""
 
 
-def _event_line(e: Event) -> str:
-    d: dict[str, Any] = e.data
-    who = f" by {e.actor}" if e.actor else ""
-    if e.kind == "incident_opened":
-        return (f"opened   {d.get('name_zh')} / {d.get('name_en')} at {d.get('location')} "
-                f"by {e.point_id}{'/' + d['device'] if d.get('device') else ''}")
-    if e.kind == "signal":
-        device = f"/{d['device']}" if d.get("device") else ""
-        if d.get("condition"):
-            device += f" {d.get('condition_zh')} / {d.get('condition_en')}"
-        new = " new device" if d.get("new_device") else ""
-        if d.get("announced"):
-            place = " NEW PLACE" if d.get("new_place") else ""
-            return (f"ALARM    新报警 new alarm {e.point_id}{device} → {d.get('state')} at "
-                    f"{d.get('place')}{place}{new}")
-        return f"device   {e.point_id}{device} → {d.get('state')}{new}"
-    if e.kind == "chattering":
-        return (f"chatter  {e.point_id} 频繁报警 chattering: {d.get('activations')} alarms in a "
-                "minute (flagged, not announced each time)")
-    if e.kind == "call_facts_updated":
-        call = d.get("call") or {}
-        return (f"call     {d.get('prompt')}: 报警位置更新 where now: {call.get('where_zh')} / "
-                f"{call.get('where_en')}")
-    if e.kind == "stage_entered":
-        extra = f" [{', '.join(d['devices'])}]" if d.get("devices") else ""
-        return (f"stage    {d.get('stage_name_zh')} / {d.get('stage_name_en')}: "
-                f"{d.get('reason')}{extra}{who}")
-    if e.kind == "step_started":
-        due = f", due {ts(d['due_at'])}" if d.get("due_at") else ""
-        return f"step     {d.get('step')} started for {d.get('role')}{due}"
-    if e.kind == "step_done":
-        late = "" if d.get("on_time") else " (after its deadline)"
-        return f"step     {d.get('step')} done{who}{late}" + (f": {d['note']}" if d.get("note")
-                                                             else "")
-    if e.kind == "deadline_missed":
-        late = f", fired {d.get('late_by')}s late" if d.get("late") else ""
-        return f"DEADLINE {d.get('step') or d.get('branch')} ({d.get('role')}) missed{late}"
-    if e.kind in ("escalated", "notified"):
-        what = d.get("step") or d.get("branch") or d.get("prompt") or d.get("action") \
-            or d.get("stage") or ""
-        label = "ESCALATE" if e.kind == "escalated" else "notify  "
-        withheld = " (drill: withheld)" if d.get("withheld") else ""
-        return f"{label} {what} → {d.get('to_zh')} / {d.get('to_en')} " \
-               f"({d.get('reason')}){withheld}"
-    if e.kind == "action_requested":
-        withheld = " (drill: withheld)" if d.get("withheld") else ""
-        return (f"action   {d.get('name_zh')} / {d.get('name_en')}: {d.get('actuator')} "
-                f"{d.get('command')} → {d.get('topic')}{withheld}")
-    if e.kind.startswith("action_"):
-        return f"action   {d.get('actuator')} {e.kind.removeprefix('action_')}: {d.get('detail')}"
-    if e.kind == "prompt_raised":
-        call = d.get("call")
-        text = f"prompt   {d.get('prompt')}: {d.get('text_zh')}"
-        if call:
-            facts = [call[f"{fact}_zh"] for fact in call.get("facts", "").split(",")
-                     if call.get(f"{fact}_zh")]
-            text += f"\n{'':27}call {call['phone']} {call['name_zh']}: {', '.join(facts)}"
-        return text
-    if e.kind == "prompt_answered":
-        second = f" (second, after {d.get('first')})" if d.get("second") else ""
-        return f"prompt   {d.get('prompt')} answered {d.get('answer')}{who}{second}"
-    if e.kind == "prompt_confirmation_needed":
-        return f"prompt   {d.get('prompt')} yes{who}: waiting for a second operator"
-    if e.kind == "prompt_timed_out":
-        return f"TIMEOUT  prompt {d.get('prompt')}: {d.get('policy')}"
-    if e.kind == "branch_raised":
-        options = " / ".join(o["zh"] for o in d.get("options", ()))
-        return f"branch   {d.get('branch')}: {d.get('question_zh')} ({options})"
-    if e.kind == "branch_decided":
-        return (f"branch   {d.get('branch')} → {d.get('label_zh')} / {d.get('label_en')}"
-                f"{who or ' by the devices'}" + (f": {d['note']}" if d.get("note") else ""))
-    if e.kind == "arrival":
-        late = "" if d.get("on_time") else " (late 超时)"
-        return f"arrival  {d.get('who')} ({d.get('role')}) on scene after {d.get('seconds')}s{late}"
-    if e.kind == "record":
-        return f"record   {d.get('label_zh')} = {d.get('value')}{who}"
-    if e.kind == "commander_assigned":
-        return f"command  commander: {d.get('commander')}{who}"
-    if e.kind == "resolved":
-        return f"resolved{who}" + (f": {d['note']}" if d.get("note") else "")
-    if e.kind == "reopened":
-        return f"REOPENED{who}: {d.get('reason')}"
-    if e.kind == "follow_up_done":
-        return f"回访     {d.get('task')} done{who}: {d.get('note')}"
-    if e.kind == "acknowledged":
-        again = " again (new alarm)" if d.get("again") else ""
-        return f"ack      acknowledged{again}{who} after {d.get('seconds_to_ack')}s" + (
-            f": {d['note']}" if d.get("note") else "")
-    if e.kind == "note":
-        return f"note    {who}: {d.get('text')}"
-    if e.kind == "closed":
-        return f"closed  {who}: {d.get('handling')}"
-    return f"{e.kind}{who} {d}"
+def event_line(e: Event, names: Names) -> str:
+    """One event of the timeline: zh, then en, then who did it."""
+    text = describe(e, names)
+    line = text.zh if text.zh == text.en else f"{text.zh}  ·  {text.en}"
+    return f"{line}  — {e.actor}" if e.actor else line

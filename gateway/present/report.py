@@ -298,8 +298,8 @@ def response_items(incident: Incident, events: Sequence[Event] = (), *,
         "ack", "ack", bi("确认接警", "Acknowledge"), center,
         incident.opened_at, ack_due, incident.acknowledged_at, incident.acknowledged_by,
         outcome, late_by, bi(f"目标 {duration(ACK_TARGET, 'zh')}（本报告设定，预案未规定）",
-                                f"target {duration(ACK_TARGET, 'en')} (set by this report; "
-                                "the playbook sets none)")))
+                             f"target {duration(ACK_TARGET, 'en')} (set by this report; "
+                             "the playbook sets none)")))
     for step in incident.steps:
         outcome, late_by = _outcome(step.due_at, step.done_at,
                                     step.status is StepStatus.OVERDUE, end, live)
@@ -328,13 +328,13 @@ def response_items(incident: Incident, events: Sequence[Event] = (), *,
         parts: list[Text] = []
         if prompt.status is PromptStatus.ANSWERED:
             parts.append(bi(f"回答：{'是' if prompt.answer == 'yes' else '否'}",
-                               f"answer: {prompt.answer}"))
+                            f"answer: {prompt.answer}"))
         if prompt.status is PromptStatus.AWAITING_SECOND:
             parts.append(bi(f"{prompt.answered_by} 已答“是”，待第二人确认",
-                               f"yes from {prompt.answered_by}, awaiting a second operator"))
+                            f"yes from {prompt.answered_by}, awaiting a second operator"))
         if prompt.confirmed_by:
             parts.append(bi(f"第二确认人 {prompt.confirmed_by}",
-                               f"confirmed by {prompt.confirmed_by}"))
+                            f"confirmed by {prompt.confirmed_by}"))
         if policy:
             parts.append(pair(POLICY_WORDS, policy))
         if prompt.status is PromptStatus.ACTED_ON_TIMEOUT:

@@ -89,7 +89,7 @@ _L: dict[str, tuple[str, str]] = {
     "called": ("已拨打", "called"), "not_called": ("未拨打", "not called"),
     "unconfirmed": ("未确认", "not confirmed"),
     "records": ("记录", "Records"), "label": ("项目", "Field"), "missing": ("缺少（必填）",
-                                                                            "missing (required)"),
+                                                                        "missing (required)"),
     "review": ("复盘", "Review"), "part": ("部分", "Part"), "guide": ("要求", "Guide"),
     "not_written": ("未填写", "not written"),
     "follow_ups": ("回访任务", "Follow-up tasks"), "task": ("任务", "Task"),
@@ -175,7 +175,7 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
 
     header = Section(label("incident", lang), kv=True, rows=[
         [label("incident", lang), h.incident_id + (f" [{label('drill', lang)}]" if h.drill
-                                                    else "")],
+                                                   else "")],
         [label("playbook", lang), f"{_pick(h.playbook_name, lang)} ({h.playbook_id})"],
         [label("location", lang), f"{_pick(h.place, lang)} · {h.location}"],
         [label("severity", lang), _pick(pair(SEVERITY, h.severity), lang)],
@@ -188,7 +188,7 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
         [label("resolved", lang), when(h.resolved_at, h.resolved_by)],
         [label("closed", lang), when(h.closed_at, h.closed_by)],
         [label("devices_signals", lang), f"{h.device_count} / {h.signal_count}"],
-    ])
+                     ])
     if h.reopened:
         header.rows.append([label("reopened", lang), str(h.reopened)])
     header.notes.append(label("times_in", lang).format(offset=utc_offset(h.opened_at)))
@@ -266,7 +266,7 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
     out.append(Section(label("calls", lang), [
         label("contact", lang), label("phone", lang), label("facts", lang),
         label("result", lang), label("answered_by", lang), label("time", lang)], call_rows,
-        empty=label("none", lang)))
+                       empty=label("none", lang)))
 
     out.append(Section(label("records", lang), [
         label("label", lang), label("value", lang), label("by", lang), label("time", lang)], [

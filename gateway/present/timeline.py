@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.site import SiteConfig
+from gateway.domain.events import REOPENED_BY_ALARM, StageReason
 from gateway.domain.model import (
     Event,
     Text,
@@ -92,7 +93,7 @@ class Names:
 
 
 def names_of(events: Sequence[Event], playbook: Playbook | None,
-           site: SiteConfig | None) -> Names:
+             site: SiteConfig | None) -> Names:
     n = Names()
     if site is not None:
         n.roles.update(site.roles)
@@ -137,33 +138,60 @@ def names_of(events: Sequence[Event], playbook: Playbook | None,
                                                                   sval(option, "en"))
         elif k == "branch_decided" and d.get("label_zh"):
             n.options[(sval(d, "branch"), sval(d, "option"))] = Text(sval(d, "label_zh"),
-                                                                 sval(d, "label_en"))
+                                                                     sval(d, "label_en"))
         elif k == "record" and d.get("label_zh"):
             n.records[sval(d, "field")] = Text(sval(d, "label_zh"), sval(d, "label_en"))
         elif k in ("action_requested", "action_skipped") and d.get("name_zh"):
             n.actions[sval(d, "action")] = Text(sval(d, "name_zh"), sval(d, "name_en"))
             if d.get("actuator_zh"):
                 n.actuators[sval(d, "actuator")] = Text(sval(d, "actuator_zh"),
-                                                      sval(d, "actuator_en"))
+                                                        sval(d, "actuator_en"))
         elif k in ("escalated", "notified") and d.get("to_zh") and sval(d, "to") not in n.roles:
             n.roles[sval(d, "to")] = Text(sval(d, "to_zh"), sval(d, "to_en"))
     return n
 
 
-def stage_reason_text(reason: str, n: Names) -> Text:
-    if reason in ("opened", ""):
+def stage_reason_text(d: Mapping[str, Any], n: Names) -> Text:
+    """Why a stage was entered (or a branch decided by it): the engine's ``StageReason`` and
+    its particulars; records written before the reasons were codes carry a sentence."""
+    reason = sval(d, "reason")
+    if reason in (StageReason.OPENED, ""):
         return bi("事件开启", "incident opened")
+    if reason == StageReason.OPENED_BY_HAND:
+        return bi("手动开启", "opened by hand")
+    if reason == StageReason.CONFIRMED_BY_OPERATOR:
+        return bi("操作员确认", "confirmed by an operator")
+    if reason == StageReason.DEVICES_IN_SCOPE:
+        return _devices_in_scope(sval(d, "count"), sval(d, "within"))
+    if reason == StageReason.POINT_REACHED:
+        return _point_reached(sval(d, "point"), sval(d, "state"))
+    if reason == StageReason.BRANCH_DECIDED:
+        branch = sval(d, "by_branch")
+        return cat(n.branch(branch), " → ", n.option(branch, sval(d, "by_option")))
+    return _legacy_reason(reason, n)
+
+
+def _devices_in_scope(count: str, within: str) -> Text:
+    level = pair(LEVEL_WORDS, within)
+    return bi(f"同一{level.zh}内{count}个独立设备报警",
+              f"{count} independent devices in one {level.en}")
+
+
+def _point_reached(point: str, state_id: str) -> Text:
+    state = pair(STATE_WORDS, state_id)
+    return bi(f"{point} 达到{state.zh}", f"{point} reached {state.en}")
+
+
+def _legacy_reason(reason: str, n: Names) -> Text:
+    """A reason as the engine wrote it before reasons were codes (stores kept from then)."""
     if reason == "opened by hand":
         return bi("手动开启", "opened by hand")
     if reason == "confirmed by operator":
         return bi("操作员确认", "confirmed by an operator")
     if m := re.fullmatch(r"(\d+) independent devices in one (\w+)", reason):
-        level = pair(LEVEL_WORDS, m[2])
-        return bi(f"同一{level.zh}内{m[1]}个独立设备报警",
-                     f"{m[1]} independent devices in one {level.en}")
+        return _devices_in_scope(m[1], m[2])
     if m := re.fullmatch(r"(\S+) reached (\w+)", reason):
-        state = pair(STATE_WORDS, m[2])
-        return bi(f"{m[1]} 达到{state.zh}", f"{m[1]} reached {state.en}")
+        return _point_reached(m[1], m[2])
     if m := re.fullmatch(r"(\w+): (\w+)", reason):
         return cat(n.branch(m[1]), " → ", n.option(m[1], m[2]))
     return same(reason)
@@ -198,14 +226,14 @@ def describe(e: Event, n: Names) -> Text:
         where = sval(d, "location")
         if d.get("manual"):
             text = bi(f"手动开启事件：{name.zh}，位置 {where}",
-                         f"opened by hand: {name.en} at {where}")
+                      f"opened by hand: {name.en} at {where}")
             if d.get("reporter"):
                 text = cat(text, bi(f"，报告人 {sval(d, 'reporter')}",
-                                        f", reported by {sval(d, 'reporter')}"))
+                                    f", reported by {sval(d, 'reporter')}"))
             return cat(text, with_note(sval(d, "note")))
         state = pair(STATE_WORDS, sval(d, "state"))
         text = bi(f"事件开启：{name.zh}，位置 {where}，由 {device} {state.zh}触发",
-                     f"opened: {name.en} at {where}, by {device} ({state.en})")
+                  f"opened: {name.en} at {where}, by {device} ({state.en})")
         if fval(d, "held_for") is not None:
             held = dur(fval(d, "held_for"))
             text = cat(text, bi(f"（持续 {held.zh} 后开启）", f" after holding {held.en}"))
@@ -214,52 +242,52 @@ def describe(e: Event, n: Names) -> Text:
         return text
     if k == "signal":
         who = cat(device, bi(f" {sval(d, 'condition_zh')}", f" {sval(d, 'condition_en')}")
-                   if d.get("condition") else "")
+                  if d.get("condition") else "")
         state = pair(STATE_WORDS, sval(d, "state"))
         new = bi("（新设备）", " (new device)") if d.get("new_device") else same("")
         if d.get("announced"):
             place = sval(d, "place")
             new_place = bi("，新位置", ", a new place") if d.get("new_place") else same("")
             return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place}",
-                              f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
+                          f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
         return cat(bi(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
     if k == "chattering":
         times = sval(d, "activations")
         return bi(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",
-                     f"chattering: {device} alarmed {times} times in a minute (flagged, not "
-                     "announced each time)")
+                  f"chattering: {device} alarmed {times} times in a minute (flagged, not "
+                  "announced each time)")
     if k == "call_facts_updated":
         found: Any = d.get("call")
         facts: dict[str, Any] = found if isinstance(found, dict) else {}
         return bi(f"通话要点更新，报警位置：{facts.get('where_zh', '')}",
-                     f"call facts updated, where: {facts.get('where_en', '')}")
+                  f"call facts updated, where: {facts.get('where_en', '')}")
     if k == "stage_entered":
         text = cat(bi("进入阶段「", "stage \""), n.stage(sval(d, "stage")),
-                    bi("」：", "\": "), stage_reason_text(sval(d, "reason"), n))
+                   bi("」：", "\": "), stage_reason_text(d, n))
         devices = d.get("devices")
         if isinstance(devices, list) and devices:
             text = cat(text, f" [{', '.join(str(x) for x in devices)}]")
         return text
     if k == "step_started":
         return cat(bi("步骤开始：", "step started: "), n.step(sval(d, "step")),
-                    role_and_due(d, n))
+                   role_and_due(d, n))
     if k == "step_done":
         seconds = fval(d, "seconds")
         return cat(bi("步骤完成：", "step done: "), n.step(sval(d, "step")),
-                    bi(f"，用时 {duration(seconds, 'zh')}", f" in {duration(seconds, 'en')}"),
-                    on_time_text(d.get("on_time")),
-                    cat(bi("：", ": "), step_note(sval(d, "note"))) if d.get("note")
-                    else same(""))
+                   bi(f"，用时 {duration(seconds, 'zh')}", f" in {duration(seconds, 'en')}"),
+                   on_time_text(d.get("on_time")),
+                   cat(bi("：", ": "), step_note(sval(d, "note"))) if d.get("note")
+                   else same(""))
     if k == "deadline_missed":
         late = bi(f"（网关延迟 {duration(fval(d, 'late_by'), 'zh')} 才判定）",
-                     f" (noticed {duration(fval(d, 'late_by'), 'en')} late)") \
+                  f" (noticed {duration(fval(d, 'late_by'), 'en')} late)") \
             if d.get("late") else same("")
         role = n.role(sval(d, "role"))
         if d.get("branch"):
             return cat(bi("超时未决定：", "deadline missed, undecided: "),
-                        n.branch(sval(d, "branch")), bi(f"（{role.zh}）", f" ({role.en})"), late)
+                       n.branch(sval(d, "branch")), bi(f"（{role.zh}）", f" ({role.en})"), late)
         return cat(bi("超时未完成：", "deadline missed: "), n.step(sval(d, "step")),
-                    bi(f"（{role.zh}）", f" ({role.en})"), late)
+                   bi(f"（{role.zh}）", f" ({role.en})"), late)
     if k in ("escalated", "notified"):
         to = n.role(sval(d, "to"))
         what = what_of(d, n)
@@ -269,52 +297,52 @@ def describe(e: Event, n: Names) -> Text:
             return cat(bi(f"通知 {to.zh}", f"notified {to.en}"), what, held)
         reason = pair(ESCALATION_WORDS, sval(d, "reason"))
         return cat(bi(f"升级至 {to.zh}：{reason.zh}", f"escalated to {to.en}: {reason.en}"),
-                    what, held)
+                   what, held)
     if k == "action_requested":
         actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
         held = bi("（演练：写入被拦截）", " (drill: write withheld)") if d.get("withheld") \
             else same("")
         return cat(bi("联动请求：", "action requested: "),
-                    n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
-                    f" [{sval(d, 'command')}]", held)
+                   n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
+                   f" [{sval(d, 'command')}]", held)
     if k == "action_skipped":
         return cat(bi("联动跳过：", "action skipped: "),
-                    n.actions.get(sval(d, "action")) or same(sval(d, "action")),
-                    with_note(sval(d, "detail")))
+                   n.actions.get(sval(d, "action")) or same(sval(d, "action")),
+                   with_note(sval(d, "detail")))
     if k.startswith("action_"):
         status = pair(ACTION_STATUS_WORDS, k.removeprefix("action_"))
         actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
         seconds = fval(d, "seconds")
         took = bi(f"，请求后 {duration(seconds, 'zh')}",
-                     f" {duration(seconds, 'en')} after the request") \
+                  f" {duration(seconds, 'en')} after the request") \
             if seconds is not None else same("")
         return cat(bi("联动", "action "), status, bi("：", ": "),
-                    n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
-                    took, with_note(sval(d, "detail")))
+                   n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
+                   took, with_note(sval(d, "detail")))
     if k == "prompt_raised":
         text = cat(bi("提示：", "prompt: "), n.prompt(sval(d, "prompt")))
         due = fval(d, "due_at")
         if due is not None:
             policy = pair(POLICY_WORDS, sval(d, "on_timeout"))
             text = cat(text, bi(f"（{clock(due, date=False)} 前回答，{policy.zh}）",
-                                    f" (answer by {clock(due, date=False)}, {policy.en})"))
+                                f" (answer by {clock(due, date=False)}, {policy.en})"))
         call = d.get("call")
         if isinstance(call, dict):
             text = cat(text, bi(f"；需拨打 {sval(call, 'name_zh')} {sval(call, 'phone')}",
-                                    f"; call {sval(call, 'name_en')} {sval(call, 'phone')}"))
+                                f"; call {sval(call, 'name_en')} {sval(call, 'phone')}"))
         return text
     if k == "prompt_confirmation_needed":
         return cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
-                    bi(f"」{e.actor} 回答“是”，需第二人确认",
-                          f"\": yes from {e.actor}, needs a second operator"),
-                    with_note(sval(d, "note")))
+                   bi(f"」{e.actor} 回答“是”，需第二人确认",
+                      f"\": yes from {e.actor}, needs a second operator"),
+                   with_note(sval(d, "note")))
     if k == "prompt_answered":
         answer = bi("是", "yes") if sval(d, "answer") == "yes" else bi("否", "no")
         text = cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
-                    bi("」回答：", "\" answered "), answer)
+                   bi("」回答：", "\" answered "), answer)
         if d.get("second"):
             text = cat(text, bi(f"（第二确认人，第一人 {sval(d, 'first')}）",
-                                    f" (second operator; first: {sval(d, 'first')})"))
+                                f" (second operator; first: {sval(d, 'first')})"))
         if d.get("on_time") is False:
             text = cat(text, bi("（超过时限）", " (after its timeout)"))
         return cat(text, with_note(sval(d, "note")))
@@ -325,37 +353,37 @@ def describe(e: Event, n: Names) -> Text:
                    "wait": bi("继续等待回答", "still waiting for an answer")}.get(
                        policy_id, same(policy_id))
         return cat(bi("提示超时未答：", "prompt timed out: "), n.prompt(sval(d, "prompt")),
-                    bi("，", ", "), applied)
+                   bi("，", ", "), applied)
     if k == "branch_raised":
         return cat(bi("待决定：", "to decide: "), n.branch(sval(d, "branch")),
-                    role_and_due(d, n))
+                   role_and_due(d, n))
     if k == "branch_decided":
         by = same("") if e.actor else cat(bi("（设备自动：", " (by the devices: "),
-                                             stage_reason_text(sval(d, "reason"), n), bi("）", ")"))
+                                          stage_reason_text(d, n), bi("）", ")"))
         late = bi("（超过期限）", " (after its deadline)") if d.get("on_time") is False \
             else same("")
         return cat(bi("决定：", "decided: "), n.branch(sval(d, "branch")), " → ",
-                    n.option(sval(d, "branch"), sval(d, "option")), by, late,
-                    with_note(sval(d, "note")))
+                   n.option(sval(d, "branch"), sval(d, "option")), by, late,
+                   with_note(sval(d, "note")))
     if k == "acknowledged":
         seconds = fval(d, "seconds_to_ack")
         if d.get("again"):
             return cat(bi(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
-                              f"acknowledged again, {duration(seconds, 'en')} after the new "
-                              "alarm"), with_note(sval(d, "note")))
+                          f"acknowledged again, {duration(seconds, 'en')} after the new "
+                          "alarm"), with_note(sval(d, "note")))
         return cat(bi(f"确认接警，开启后 {duration(seconds, 'zh')}",
-                          f"acknowledged {duration(seconds, 'en')} after opening"),
-                    with_note(sval(d, "note")))
+                      f"acknowledged {duration(seconds, 'en')} after opening"),
+                   with_note(sval(d, "note")))
     if k == "arrival":
         role = n.role(sval(d, "role"))
         seconds = fval(d, "seconds")
         due = fval(d, "due_at")
         late_by = e.at - due if due is not None and not d.get("on_time") else None
         return cat(bi(f"到场：{role.zh} {sval(d, 'who')}，开启后 {duration(seconds, 'zh')}",
-                          f"on scene: {role.en} {sval(d, 'who')}, "
-                          f"{duration(seconds, 'en')} after opening"),
-                    on_time_text(d.get("on_time") if due is not None else None, late_by),
-                    with_note(sval(d, "note")))
+                      f"on scene: {role.en} {sval(d, 'who')}, "
+                      f"{duration(seconds, 'en')} after opening"),
+                   on_time_text(d.get("on_time") if due is not None else None, late_by),
+                   with_note(sval(d, "note")))
     if k == "record":
         label = n.record(sval(d, "field"))
         previous = sval(d, "previous")
@@ -374,13 +402,14 @@ def describe(e: Event, n: Names) -> Text:
         return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
     if k == "reopened":
         why = sval(d, "reason")
-        if why.startswith("new alarm from "):  # the engine's, on a new alarm
-            point = why.removeprefix("new alarm from ")
+        if d.get("cause") == REOPENED_BY_ALARM or why.startswith("new alarm from "):
+            # the engine's, on a new alarm (before causes were codes, in a sentence)
+            point = e.point_id or why.removeprefix("new alarm from ")
             return bi(f"重新打开：{point} 新报警", f"reopened: new alarm from {point}")
         return cat(bi("重新打开", "reopened"), with_note(why))
     if k == "follow_up_done":
         return cat(bi(f"回访完成：{sval(d, 'task')}", f"follow-up done: {sval(d, 'task')}"),
-                    on_time_text(d.get("on_time")), with_note(sval(d, "note")))
+                   on_time_text(d.get("on_time")), with_note(sval(d, "note")))
     return same(k)
 
 
@@ -422,7 +451,7 @@ def storm_entry(run: Sequence[Event]) -> TimelineEntry:
     sample = ", ".join(names[:5])
     more = len(names) - 5
     counts = join_texts([Text(f"{pair(STATE_WORDS, s).zh} {c}", f"{pair(STATE_WORDS, s).en} {c}")
-                    for s, c in states.most_common()], "，", ", ")
+                         for s, c in states.most_common()], "，", ", ")
     first, last = clock(run[0].at, date=False), clock(run[-1].at, date=False)
     text = Text(
         f"设备信号 {len(run)} 条（{first}–{last}，{len(names)} 个设备，新设备 {new} 个）："
@@ -452,3 +481,11 @@ def timeline_entries(events: Sequence[Event], n: Names) -> list[TimelineEntry]:
                                  alert=e.kind in ALERT_KINDS))
         i += 1
     return out
+
+
+def event_json(e: Event, n: Names) -> dict[str, Any]:
+    """An event as the console's API gives it: its record, and its line in both languages
+    (the page shows the line as given)."""
+    text = describe(e, n)
+    return {"kind": e.kind.value, "at": e.at, "actor": e.actor, "point_id": e.point_id,
+            "incident_id": e.incident_id, "data": e.data, "text": {"zh": text.zh, "en": text.en}}

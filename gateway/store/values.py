@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.domain.commands import Answer
 from gateway.domain.effects import Outgoing
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event, Signal
@@ -49,7 +50,7 @@ class WriteSet:
     ledgers: dict[str, tuple[Sequence[int], Sequence[int]]] = field(default_factory=dict)
     # heartbeats per point since the last batch (readings that changed nothing)
     repeats: dict[str, int] = field(default_factory=dict)
-    command_results: list[tuple[int, bool, str]] = field(default_factory=list)
+    command_results: list[Answer] = field(default_factory=list)
     outbox_done: list[tuple[int, str, str, float]] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     next_number: int | None = None

@@ -1624,7 +1624,7 @@ function branchesCard(d, n, workable) {
         (e) => act(key, e.currentTarget, () => command(inc.id, 'decide', { branch: b.id, option: o.id })),
         { dataset: { option: o.id }, disabled: !workable }))) : h('p', { class: 'branch-result' },
         t('branch.decided', { label: chosen ? tx(chosen.label) : b.option, who: b.decided_by || t('branch.bydevices') }),
-        b.note ? h('span', { class: 'muted' }, ` · ${b.decided_by ? b.note : reasonText(b.note, null)}`) : null),
+        b.note ? h('span', { class: 'muted' }, ` · ${b.note}`) : null),
       errBox(key));
   }));
 }
@@ -1935,7 +1935,7 @@ function timelineCard(d, n) {
   return card(`${t('sec.timeline')} · ${events.length}`, 'card-timeline',
     h('ol', { class: 'timeline' }, shown.map((e) => h('li', { class: `ev ev-${evTone(e)}`, dataset: { kind: e.kind } },
       h('time', { class: 'ev-time mono' }, fmtWhen(e.at)),
-      h('span', { class: 'ev-text' }, describe(e, n)),
+      h('span', { class: 'ev-text' }, evText(e)),
       e.actor ? h('span', { class: 'ev-actor' }, e.actor) : null))),
     events.length > limit ? button(t('timeline.more', { n: events.length }), 'btn-ghost', () => {
       timelineAll.add(inc.id);
@@ -1954,172 +1954,11 @@ function evTone(e) {
 
 const Z = () => lang !== 'en';
 
-function stateWord(s) {
-  if (s === 'normal') return Z() ? '恢复正常' : 'back to normal';
-  return L[`state.${s}`] ? t(`state.${s}`) : s;
-}
-
-function onTime(flag) {
-  if (flag === false) return Z() ? '（超时）' : ' (late)';
-  if (flag === true) return Z() ? '（按时）' : ' (on time)';
-  return '';
-}
-
-const LEVELS = { site: ['项目', 'site'], building: ['楼栋', 'building'], floor: ['楼层', 'floor'],
-  zone: ['防区', 'zone'], unit: ['单元', 'unit'], point: ['点位', 'point'] };
-
-/** The engine's reasons (English, fixed shapes) in the page's language. */
-function reasonText(reason, n) {
-  const z = Z();
-  if (!reason || reason === 'opened') return z ? '事件开启' : 'incident opened';
-  if (reason === 'opened by hand') return z ? '手动开启' : 'opened by hand';
-  if (reason === 'confirmed by operator') return z ? '操作员确认' : 'confirmed by an operator';
-  let m = /^(\d+) independent devices in one (\w+)$/.exec(reason);
-  if (m) {
-    const level = LEVELS[m[2]] || [m[2], m[2]];
-    return z ? `同一${level[0]}内${m[1]}个独立设备报警` : `${m[1]} independent devices in one ${level[1]}`;
-  }
-  m = /^(\S+) reached (\w+)$/.exec(reason);
-  if (m) return z ? `${m[1]} 达到${stateWord(m[2])}` : `${m[1]} reached ${stateWord(m[2])}`;
-  m = /^(\w+): (\w+)$/.exec(reason);
-  if (m && n) return `${n.branch(m[1])} → ${n.option(m[1], m[2])}`;
-  return reason;
-}
-
-function noteOf(text) {
-  return text ? (Z() ? `：${text}` : `: ${text}`) : '';
-}
-
-/** One event as a line a person reads, in the page's language. */
-function describe(e, n) {
-  const d = e.data || {};
-  const z = Z();
-  let device = d.device ? `${e.point_id}/${d.device}` : (e.point_id || '');
-  if (d.condition) device += ` ${pick(d, 'condition') || d.condition}`;
-  switch (e.kind) {
-    case 'incident_opened': {
-      const name = pick(d, 'name');
-      if (d.manual) {
-        let text = z ? `手动开启事件：${name}，位置 ${d.location}` : `opened by hand: ${name} at ${d.location}`;
-        if (d.reporter) text += z ? `，报告人 ${d.reporter}` : `, reported by ${d.reporter}`;
-        return text + noteOf(d.note);
-      }
-      return z ? `事件开启：${name}，位置 ${d.location}，由 ${device} ${stateWord(d.state)}触发`
-        : `opened: ${name} at ${d.location}, by ${device} (${stateWord(d.state)})`;
-    }
-    case 'signal':
-      if (d.announced) {
-        return (z ? `新报警：${device} ${stateWord(d.state)}，位置 ${d.place}` : `new alarm: ${device} ${stateWord(d.state)} at ${d.place}`)
-          + (d.new_place ? (z ? '，新位置' : ', a new place') : '')
-          + (d.new_device ? (z ? '（新设备）' : ' (new device)') : '');
-      }
-      return (z ? `设备 ${device} ${stateWord(d.state)}` : `device ${device} ${stateWord(d.state)}`)
-        + (d.new_device ? (z ? '（新设备）' : ' (new device)') : '');
-    case 'chattering':
-      return z ? `频繁报警：${device} 1 分钟内报警 ${d.activations} 次（已标记，不再逐次提示）`
-        : `chattering: ${device} alarmed ${d.activations} times in a minute (flagged, not announced each time)`;
-    case 'call_facts_updated': {
-      const call = d.call || {};
-      return z ? `通话要点更新，报警位置：${call.where_zh || ''}` : `call facts updated, where: ${call.where_en || ''}`;
-    }
-    case 'stage_entered':
-      return (z ? `进入阶段「${n.stage(d.stage)}」：${reasonText(d.reason, n)}` : `stage "${n.stage(d.stage)}": ${reasonText(d.reason, n)}`)
-        + (Array.isArray(d.devices) && d.devices.length ? ` [${d.devices.join(', ')}]` : '');
-    case 'step_started':
-      return z ? `步骤开始：${n.step(d.step)}（${roleName(d.role)}${d.due_at ? `，期限 ${fmtClock(d.due_at)}` : ''}）`
-        : `step started: ${n.step(d.step)} (${roleName(d.role)}${d.due_at ? `, due ${fmtClock(d.due_at)}` : ''})`;
-    case 'step_done': {
-      let note = d.note || '';
-      if (note.startsWith('on scene: ') && z) note = `到场：${note.slice(10)}`;
-      return (z ? `步骤完成：${n.step(d.step)}，用时 ${words(d.seconds)}` : `step done: ${n.step(d.step)} in ${words(d.seconds)}`)
-        + onTime(d.on_time) + noteOf(note);
-    }
-    case 'deadline_missed':
-      if (d.branch) return z ? `超时未决定：${n.branch(d.branch)}（${roleName(d.role)}）` : `deadline missed, undecided: ${n.branch(d.branch)} (${roleName(d.role)})`;
-      return z ? `超时未完成：${n.step(d.step)}（${roleName(d.role)}）` : `deadline missed: ${n.step(d.step)} (${roleName(d.role)})`;
-    case 'escalated':
-    case 'notified': {
-      const to = pick(d, 'to') || roleName(d.to);
-      const held = d.withheld ? (z ? '（演练：未实际发送）' : ' (drill: not sent)') : '';
-      let what = '';
-      if (d.step) what = z ? `（步骤 ${n.step(d.step)}）` : ` (step ${n.step(d.step)})`;
-      else if (d.prompt) what = z ? `（提示 ${n.prompt(d.prompt)}）` : ` (prompt ${n.prompt(d.prompt)})`;
-      else if (d.branch) what = z ? `（${n.branch(d.branch)}）` : ` (${n.branch(d.branch)})`;
-      else if (d.stage) what = z ? `（${n.stage(d.stage)}）` : ` (${n.stage(d.stage)})`;
-      if (e.kind === 'notified') return (z ? `通知 ${to}` : `notified ${to}`) + what + held;
-      const reasons = {
-        deadline_missed: ['超时', 'deadline missed'], action_failed: ['联动失败', 'action failed'],
-        prompt_timed_out: ['提示超时', 'prompt timed out'], stage_entered: ['进入阶段', 'stage entered'],
-      };
-      const reason = reasons[d.reason] ? reasons[d.reason][z ? 0 : 1] : (d.reason || '');
-      return (z ? `升级至 ${to}：${reason}` : `escalated to ${to}: ${reason}`) + what + held;
-    }
-    case 'action_requested':
-      return (z ? `联动请求：${pick(d, 'name') || n.action(d.action)} → ${pick(d, 'actuator') || d.actuator}` : `action requested: ${pick(d, 'name') || n.action(d.action)} → ${pick(d, 'actuator') || d.actuator}`)
-        + (d.command ? ` [${d.command}]` : '') + (d.withheld ? (z ? '（演练：写入被拦截）' : ' (drill: write withheld)') : '');
-    case 'action_skipped':
-      return (z ? `联动跳过：${pick(d, 'name') || n.action(d.action)}` : `action skipped: ${pick(d, 'name') || n.action(d.action)}`) + noteOf(d.detail);
-    case 'action_sent':
-    case 'action_done':
-    case 'action_failed':
-    case 'action_withheld':
-    case 'action_pending': {
-      const status = t(`action.status.${e.kind.slice(7)}`);
-      const took = d.seconds != null ? (z ? `，请求后 ${words(d.seconds)}` : ` ${words(d.seconds)} after the request`) : '';
-      return (z ? `联动${status}：${n.action(d.action)} · ${n.actuator(d.actuator)}` : `action ${status}: ${n.action(d.action)} · ${n.actuator(d.actuator)}`)
-        + took + noteOf(d.detail);
-    }
-    case 'prompt_raised': {
-      let text = (z ? '提示：' : 'prompt: ') + (pick(d, 'text') || n.prompt(d.prompt));
-      if (d.call) text += z ? `；需拨打 ${d.call.name_zh} ${d.call.phone}` : `; call ${d.call.name_en} ${d.call.phone}`;
-      return text;
-    }
-    case 'prompt_confirmation_needed':
-      return (z ? `提示「${n.prompt(d.prompt)}」${e.actor} 回答“是”，需第二人确认` : `prompt "${n.prompt(d.prompt)}": yes from ${e.actor}, needs a second operator`) + noteOf(d.note);
-    case 'prompt_answered': {
-      const a = d.answer === 'yes' ? t('btn.yes') : t('btn.no');
-      let text = z ? `提示「${n.prompt(d.prompt)}」回答：${a}` : `prompt "${n.prompt(d.prompt)}" answered ${a}`;
-      if (d.second) text += z ? `（第二确认人，第一人 ${d.first}）` : ` (second operator; first: ${d.first})`;
-      if (d.on_time === false) text += z ? '（超过时限）' : ' (after its timeout)';
-      return text + noteOf(d.note);
-    }
-    case 'prompt_timed_out': {
-      const applied = { act: ['已自动执行', 'acted automatically'], escalate: ['已升级', 'escalated'], wait: ['继续等待回答', 'still waiting for an answer'] }[d.policy];
-      return (z ? `提示超时未答：${n.prompt(d.prompt)}` : `prompt timed out: ${n.prompt(d.prompt)}`) + (applied ? (z ? `，${applied[0]}` : `, ${applied[1]}`) : '');
-    }
-    case 'branch_raised':
-      return z ? `待决定：${pick(d, 'question') || n.branch(d.branch)}（${roleName(d.role)}${d.due_at ? `，期限 ${fmtClock(d.due_at)}` : ''}）`
-        : `to decide: ${pick(d, 'question') || n.branch(d.branch)} (${roleName(d.role)}${d.due_at ? `, due ${fmtClock(d.due_at)}` : ''})`;
-    case 'branch_decided': {
-      const by = e.actor ? '' : (z ? `（设备自动：${reasonText(d.reason, n)}）` : ` (by the devices: ${reasonText(d.reason, n)})`);
-      return (z ? `决定：${n.branch(d.branch)} → ${pick(d, 'label')}` : `decided: ${n.branch(d.branch)} → ${pick(d, 'label')}`)
-        + by + (d.on_time === false ? (z ? '（超过期限）' : ' (after its deadline)') : '') + noteOf(d.note);
-    }
-    case 'acknowledged':
-      if (d.again) return (z ? `再次确认接警（新报警后 ${words(d.seconds_to_ack)}）` : `acknowledged again, ${words(d.seconds_to_ack)} after the new alarm`) + noteOf(d.note);
-      return (z ? `确认接警，开启后 ${words(d.seconds_to_ack)}` : `acknowledged ${words(d.seconds_to_ack)} after opening`) + noteOf(d.note);
-    case 'arrival':
-      return (z ? `到场：${roleName(d.role)} ${d.who}，开启后 ${words(d.seconds)}` : `on scene: ${roleName(d.role)} ${d.who}, ${words(d.seconds)} after opening`)
-        + (d.due_at != null ? onTime(d.on_time) : '') + noteOf(d.note);
-    case 'record':
-      return (z ? `记录 ${pick(d, 'label') || n.record(d.field)}：${d.value}` : `record ${pick(d, 'label') || n.record(d.field)}: ${d.value}`)
-        + (d.previous ? (z ? `（原为 ${d.previous}）` : ` (was ${d.previous})`) : '');
-    case 'note':
-      return (z ? '备注：' : 'note: ') + (d.text || '');
-    case 'commander_assigned':
-      return (z ? '指定现场指挥：' : 'commander: ') + (d.commander || '');
-    case 'resolved':
-      return (z ? '处置完毕' : 'resolved') + noteOf(d.note);
-    case 'closed':
-      return (z ? '关闭事件（已填写复盘）' : 'closed (review written)')
-        + (d.verdict ? (z ? `，结论：${t(`verdict.${d.verdict}`)}` : `, verdict: ${t(`verdict.${d.verdict}`)}`) : '');
-    case 'reopened':
-      return (z ? '重新打开' : 'reopened') + noteOf(d.reason);
-    case 'follow_up_done':
-      return (z ? `回访完成：${d.task}` : `follow-up done: ${d.task}`) + onTime(d.on_time) + noteOf(d.note);
-    default:
-      return t('ev.unknown', { kind: e.kind });
-  }
+/** An event's line in the page's language, as the server rendered it (the page never reads
+ * the engine's words). */
+function evText(e) {
+  if (e.text) return Z() ? e.text.zh : e.text.en;
+  return t('ev.unknown', { kind: e.kind });
 }
 
 // ------------------------------------------------------------------------------------ open by hand

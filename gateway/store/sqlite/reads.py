@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from gateway.domain.effects import Outgoing, Purpose, from_record
+from gateway.domain.events import EventKind
 from gateway.domain.incident import Incident, from_json
 from gateway.domain.model import Event, PointState
 from gateway.points.conditioning import PointStatus
@@ -80,7 +81,7 @@ def get_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
 
 
 def incident_events(conn: sqlite3.Connection, incident_id: str) -> list[Event]:
-    return [Event(kind=kind, at=at, incident_id=incident_id, point_id=point_id or "",
+    return [Event(kind=EventKind(kind), at=at, incident_id=incident_id, point_id=point_id or "",
                   actor=actor or "", data=json.loads(data))
             for at, kind, point_id, actor, data in conn.execute(
                 "SELECT at, kind, point_id, actor, data FROM events WHERE incident_id = ?"

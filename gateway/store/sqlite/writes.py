@@ -75,8 +75,8 @@ def write_batch(conn: sqlite3.Connection, *, ws: WriteSet, now: float) -> list[O
         conn.executemany("INSERT OR REPLACE INTO ledgers (adapter, id) VALUES (?, ?)",
                          [(adapter, i) for i in added])
     conn.executemany("UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
-                     [("done" if ok else "rejected", msg, now, cid)
-                      for cid, ok, msg in ws.command_results])
+                     [("done" if a.ok else "rejected", a.text, now, a.row_id)
+                      for a in ws.command_results])
     mark_outbox(conn, results=ws.outbox_done)
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(ws.meta.items()))
     if ws.next_number is not None:

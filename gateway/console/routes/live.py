@@ -1,0 +1,57 @@
+"""The live stream, health and metrics (these two need no login), and the page itself."""
+
+# No "from __future__ import annotations": FastAPI reads the route signatures at run time.
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from gateway.console.context import Ctx, User
+from gateway.console.metrics import render_metrics
+from gateway.console.sessions import token
+
+router = APIRouter()
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@router.get("/api/stream", tags=["live"])
+async def stream(request: Request, user: User, ctx: Ctx) -> StreamingResponse:
+    """Server-Sent Events. A board left open counts as in use (it keeps the session from
+    going idle); the stream ends when the session does (logout, expiry, user disabled)."""
+    session = token(request)
+    gateway = ctx.gateway
+    hello = {"user": user.name, "now": gateway.clock(), "drill_until": gateway.drill_until,
+             "drill": gateway.drill.to_json() if gateway.drill else None}
+
+    async def still_valid() -> bool:
+        return await ctx.sessions.user(session) is not None
+
+    return StreamingResponse(ctx.hub.stream(hello, still_valid), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz(ctx: Ctx) -> JSONResponse:
+    health = ctx.gateway.health()
+    return JSONResponse(status_code=503 if health["status"] == "unhealthy" else 200,
+                        content=health)
+
+
+@router.get("/metrics", tags=["health"])
+async def metrics(ctx: Ctx) -> Response:
+    body, content_type = render_metrics(ctx.gateway, ctx.hub)
+    return Response(body, media_type=content_type)
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static(name: str) -> FileResponse:
+    path = (STATIC / name).resolve()
+    if path.parent != STATIC or not path.is_file():
+        raise HTTPException(404, "not found")
+    return FileResponse(path, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,64 @@
+"""The site as the page describes it, drill windows, and the KPIs of a period."""
+
+# No "from __future__ import annotations": FastAPI reads the route signatures at run time.
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+
+from gateway.console.bodies import body_of, command_args
+from gateway.console.context import Ctx, User, need
+from gateway.console.views import bi, natural
+from gateway.present import kpi as kpis
+
+router = APIRouter()
+DrillBody = body_of("drill_start")
+
+
+@router.get("/api/site", tags=["site"])
+async def site_info(user: User, ctx: Ctx) -> dict[str, Any]:
+    gateway = ctx.gateway
+    site = gateway.site
+    return {
+        "id": site.site_id, "name": bi(site.site_name), "address": bi(site.address),
+        "roles": {k: bi(v) for k, v in site.roles.items()},
+        "buildings": sorted(site.buildings, key=natural),
+        "point_kinds": sorted({p.kind.value for p in site.points.values()}),
+        "playbooks": [{"id": p.id, "name": bi(p.name), "manual": p.manual,
+                       "severity": p.severity.value, "category": p.category}
+                      for p in sorted(gateway.engine.playbooks.values(), key=lambda p: p.id)],
+        "drill_until": gateway.drill_until,
+        "drill": gateway.drill.to_json() if gateway.drill else None, "now": gateway.clock(),
+    }
+
+
+@router.post("/api/drill", tags=["drills"])
+async def drill_start(body: DrillBody, user: User, ctx: Ctx) -> dict[str, Any]:  # type: ignore[valid-type]
+    need(user, "drill")
+    return await ctx.give(user, "drill_start", "", command_args(body))
+
+
+@router.delete("/api/drill", tags=["drills"])
+async def drill_stop(user: User, ctx: Ctx) -> dict[str, Any]:
+    need(user, "drill")
+    return await ctx.give(user, "drill_stop", "", {})
+
+
+@router.get("/api/kpi", tags=["reports"])
+async def kpi(user: User, ctx: Ctx,
+              days: Annotated[float, Query(gt=0, le=3660)] = 30,
+              since: float | None = None, until: float | None = None,
+              lang: Literal["zh", "en"] = "zh",
+              format: Literal["json", "html", "md"] = "json") -> Response:
+    end = until if until is not None else ctx.gateway.clock()
+    start = since if since is not None else end - days * 86400
+    if start >= end:
+        raise HTTPException(422, "since must be before until")
+    figures = await ctx.reader(lambda r: kpis.compute_kpis(r, start, end))
+    if format == "html":
+        return HTMLResponse(kpis.render_kpis_html(figures, lang))
+    if format == "md":
+        return PlainTextResponse(kpis.render_kpis_markdown(figures, lang),
+                                 media_type="text/markdown; charset=utf-8")
+    return JSONResponse(kpis.kpis_to_json(figures))

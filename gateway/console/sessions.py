@@ -1,0 +1,109 @@
+"""Console sessions: a login makes one (a random token in an HttpOnly cookie, or a bearer
+token for scripts), kept in the store as a hash and cached here with its idle time; reads of
+the store for the pages go through one read-only connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from fastapi import HTTPException, Request
+
+from gateway.console import auth
+from gateway.store import SharedReader
+from gateway.store.records import Records
+
+if TYPE_CHECKING:
+    from gateway.daemon.gateway import Gateway
+
+T = TypeVar("T")
+COOKIE = "ag_session"
+LOGIN_FAILURES = 5  # per user name within LOGIN_WINDOW, then a pause
+LOGIN_WINDOW = 300.0
+LOGIN_PAUSE = 60.0
+RECHECK = 30.0  # seconds a cached session is trusted before the store is asked again
+
+
+class Reader:
+    """The store's reads from worker threads, one at a time on one read-only connection."""
+
+    def __init__(self, path: Path) -> None:
+        self._shared = SharedReader(path)
+
+    async def __call__(self, fn: Callable[[Records], T]) -> T:
+        return await asyncio.to_thread(self._shared.run, fn)
+
+    def close(self) -> None:
+        self._shared.close()
+
+
+@dataclass(slots=True)
+class _Session:
+    user: auth.User
+    expires_at: float
+    last_seen: float
+    checked_at: float
+
+
+class Sessions:
+    """Session tokens → users, kept in the store, cached here with their idle time."""
+
+    def __init__(self, gateway: Gateway, reader: Reader) -> None:
+        self.gateway = gateway
+        self.reader = reader
+        self.cache: dict[str, _Session] = {}
+        self.failures: dict[str, list[float]] = {}
+
+    async def login(self, name: str, password: str) -> tuple[auth.User, str, float]:
+        now = self.gateway.clock()
+        recent = [t for t in self.failures.get(name, []) if now - t < LOGIN_WINDOW]
+        if len(recent) >= LOGIN_FAILURES and now - recent[-1] < LOGIN_PAUSE:
+            raise HTTPException(429, f"too many failed logins for {name!r}; wait a minute")
+        user = await self.reader(lambda r: auth.authenticate(r, name, password))
+        if user is None:
+            self.failures[name] = [*recent, now]
+            raise HTTPException(401, "wrong user name or password")
+        self.failures.pop(name, None)
+        length = self.gateway.site.console.session_seconds
+        token = await self.gateway.store.call(
+            lambda r: auth.create_session(r, user.name, now, length))
+        self.cache[token] = _Session(user, now + length, now, now)
+        return user, token, now + length
+
+    async def user(self, token: str) -> auth.User | None:
+        now = self.gateway.clock()
+        idle = self.gateway.site.console.idle_seconds
+        session = self.cache.get(token)
+        if session is not None and now - session.checked_at > RECHECK:
+            # a user disabled, or given a new password, from the CLI since
+            current = await self.reader(lambda r: auth.session_user(r, token, now))
+            if current is None:
+                self.cache.pop(token, None)
+                return None
+            session.user = current
+            session.checked_at = now
+        if session is None:
+            user = await self.reader(lambda r: auth.session_user(r, token, now))
+            if user is None:
+                return None
+            expires = await self.reader(lambda r: auth.session_expires(r, token))
+            session = self.cache[token] = _Session(user, expires, now, now)
+        if now >= session.expires_at or now - session.last_seen > idle:
+            await self.logout(token)
+            return None
+        session.last_seen = now
+        return session.user
+
+    async def logout(self, token: str) -> None:
+        self.cache.pop(token, None)
+        await self.gateway.store.call(lambda r: auth.end_session(r, token))
+
+
+def token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE, "")
