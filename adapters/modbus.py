@@ -112,7 +112,8 @@ class ModbusLink:
     def _make_client(self) -> Any:
         s = self.settings
         if s.transport == "rtu":
-            assert s.device is not None
+            if s.device is None:
+                raise ValueError(f"{s.describe()}: an RTU connection needs its serial device")
             return AsyncModbusSerialClient(
                 s.device, framer=FramerType.RTU, baudrate=s.baudrate, parity=s.parity,
                 stopbits=s.stopbits, bytesize=s.bytesize, timeout=s.timeout, retries=0,

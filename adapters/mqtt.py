@@ -203,6 +203,13 @@ class MqttAdapter:
         return context
 
     @property
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop ``run`` runs on (paho's callbacks and publishes only come while it runs)."""
+        if self._loop is None:
+            raise RuntimeError("the MQTT adapter is used before it runs")
+        return self._loop
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
@@ -248,7 +255,6 @@ class MqttAdapter:
 
     async def _session(self) -> str:
         """One connection attempt and, if it works, its whole life."""
-        assert self._loop is not None
         s = self.settings
         was_connected_before = self.connects
         self._refused_this_try = False
@@ -267,7 +273,7 @@ class MqttAdapter:
             _, writer = await asyncio.wait_for(asyncio.open_connection(s.host, s.port),
                                                s.connect_timeout)
             writer.close()
-            self._lost = self._loop.create_future()
+            self._lost = self._event_loop.create_future()
             rc = self._client.reconnect()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise OSError(f"connect failed: {mqtt.error_string(rc)}")
@@ -427,9 +433,8 @@ class MqttAdapter:
     def publish(self, topic: str, payload: str | bytes, qos: int = 1,
                 retain: bool = False) -> asyncio.Future[None]:
         """Publish; the future resolves when the broker has acknowledged (QoS 1/2)."""
-        assert self._loop is not None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        future: asyncio.Future[None] = self._loop.create_future()
+        future: asyncio.Future[None] = self._event_loop.create_future()
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             future.set_exception(MqttError(f"publish to {topic} failed: "
                                            f"{mqtt.error_string(info.rc)}"))
@@ -565,13 +570,12 @@ class MqttAdapter:
     # ------------------------------------------------------------------ socket plumbing
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
         raw = sock if isinstance(sock, socket.socket) else getattr(sock, "_socket", None)
         if isinstance(raw, socket.socket) and raw.family in (socket.AF_INET, socket.AF_INET6):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._loop.add_reader(sock, self._readable, sock)
+        self._event_loop.add_reader(sock, self._readable, sock)
         if self._misc_task is None or self._misc_task.done():
-            self._misc_task = self._loop.create_task(self._misc(), name="mqtt-keepalive")
+            self._misc_task = self._event_loop.create_task(self._misc(), name="mqtt-keepalive")
 
     def _readable(self, sock: Any) -> None:
         self._client.loop_read()
@@ -580,17 +584,14 @@ class MqttAdapter:
             self._client.loop_read()
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
-        self._loop.remove_reader(sock)
-        self._loop.remove_writer(sock)
+        self._event_loop.remove_reader(sock)
+        self._event_loop.remove_writer(sock)
 
     def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
-        self._loop.add_writer(sock, client.loop_write)
+        self._event_loop.add_writer(sock, client.loop_write)
 
     def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
-        self._loop.remove_writer(sock)
+        self._event_loop.remove_writer(sock)
 
     async def _misc(self) -> None:
         while self._client.socket() is not None:

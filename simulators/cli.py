@@ -18,7 +18,7 @@ import sys
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.model import PointState
 from gateway.errors import GatewayError
-from simulators.devices import EncodeError, Publisher, encode
+from simulators.devices import EncodeError, Publisher, encode, mqtt_of
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
 
@@ -90,14 +90,14 @@ def publish_point(site: SiteConfig, point_id: str, state: PointState, *, device:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     b = site.broker
-    assert point.mqtt is not None  # encode() refused Modbus points
+    binding = mqtt_of(point)  # encode() refused Modbus points already
     try:
         with Publisher(b.host, b.port, b.username, b.password) as publisher:
-            publisher.publish(point.mqtt.topic, payload, retain=retain)
+            publisher.publish(binding.topic, payload, retain=retain)
     except (OSError, TimeoutError) as exc:
         print(f"error: cannot publish to {b.describe()}: {exc}", file=sys.stderr)
         return 3
-    print(f"published {point.mqtt.topic} {payload.decode()}")
+    print(f"published {binding.topic} {payload.decode()}")
     return 0
 
 

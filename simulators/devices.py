@@ -26,6 +26,14 @@ class EncodeError(ValueError):
     pass
 
 
+def mqtt_of(point: PointConfig) -> MqttBinding:
+    """The point's MQTT binding (EncodeError for a point read over Modbus)."""
+    if point.mqtt is None:
+        raise EncodeError(f"{point.id} is read over Modbus, not MQTT: simulate its device "
+                          "on a Modbus server instead")
+    return point.mqtt
+
+
 def _mqtt(point: PointConfig) -> MqttBinding:
     if point.mqtt is None:
         raise EncodeError(f"point {point.id} is read over Modbus: drive its device simulator "
@@ -54,7 +62,8 @@ def encode(point: PointConfig, state: PointState, *, device: str = "", drill: bo
         return _raw_for(point, state).encode()
     doc: dict[str, Any] = {}
     if b.decoder == "zigbee2mqtt":
-        assert b.property is not None
+        if b.property is None:
+            raise EncodeError(f"{point.id}: a zigbee2mqtt binding names its property")
         if b.values:
             doc[b.property] = _raw_for(point, state)
         elif state in (PointState.ALARM, PointState.NORMAL, PointState.TROUBLE, PointState.TEST):

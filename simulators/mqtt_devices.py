@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config.site import ActuatorConfig, PointConfig, SiteConfig
 from gateway.domain.model import ActuatorKind, PointKind, PointState
-from simulators.devices import Publisher, encode
+from simulators.devices import Publisher, encode, mqtt_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +55,7 @@ class _PointPublisher:
 
     def _publish(self, point: PointConfig, state: PointState, *, device: str = "",
                  drill: bool = False, value: float | None = None) -> Published:
-        assert point.mqtt is not None
-        message = Published(point.mqtt.topic,
+        message = Published(mqtt_of(point).topic,
                             encode(point, state, device=device, drill=drill, value=value))
         self.publisher.publish(message.topic, message.payload)
         self.published.append(message)

@@ -34,8 +34,8 @@ from gateway.config.site import PointConfig, SiteConfig
 from gateway.domain.model import PointState, Text
 from gateway.errors import DecodeError
 from gateway.points.decode import decode, threshold_state
-from simulators.devices import EncodeError, encode
-from simulators.scenario import mqtt_client
+from simulators.devices import EncodeError, encode, mqtt_of
+from simulators.scenario_devices import mqtt_client
 
 
 @dataclass
@@ -106,9 +106,8 @@ class Recorder:
         return {"at": f"{at:.3f}s", **step}
 
     def _point_step(self, point: PointConfig, payload: bytes) -> dict[str, Any] | None:
-        assert point.mqtt is not None
         try:
-            reading = decode(point.mqtt, payload)
+            reading = decode(mqtt_of(point), payload)
         except DecodeError:
             return None
         if reading is None:

@@ -19,14 +19,8 @@ import time
 from collections.abc import Callable
 
 from gateway.config.site import SiteConfig
-from simulators.modbus_devices import (
-    ModbusDeviceServer,
-    SimulatedDevice,
-    WriteRecord,
-    build_site_simulators,
-    start_all,
-    stop_all,
-)
+from simulators.modbus_base import SimulatedDevice, WriteRecord
+from simulators.modbus_devices import ModbusDeviceServer, build_site_simulators, start_all, stop_all
 from simulators.mqtt_devices import MqttElevator, build_site_elevators
 
 Out = Callable[[str], None]

@@ -22,7 +22,8 @@ from gateway.domain.commands import Answer
 from gateway.domain.effects import Effect, ModbusWrite, MqttPublish, Notify
 from gateway.domain.incident import Incident
 from gateway.engine.state import OperatorCommand
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from gateway.store import open_records
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC

@@ -14,7 +14,7 @@ from gateway.domain.effects import Purpose
 from gateway.domain.model import IncidentStatus, PointState, Signal
 from gateway.engine.machine import Engine
 from gateway.errors import CommandError
-from gateway.playbook.definition import load_playbooks
+from gateway.playbook.load import load_playbooks
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,8 @@ from gateway.errors import (
     ConfigSyntaxError,
     Problem,
 )
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "config" / "site.yaml"

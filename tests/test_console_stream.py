@@ -10,7 +10,7 @@ from gateway.config.site import load_config
 from gateway.console.stream import QUEUE_LIMIT, Hub
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
-from gateway.playbook.definition import load_playbooks
+from gateway.playbook.load import load_playbooks
 from gateway.points.conditioning import PointStatus
 from gateway.store.values import WriteSet
 from tests.test_engine import Harness

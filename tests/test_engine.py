@@ -21,7 +21,7 @@ from gateway.domain.model import (
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, OperatorCommand, Outcome, apply
 from gateway.errors import CommandError
-from gateway.playbook.definition import load_playbooks
+from gateway.playbook.load import load_playbooks
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0

@@ -13,7 +13,7 @@ from gateway.cli.reports import period
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
-from gateway.playbook.definition import load_playbooks
+from gateway.playbook.load import load_playbooks
 from gateway.present.kpi import (
     Kpis,
     compute_kpis,

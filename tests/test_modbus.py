@@ -22,13 +22,10 @@ import yaml
 
 from gateway.config.site import load_config
 from simulators.devices import Publisher
-from simulators.modbus_devices import (
-    ElevatorCar,
-    GasDetector,
-    ModbusDeviceServer,
-    ShutOffValve,
-    build_site_simulators,
-)
+from simulators.modbus_devices import ModbusDeviceServer, build_site_simulators
+from simulators.modbus_elevator import ElevatorCar
+from simulators.modbus_gas import GasDetector
+from simulators.modbus_valve import ShutOffValve
 from tests.conftest import ROOT, Broker, Daemon, free_port, query, wait_until
 from tests.faults import health
 

@@ -29,7 +29,8 @@ from gateway.domain.model import (
 from gateway.engine.machine import Engine
 from gateway.engine.state import OperatorCommand, Outcome, statement
 from gateway.errors import CommandError
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from tests.test_engine import T0, Harness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ from gateway.domain.model import ActionStatus
 from gateway.engine.machine import Engine
 from gateway.engine.state import OperatorCommand
 from gateway.errors import GatewayError
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from gateway.present.report import (
     LATE,
     MISSED,

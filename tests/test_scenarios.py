@@ -28,7 +28,8 @@ from gateway.domain.model import (
     Severity,
     Text,
 )
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from gateway.points.decode import decode
 from gateway.store import open_records
 from gateway.store.sqlite.records import SqliteRecords
@@ -36,15 +37,9 @@ from gateway.store.sqlite.schema import connect
 from gateway.store.values import Mark
 from simulators.devices import Publisher
 from simulators.record import Recorded, Recorder, scenario_text
-from simulators.scenario import (
-    EXIT_BAD_SCENARIO,
-    ExpectModel,
-    ScenarioError,
-    StormStep,
-    evaluate,
-    load_scenario,
-    storm_messages,
-)
+from simulators.scenario_check import evaluate
+from simulators.scenario_load import StormStep, load_scenario, storm_messages
+from simulators.scenario_model import EXIT_BAD_SCENARIO, ExpectModel, ScenarioError
 from tests.conftest import ROOT, Broker, Daemon, free_port
 
 SHIPPED = sorted((ROOT / "simulators" / "scenarios").glob("*.yaml"))

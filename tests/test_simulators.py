@@ -31,6 +31,15 @@ from gateway.domain.model import PointState
 from gateway.points.decode import decode, decode_modbus
 from simulators.devices import Publisher
 from simulators.modbus_devices import (
+    ModbusDeviceServer,
+    SimulatorThread,
+    VirtualSerialPair,
+    build_site_simulators,
+    start_all,
+    stop_all,
+    wait_until,
+)
+from simulators.modbus_elevator import (
     STATUS_ALARM_BUTTON,
     STATUS_AT_RECALL_FLOOR,
     STATUS_FIRE_RECALL,
@@ -39,17 +48,10 @@ from simulators.modbus_devices import (
     Direction,
     Doors,
     ElevatorCar,
-    GasDetector,
-    ModbusDeviceServer,
     Mode,
-    ShutOffValve,
-    SimulatorThread,
-    VirtualSerialPair,
-    build_site_simulators,
-    start_all,
-    stop_all,
-    wait_until,
 )
+from simulators.modbus_gas import GasDetector
+from simulators.modbus_valve import ShutOffValve
 from simulators.mqtt_devices import FirePanel, MqttElevator, ZigbeeDevices, build_site_elevators
 from tests.conftest import ROOT, Broker, free_port
 

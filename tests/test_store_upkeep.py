@@ -21,7 +21,7 @@ from gateway.domain.incident import Incident, to_json
 from gateway.domain.model import Event, Location, PointKind, PointState, Signal
 from gateway.engine.machine import Engine
 from gateway.errors import StoreError
-from gateway.playbook.definition import load_playbooks
+from gateway.playbook.load import load_playbooks
 from gateway.store import values
 from gateway.store.sqlite import backup as backups
 from gateway.store.sqlite import reads, retention, schema

@@ -26,7 +26,7 @@ from gateway.domain.model import (
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
-from gateway.playbook.definition import load_playbook, load_playbooks
+from gateway.playbook.load import load_playbook, load_playbooks
 from tests.test_engine import REVIEW, T0, Harness, close_out
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from gateway.config.site import ENV_STORE, SiteConfig, load_config
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 
 
 def load(args: argparse.Namespace) -> tuple[SiteConfig, dict[str, Playbook]]:

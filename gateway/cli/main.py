@@ -17,12 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway.cli.check import cmd_check
 from gateway.cli.common import load, store_path
 from gateway.cli.extensions import extensions
+from gateway.cli.store_commands import cmd_backup, cmd_deadletters, cmd_restore
+from gateway.cli.users import cmd_users, demo_users
 from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
 from gateway.domain.commands import COMMANDS, ArgKind, CommandDef, Target
 from gateway.errors import CommandError, ConfigError, GatewayError
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from gateway.store.records import Records
 
 DEFAULT_CONFIG = os.environ.get("ALARM_GATEWAY_CONFIG", "config/site.yaml")
@@ -38,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.configure(json=args.log_json, level=args.log_level)
     site, playbooks = load(args)
     if args.demo_users:
-        _demo_users(site)
+        demo_users(site)
     def reloader() -> tuple[SiteConfig, dict[str, Playbook]]:
         return load(args)  # the same file and overrides, read again
 
@@ -58,149 +62,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                         allow_damaged_store=args.allow_damaged_store, services=services)
 
     asyncio.run(run())
-    return 0
-
-
-DEMO_USERS = (("operator", "值班员", "operator"), ("supervisor", "当值主管", "supervisor"),
-              ("technician", "技术员", "technician"), ("tester", "测试员", "tester"),
-              ("admin", "管理员", "admin"))
-
-
-def _demo_users(site: SiteConfig) -> None:
-    """The demo's console accounts, one per role, password ``demo-<name>``; only into a store
-    that has no users yet."""
-    import structlog
-
-    from gateway.console import auth
-    from gateway.store import open_records
-
-    log = structlog.get_logger("console")
-    with open_records(site.store_path) as records:
-        if records.user_count():
-            log.info("demo_users_skipped", reason="the store already has console users")
-            return
-        for name, display, role in DEMO_USERS:
-            auth.add_user(records, name, display, [role], f"demo-{name}", time.time())
-    log.warning("demo_users_created", users=[u[0] for u in DEMO_USERS],
-                password="demo-<user name>", note="for a demo only: never on a real site")
-
-
-def cmd_users(args: argparse.Namespace) -> int:
-    from gateway.console import auth
-    from gateway.store import open_records
-
-    with open_records(store_path(args)) as records:
-        if args.action == "list":
-            users = auth.list_users(records)
-            if not users:
-                print("没有用户 / no console users (alarm-gateway users add NAME --role ROLE)")
-            for u in users:
-                print(f"{u.name:<16} {u.display:<12} {','.join(u.roles):<24}"
-                      f"{' disabled 已停用' if u.disabled else ''}")
-            return 0
-        try:
-            if args.action in ("add", "passwd"):
-                password = _read_password(args)
-                if args.action == "add":
-                    auth.add_user(records, args.name, args.display or args.name, args.role,
-                                  password, time.time())
-                else:
-                    auth.set_password(records, args.name, password)
-            elif args.action == "roles":
-                auth.set_roles(records, args.name, args.role)
-            else:
-                auth.set_disabled(records, args.name, args.action == "disable")
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        print(f"{args.action} {args.name}: done")
-        return 0
-
-
-def _read_password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass(f"password for {args.name}: ")
-    if getpass.getpass("again: ") != first:
-        raise CommandError("the two passwords differ")
-    return first
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    problems: list[str] = []
-    code = 0
-    try:
-        site = load_config(args.config)
-    except ConfigError as exc:
-        print(f"{args.config}: INVALID", file=sys.stderr)
-        for config_problem in exc.problems:
-            print(f"  {config_problem}", file=sys.stderr)
-        return exc.exit_code
-    try:
-        playbooks = load_playbooks(site.playbook_dir, site)
-    except ConfigError as exc:
-        problems = [str(p) for p in exc.problems]
-        code = exc.exit_code
-        playbooks = {}
-    if problems:
-        print(f"{site.playbook_dir}: INVALID", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return code
-    broker = "embedded (started by the gateway)" if site.broker.embedded else site.broker.describe()
-    unbound = sorted({p.kind.value for p in site.points.values()}
-                     - {k.value for pb in playbooks.values()
-                        for k in ((pb.trigger.point_kinds if pb.trigger else None) or ())})
-    print(f"{args.config}: OK")
-    print(f"  site        {site.site_id} ({site.site_name})")
-    print(f"  broker      {broker}")
-    print(f"  store       {site.store_path}")
-    on_modbus = sum(1 for p in site.points.values() if p.modbus is not None)
-    print(f"  points      {len(site.points)}: {len(site.points) - on_modbus} on MQTT topics, "
-          f"{on_modbus} on Modbus ({len(site.modbus)} connections)")
-    print(f"  actuators   {len(site.actuators)}")
-    print(f"  playbooks   {len(playbooks)} in {site.playbook_dir}")
-    for pb in sorted(playbooks.values(), key=lambda p: p.id):
-        opens = []
-        if pb.trigger is not None:
-            kinds = ", ".join(sorted(k.value for k in pb.trigger.point_kinds or ())) or "any"
-            states = ", ".join(sorted(s.value for s in pb.trigger.states))
-            held = f" for {pb.trigger.duration:g}s" if pb.trigger.duration else ""
-            opens.append(f"{kinds} in {states}{held}, one per {pb.trigger.correlate_by}")
-        if pb.manual:
-            opens.append("by hand")
-        counts = [f"{len(pb.stages)} stages"]
-        for what, n in (("steps", sum(len(s.steps) for s in pb.stages)),
-                        ("branches", sum(1 for s in pb.stages if s.branch)),
-                        ("prompts", sum(len(s.prompts) for s in pb.stages)),
-                        ("auto-actions", sum(len(s.actions) for s in pb.stages))):
-            if n:
-                counts.append(f"{n} {what}")
-        print(f"    {pb.id:<20} {pb.name.zh} / {pb.name.en} [{pb.severity.value}]")
-        print(f"    {'':<20} opens: {'; '.join(opens)}; {', '.join(counts)}")
-    if unbound:
-        print(f"  note        no playbook names these point kinds: {', '.join(unbound)} "
-              "(they are recorded and supervised, and faults still open device_fault)")
-    tls_files = [("broker.tls.ca_file", site.broker.tls.ca_file if site.broker.tls else None),
-                 ("broker.tls.cert_file",
-                  site.broker.tls.cert_file if site.broker.tls else None),
-                 ("broker.tls.key_file", site.broker.tls.key_file if site.broker.tls else None),
-                 ("console.tls.cert_file", site.console.cert_file),
-                 ("console.tls.key_file", site.console.key_file)]
-    for field, name in tls_files:
-        if name and not os.access(name, os.R_OK):
-            # the file's name only, never its content
-            print(f"  warning     {field} {name} cannot be read by this user "
-                  "(the gateway's user must be able to)")
-    from gateway.daemon import broker_settings
-
-    b = site.broker
-    conf = broker_settings.config_of(b.host, b.port, b.config_file, site.embedded_broker_config)
-    if conf is not None:
-        try:
-            for finding in broker_settings.check_file(conf):
-                print(f"  warning     broker {conf}: {finding}")
-        except OSError as exc:
-            print(f"  warning     broker config {conf} cannot be read: {exc.strerror or exc}")
     return 0
 
 
@@ -296,42 +157,6 @@ def cmd_points(args: argparse.Namespace) -> int:
 def cmd_reload(args: argparse.Namespace) -> int:
     """Ask the running daemon to re-read its config (like SIGHUP, but with who asked)."""
     return _daemon_command(args, "reload", {})
-
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    from gateway.store import backup
-
-    info = backup(store_path(args), Path(args.dest), overwrite=args.overwrite)
-    print(f"backup written to {info.dest}: {info.incidents} incidents, {info.events} events, "
-          f"{info.signals} signals, schema {info.schema_version}, {info.bytes:,} bytes in "
-          f"{info.seconds:.1f}s")
-    return 0
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from gateway.store import restore
-
-    info = restore(Path(args.src), store_path(args), now=time.time())
-    print(f"restored {info.source} into {info.store}: {info.incidents} incidents, "
-          f"{info.events} events, {info.signals} signals (schema {info.schema_version})")
-    if info.aside is not None:
-        print(f"the store it replaced is kept at {info.aside}")
-    return 0
-
-
-def cmd_deadletters(args: argparse.Namespace) -> int:
-    from gateway.present import render
-    from gateway.store import open_records
-
-    with open_records(store_path(args), readonly=True) as records:
-        letters = records.list_dead_letters(args.limit)
-    if not letters:
-        print("没有坏消息 / no dead letters")
-    for d in letters:
-        shown = d.payload[:200].decode("utf-8", "replace")
-        print(f"{render.ts(d.at)}  {d.reason:<14} {d.topic}  {d.detail}  "
-              f"[{d.size} bytes] {shown!r}")
-    return 0
 
 
 # ----------------------------------------------------------------------------- parser

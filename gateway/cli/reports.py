@@ -26,7 +26,8 @@ from pathlib import Path
 from gateway.cli.common import store_path
 from gateway.config.site import SiteConfig, load_config
 from gateway.errors import CommandError, ConfigError, GatewayError
-from gateway.playbook.definition import Playbook, load_playbooks
+from gateway.playbook.definition import Playbook
+from gateway.playbook.load import load_playbooks
 from gateway.present.words import LANGS
 
 DEFAULT_DAYS = 30

@@ -23,7 +23,6 @@ from gateway.store.values import WriteSet
 log = structlog.get_logger("gateway")
 
 
-
 def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
     cmd = item.command
     if cmd.verb in ("drill_start", "drill_stop"):

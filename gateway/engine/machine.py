@@ -47,7 +47,7 @@ from gateway.engine.state import (
     location_key,
     place,
 )
-from gateway.playbook.definition import ActionDef, OptionDef, Playbook, StageDef
+from gateway.playbook.definition import ActionDef, OptionDef, Playbook, StageDef, Trigger
 
 # what a StageReason is said with, on the events it explains
 _REASON_PARTICULARS = ("point", "state", "count", "within", "by_branch", "by_option")
@@ -67,7 +67,8 @@ class Engine:
                                  for c in a.commands.values() if c.feedback is not None}
         self._actuator_index: dict[tuple[str, str],
                                    dict[tuple[str, ...], list[ActuatorConfig]]] = {}
-        self._triggered = [p for p in self.playbooks.values() if p.trigger is not None]
+        self._triggered = [(p, p.trigger) for p in self.playbooks.values()
+                           if p.trigger is not None]
         self._groups = {pid: p.group for pid, p in site.points.items()}
         # the points read from one physical device, each point to all of them
         by_device: dict[str, list[str]] = {}
@@ -79,9 +80,7 @@ class Engine:
         # button has no floor): an incident opened by hand with them filled in must still be
         # the one its devices join
         self.unplaced: dict[str, tuple[str, ...]] = {}
-        for playbook in self._triggered:
-            trigger = playbook.trigger
-            assert trigger is not None
+        for playbook, trigger in self._triggered:
             points = [p for p in site.points.values()
                       if (trigger.point_kinds is None or p.kind in trigger.point_kinds)
                       and (trigger.points is None or p.id in trigger.points)]
@@ -98,66 +97,65 @@ class Engine:
         tx.out.point_values[signal.point_id] = (signal.value, signal.state)
         self._feedback(tx, signal.point_id, signal.value, signal.state)
         touched: set[str] = set()
-        where = place(signal.location)
-        group = self._groups.get(signal.point_id, "gateway")
         if signal.state in (PointState.TROUBLE, PointState.OFFLINE):
             # a trouble of a device already in an alarm incident (the car of an entrapment
             # going out of service) is part of that incident, not one of its own
             touched.update(self._attach_trouble(tx, signal))
-        for playbook in self._triggered if not touched else ():
-            trigger = playbook.trigger
-            assert trigger is not None
-            opens = trigger.matches(signal.kind, signal.state, signal.point_id, where)
-            joins = not opens and trigger.joins(signal.kind, signal.state)
-            if not opens and not joins:
-                if state.pending or tx.out.pending:
-                    self._unhold(tx, correlation_key(playbook, signal.location,
-                                                     signal.point_id, signal.drill, group),
-                                 signal)
-                continue
-            key = correlation_key(playbook, signal.location, signal.point_id, signal.drill,
-                                  group)
-            incident_id = state.by_key.get(key)
-            if joins:
-                # a point that joins an open incident but never opens one (the generator
-                # failing to start during a mains outage)
-                if incident_id is not None:
-                    incident = tx.get(incident_id)
-                    assert incident is not None
-                    if self._attach(tx, playbook, incident, signal):
-                        touched.add(incident_id)
-                elif self._held(tx, key) is not None:
-                    self._hold(tx, playbook, key, signal, None)  # joins the hold
-                continue
-            if incident_id is None:
-                if trigger.duration:
-                    self._hold(tx, playbook, key, signal, now + trigger.duration)
-                elif signal.changed:
-                    touched.add(self._open(tx, playbook, key, signal))
-            else:
-                incident = tx.get(incident_id)
-                assert incident is not None
-                if self._attach(tx, playbook, incident, signal):
-                    touched.add(incident_id)
-        for incident_id in sorted(state.by_point.get(signal.point_id, ())):
-            # a device of an open incident changed without matching its trigger (restored,
-            # faulted, went offline): the incident records it and stays open; a repeat of
-            # what it already knows (a heartbeat) leaves it alone
-            if incident_id in touched or not signal.changed:
-                continue
-            incident = tx.get(incident_id)
-            assert incident is not None
-            touched.add(incident_id)
-            incident = replace(incident, signal_count=incident.signal_count + 1)
-            if signal.changed:
-                ref = incident.device(signal.point_id, signal.device, signal.condition)
-                if ref is not None:
-                    incident = _update_device(incident, ref, signal)
-                tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id,
-                         **_signal_data(signal))
-            tx.put(incident)
+        if not touched:
+            where = place(signal.location)
+            group = self._groups.get(signal.point_id, "gateway")
+            for playbook, trigger in self._triggered:
+                touched.update(self._by_trigger(tx, playbook, trigger, signal, where, group))
+        self._on_devices_incidents(tx, signal, touched)
         tx.out.attached = sorted(touched)
         return tx.out
+
+    def _by_trigger(self, tx: Tx, playbook: Playbook, trigger: Trigger, signal: Signal,
+                    where: dict[str, str], group: str) -> list[str]:
+        """What one playbook's trigger makes of a signal: an incident opened, joined or held
+        for its duration; the incidents it touched."""
+        state = tx.state
+        opens = trigger.matches(signal.kind, signal.state, signal.point_id, where)
+        joins = not opens and trigger.joins(signal.kind, signal.state)
+        key = correlation_key(playbook, signal.location, signal.point_id, signal.drill, group)
+        if not opens and not joins:
+            if state.pending or tx.out.pending:
+                self._unhold(tx, key, signal)
+            return []
+        incident_id = state.by_key.get(key)
+        if incident_id is not None:
+            incident = tx.incident(incident_id)
+            return [incident_id] if self._attach(tx, playbook, incident, signal) else []
+        if joins:
+            # a point that joins an open incident but never opens one (the generator failing
+            # to start during a mains outage), or the hold of one
+            if self._held(tx, key) is not None:
+                self._hold(tx, playbook, key, signal, None)
+            return []
+        if trigger.duration:
+            self._hold(tx, playbook, key, signal, tx.now + trigger.duration)
+        elif signal.changed:
+            return [self._open(tx, playbook, key, signal)]
+        return []
+
+    def _on_devices_incidents(self, tx: Tx, signal: Signal, touched: set[str]) -> None:
+        """A device of an open incident changed without matching its trigger (restored,
+        faulted, went offline): the incident records it and stays open; a repeat of what it
+        already knows (a heartbeat) leaves it alone."""
+        if not signal.changed:
+            return
+        for incident_id in sorted(tx.state.by_point.get(signal.point_id, ())):
+            if incident_id in touched:
+                continue
+            incident = tx.incident(incident_id)
+            touched.add(incident_id)
+            incident = replace(incident, signal_count=incident.signal_count + 1)
+            ref = incident.device(signal.point_id, signal.device, signal.condition)
+            if ref is not None:
+                incident = _update_device(incident, ref, signal)
+            tx.event(incident, EventKind.SIGNAL, point_id=signal.point_id,
+                     **_signal_data(signal))
+            tx.put(incident)
 
     def _attach_trouble(self, tx: Tx, signal: Signal) -> list[str]:
         """Put a trouble or offline signal on the open alarm incidents that hold its device
@@ -418,9 +416,10 @@ class Engine:
         now = tx.now
         if action.actuators:
             targets = [self.site.actuators[a] for a in action.actuators]
-        else:
-            assert action.actuator_kind is not None
+        elif action.actuator_kind is not None:
             targets = self._targets(action.actuator_kind.value, action.scope, incident)
+        else:
+            targets = []  # the playbook check refuses such an action; none is sent
         if not targets:
             tx.event(incident, EventKind.ACTION_SKIPPED, action=action.id, name_zh=action.name.zh,
                      name_en=action.name.en,
@@ -530,9 +529,7 @@ class Engine:
                 incident_id = self._open(tx, playbook, key, held.signal,
                                          held_for=round(now - held.signal.at, 3))
                 for later in held.signals[1:]:
-                    incident = tx.get(incident_id)
-                    assert incident is not None
-                    self._attach(tx, playbook, incident, later)
+                    self._attach(tx, playbook, tx.incident(incident_id), later)
         for incident in list(state.incidents.values()):
             due = incident.next_deadline()
             if due is None or due > now:
@@ -688,8 +685,7 @@ class Engine:
         if point_id not in self._feedback_points:
             return  # the common case, checked without looking at any incident
         for incident in list(tx.state.incidents.values()):
-            current = tx.get(incident.id)
-            assert current is not None
+            current = tx.incident(incident.id)
             if any(a.awaiting_feedback and a.feedback_point == point_id and
                    a.status is ActionStatus.SENT for a in current.actions):
                 tx.put(self._confirm_actions(tx, current, point_id, value, point_state))
@@ -701,9 +697,9 @@ class Engine:
             updated = action
             if action.awaiting_feedback and action.status is ActionStatus.SENT \
                     and action.feedback_point == point_id:
-                command = self.site.actuators[action.actuator_id].commands[action.command]
-                assert command.feedback is not None
-                if command.feedback.met(value, point_state):
+                feedback = self.site.actuators[action.actuator_id].commands[action.command] \
+                    .feedback
+                if feedback is not None and feedback.met(value, point_state):
                     detail = f"{point_id} reports {value}"
                     updated = replace(action, status=ActionStatus.DONE, updated_at=tx.now,
                                       detail=detail)

@@ -158,6 +158,13 @@ class Tx:
     def get(self, incident_id: str) -> Incident | None:
         return self.out.incidents.get(incident_id) or self.state.incidents.get(incident_id)
 
+    def incident(self, incident_id: str) -> Incident:
+        """An incident the state indexes (by key or point): it must be there."""
+        found = self.get(incident_id)
+        if found is None:
+            raise LookupError(f"incident {incident_id} is indexed but not held")
+        return found
+
     def put(self, incident: Incident) -> Incident:
         incident = replace(incident, updated_at=self.now)
         self.out.incidents[incident.id] = incident

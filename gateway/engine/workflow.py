@@ -296,7 +296,9 @@ class Workflow:
             raise CommandError(f"{incident.id} has no branch {branch_id!r} "
                                f"(branches: {', '.join(known) or 'none'})")
         definition = playbook.stage(branch.stage).branch
-        assert definition is not None
+        if definition is None:
+            raise CommandError(f"the playbook {playbook.id} no longer has branch {branch_id!r} "
+                               f"in stage {branch.stage!r}")
         option = definition.option(cmd.args.get("option", ""))
         if option is None:
             raise CommandError(unknown_name("option", cmd.args.get("option", ""),
@@ -307,7 +309,8 @@ class Workflow:
     def _decide(self, tx: Tx, playbook: Playbook, incident: Incident, branch_id: str,
                 option: OptionDef, actor: str, note: str) -> Incident:
         branch = incident.branch(branch_id)
-        assert branch is not None
+        if branch is None:
+            raise CommandError(f"{incident.id} has no branch {branch_id!r}")
         if branch.status is BranchStatus.DECIDED:
             raise CommandError(f"branch {branch_id!r} was already decided ({branch.option}) by "
                                f"{branch.decided_by or 'the devices'}")
@@ -390,7 +393,9 @@ class Workflow:
             how = f"{prompt.status.value} {prompt.answer}".strip()
             raise CommandError(f"prompt {prompt_id!r} was already settled ({how}) by {by}")
         definition = playbook.prompt(prompt.stage, prompt.id)
-        assert definition is not None
+        if definition is None:
+            raise CommandError(f"the playbook {playbook.id} no longer has prompt {prompt_id!r} "
+                               f"in stage {prompt.stage!r}")
         note = cmd.args.get("note", "")
         on_time = prompt.due_at is None or tx.now <= prompt.due_at
         if prompt.status is PromptStatus.AWAITING_SECOND:

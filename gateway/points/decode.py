@@ -322,7 +322,8 @@ def modbus_value(binding: ModbusBinding, raw: Sequence[int | bool]) -> int | flo
     if len(words) < binding.words:
         raise DecodeError("short_read", f"expected {binding.words} registers, got {len(words)}")
     if kind == "bit":
-        assert binding.bit is not None
+        if binding.bit is None:
+            raise DecodeError("no_bit", "a bit binding names no bit")
         return (words[0] >> binding.bit) & 1
     if binding.words == 2:
         hi, lo = (words[0], words[1]) if binding.word_order == "big" else (words[1], words[0])
@@ -357,7 +358,8 @@ def decode_modbus(binding: ModbusBinding, raw: Sequence[int | bool],
         moved = previous_value is not None and value != previous_value
         return Reading(PointState.ALARM if moved else PointState.NORMAL, value)
     if binding.bits:
-        assert isinstance(value, int)
+        if not isinstance(value, int):
+            raise DecodeError("not_bits", f"bits read from a {binding.type} value {value!r}")
         set_states = [state for bit, state in binding.bits if (value >> bit) & 1]
         state = next((s for s in _STATE_RANK if s in set_states), PointState.NORMAL)
         return Reading(state, value)

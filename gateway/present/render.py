@@ -81,8 +81,17 @@ def _span(seconds: float) -> str:
 def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSignal],
                     playbooks: Mapping[str, Playbook], now: float,
                     site: SiteConfig | None = None) -> str:
+    """One incident with all it holds and its full timeline (``incidents show``)."""
     playbook = playbooks.get(inc.type)
-    names = names_of(events, playbook, site)
+    sections = [_header(inc, playbook, playbooks), _devices(inc), _steps(inc, playbook),
+                _branches(inc, playbook), _actions(inc), _prompts(inc, playbook),
+                _records(inc, playbook), _review(inc), _follow_ups(inc, now),
+                _timeline(events, signals, names_of(events, playbook, site))]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
+
+
+def _header(inc: Incident, playbook: Playbook | None,
+            playbooks: Mapping[str, Playbook]) -> list[str]:
     status = _STATUS.get(inc.status.value, inc.status.value)
     if inc.status.value == "open" and inc.returned_to_normal:
         status += "  (已恢复正常，未确认 returned to normal, unacknowledged)"
@@ -114,14 +123,20 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
     if said is not None:
         out.append(f"  口径 statement: {said.zh}")
         out.append(f"                  {said.en}")
-    out.append("")
-    out.append(f"设备 Devices ({len(inc.devices)}):")
+    return out
+
+
+def _devices(inc: Incident) -> list[str]:
+    out = [f"设备 Devices ({len(inc.devices)}):"]
     for ref in inc.devices:
         name = f"{ref.point_id}/{ref.device}" if ref.device else ref.point_id
         out.append(f"  {name:<24} {ref.state:<9} first {ts(ref.first_at)}  "
                    f"last {ts(ref.last_at)}")
-    out.append("")
-    out.append("步骤 Steps:")
+    return out
+
+
+def _steps(inc: Incident, playbook: Playbook | None) -> list[str]:
+    out = ["步骤 Steps:"]
     for step in inc.steps:
         definition = _step_text(playbook, step.stage, step.id)
         due = f"due {ts(step.due_at)}" if step.due_at else "no deadline"
@@ -130,73 +145,95 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         out.append(f"  [{step.status.value:<7}] {step.id} · {step.role} · {due}{done}{note}")
         if definition:
             out.append(f"            {definition}")
-    if inc.branches:
-        out.append("")
-        out.append("分支 Branches:")
-        for branch in inc.branches:
-            branch_def = _branch(playbook, branch.stage)
-            due = f", due {ts(branch.due_at)}" if branch.due_at else ""
-            if branch.option:
-                state = f"→ {branch.option} by {branch.decided_by or 'devices'} " \
-                        f"at {ts(branch.decided_at)}"
-            else:
-                state = "open" + (" (overdue 已超时)" if branch.overdue else "")
-            out.append(f"  {branch.id} ({branch.role}{due}): {state}")
-            if branch_def is not None:
-                out.append(f"            {branch_def.question}")
-                for option in branch_def.options:
-                    out.append(f"            - {option.id}: {option.label}")
-    if inc.actions:
-        out.append("")
-        out.append("联动 Actions:")
-        for action in inc.actions:
-            out.append(f"  [{action.status.value:<8}] {action.id} ({action.command}) "
-                       f"requested {ts(action.requested_at)}, updated {ts(action.updated_at)}"
-                       + (f": {action.detail}" if action.detail else ""))
-    if inc.prompts:
-        out.append("")
-        out.append("提示 Prompts:")
-        for prompt in inc.prompts:
-            answer = ""
-            if prompt.answered_at:
-                answer = f" → {prompt.answer or 'yes'} by {prompt.answered_by}"
-                if prompt.confirmed_by:
-                    answer += f", confirmed by {prompt.confirmed_by}"
-                answer += f" at {ts(prompt.answered_at)}"
-            due = f" (timeout {ts(prompt.due_at)})" if prompt.due_at and prompt.waiting else ""
-            timed = " [timed out 已超时]" if prompt.timed_out else ""
-            out.append(f"  [{prompt.status.value:<8}] {prompt.id}{answer}{due}{timed}")
-            text = _prompt_text(playbook, prompt.stage, prompt.id)
-            if text:
-                out.append(f"            {text}")
-    if playbook is not None:
-        fields = incident_records(playbook, inc)
-        if fields or inc.records:
-            out.append("")
-            out.append("记录 Records:")
-            # the required ones first
-            for record in sorted(fields, key=lambda r: not r.required):
-                entry = inc.record(record.id)
-                value = f"{entry.value}  ({entry.by}, {ts(entry.at)})" if entry else (
-                    "— 必填 required" if record.required else "—")
-                out.append(f"  {record.id:<24} {value}")
-                out.append(f"            {record.label}")
-    if inc.review:
-        out.append("")
-        out.append("复盘 Review:")
-        for part, label in (("handling", "处理 handling"), ("analysis", "分析 analysis"),
-                            ("improvement", "改善 improvement")):
-            out.append(f"  {label}: {inc.review.get(part, '')}")
-    if inc.follow_ups:
-        out.append("")
-        out.append("回访 Follow-ups:")
-        for f in inc.follow_ups:
-            state = f"done {ts(f.done_at)} by {f.done_by}: {f.note}" if f.status == "done" \
-                else ("overdue 已超期" if f.due_at < now else "pending")
-            out.append(f"  {f.id} · {f.role} · due {ts(f.due_at)} · {state}")
-            out.append(f"            {f.text_zh} / {f.text_en}")
-    out.append("")
-    out.append("时间线 Timeline:")
+    return out
+
+
+def _branches(inc: Incident, playbook: Playbook | None) -> list[str]:
+    if not inc.branches:
+        return []
+    out = ["分支 Branches:"]
+    for branch in inc.branches:
+        branch_def = _branch(playbook, branch.stage)
+        due = f", due {ts(branch.due_at)}" if branch.due_at else ""
+        if branch.option:
+            state = f"→ {branch.option} by {branch.decided_by or 'devices'} " \
+                    f"at {ts(branch.decided_at)}"
+        else:
+            state = "open" + (" (overdue 已超时)" if branch.overdue else "")
+        out.append(f"  {branch.id} ({branch.role}{due}): {state}")
+        if branch_def is not None:
+            out.append(f"            {branch_def.question}")
+            out.extend(f"            - {option.id}: {option.label}"
+                       for option in branch_def.options)
+    return out
+
+
+def _actions(inc: Incident) -> list[str]:
+    if not inc.actions:
+        return []
+    return ["联动 Actions:", *(
+        f"  [{action.status.value:<8}] {action.id} ({action.command}) "
+        f"requested {ts(action.requested_at)}, updated {ts(action.updated_at)}"
+        + (f": {action.detail}" if action.detail else "") for action in inc.actions)]
+
+
+def _prompts(inc: Incident, playbook: Playbook | None) -> list[str]:
+    if not inc.prompts:
+        return []
+    out = ["提示 Prompts:"]
+    for prompt in inc.prompts:
+        answer = ""
+        if prompt.answered_at:
+            answer = f" → {prompt.answer or 'yes'} by {prompt.answered_by}"
+            if prompt.confirmed_by:
+                answer += f", confirmed by {prompt.confirmed_by}"
+            answer += f" at {ts(prompt.answered_at)}"
+        due = f" (timeout {ts(prompt.due_at)})" if prompt.due_at and prompt.waiting else ""
+        timed = " [timed out 已超时]" if prompt.timed_out else ""
+        out.append(f"  [{prompt.status.value:<8}] {prompt.id}{answer}{due}{timed}")
+        text = _prompt_text(playbook, prompt.stage, prompt.id)
+        if text:
+            out.append(f"            {text}")
+    return out
+
+
+def _records(inc: Incident, playbook: Playbook | None) -> list[str]:
+    if playbook is None:
+        return []
+    fields = incident_records(playbook, inc)
+    if not fields and not inc.records:
+        return []
+    out = ["记录 Records:"]
+    for record in sorted(fields, key=lambda r: not r.required):  # the required ones first
+        entry = inc.record(record.id)
+        value = f"{entry.value}  ({entry.by}, {ts(entry.at)})" if entry else (
+            "— 必填 required" if record.required else "—")
+        out.append(f"  {record.id:<24} {value}")
+        out.append(f"            {record.label}")
+    return out
+
+
+def _review(inc: Incident) -> list[str]:
+    if not inc.review:
+        return []
+    return ["复盘 Review:", *(f"  {label}: {inc.review.get(part, '')}" for part, label in (
+        ("handling", "处理 handling"), ("analysis", "分析 analysis"),
+        ("improvement", "改善 improvement")))]
+
+
+def _follow_ups(inc: Incident, now: float) -> list[str]:
+    if not inc.follow_ups:
+        return []
+    out = ["回访 Follow-ups:"]
+    for f in inc.follow_ups:
+        state = f"done {ts(f.done_at)} by {f.done_by}: {f.note}" if f.status == "done" \
+            else ("overdue 已超期" if f.due_at < now else "pending")
+        out.append(f"  {f.id} · {f.role} · due {ts(f.due_at)} · {state}")
+        out.append(f"            {f.text_zh} / {f.text_en}")
+    return out
+
+
+def _timeline(events: list[Event], signals: list[StoredSignal], names: Names) -> list[str]:
     lines: list[tuple[float, int, str]] = []
     for order, e in enumerate(events):
         if e.kind == "signal" and signals:
@@ -209,9 +246,7 @@ def incident_detail(inc: Incident, events: list[Event], signals: list[StoredSign
         device = f"/{s.device}" if s.device else ""
         lines.append((s.at, -1, f"signal   {s.point_id}{device} {s.state}{value}{tags} "
                                 f"← {s.source}"))
-    for at, _, text in sorted(lines):
-        out.append(f"  {ts(at)}  {text}")
-    return "\n".join(out)
+    return ["时间线 Timeline:", *(f"  {ts(at)}  {text}" for at, _, text in sorted(lines))]
 
 
 def follow_up_table(tasks: list[FollowUpTask], now: float) -> str:

@@ -57,23 +57,11 @@ DEVICE_LIST_MAX = 30
 
 # outcomes of a timed item
 ON_TIME = "on_time"
-
-
 LATE = "late"
-
-
 MISSED = "missed"  # its deadline passed and it was never done
-
-
 PENDING = "pending"  # not done, not due yet (the incident is still live)
-
-
 NOT_DUE = "not_due"  # not done; the incident was resolved or closed before it fell due
-
-
 UNTIMED = "untimed"
-
-
 SCORED = (ON_TIME, LATE, MISSED)
 
 

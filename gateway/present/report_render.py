@@ -159,6 +159,14 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
     h = report.header
     day = clock(h.opened_at)[:10]
     title = f"{label('title', lang)} {h.incident_id} · {_pick(h.playbook_name, lang)}"
+    parts = [_header(report, lang), *(make(report, lang, day) for make in (
+        _timeline, _responses, _arrivals, _actions, _prompts, _calls, _records, _review,
+        _follow_ups, _drill_score, _devices))]
+    return title, [part for part in parts if part is not None]
+
+
+def _header(report: IncidentReport, lang: Lang) -> Section:
+    h = report.header
     verdict = _pick(pair(VERDICT, h.verdict), lang) if h.verdict else label("undecided", lang)
     opened_by = (f"{label('by_hand', lang)}: {h.opened_by}" if h.opened_by else
                  f"{label('by_device', lang)}: {h.opened_by_device}" if h.opened_by_device
@@ -194,26 +202,32 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
     header.notes.append(label("times_in", lang).format(offset=utc_offset(h.opened_at)))
     if not h.playbook_loaded:
         header.notes.append(label("not_loaded", lang) + ".")
-    out = [header]
+    return header
 
-    out.append(Section(label("timeline", lang),
+
+def _timeline(report: IncidentReport, lang: Lang, day: str) -> Section:
+    return Section(label("timeline", lang),
                        [label("time", lang), label("actor", lang), label("event", lang)],
                        [[_t(e.at, day), e.actor, (_pick(e.text, lang), "alert" if e.alert
                                                   else "")] for e in report.timeline],
-                       empty=label("none", lang)))
+                       empty=label("none", lang))
 
+
+def _responses(report: IncidentReport, lang: Lang, day: str) -> Section:
     rows: list[list[Cell]] = []
     for item in report.responses:
         rows.append([label(item.kind, lang), _pick(item.label, lang), _pick(item.role, lang),
                      _t(item.start_at, day), _t(item.due_at, day), _t(item.done_at, day),
                      item.done_by, duration(item.seconds, lang), _result(item, lang),
                      _pick(item.detail, lang)])
-    out.append(Section(label("responses", lang), [
+    return Section(label("responses", lang), [
         label("kind", lang), label("item", lang), label("role", lang), label("start", lang),
         label("due", lang), label("done", lang), label("done_by", lang), label("took", lang),
-        label("result", lang), label("detail", lang)], rows, [label("ack_note", lang)]))
+        label("result", lang), label("detail", lang)], rows, [label("ack_note", lang)])
 
-    out.append(Section(label("arrivals", lang), [
+
+def _arrivals(report: IncidentReport, lang: Lang, day: str) -> Section:
+    return Section(label("arrivals", lang), [
         label("role", lang), label("who", lang), label("arrived", lang),
         label("after_open", lang), label("due", lang), label("result", lang),
         label("recorded_by", lang)], [
@@ -222,9 +236,11 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
          (label("untimed", lang), "") if a.due_at is None else
          (label("on_time", lang), "ok") if a.on_time else
          (f"{label('late', lang)} {duration(a.late_by, lang)}", "late"), a.recorded_by]
-        for a in report.arrivals], empty=label("none", lang)))
+        for a in report.arrivals], empty=label("none", lang))
 
-    out.append(Section(label("actions", lang), [
+
+def _actions(report: IncidentReport, lang: Lang, day: str) -> Section:
+    return Section(label("actions", lang), [
         label("item", lang), label("actuator", lang), label("command", lang),
         label("requested", lang), label("status", lang), label("sent", lang),
         label("feedback", lang), label("detail", lang)], [
@@ -236,8 +252,10 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
          (f"{_t(a.done_at, day)} (+{duration(a.feedback_seconds, lang)})" if a.done_at
           else f"{label('failed', lang)} {_t(a.failed_at, day)}" if a.failed_at
           else "-") + (f" ← {a.feedback_point}" if a.feedback_point else ""),
-         a.detail] for a in report.actions], empty=label("none", lang)))
+         a.detail] for a in report.actions], empty=label("none", lang))
 
+
+def _prompts(report: IncidentReport, lang: Lang, day: str) -> Section:
     prompt_rows: list[list[Cell]] = []
     for p in report.prompts:
         status = {"answered": _answer(p.answer, lang)}.get(p.status) or label(p.status, lang)
@@ -249,11 +267,13 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
             (status, "late" if p.timed_out else ""), (p.answered_by + first) or "-",
             p.confirmed_by or "-", _t(p.answered_at, day),
             _pick(pair(POLICY_WORDS, p.policy), lang) if p.policy else "-"])
-    out.append(Section(label("prompts", lang), [
+    return Section(label("prompts", lang), [
         label("text", lang), label("raised", lang), label("due", lang), label("answer", lang),
         label("answered_by", lang), label("confirmer", lang), label("answered_at", lang),
-        label("policy", lang)], prompt_rows, empty=label("none", lang)))
+        label("policy", lang)], prompt_rows, empty=label("none", lang))
 
+
+def _calls(report: IncidentReport, lang: Lang, day: str) -> Section:
     call_rows: list[list[Cell]] = []
     for c in report.calls:
         facts = "; ".join(f"{_pick(pair(FACT_WORDS, fact), lang)}: {_pick(value, lang) or '-'}"
@@ -263,22 +283,28 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
         call_rows.append([f"{_pick(c.name, lang)}", c.phone, facts,
                           (done, "ok" if c.answer == "yes" else "late"),
                           c.caller or "-", _t(c.at, day)])
-    out.append(Section(label("calls", lang), [
+    return Section(label("calls", lang), [
         label("contact", lang), label("phone", lang), label("facts", lang),
         label("result", lang), label("answered_by", lang), label("time", lang)], call_rows,
-                       empty=label("none", lang)))
+                       empty=label("none", lang))
 
-    out.append(Section(label("records", lang), [
+
+def _records(report: IncidentReport, lang: Lang, day: str) -> Section:
+    return Section(label("records", lang), [
         label("label", lang), label("value", lang), label("by", lang), label("time", lang)], [
         [_pick(r.label, lang), r.value if r.at is not None else (label("missing", lang), "late"),
-         r.by, _t(r.at, day)] for r in report.records], empty=label("none", lang)))
+         r.by, _t(r.at, day)] for r in report.records], empty=label("none", lang))
 
+
+def _review(report: IncidentReport, lang: Lang, day: str) -> Section:
     part_names = dict(REVIEW_PARTS)
-    out.append(Section(label("review", lang), [
+    return Section(label("review", lang), [
         label("part", lang), label("guide", lang), label("value", lang)], [
         [_pick(pair(part_names, r.part), lang), _pick(r.guide, lang),
-         r.text or (label("not_written", lang), "late")] for r in report.review]))
+         r.text or (label("not_written", lang), "late")] for r in report.review])
 
+
+def _follow_ups(report: IncidentReport, lang: Lang, day: str) -> Section:
     follow_rows: list[list[Cell]] = []
     for f in report.follow_ups:
         if f.status == "done":
@@ -291,25 +317,30 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
             state = label("pending_status", lang)
         follow_rows.append([_pick(f.text, lang), _pick(f.role, lang), clock(f.due_at), state,
                             f.done_by, f.note])
-    out.append(Section(label("follow_ups", lang), [
+    return Section(label("follow_ups", lang), [
         label("task", lang), label("role", lang), label("due", lang), label("status", lang),
-        label("done_by", lang), label("note", lang)], follow_rows, empty=label("none", lang)))
+        label("done_by", lang), label("note", lang)], follow_rows, empty=label("none", lang))
 
-    if report.drill_score is not None:
-        s = report.drill_score
-        pct = f"{s.percent:.1f}%" if s.percent is not None else "-"
-        section = Section(f"{label('drill_score', lang)}: {pct}", [
-            label("kind", lang), label("item", lang), label("result", lang)], [
-            [label(i.kind, lang), _pick(i.label, lang),
-             (label("met", lang), "ok") if i.outcome == ON_TIME else _result(i, lang)]
-            for i in s.items])
-        line = label("score_line", lang) if s.total else label("score_none", lang)
-        section.notes.append(line.format(met=s.met, total=s.total, pct=pct))
-        section.notes.append(label("ack_note", lang))
-        if s.excluded:
-            section.notes.append(label("score_excluded", lang).format(n=s.excluded))
-        out.append(section)
 
+def _drill_score(report: IncidentReport, lang: Lang, day: str) -> Section | None:
+    s = report.drill_score
+    if s is None:
+        return None
+    pct = f"{s.percent:.1f}%" if s.percent is not None else "-"
+    section = Section(f"{label('drill_score', lang)}: {pct}", [
+        label("kind", lang), label("item", lang), label("result", lang)], [
+        [label(i.kind, lang), _pick(i.label, lang),
+         (label("met", lang), "ok") if i.outcome == ON_TIME else _result(i, lang)]
+        for i in s.items])
+    line = label("score_line", lang) if s.total else label("score_none", lang)
+    section.notes.append(line.format(met=s.met, total=s.total, pct=pct))
+    section.notes.append(label("ack_note", lang))
+    if s.excluded:
+        section.notes.append(label("score_excluded", lang).format(n=s.excluded))
+    return section
+
+
+def _devices(report: IncidentReport, lang: Lang, day: str) -> Section:
     devices = Section(label("devices", lang), [
         label("device", lang), label("kind", lang), label("location", lang),
         label("state", lang), label("first", lang), label("last", lang)], [
@@ -318,11 +349,10 @@ def sections(report: IncidentReport, lang: Lang) -> tuple[str, list[Section]]:
     if report.device_states:
         devices.notes.append(", ".join(f"{_pick(pair(STATE_WORDS, st), lang)}: {count}"
                                        for st, count in report.device_states))
-    if h.device_count > len(report.devices):
+    if report.header.device_count > len(report.devices):
         devices.notes.append(label("devices_more", lang).format(
-            n=h.device_count - len(report.devices)))
-    out.append(devices)
-    return title, out
+            n=report.header.device_count - len(report.devices)))
+    return devices
 
 
 def check_lang(lang: str) -> Lang:

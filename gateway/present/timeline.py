@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.site import SiteConfig
-from gateway.domain.events import REOPENED_BY_ALARM, StageReason
+from gateway.domain.events import REOPENED_BY_ALARM, EventKind, StageReason
 from gateway.domain.model import (
     Event,
     Text,
@@ -94,61 +94,105 @@ class Names:
 
 def names_of(events: Sequence[Event], playbook: Playbook | None,
              site: SiteConfig | None) -> Names:
+    """The names of things: the site's and the playbook's, then what the events carry (a
+    playbook no longer loaded, or changed since, leaves its texts in the events)."""
     n = Names()
     if site is not None:
         n.roles.update(site.roles)
         n.actuators.update({a.id: a.name for a in site.actuators.values()})
     if playbook is not None:
-        n.playbook = playbook.name
-        for stage in playbook.stages:
-            n.stages[stage.id] = stage.name
-            n.steps.update({s.id: s.text for s in stage.steps})
-            n.actions.update({a.id: a.name for a in stage.actions})
-            for p in stage.prompts:
-                n.prompts[p.id] = p.text
-                n.policies[p.id] = p.on_timeout or ""
-                n.actions.update({a.id: a.name for a in p.actions})
-            if stage.branch is not None:
-                b = stage.branch
-                n.branches[b.id] = b.question
-                n.options.update({(b.id, o.id): o.label for o in b.options})
-            n.records.update({r.id: r.label for r in stage.records})
-        n.records.update({r.id: r.label for r in playbook.records})
+        _playbook_names(n, playbook)
     for e in events:
-        d = e.data
-        k = e.kind
-        if k == "incident_opened" and n.playbook is None and d.get("name_zh"):
-            n.playbook = Text(sval(d, "name_zh"), sval(d, "name_en"))
-        elif k == "stage_entered" and d.get("stage_name_zh"):
-            n.stages[sval(d, "stage")] = Text(sval(d, "stage_name_zh"), sval(d, "stage_name_en"))
-        elif k == "step_started" and d.get("text_zh"):
-            n.steps[sval(d, "step")] = Text(sval(d, "text_zh"), sval(d, "text_en"))
-        elif k == "prompt_raised":
-            if d.get("text_zh"):
-                n.prompts[sval(d, "prompt")] = Text(sval(d, "text_zh"), sval(d, "text_en"))
-            if d.get("on_timeout"):
-                n.policies[sval(d, "prompt")] = sval(d, "on_timeout")
-        elif k == "branch_raised":
-            branch = sval(d, "branch")
-            if d.get("question_zh"):
-                n.branches[branch] = Text(sval(d, "question_zh"), sval(d, "question_en"))
-            for option in d.get("options") or ():
-                if isinstance(option, dict) and option.get("id"):
-                    n.options[(branch, str(option["id"]))] = Text(sval(option, "zh"),
-                                                                  sval(option, "en"))
-        elif k == "branch_decided" and d.get("label_zh"):
-            n.options[(sval(d, "branch"), sval(d, "option"))] = Text(sval(d, "label_zh"),
-                                                                     sval(d, "label_en"))
-        elif k == "record" and d.get("label_zh"):
-            n.records[sval(d, "field")] = Text(sval(d, "label_zh"), sval(d, "label_en"))
-        elif k in ("action_requested", "action_skipped") and d.get("name_zh"):
-            n.actions[sval(d, "action")] = Text(sval(d, "name_zh"), sval(d, "name_en"))
-            if d.get("actuator_zh"):
-                n.actuators[sval(d, "actuator")] = Text(sval(d, "actuator_zh"),
-                                                        sval(d, "actuator_en"))
-        elif k in ("escalated", "notified") and d.get("to_zh") and sval(d, "to") not in n.roles:
-            n.roles[sval(d, "to")] = Text(sval(d, "to_zh"), sval(d, "to_en"))
+        learn = _LEARN.get(e.kind)
+        if learn is not None:
+            learn(n, e.data)
     return n
+
+
+def _playbook_names(n: Names, playbook: Playbook) -> None:
+    n.playbook = playbook.name
+    for stage in playbook.stages:
+        n.stages[stage.id] = stage.name
+        n.steps.update({s.id: s.text for s in stage.steps})
+        n.actions.update({a.id: a.name for a in stage.actions})
+        for p in stage.prompts:
+            n.prompts[p.id] = p.text
+            n.policies[p.id] = p.on_timeout or ""
+            n.actions.update({a.id: a.name for a in p.actions})
+        if stage.branch is not None:
+            b = stage.branch
+            n.branches[b.id] = b.question
+            n.options.update({(b.id, o.id): o.label for o in b.options})
+        n.records.update({r.id: r.label for r in stage.records})
+    n.records.update({r.id: r.label for r in playbook.records})
+
+
+def _texts(d: Mapping[str, Any], zh: str, en: str) -> Text | None:
+    """The text of an event in its two fields, when it carries one."""
+    return Text(sval(d, zh), sval(d, en)) if d.get(zh) else None
+
+
+def _learn_opened(n: Names, d: Mapping[str, Any]) -> None:
+    if n.playbook is None:
+        n.playbook = _texts(d, "name_zh", "name_en")
+
+
+def _learn_stage(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "stage_name_zh", "stage_name_en")) is not None:
+        n.stages[sval(d, "stage")] = text
+
+
+def _learn_step(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "text_zh", "text_en")) is not None:
+        n.steps[sval(d, "step")] = text
+
+
+def _learn_prompt(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "text_zh", "text_en")) is not None:
+        n.prompts[sval(d, "prompt")] = text
+    if d.get("on_timeout"):
+        n.policies[sval(d, "prompt")] = sval(d, "on_timeout")
+
+
+def _learn_branch(n: Names, d: Mapping[str, Any]) -> None:
+    branch = sval(d, "branch")
+    if (text := _texts(d, "question_zh", "question_en")) is not None:
+        n.branches[branch] = text
+    for option in d.get("options") or ():
+        if isinstance(option, dict) and option.get("id"):
+            n.options[(branch, str(option["id"]))] = Text(sval(option, "zh"), sval(option, "en"))
+
+
+def _learn_decision(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "label_zh", "label_en")) is not None:
+        n.options[(sval(d, "branch"), sval(d, "option"))] = text
+
+
+def _learn_record(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "label_zh", "label_en")) is not None:
+        n.records[sval(d, "field")] = text
+
+
+def _learn_action(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "name_zh", "name_en")) is not None:
+        n.actions[sval(d, "action")] = text
+        if (actuator := _texts(d, "actuator_zh", "actuator_en")) is not None:
+            n.actuators[sval(d, "actuator")] = actuator
+
+
+def _learn_role(n: Names, d: Mapping[str, Any]) -> None:
+    if sval(d, "to") not in n.roles and (text := _texts(d, "to_zh", "to_en")) is not None:
+        n.roles[sval(d, "to")] = text
+
+
+_LEARN: dict[EventKind, Callable[[Names, Mapping[str, Any]], None]] = {
+    EventKind.INCIDENT_OPENED: _learn_opened, EventKind.STAGE_ENTERED: _learn_stage,
+    EventKind.STEP_STARTED: _learn_step, EventKind.PROMPT_RAISED: _learn_prompt,
+    EventKind.BRANCH_RAISED: _learn_branch, EventKind.BRANCH_DECIDED: _learn_decision,
+    EventKind.RECORD: _learn_record, EventKind.ACTION_REQUESTED: _learn_action,
+    EventKind.ACTION_SKIPPED: _learn_action, EventKind.ESCALATED: _learn_role,
+    EventKind.NOTIFIED: _learn_role,
+}
 
 
 def stage_reason_text(d: Mapping[str, Any], n: Names) -> Text:
@@ -218,199 +262,320 @@ def step_note(note: str) -> Text:
 
 def describe(e: Event, n: Names) -> Text:
     """One event as a line a person reads."""
-    d = e.data
-    k = e.kind
+    line = _LINES.get(e.kind)
+    return line(e, e.data, n) if line is not None else same(e.kind)
+
+
+def _incident_opened(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     device = device_name(e.point_id, sval(d, "device"))
-    if k == "incident_opened":
-        name = n.playbook or same("")
-        where = sval(d, "location")
-        if d.get("manual"):
-            text = bi(f"手动开启事件：{name.zh}，位置 {where}",
-                      f"opened by hand: {name.en} at {where}")
-            if d.get("reporter"):
-                text = cat(text, bi(f"，报告人 {sval(d, 'reporter')}",
-                                    f", reported by {sval(d, 'reporter')}"))
-            return cat(text, with_note(sval(d, "note")))
-        state = pair(STATE_WORDS, sval(d, "state"))
-        text = bi(f"事件开启：{name.zh}，位置 {where}，由 {device} {state.zh}触发",
-                  f"opened: {name.en} at {where}, by {device} ({state.en})")
-        if fval(d, "held_for") is not None:
-            held = dur(fval(d, "held_for"))
-            text = cat(text, bi(f"（持续 {held.zh} 后开启）", f" after holding {held.en}"))
-        if d.get("replayed"):
-            text = cat(text, bi("（启动时发现的状态）", " (state found at start-up)"))
-        return text
-    if k == "signal":
-        who = cat(device, bi(f" {sval(d, 'condition_zh')}", f" {sval(d, 'condition_en')}")
-                  if d.get("condition") else "")
-        state = pair(STATE_WORDS, sval(d, "state"))
-        new = bi("（新设备）", " (new device)") if d.get("new_device") else same("")
-        if d.get("announced"):
-            place = sval(d, "place")
-            new_place = bi("，新位置", ", a new place") if d.get("new_place") else same("")
-            return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place}",
-                          f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
-        return cat(bi(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
-    if k == "chattering":
-        times = sval(d, "activations")
-        return bi(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",
-                  f"chattering: {device} alarmed {times} times in a minute (flagged, not "
-                  "announced each time)")
-    if k == "call_facts_updated":
-        found: Any = d.get("call")
-        facts: dict[str, Any] = found if isinstance(found, dict) else {}
-        return bi(f"通话要点更新，报警位置：{facts.get('where_zh', '')}",
-                  f"call facts updated, where: {facts.get('where_en', '')}")
-    if k == "stage_entered":
-        text = cat(bi("进入阶段「", "stage \""), n.stage(sval(d, "stage")),
-                   bi("」：", "\": "), stage_reason_text(d, n))
-        devices = d.get("devices")
-        if isinstance(devices, list) and devices:
-            text = cat(text, f" [{', '.join(str(x) for x in devices)}]")
-        return text
-    if k == "step_started":
-        return cat(bi("步骤开始：", "step started: "), n.step(sval(d, "step")),
-                   role_and_due(d, n))
-    if k == "step_done":
-        seconds = fval(d, "seconds")
-        return cat(bi("步骤完成：", "step done: "), n.step(sval(d, "step")),
-                   bi(f"，用时 {duration(seconds, 'zh')}", f" in {duration(seconds, 'en')}"),
-                   on_time_text(d.get("on_time")),
-                   cat(bi("：", ": "), step_note(sval(d, "note"))) if d.get("note")
-                   else same(""))
-    if k == "deadline_missed":
-        late = bi(f"（网关延迟 {duration(fval(d, 'late_by'), 'zh')} 才判定）",
-                  f" (noticed {duration(fval(d, 'late_by'), 'en')} late)") \
-            if d.get("late") else same("")
-        role = n.role(sval(d, "role"))
-        if d.get("branch"):
-            return cat(bi("超时未决定：", "deadline missed, undecided: "),
-                       n.branch(sval(d, "branch")), bi(f"（{role.zh}）", f" ({role.en})"), late)
-        return cat(bi("超时未完成：", "deadline missed: "), n.step(sval(d, "step")),
-                   bi(f"（{role.zh}）", f" ({role.en})"), late)
-    if k in ("escalated", "notified"):
-        to = n.role(sval(d, "to"))
-        what = what_of(d, n)
-        held = bi("（演练：未实际发送）", " (drill: not sent)") if d.get("withheld") \
-            else same("")
-        if k == "notified":
-            return cat(bi(f"通知 {to.zh}", f"notified {to.en}"), what, held)
-        reason = pair(ESCALATION_WORDS, sval(d, "reason"))
-        return cat(bi(f"升级至 {to.zh}：{reason.zh}", f"escalated to {to.en}: {reason.en}"),
-                   what, held)
-    if k == "action_requested":
-        actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
-        held = bi("（演练：写入被拦截）", " (drill: write withheld)") if d.get("withheld") \
-            else same("")
-        return cat(bi("联动请求：", "action requested: "),
-                   n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
-                   f" [{sval(d, 'command')}]", held)
-    if k == "action_skipped":
-        return cat(bi("联动跳过：", "action skipped: "),
-                   n.actions.get(sval(d, "action")) or same(sval(d, "action")),
-                   with_note(sval(d, "detail")))
-    if k.startswith("action_"):
-        status = pair(ACTION_STATUS_WORDS, k.removeprefix("action_"))
-        actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
-        seconds = fval(d, "seconds")
-        took = bi(f"，请求后 {duration(seconds, 'zh')}",
-                  f" {duration(seconds, 'en')} after the request") \
-            if seconds is not None else same("")
-        return cat(bi("联动", "action "), status, bi("：", ": "),
-                   n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
-                   took, with_note(sval(d, "detail")))
-    if k == "prompt_raised":
-        text = cat(bi("提示：", "prompt: "), n.prompt(sval(d, "prompt")))
-        due = fval(d, "due_at")
-        if due is not None:
-            policy = pair(POLICY_WORDS, sval(d, "on_timeout"))
-            text = cat(text, bi(f"（{clock(due, date=False)} 前回答，{policy.zh}）",
-                                f" (answer by {clock(due, date=False)}, {policy.en})"))
-        call = d.get("call")
-        if isinstance(call, dict):
-            text = cat(text, bi(f"；需拨打 {sval(call, 'name_zh')} {sval(call, 'phone')}",
-                                f"; call {sval(call, 'name_en')} {sval(call, 'phone')}"))
-        return text
-    if k == "prompt_confirmation_needed":
-        return cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
-                   bi(f"」{e.actor} 回答“是”，需第二人确认",
-                      f"\": yes from {e.actor}, needs a second operator"),
-                   with_note(sval(d, "note")))
-    if k == "prompt_answered":
-        answer = bi("是", "yes") if sval(d, "answer") == "yes" else bi("否", "no")
-        text = cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
-                   bi("」回答：", "\" answered "), answer)
-        if d.get("second"):
-            text = cat(text, bi(f"（第二确认人，第一人 {sval(d, 'first')}）",
-                                f" (second operator; first: {sval(d, 'first')})"))
-        if d.get("on_time") is False:
-            text = cat(text, bi("（超过时限）", " (after its timeout)"))
+    name = n.playbook or same("")
+    where = sval(d, "location")
+    if d.get("manual"):
+        text = bi(f"手动开启事件：{name.zh}，位置 {where}",
+                  f"opened by hand: {name.en} at {where}")
+        if d.get("reporter"):
+            text = cat(text, bi(f"，报告人 {sval(d, 'reporter')}",
+                                f", reported by {sval(d, 'reporter')}"))
         return cat(text, with_note(sval(d, "note")))
-    if k == "prompt_timed_out":
-        policy_id = sval(d, "policy")
-        applied = {"act": bi("已自动执行", "acted automatically"),
-                   "escalate": bi("已升级", "escalated"),
-                   "wait": bi("继续等待回答", "still waiting for an answer")}.get(
-                       policy_id, same(policy_id))
-        return cat(bi("提示超时未答：", "prompt timed out: "), n.prompt(sval(d, "prompt")),
-                   bi("，", ", "), applied)
-    if k == "branch_raised":
-        return cat(bi("待决定：", "to decide: "), n.branch(sval(d, "branch")),
-                   role_and_due(d, n))
-    if k == "branch_decided":
-        by = same("") if e.actor else cat(bi("（设备自动：", " (by the devices: "),
-                                          stage_reason_text(d, n), bi("）", ")"))
-        late = bi("（超过期限）", " (after its deadline)") if d.get("on_time") is False \
-            else same("")
-        return cat(bi("决定：", "decided: "), n.branch(sval(d, "branch")), " → ",
-                   n.option(sval(d, "branch"), sval(d, "option")), by, late,
-                   with_note(sval(d, "note")))
-    if k == "acknowledged":
-        seconds = fval(d, "seconds_to_ack")
-        if d.get("again"):
-            return cat(bi(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
-                          f"acknowledged again, {duration(seconds, 'en')} after the new "
-                          "alarm"), with_note(sval(d, "note")))
-        return cat(bi(f"确认接警，开启后 {duration(seconds, 'zh')}",
-                      f"acknowledged {duration(seconds, 'en')} after opening"),
-                   with_note(sval(d, "note")))
-    if k == "arrival":
-        role = n.role(sval(d, "role"))
-        seconds = fval(d, "seconds")
-        due = fval(d, "due_at")
-        late_by = e.at - due if due is not None and not d.get("on_time") else None
-        return cat(bi(f"到场：{role.zh} {sval(d, 'who')}，开启后 {duration(seconds, 'zh')}",
-                      f"on scene: {role.en} {sval(d, 'who')}, "
-                      f"{duration(seconds, 'en')} after opening"),
-                   on_time_text(d.get("on_time") if due is not None else None, late_by),
-                   with_note(sval(d, "note")))
-    if k == "record":
-        label = n.record(sval(d, "field"))
-        previous = sval(d, "previous")
-        was = bi(f"（原为 {previous}）", f" (was {previous})") if previous else same("")
-        return cat(bi("记录 ", "record "), label, bi("：", ": "), sval(d, "value"), was)
-    if k == "note":
-        return cat(bi("备注：", "note: "), sval(d, "text"))
-    if k == "commander_assigned":
-        return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
-    if k == "resolved":
-        return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")))
-    if k == "closed":
-        verdict = sval(d, "verdict")
-        what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
-            else same("")
-        return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
-    if k == "reopened":
-        why = sval(d, "reason")
-        if d.get("cause") == REOPENED_BY_ALARM or why.startswith("new alarm from "):
-            # the engine's, on a new alarm (before causes were codes, in a sentence)
-            point = e.point_id or why.removeprefix("new alarm from ")
-            return bi(f"重新打开：{point} 新报警", f"reopened: new alarm from {point}")
-        return cat(bi("重新打开", "reopened"), with_note(why))
-    if k == "follow_up_done":
-        return cat(bi(f"回访完成：{sval(d, 'task')}", f"follow-up done: {sval(d, 'task')}"),
-                   on_time_text(d.get("on_time")), with_note(sval(d, "note")))
-    return same(k)
+    state = pair(STATE_WORDS, sval(d, "state"))
+    text = bi(f"事件开启：{name.zh}，位置 {where}，由 {device} {state.zh}触发",
+              f"opened: {name.en} at {where}, by {device} ({state.en})")
+    if fval(d, "held_for") is not None:
+        held = dur(fval(d, "held_for"))
+        text = cat(text, bi(f"（持续 {held.zh} 后开启）", f" after holding {held.en}"))
+    if d.get("replayed"):
+        text = cat(text, bi("（启动时发现的状态）", " (state found at start-up)"))
+    return text
+
+
+def _signal(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    device = device_name(e.point_id, sval(d, "device"))
+    who = cat(device, bi(f" {sval(d, 'condition_zh')}", f" {sval(d, 'condition_en')}")
+              if d.get("condition") else "")
+    state = pair(STATE_WORDS, sval(d, "state"))
+    new = bi("（新设备）", " (new device)") if d.get("new_device") else same("")
+    if d.get("announced"):
+        place = sval(d, "place")
+        new_place = bi("，新位置", ", a new place") if d.get("new_place") else same("")
+        return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place}",
+                      f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
+    return cat(bi(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
+
+
+def _chattering(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    device = device_name(e.point_id, sval(d, "device"))
+    times = sval(d, "activations")
+    return bi(f"频繁报警：{device} 1 分钟内报警 {times} 次（已标记，不再逐次提示）",
+              f"chattering: {device} alarmed {times} times in a minute (flagged, not "
+              "announced each time)")
+
+
+def _call_facts_updated(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    found: Any = d.get("call")
+    facts: dict[str, Any] = found if isinstance(found, dict) else {}
+    return bi(f"通话要点更新，报警位置：{facts.get('where_zh', '')}",
+              f"call facts updated, where: {facts.get('where_en', '')}")
+
+
+def _stage_entered(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    text = cat(bi("进入阶段「", "stage \""), n.stage(sval(d, "stage")),
+               bi("」：", "\": "), stage_reason_text(d, n))
+    devices = d.get("devices")
+    if isinstance(devices, list) and devices:
+        text = cat(text, f" [{', '.join(str(x) for x in devices)}]")
+    return text
+
+
+def _step_started(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("步骤开始：", "step started: "), n.step(sval(d, "step")),
+               role_and_due(d, n))
+
+
+def _step_done(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    seconds = fval(d, "seconds")
+    return cat(bi("步骤完成：", "step done: "), n.step(sval(d, "step")),
+               bi(f"，用时 {duration(seconds, 'zh')}", f" in {duration(seconds, 'en')}"),
+               on_time_text(d.get("on_time")),
+               cat(bi("：", ": "), step_note(sval(d, "note"))) if d.get("note")
+               else same(""))
+
+
+def _deadline_missed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    late = bi(f"（网关延迟 {duration(fval(d, 'late_by'), 'zh')} 才判定）",
+              f" (noticed {duration(fval(d, 'late_by'), 'en')} late)") \
+        if d.get("late") else same("")
+    role = n.role(sval(d, "role"))
+    if d.get("branch"):
+        return cat(bi("超时未决定：", "deadline missed, undecided: "),
+                   n.branch(sval(d, "branch")), bi(f"（{role.zh}）", f" ({role.en})"), late)
+    return cat(bi("超时未完成：", "deadline missed: "), n.step(sval(d, "step")),
+               bi(f"（{role.zh}）", f" ({role.en})"), late)
+
+
+def _escalated_or_notified(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    k = e.kind
+    to = n.role(sval(d, "to"))
+    what = what_of(d, n)
+    held = bi("（演练：未实际发送）", " (drill: not sent)") if d.get("withheld") \
+        else same("")
+    if k == "notified":
+        return cat(bi(f"通知 {to.zh}", f"notified {to.en}"), what, held)
+    reason = pair(ESCALATION_WORDS, sval(d, "reason"))
+    return cat(bi(f"升级至 {to.zh}：{reason.zh}", f"escalated to {to.en}: {reason.en}"),
+               what, held)
+
+
+def _action_requested(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
+    held = bi("（演练：写入被拦截）", " (drill: write withheld)") if d.get("withheld") \
+        else same("")
+    return cat(bi("联动请求：", "action requested: "),
+               n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
+               f" [{sval(d, 'command')}]", held)
+
+
+def _action_skipped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("联动跳过：", "action skipped: "),
+               n.actions.get(sval(d, "action")) or same(sval(d, "action")),
+               with_note(sval(d, "detail")))
+
+
+def _action_status(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    k = e.kind
+    status = pair(ACTION_STATUS_WORDS, k.removeprefix("action_"))
+    actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
+    seconds = fval(d, "seconds")
+    took = bi(f"，请求后 {duration(seconds, 'zh')}",
+              f" {duration(seconds, 'en')} after the request") \
+        if seconds is not None else same("")
+    return cat(bi("联动", "action "), status, bi("：", ": "),
+               n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
+               took, with_note(sval(d, "detail")))
+
+
+def _prompt_raised(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    text = cat(bi("提示：", "prompt: "), n.prompt(sval(d, "prompt")))
+    due = fval(d, "due_at")
+    if due is not None:
+        policy = pair(POLICY_WORDS, sval(d, "on_timeout"))
+        text = cat(text, bi(f"（{clock(due, date=False)} 前回答，{policy.zh}）",
+                            f" (answer by {clock(due, date=False)}, {policy.en})"))
+    call = d.get("call")
+    if isinstance(call, dict):
+        text = cat(text, bi(f"；需拨打 {sval(call, 'name_zh')} {sval(call, 'phone')}",
+                            f"; call {sval(call, 'name_en')} {sval(call, 'phone')}"))
+    return text
+
+
+def _prompt_confirmation_needed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
+               bi(f"」{e.actor} 回答“是”，需第二人确认",
+                  f"\": yes from {e.actor}, needs a second operator"),
+               with_note(sval(d, "note")))
+
+
+def _prompt_answered(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    answer = bi("是", "yes") if sval(d, "answer") == "yes" else bi("否", "no")
+    text = cat(bi("提示「", "prompt \""), n.prompt(sval(d, "prompt")),
+               bi("」回答：", "\" answered "), answer)
+    if d.get("second"):
+        text = cat(text, bi(f"（第二确认人，第一人 {sval(d, 'first')}）",
+                            f" (second operator; first: {sval(d, 'first')})"))
+    if d.get("on_time") is False:
+        text = cat(text, bi("（超过时限）", " (after its timeout)"))
+    return cat(text, with_note(sval(d, "note")))
+
+
+def _prompt_timed_out(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    policy_id = sval(d, "policy")
+    applied = {"act": bi("已自动执行", "acted automatically"),
+               "escalate": bi("已升级", "escalated"),
+               "wait": bi("继续等待回答", "still waiting for an answer")}.get(
+                   policy_id, same(policy_id))
+    return cat(bi("提示超时未答：", "prompt timed out: "), n.prompt(sval(d, "prompt")),
+               bi("，", ", "), applied)
+
+
+def _branch_raised(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("待决定：", "to decide: "), n.branch(sval(d, "branch")),
+               role_and_due(d, n))
+
+
+def _branch_decided(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    by = same("") if e.actor else cat(bi("（设备自动：", " (by the devices: "),
+                                      stage_reason_text(d, n), bi("）", ")"))
+    late = bi("（超过期限）", " (after its deadline)") if d.get("on_time") is False \
+        else same("")
+    return cat(bi("决定：", "decided: "), n.branch(sval(d, "branch")), " → ",
+               n.option(sval(d, "branch"), sval(d, "option")), by, late,
+               with_note(sval(d, "note")))
+
+
+def _acknowledged(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    seconds = fval(d, "seconds_to_ack")
+    if d.get("again"):
+        return cat(bi(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
+                      f"acknowledged again, {duration(seconds, 'en')} after the new "
+                      "alarm"), with_note(sval(d, "note")))
+    return cat(bi(f"确认接警，开启后 {duration(seconds, 'zh')}",
+                  f"acknowledged {duration(seconds, 'en')} after opening"),
+               with_note(sval(d, "note")))
+
+
+def _arrival(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    role = n.role(sval(d, "role"))
+    seconds = fval(d, "seconds")
+    due = fval(d, "due_at")
+    late_by = e.at - due if due is not None and not d.get("on_time") else None
+    return cat(bi(f"到场：{role.zh} {sval(d, 'who')}，开启后 {duration(seconds, 'zh')}",
+                  f"on scene: {role.en} {sval(d, 'who')}, "
+                  f"{duration(seconds, 'en')} after opening"),
+               on_time_text(d.get("on_time") if due is not None else None, late_by),
+               with_note(sval(d, "note")))
+
+
+def _record(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    label = n.record(sval(d, "field"))
+    previous = sval(d, "previous")
+    was = bi(f"（原为 {previous}）", f" (was {previous})") if previous else same("")
+    return cat(bi("记录 ", "record "), label, bi("：", ": "), sval(d, "value"), was)
+
+
+def _note(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("备注：", "note: "), sval(d, "text"))
+
+
+def _commander_assigned(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
+
+
+def _resolved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")))
+
+
+def _closed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    verdict = sval(d, "verdict")
+    what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
+        else same("")
+    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
+
+
+def _reopened(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    why = sval(d, "reason")
+    if d.get("cause") == REOPENED_BY_ALARM or why.startswith("new alarm from "):
+        # the engine's, on a new alarm (before causes were codes, in a sentence)
+        point = e.point_id or why.removeprefix("new alarm from ")
+        return bi(f"重新打开：{point} 新报警", f"reopened: new alarm from {point}")
+    return cat(bi("重新打开", "reopened"), with_note(why))
+
+
+def _follow_up_done(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return cat(bi(f"回访完成：{sval(d, 'task')}", f"follow-up done: {sval(d, 'task')}"),
+               on_time_text(d.get("on_time")), with_note(sval(d, "note")))
+
+
+def _point_shelved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    until = clock(fval(d, "until"), date=False)
+    return cat(bi(f"{e.point_id} 暂停监视至 {until}", f"{e.point_id} shelved until {until}"),
+               with_note(sval(d, "reason")))
+
+
+def _point_unshelved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    expired = sval(d, "reason") == "shelving expired"
+    return bi(f"{e.point_id} 恢复监视" + ("（到期）" if expired else ""),
+              f"{e.point_id} back in service" + (" (time up)" if expired else ""))
+
+
+def _drill_started(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    until = clock(fval(d, "until"), date=False)
+    scope = ", ".join([*(f"B{b}" for b in d.get("buildings") or ()),
+                       *(str(p) for p in d.get("points") or ())])
+    return bi(f"演练开始，至 {until}" + (f"，范围：{scope}" if scope else ""),
+              f"drill started, until {until}" + (f", scope: {scope}" if scope else ""))
+
+
+def _drill_stopped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    return bi("演练结束", "drill stopped")
+
+
+_LINES: dict[EventKind, Callable[[Event, Mapping[str, Any], Names], Text]] = {
+    EventKind.INCIDENT_OPENED: _incident_opened,
+    EventKind.SIGNAL: _signal,
+    EventKind.CHATTERING: _chattering,
+    EventKind.CALL_FACTS_UPDATED: _call_facts_updated,
+    EventKind.STAGE_ENTERED: _stage_entered,
+    EventKind.STEP_STARTED: _step_started,
+    EventKind.STEP_DONE: _step_done,
+    EventKind.DEADLINE_MISSED: _deadline_missed,
+    EventKind.ESCALATED: _escalated_or_notified,
+    EventKind.NOTIFIED: _escalated_or_notified,
+    EventKind.ACTION_REQUESTED: _action_requested,
+    EventKind.ACTION_SKIPPED: _action_skipped,
+    EventKind.ACTION_PENDING: _action_status,
+    EventKind.ACTION_SENT: _action_status,
+    EventKind.ACTION_DONE: _action_status,
+    EventKind.ACTION_FAILED: _action_status,
+    EventKind.ACTION_WITHHELD: _action_status,
+    EventKind.PROMPT_RAISED: _prompt_raised,
+    EventKind.PROMPT_CONFIRMATION_NEEDED: _prompt_confirmation_needed,
+    EventKind.PROMPT_ANSWERED: _prompt_answered,
+    EventKind.PROMPT_TIMED_OUT: _prompt_timed_out,
+    EventKind.BRANCH_RAISED: _branch_raised,
+    EventKind.BRANCH_DECIDED: _branch_decided,
+    EventKind.ACKNOWLEDGED: _acknowledged,
+    EventKind.ARRIVAL: _arrival,
+    EventKind.RECORD: _record,
+    EventKind.NOTE: _note,
+    EventKind.COMMANDER_ASSIGNED: _commander_assigned,
+    EventKind.RESOLVED: _resolved,
+    EventKind.CLOSED: _closed,
+    EventKind.REOPENED: _reopened,
+    EventKind.FOLLOW_UP_DONE: _follow_up_done,
+    EventKind.POINT_SHELVED: _point_shelved,
+    EventKind.POINT_UNSHELVED: _point_unshelved,
+    EventKind.DRILL_STARTED: _drill_started,
+    EventKind.DRILL_STOPPED: _drill_stopped,
+}
 
 
 def role_and_due(d: Mapping[str, Any], n: Names) -> Text:

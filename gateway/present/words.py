@@ -95,8 +95,6 @@ def fval(data: Mapping[str, Any], key: str) -> float | None:
 
 
 _STRONG = re.compile(r"[。；：！？;:!?]|\.(?:\s|$)")
-
-
 _COMMA = re.compile(r"[，,]")
 
 

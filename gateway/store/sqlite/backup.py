@@ -179,43 +179,10 @@ def restore(src: Path, store_path: Path, *, now: float) -> RestoreInfo:
         _same_owner(lock.path, owner)
     tmp = _temp_beside(store_path)
     try:
-        try:
-            source = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True,
-                                     isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the backup {src}: {exc}") from exc
-        try:
-            source.execute("BEGIN")
-            problem = _integrity(source)
-            if problem is not None:
-                raise StoreError(f"the backup {src} fails its integrity check: {problem}")
-            version = schema_version(source)
-            tables = {r[0] for r in source.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if version < 1 or not {"incidents", "events", "signals"} <= tables:
-                raise StoreError(f"{src} is not a gateway store")
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"the backup {src} has schema {version}, newer than this "
-                                 f"gateway's {SCHEMA_VERSION}")
-            copy = _copy_into(source, tmp, mode, None)
-            source.execute("COMMIT")
-            copy.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the backup {src}: {exc}") from exc
-        finally:
-            source.close()
+        version = _checked_copy(src, tmp, mode)
         _same_owner(tmp, owner)
         _fsync(tmp)
-        aside = None
-        if store_path.exists():
-            aside = _aside_path(store_path, now)
-            os.replace(store_path, aside)
-        for suffix in _SIDE_FILES:
-            side = store_path.with_name(store_path.name + suffix)
-            if side.exists():
-                if aside is None:  # side files without their store: keep them all the same
-                    aside = _aside_path(store_path, now)
-                os.replace(side, aside.with_name(aside.name + suffix))
+        aside = _move_aside(store_path, now)
         os.replace(tmp, store_path)
         _fsync(store_path.parent, directory=True)
         where = f" (the previous store is at {aside})" if aside else ""
@@ -236,3 +203,49 @@ def restore(src: Path, store_path: Path, *, now: float) -> RestoreInfo:
         lock.release()
     return RestoreInfo(src, store_path, aside, version, conn.migrations, incidents, events,
                        signals, time.monotonic() - started)
+
+
+def _checked_copy(src: Path, tmp: Path, mode: int) -> int:
+    """The backup copied to ``tmp`` once it proves sound: it opens, passes its integrity
+    check, is a gateway store and has a schema this code knows (its version, returned)."""
+    try:
+        source = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True,
+                                 isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the backup {src}: {exc}") from exc
+    try:
+        source.execute("BEGIN")
+        problem = _integrity(source)
+        if problem is not None:
+            raise StoreError(f"the backup {src} fails its integrity check: {problem}")
+        version = schema_version(source)
+        tables = {r[0] for r in source.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version < 1 or not {"incidents", "events", "signals"} <= tables:
+            raise StoreError(f"{src} is not a gateway store")
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the backup {src} has schema {version}, newer than this "
+                             f"gateway's {SCHEMA_VERSION}")
+        copy = _copy_into(source, tmp, mode, None)
+        source.execute("COMMIT")
+        copy.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the backup {src}: {exc}") from exc
+    finally:
+        source.close()
+    return version
+
+
+def _move_aside(store_path: Path, now: float) -> Path | None:
+    """The store in place, with its side files, moved aside (kept); where to, if anything."""
+    aside = None
+    if store_path.exists():
+        aside = _aside_path(store_path, now)
+        os.replace(store_path, aside)
+    for suffix in _SIDE_FILES:
+        side = store_path.with_name(store_path.name + suffix)
+        if side.exists():
+            if aside is None:  # side files without their store: keep them all the same
+                aside = _aside_path(store_path, now)
+            os.replace(side, aside.with_name(aside.name + suffix))
+    return aside

@@ -215,7 +215,8 @@ class Store:
         elif conn.total_changes != changes:
             self.failing_since = None
             self.last_write_at = time.time()
-        assert self._loop is not None
+        if self._loop is None:
+            raise RuntimeError("the store thread runs without the event loop that opened it")
         self._loop.call_soon_threadsafe(_resolve, results)
 
 

@@ -1,0 +1,205 @@
+"""The site config compiled: frozen values the gateway runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.config.modbus import (
+    Feedback,
+    ModbusBinding,
+    ModbusConnection,
+    Threshold,
+)
+from gateway.config.site_schema import TlsModel
+from gateway.domain.effects import ModbusWrite
+from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
+
+ENV_BROKER = "ALARM_GATEWAY_BROKER"
+ENV_STORE = "ALARM_GATEWAY_STORE"
+ENV_CONSOLE = "ALARM_GATEWAY_CONSOLE"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttBinding:
+    topic: str
+    decoder: str
+    field: str | None
+    device_field: str | None
+    drill_field: str | None
+    property: str | None
+    value_property: str | None
+    trouble_properties: tuple[str, ...]
+    values: Mapping[str, PointState]
+    thresholds: tuple[Threshold, ...]
+    deadband: float
+    time_field: str | None = None
+    sequence_field: str | None = None
+    availability: str | None = None  # the device's availability topic
+    bridge: str | None = None  # the bridge's state topic
+
+
+@dataclass(frozen=True, slots=True)
+class PointConfig:
+    id: str
+    kind: PointKind
+    name: Text
+    location: Location
+    heartbeat: float | None
+    mqtt: MqttBinding | None
+    modbus: ModbusBinding | None = None
+    # what the point's messages come through (a bridge, a panel, a Modbus connection): faults
+    # and silence of many points of one source are one incident
+    group: str = ""
+
+    @property
+    def device_key(self) -> str:
+        """The physical device the point is read from: a Modbus unit, an MQTT device (its
+        topic). Troubles of a device already in an alarm incident join that incident."""
+        if self.modbus is not None:
+            return f"modbus:{self.modbus.connection}/{self.modbus.unit}"
+        return f"mqtt:{self.mqtt.topic}" if self.mqtt is not None else self.id
+
+    @property
+    def binding(self) -> MqttBinding | ModbusBinding:
+        """How the point is read (the config gives each point one binding)."""
+        binding = self.mqtt or self.modbus
+        if binding is None:
+            raise LookupError(f"point {self.id} has neither an MQTT nor a Modbus binding")
+        return binding
+
+    @property
+    def thresholds(self) -> tuple[tuple[Threshold, ...], float]:
+        """The numeric set points and dead-band, whichever binding the point has."""
+        binding = self.binding
+        return binding.thresholds, binding.deadband
+
+    @property
+    def source(self) -> str:
+        binding = self.binding
+        if isinstance(binding, MqttBinding):
+            return binding.topic
+        return f"modbus:{binding.connection}/{binding.unit}/{binding.table}/{binding.address}"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    topic: str
+    payload: str
+    qos: int
+    retain: bool
+    modbus: ModbusWrite | None = None
+    feedback: Feedback | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorConfig:
+    id: str
+    kind: ActuatorKind
+    name: Text
+    location: Location
+    commands: Mapping[str, Command]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    name: Text
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsModel | None = None
+    keepalive: float = 30.0
+    subscriptions: tuple[str, ...] = ()
+    max_payload_bytes: int = 64 * 1024
+    embedded: bool = False
+    config_file: Path | None = None
+
+    def describe(self) -> str:
+        """Where it connects, never with the secret."""
+        user = f"{self.username}@" if self.username else ""
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    session_seconds: float = 12 * 3600.0
+    idle_seconds: float = 2 * 3600.0
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.cert_file else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds the gateway judges its own health by (``supervision:``, see
+    gateway.daemon.health)."""
+
+    broker_down_after: float = 60.0
+    # store writes failing for this long (a full disk, a lock held elsewhere, I/O errors)
+    store_down_after: float = 15.0
+    # an alarm received and neither stored nor acknowledged for this long
+    unacknowledged_after: float = 30.0
+    # this many messages received and not yet acknowledged
+    max_unacknowledged: int = 10_000
+    # the broker did not hand back the gateway's own probe message within this
+    probe_after: float = 30.0  # supervision.deaf_after
+    # no input at all from an adapter for this long (mqtt, or a Modbus connection id)
+    silent_after: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    file: Path
+    site_id: str
+    site_name: Text
+    address: Text
+    crossroads: Text | None
+    callback_phone: str
+    broker: BrokerConfig
+    embedded_broker_config: Path | None
+    store_path: Path
+    store_synchronous: str
+    playbook_dir: Path
+    mqtt_prefix: str
+    roles: Mapping[str, Text]
+    contacts: Mapping[str, Contact]
+    points: Mapping[str, PointConfig]
+    actuators: Mapping[str, ActuatorConfig]
+    modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    health_limits: Limits = field(default_factory=Limits)
+    retention: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def buildings(self) -> set[str]:
+        """The buildings the site's points and actuators are in."""
+        places = [p.location for p in self.points.values()]
+        places += [a.location for a in self.actuators.values()]
+        return {place.building for place in places if place.building}
+
+    def points_by_topic(self, of: str = "topic") -> dict[str, tuple[PointConfig, ...]]:
+        """The MQTT points by the topic of their readings (``of="topic"``), of their
+        availability (``"availability"``) or of their bridge's state (``"bridge"``)."""
+        table: dict[str, list[PointConfig]] = {}
+        for point in self.points.values():
+            topic = getattr(point.mqtt, of) if point.mqtt is not None else None
+            if topic:
+                table.setdefault(topic, []).append(point)
+        return {topic: tuple(points) for topic, points in table.items()}
