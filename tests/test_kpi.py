@@ -14,15 +14,8 @@ from gateway.config.site import SiteConfig, load_config
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
 from gateway.playbook.load import load_playbooks
-from gateway.present.kpi import (
-    Kpis,
-    compute_kpis,
-    kpis_to_json,
-    render_kpis_html,
-    render_kpis_markdown,
-    render_kpis_text,
-    stat,
-)
+from gateway.present.kpi import Kpis, compute_kpis, kpis_to_json, stat
+from gateway.present.kpi_render import render_kpis_html, render_kpis_markdown, render_kpis_text
 from gateway.store import open_records
 from tests.test_engine import REVIEW, T0, Harness
 from tests.test_report import (

@@ -19,7 +19,10 @@ from gateway.engine.state import OperatorCommand
 from gateway.errors import GatewayError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
-from gateway.present.report import (
+from gateway.present.pages import md_escape
+from gateway.present.report import build_report
+from gateway.present.report_render import render_html, render_markdown
+from gateway.present.report_values import (
     LATE,
     MISSED,
     NOT_DUE,
@@ -27,9 +30,7 @@ from gateway.present.report import (
     UNTIMED,
     IncidentReport,
     ResponseItem,
-    build_report,
 )
-from gateway.present.report_render import md_escape, render_html, render_markdown
 from gateway.present.words import clock
 from gateway.store import open_records
 from gateway.store.sqlite.schema import connect

@@ -8,7 +8,8 @@ import pytest
 
 from gateway.domain.events import REOPENED_BY_ALARM, Escalation, EventKind, StageReason
 from gateway.domain.model import Event, Text
-from gateway.present.timeline import Names, describe, event_json
+from gateway.present.names import Names
+from gateway.present.timeline import describe, event_json
 
 T0 = 1_800_000_000.0
 NAMES = Names(branches={"verdict": Text("现场核实结果？", "What did the patrol find?")},

@@ -160,13 +160,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from gateway.present.kpi import (
-        compute_kpis,
-        kpis_to_json,
-        render_kpis_html,
-        render_kpis_markdown,
-        render_kpis_text,
-    )
+    from gateway.present.kpi import compute_kpis, kpis_to_json
+    from gateway.present.kpi_render import render_kpis_html, render_kpis_markdown, render_kpis_text
     from gateway.store import open_records
 
     now = time.time()

@@ -19,7 +19,8 @@ from gateway.domain.incident import Incident
 from gateway.domain.model import SEVERITY_RANK, Event
 from gateway.playbook.definition import Playbook
 from gateway.points.conditioning import PointStatus
-from gateway.present.timeline import Names, event_json, names_of
+from gateway.present.names import Names, names_of
+from gateway.present.timeline import event_json
 from gateway.store.values import WriteSet
 
 QUEUE_LIMIT = 2000

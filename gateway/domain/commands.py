@@ -15,6 +15,9 @@ from gateway.domain.drill import MAX_MINUTES as MAX_DRILL_MINUTES
 from gateway.errors import Refusal
 
 MAX_SHELVE_MINUTES = 24 * 60
+# how an operator may say yes or no (a flag, an answer, a yes/no record)
+YES = frozenset({"yes", "y", "true", "1", "是"})
+NO = frozenset({"no", "n", "false", "0", "否"})
 
 
 class ArgKind(enum.Enum):

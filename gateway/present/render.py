@@ -11,7 +11,8 @@ from gateway.domain.model import Event
 from gateway.engine.state import statement
 from gateway.engine.workflow import incident_records
 from gateway.playbook.definition import BranchDef, Playbook
-from gateway.present.timeline import Names, describe, names_of
+from gateway.present.names import Names, names_of
+from gateway.present.timeline import describe
 from gateway.store.values import FollowUpTask, StoredSignal
 
 _STATUS = {"open": "未确认 open", "acknowledged": "已确认 acknowledged",

@@ -6,25 +6,22 @@ falling back on what the events themselves carry."""
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from gateway.config.site import SiteConfig
-from gateway.domain.events import REOPENED_BY_ALARM, EventKind, StageReason
+from gateway.domain.events import EventKind, StageReason
 from gateway.domain.model import (
     Event,
     Text,
 )
-from gateway.playbook.definition import Playbook
+from gateway.present.names import Names
+from gateway.present.timeline_acts import OPERATOR_LINES, Line, on_time_text
 from gateway.present.words import (
     ACTION_STATUS_WORDS,
     ESCALATION_WORDS,
     LEVEL_WORDS,
     POLICY_WORDS,
     STATE_WORDS,
-    VERDICT,
     bi,
     cat,
     clock,
@@ -32,167 +29,11 @@ from gateway.present.words import (
     dur,
     duration,
     fval,
-    join_texts,
     pair,
     same,
-    short,
     sval,
     with_note,
 )
-
-# This many device signals in a row, or more, are one line of the timeline (a storm).
-STORM_RUN = 5
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    at: float
-    actor: str
-    kind: str
-    text: Text
-    alert: bool = False  # a missed deadline, an escalation, a failed action
-
-
-@dataclass(slots=True)
-class Names:
-    """Display texts by id, from the playbook and the site, then from the events."""
-
-    stages: dict[str, Text] = field(default_factory=dict)
-    steps: dict[str, Text] = field(default_factory=dict)
-    prompts: dict[str, Text] = field(default_factory=dict)
-    policies: dict[str, str] = field(default_factory=dict)
-    branches: dict[str, Text] = field(default_factory=dict)
-    options: dict[tuple[str, str], Text] = field(default_factory=dict)
-    records: dict[str, Text] = field(default_factory=dict)
-    actions: dict[str, Text] = field(default_factory=dict)
-    actuators: dict[str, Text] = field(default_factory=dict)
-    roles: dict[str, Text] = field(default_factory=dict)
-    playbook: Text | None = None
-
-    def role(self, role_id: str) -> Text:
-        return self.roles.get(role_id) or same(role_id)
-
-    def step(self, step_id: str) -> Text:
-        return short(self.steps[step_id]) if step_id in self.steps else same(step_id)
-
-    def prompt(self, prompt_id: str) -> Text:
-        return short(self.prompts[prompt_id]) if prompt_id in self.prompts \
-            else same(prompt_id)
-
-    def branch(self, branch_id: str) -> Text:
-        return self.branches.get(branch_id) or same(branch_id)
-
-    def option(self, branch_id: str, option_id: str) -> Text:
-        return self.options.get((branch_id, option_id)) or same(option_id)
-
-    def record(self, record_id: str) -> Text:
-        return self.records.get(record_id) or same(record_id)
-
-    def stage(self, stage_id: str) -> Text:
-        return self.stages.get(stage_id) or same(stage_id)
-
-
-def names_of(events: Sequence[Event], playbook: Playbook | None,
-             site: SiteConfig | None) -> Names:
-    """The names of things: the site's and the playbook's, then what the events carry (a
-    playbook no longer loaded, or changed since, leaves its texts in the events)."""
-    n = Names()
-    if site is not None:
-        n.roles.update(site.roles)
-        n.actuators.update({a.id: a.name for a in site.actuators.values()})
-    if playbook is not None:
-        _playbook_names(n, playbook)
-    for e in events:
-        learn = _LEARN.get(e.kind)
-        if learn is not None:
-            learn(n, e.data)
-    return n
-
-
-def _playbook_names(n: Names, playbook: Playbook) -> None:
-    n.playbook = playbook.name
-    for stage in playbook.stages:
-        n.stages[stage.id] = stage.name
-        n.steps.update({s.id: s.text for s in stage.steps})
-        n.actions.update({a.id: a.name for a in stage.actions})
-        for p in stage.prompts:
-            n.prompts[p.id] = p.text
-            n.policies[p.id] = p.on_timeout or ""
-            n.actions.update({a.id: a.name for a in p.actions})
-        if stage.branch is not None:
-            b = stage.branch
-            n.branches[b.id] = b.question
-            n.options.update({(b.id, o.id): o.label for o in b.options})
-        n.records.update({r.id: r.label for r in stage.records})
-    n.records.update({r.id: r.label for r in playbook.records})
-
-
-def _texts(d: Mapping[str, Any], zh: str, en: str) -> Text | None:
-    """The text of an event in its two fields, when it carries one."""
-    return Text(sval(d, zh), sval(d, en)) if d.get(zh) else None
-
-
-def _learn_opened(n: Names, d: Mapping[str, Any]) -> None:
-    if n.playbook is None:
-        n.playbook = _texts(d, "name_zh", "name_en")
-
-
-def _learn_stage(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "stage_name_zh", "stage_name_en")) is not None:
-        n.stages[sval(d, "stage")] = text
-
-
-def _learn_step(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "text_zh", "text_en")) is not None:
-        n.steps[sval(d, "step")] = text
-
-
-def _learn_prompt(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "text_zh", "text_en")) is not None:
-        n.prompts[sval(d, "prompt")] = text
-    if d.get("on_timeout"):
-        n.policies[sval(d, "prompt")] = sval(d, "on_timeout")
-
-
-def _learn_branch(n: Names, d: Mapping[str, Any]) -> None:
-    branch = sval(d, "branch")
-    if (text := _texts(d, "question_zh", "question_en")) is not None:
-        n.branches[branch] = text
-    for option in d.get("options") or ():
-        if isinstance(option, dict) and option.get("id"):
-            n.options[(branch, str(option["id"]))] = Text(sval(option, "zh"), sval(option, "en"))
-
-
-def _learn_decision(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "label_zh", "label_en")) is not None:
-        n.options[(sval(d, "branch"), sval(d, "option"))] = text
-
-
-def _learn_record(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "label_zh", "label_en")) is not None:
-        n.records[sval(d, "field")] = text
-
-
-def _learn_action(n: Names, d: Mapping[str, Any]) -> None:
-    if (text := _texts(d, "name_zh", "name_en")) is not None:
-        n.actions[sval(d, "action")] = text
-        if (actuator := _texts(d, "actuator_zh", "actuator_en")) is not None:
-            n.actuators[sval(d, "actuator")] = actuator
-
-
-def _learn_role(n: Names, d: Mapping[str, Any]) -> None:
-    if sval(d, "to") not in n.roles and (text := _texts(d, "to_zh", "to_en")) is not None:
-        n.roles[sval(d, "to")] = text
-
-
-_LEARN: dict[EventKind, Callable[[Names, Mapping[str, Any]], None]] = {
-    EventKind.INCIDENT_OPENED: _learn_opened, EventKind.STAGE_ENTERED: _learn_stage,
-    EventKind.STEP_STARTED: _learn_step, EventKind.PROMPT_RAISED: _learn_prompt,
-    EventKind.BRANCH_RAISED: _learn_branch, EventKind.BRANCH_DECIDED: _learn_decision,
-    EventKind.RECORD: _learn_record, EventKind.ACTION_REQUESTED: _learn_action,
-    EventKind.ACTION_SKIPPED: _learn_action, EventKind.ESCALATED: _learn_role,
-    EventKind.NOTIFIED: _learn_role,
-}
 
 
 def stage_reason_text(d: Mapping[str, Any], n: Names) -> Text:
@@ -239,17 +80,6 @@ def _legacy_reason(reason: str, n: Names) -> Text:
     if m := re.fullmatch(r"(\w+): (\w+)", reason):
         return cat(n.branch(m[1]), " → ", n.option(m[1], m[2]))
     return same(reason)
-
-
-def on_time_text(on_time: Any, late_by: float | None = None) -> Text:
-    if on_time is None:
-        return same("")
-    if on_time:
-        return bi("（按时）", " (on time)")
-    if late_by is not None:
-        late = dur(late_by)
-        return bi(f"（超时 {late.zh}）", f" (late by {late.en})")
-    return bi("（超时）", " (late)")
 
 
 def step_note(note: str) -> Text:
@@ -451,94 +281,8 @@ def _branch_decided(e: Event, d: Mapping[str, Any], n: Names) -> Text:
                with_note(sval(d, "note")))
 
 
-def _acknowledged(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    seconds = fval(d, "seconds_to_ack")
-    if d.get("again"):
-        return cat(bi(f"再次确认接警（新报警后 {duration(seconds, 'zh')}）",
-                      f"acknowledged again, {duration(seconds, 'en')} after the new "
-                      "alarm"), with_note(sval(d, "note")))
-    return cat(bi(f"确认接警，开启后 {duration(seconds, 'zh')}",
-                  f"acknowledged {duration(seconds, 'en')} after opening"),
-               with_note(sval(d, "note")))
-
-
-def _arrival(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    role = n.role(sval(d, "role"))
-    seconds = fval(d, "seconds")
-    due = fval(d, "due_at")
-    late_by = e.at - due if due is not None and not d.get("on_time") else None
-    return cat(bi(f"到场：{role.zh} {sval(d, 'who')}，开启后 {duration(seconds, 'zh')}",
-                  f"on scene: {role.en} {sval(d, 'who')}, "
-                  f"{duration(seconds, 'en')} after opening"),
-               on_time_text(d.get("on_time") if due is not None else None, late_by),
-               with_note(sval(d, "note")))
-
-
-def _record(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    label = n.record(sval(d, "field"))
-    previous = sval(d, "previous")
-    was = bi(f"（原为 {previous}）", f" (was {previous})") if previous else same("")
-    return cat(bi("记录 ", "record "), label, bi("：", ": "), sval(d, "value"), was)
-
-
-def _note(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi("备注：", "note: "), sval(d, "text"))
-
-
-def _commander_assigned(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
-
-
-def _resolved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")))
-
-
-def _closed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    verdict = sval(d, "verdict")
-    what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
-        else same("")
-    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
-
-
-def _reopened(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    why = sval(d, "reason")
-    if d.get("cause") == REOPENED_BY_ALARM or why.startswith("new alarm from "):
-        # the engine's, on a new alarm (before causes were codes, in a sentence)
-        point = e.point_id or why.removeprefix("new alarm from ")
-        return bi(f"重新打开：{point} 新报警", f"reopened: new alarm from {point}")
-    return cat(bi("重新打开", "reopened"), with_note(why))
-
-
-def _follow_up_done(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi(f"回访完成：{sval(d, 'task')}", f"follow-up done: {sval(d, 'task')}"),
-               on_time_text(d.get("on_time")), with_note(sval(d, "note")))
-
-
-def _point_shelved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    until = clock(fval(d, "until"), date=False)
-    return cat(bi(f"{e.point_id} 暂停监视至 {until}", f"{e.point_id} shelved until {until}"),
-               with_note(sval(d, "reason")))
-
-
-def _point_unshelved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    expired = sval(d, "reason") == "shelving expired"
-    return bi(f"{e.point_id} 恢复监视" + ("（到期）" if expired else ""),
-              f"{e.point_id} back in service" + (" (time up)" if expired else ""))
-
-
-def _drill_started(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    until = clock(fval(d, "until"), date=False)
-    scope = ", ".join([*(f"B{b}" for b in d.get("buildings") or ()),
-                       *(str(p) for p in d.get("points") or ())])
-    return bi(f"演练开始，至 {until}" + (f"，范围：{scope}" if scope else ""),
-              f"drill started, until {until}" + (f", scope: {scope}" if scope else ""))
-
-
-def _drill_stopped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return bi("演练结束", "drill stopped")
-
-
-_LINES: dict[EventKind, Callable[[Event, Mapping[str, Any], Names], Text]] = {
+_LINES: dict[EventKind, Line] = {
+    **OPERATOR_LINES,
     EventKind.INCIDENT_OPENED: _incident_opened,
     EventKind.SIGNAL: _signal,
     EventKind.CHATTERING: _chattering,
@@ -562,19 +306,6 @@ _LINES: dict[EventKind, Callable[[Event, Mapping[str, Any], Names], Text]] = {
     EventKind.PROMPT_TIMED_OUT: _prompt_timed_out,
     EventKind.BRANCH_RAISED: _branch_raised,
     EventKind.BRANCH_DECIDED: _branch_decided,
-    EventKind.ACKNOWLEDGED: _acknowledged,
-    EventKind.ARRIVAL: _arrival,
-    EventKind.RECORD: _record,
-    EventKind.NOTE: _note,
-    EventKind.COMMANDER_ASSIGNED: _commander_assigned,
-    EventKind.RESOLVED: _resolved,
-    EventKind.CLOSED: _closed,
-    EventKind.REOPENED: _reopened,
-    EventKind.FOLLOW_UP_DONE: _follow_up_done,
-    EventKind.POINT_SHELVED: _point_shelved,
-    EventKind.POINT_UNSHELVED: _point_unshelved,
-    EventKind.DRILL_STARTED: _drill_started,
-    EventKind.DRILL_STOPPED: _drill_stopped,
 }
 
 
@@ -600,52 +331,6 @@ def what_of(d: Mapping[str, Any], n: Names) -> Text:
     if d.get("stage"):
         return cat(bi("（", " ("), n.stage(sval(d, "stage")), bi("）", ")"))
     return same("")
-
-
-ALERT_KINDS = {"deadline_missed", "escalated", "action_failed", "prompt_timed_out", "reopened"}
-
-
-def storm_entry(run: Sequence[Event]) -> TimelineEntry:
-    states = Counter(sval(e.data, "state") for e in run)
-    new = sum(1 for e in run if e.data.get("new_device"))
-    names: list[str] = []
-    for e in run:
-        name = device_name(e.point_id, sval(e.data, "device"))
-        if name not in names:
-            names.append(name)
-    sample = ", ".join(names[:5])
-    more = len(names) - 5
-    counts = join_texts([Text(f"{pair(STATE_WORDS, s).zh} {c}", f"{pair(STATE_WORDS, s).en} {c}")
-                         for s, c in states.most_common()], "，", ", ")
-    first, last = clock(run[0].at, date=False), clock(run[-1].at, date=False)
-    text = Text(
-        f"设备信号 {len(run)} 条（{first}–{last}，{len(names)} 个设备，新设备 {new} 个）："
-        f"{counts.zh}；{sample}" + (f" 等（另 {more} 个）" if more > 0 else ""),
-        f"{len(run)} device signals ({first}–{last}, {len(names)} devices, {new} new): "
-        f"{counts.en}; {sample}" + (f" and {more} more" if more > 0 else ""))
-    return TimelineEntry(run[0].at, "", "signals", text)
-
-
-def timeline_entries(events: Sequence[Event], n: Names) -> list[TimelineEntry]:
-    out: list[TimelineEntry] = []
-    i = 0
-    while i < len(events):
-        if events[i].kind == "signal":
-            j = i
-            while j < len(events) and events[j].kind == "signal":
-                j += 1
-            if j - i >= STORM_RUN:
-                out.append(storm_entry(events[i:j]))
-            else:
-                out.extend(TimelineEntry(e.at, e.actor, e.kind, describe(e, n))
-                           for e in events[i:j])
-            i = j
-            continue
-        e = events[i]
-        out.append(TimelineEntry(e.at, e.actor, e.kind, describe(e, n),
-                                 alert=e.kind in ALERT_KINDS))
-        i += 1
-    return out
 
 
 def event_json(e: Event, n: Names) -> dict[str, Any]:

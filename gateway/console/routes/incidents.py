@@ -17,7 +17,8 @@ from gateway.domain.commands import COMMANDS, INCIDENT_VERBS
 from gateway.domain.incident import to_json
 from gateway.present import report as reports
 from gateway.present import report_render
-from gateway.present.timeline import event_json, names_of
+from gateway.present.names import names_of
+from gateway.present.timeline import event_json
 
 router = APIRouter()
 OpenBody = body_of("open")

@@ -11,6 +11,7 @@ from gateway.console.bodies import body_of, command_args
 from gateway.console.context import Ctx, User, need
 from gateway.console.views import bi, natural
 from gateway.present import kpi as kpis
+from gateway.present import kpi_render
 
 router = APIRouter()
 DrillBody = body_of("drill_start")
@@ -57,8 +58,8 @@ async def kpi(user: User, ctx: Ctx,
         raise HTTPException(422, "since must be before until")
     figures = await ctx.reader(lambda r: kpis.compute_kpis(r, start, end))
     if format == "html":
-        return HTMLResponse(kpis.render_kpis_html(figures, lang))
+        return HTMLResponse(kpi_render.render_kpis_html(figures, lang))
     if format == "md":
-        return PlainTextResponse(kpis.render_kpis_markdown(figures, lang),
+        return PlainTextResponse(kpi_render.render_kpis_markdown(figures, lang),
                                  media_type="text/markdown; charset=utf-8")
     return JSONResponse(kpis.kpis_to_json(figures))

@@ -1,0 +1,164 @@
+"""The names of things an event speaks of (stages, steps, prompts, branches, options, records,
+actions, actuators, roles): the site's and the playbook's, then what the events themselves
+carry, so that an incident of a playbook changed or no longer loaded still reads in words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config.site import SiteConfig
+from gateway.domain.events import EventKind
+from gateway.domain.model import (
+    Event,
+    Text,
+)
+from gateway.playbook.definition import Playbook
+from gateway.present.words import (
+    same,
+    short,
+    sval,
+)
+
+
+@dataclass(slots=True)
+class Names:
+    """Display texts by id, from the playbook and the site, then from the events."""
+
+    stages: dict[str, Text] = field(default_factory=dict)
+    steps: dict[str, Text] = field(default_factory=dict)
+    prompts: dict[str, Text] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+    branches: dict[str, Text] = field(default_factory=dict)
+    options: dict[tuple[str, str], Text] = field(default_factory=dict)
+    records: dict[str, Text] = field(default_factory=dict)
+    actions: dict[str, Text] = field(default_factory=dict)
+    actuators: dict[str, Text] = field(default_factory=dict)
+    roles: dict[str, Text] = field(default_factory=dict)
+    playbook: Text | None = None
+
+    def role(self, role_id: str) -> Text:
+        return self.roles.get(role_id) or same(role_id)
+
+    def step(self, step_id: str) -> Text:
+        return short(self.steps[step_id]) if step_id in self.steps else same(step_id)
+
+    def prompt(self, prompt_id: str) -> Text:
+        return short(self.prompts[prompt_id]) if prompt_id in self.prompts \
+            else same(prompt_id)
+
+    def branch(self, branch_id: str) -> Text:
+        return self.branches.get(branch_id) or same(branch_id)
+
+    def option(self, branch_id: str, option_id: str) -> Text:
+        return self.options.get((branch_id, option_id)) or same(option_id)
+
+    def record(self, record_id: str) -> Text:
+        return self.records.get(record_id) or same(record_id)
+
+    def stage(self, stage_id: str) -> Text:
+        return self.stages.get(stage_id) or same(stage_id)
+
+
+def names_of(events: Sequence[Event], playbook: Playbook | None,
+             site: SiteConfig | None) -> Names:
+    """The names of things: the site's and the playbook's, then what the events carry (a
+    playbook no longer loaded, or changed since, leaves its texts in the events)."""
+    n = Names()
+    if site is not None:
+        n.roles.update(site.roles)
+        n.actuators.update({a.id: a.name for a in site.actuators.values()})
+    if playbook is not None:
+        _playbook_names(n, playbook)
+    for e in events:
+        learn = _LEARN.get(e.kind)
+        if learn is not None:
+            learn(n, e.data)
+    return n
+
+
+def _playbook_names(n: Names, playbook: Playbook) -> None:
+    n.playbook = playbook.name
+    for stage in playbook.stages:
+        n.stages[stage.id] = stage.name
+        n.steps.update({s.id: s.text for s in stage.steps})
+        n.actions.update({a.id: a.name for a in stage.actions})
+        for p in stage.prompts:
+            n.prompts[p.id] = p.text
+            n.policies[p.id] = p.on_timeout or ""
+            n.actions.update({a.id: a.name for a in p.actions})
+        if stage.branch is not None:
+            b = stage.branch
+            n.branches[b.id] = b.question
+            n.options.update({(b.id, o.id): o.label for o in b.options})
+        n.records.update({r.id: r.label for r in stage.records})
+    n.records.update({r.id: r.label for r in playbook.records})
+
+
+def _texts(d: Mapping[str, Any], zh: str, en: str) -> Text | None:
+    """The text of an event in its two fields, when it carries one."""
+    return Text(sval(d, zh), sval(d, en)) if d.get(zh) else None
+
+
+def _learn_opened(n: Names, d: Mapping[str, Any]) -> None:
+    if n.playbook is None:
+        n.playbook = _texts(d, "name_zh", "name_en")
+
+
+def _learn_stage(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "stage_name_zh", "stage_name_en")) is not None:
+        n.stages[sval(d, "stage")] = text
+
+
+def _learn_step(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "text_zh", "text_en")) is not None:
+        n.steps[sval(d, "step")] = text
+
+
+def _learn_prompt(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "text_zh", "text_en")) is not None:
+        n.prompts[sval(d, "prompt")] = text
+    if d.get("on_timeout"):
+        n.policies[sval(d, "prompt")] = sval(d, "on_timeout")
+
+
+def _learn_branch(n: Names, d: Mapping[str, Any]) -> None:
+    branch = sval(d, "branch")
+    if (text := _texts(d, "question_zh", "question_en")) is not None:
+        n.branches[branch] = text
+    for option in d.get("options") or ():
+        if isinstance(option, dict) and option.get("id"):
+            n.options[(branch, str(option["id"]))] = Text(sval(option, "zh"), sval(option, "en"))
+
+
+def _learn_decision(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "label_zh", "label_en")) is not None:
+        n.options[(sval(d, "branch"), sval(d, "option"))] = text
+
+
+def _learn_record(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "label_zh", "label_en")) is not None:
+        n.records[sval(d, "field")] = text
+
+
+def _learn_action(n: Names, d: Mapping[str, Any]) -> None:
+    if (text := _texts(d, "name_zh", "name_en")) is not None:
+        n.actions[sval(d, "action")] = text
+        if (actuator := _texts(d, "actuator_zh", "actuator_en")) is not None:
+            n.actuators[sval(d, "actuator")] = actuator
+
+
+def _learn_role(n: Names, d: Mapping[str, Any]) -> None:
+    if sval(d, "to") not in n.roles and (text := _texts(d, "to_zh", "to_en")) is not None:
+        n.roles[sval(d, "to")] = text
+
+
+_LEARN: dict[EventKind, Callable[[Names, Mapping[str, Any]], None]] = {
+    EventKind.INCIDENT_OPENED: _learn_opened, EventKind.STAGE_ENTERED: _learn_stage,
+    EventKind.STEP_STARTED: _learn_step, EventKind.PROMPT_RAISED: _learn_prompt,
+    EventKind.BRANCH_RAISED: _learn_branch, EventKind.BRANCH_DECIDED: _learn_decision,
+    EventKind.RECORD: _learn_record, EventKind.ACTION_REQUESTED: _learn_action,
+    EventKind.ACTION_SKIPPED: _learn_action, EventKind.ESCALATED: _learn_role,
+    EventKind.NOTIFIED: _learn_role,
+}

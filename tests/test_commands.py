@@ -1,0 +1,57 @@
+"""Each operator command is defined once (gateway.domain.commands) and every part of the
+gateway that takes commands is made from that definition."""
+
+from __future__ import annotations
+
+from gateway.cli.main import build_parser
+from gateway.config.site import load_config
+from gateway.console import auth
+from gateway.console.bodies import body_of
+from gateway.console.routes import incidents
+from gateway.domain.commands import COMMANDS, INCIDENT_VERBS, Target
+from gateway.engine.machine import Engine
+from tests.conftest import ROOT
+
+
+def test_the_workflow_handles_every_command_of_an_incident_and_no_other() -> None:
+    site = load_config(ROOT / "config" / "site.yaml", environ={})
+    assert set(Engine(site, {}).workflow.handlers) == set(INCIDENT_VERBS)
+
+
+def test_the_console_has_a_route_for_every_command_of_an_incident() -> None:
+    paths = {route.path for route in incidents.router.routes}  # type: ignore[attr-defined]
+    for verb in INCIDENT_VERBS:
+        assert f"/api/incidents/{{incident_id}}/{verb.replace('_', '-')}" in paths
+
+
+def test_the_command_line_takes_every_command_but_the_sites_with_its_arguments() -> None:
+    parser = build_parser()
+    for definition in COMMANDS.values():
+        if definition.target is Target.SITE:
+            continue
+        line = ["incidents", definition.verb.replace("_", "-")]
+        if definition.target is Target.INCIDENT:
+            line.append("INC-000001")
+        for arg in definition.args:
+            if arg.positional:
+                line.append(arg.choices[0] if arg.choices else "x")
+            elif arg.required:
+                line += [f"--{arg.name}", "x"]
+        parsed = vars(parser.parse_args(line))
+        assert {a.name for a in definition.args} <= set(parsed), definition.verb
+
+
+def test_each_command_needs_a_permission_the_console_knows_and_its_body_its_arguments() -> None:
+    for definition in COMMANDS.values():
+        assert definition.permission in auth.PERMISSIONS
+        assert auth.VERB_PERMISSION[definition.verb] == definition.permission
+        fields = set(body_of(definition.verb).model_fields)
+        assert fields == {a.name for a in definition.args}
+
+
+def test_a_tester_may_work_a_drill_incident_but_not_a_real_one() -> None:
+    tester = auth.User("t", "t", ("tester",))
+    assert tester.may_work("ack", drill=True)
+    assert not tester.may_work("ack", drill=False)
+    assert tester.may_work("note", drill=False)  # a note: anyone may add one
+    assert not tester.may_work("close", drill=False)
