@@ -15,18 +15,16 @@ algorithm on both ends an isolated alarm waits ~40 ms for a delayed ACK.
 A broker that is unreachable, or reachable but refusing us (credentials, a TLS certificate
 either side does not trust, TLS files the gateway cannot read), is reported once per reason
 (``broker_unreachable``, ``broker_refused``, ``broker_tls_unusable``) and retried forever with
-backoff; TLS is never downgraded to get through.
-"""
+backoff; TLS is never downgraded to get through."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import ssl
 import time
 from collections.abc import Awaitable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -35,74 +33,13 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
 from adapters.mqtt_inflight import Arrival, Inflight
+from adapters.mqtt_loop import LoopPump
+from adapters.mqtt_reports import LinkReports
+from adapters.mqtt_tls import CHECK_TLS, TlsSetupError, tls_context, wants_tls
+from adapters.mqtt_values import InboundMessage, MqttError, MqttSettings
 from gateway.domain.effects import Effect, MqttPublish, Notify
 
 log = structlog.get_logger("adapters.mqtt")
-
-_CHECK_TLS = ("broker.tls: ca_file must hold the CA that signed the broker's certificate; "
-              "cert_file/key_file, if the broker asks for one, a client certificate signed by a "
-              "CA the broker trusts")
-
-
-@dataclass(frozen=True, slots=True)
-class MqttSettings:
-    host: str
-    port: int
-    client_id: str
-    subscriptions: tuple[str, ...]
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    tls: bool = False
-    tls_insecure: bool = False
-    keepalive: int = 30
-    backoff_min: float = 0.2
-    backoff_max: float = 30.0
-    connect_timeout: float = 5.0
-    # the gateway's own message, published and subscribed to, to tell a broker that has
-    # stopped delivering (``probe_waiting_since``); None: no probe
-    probe_topic: str | None = None
-    probe_every: float = 10.0
-    # notifications (``Notify`` effects) are published on ``<notify_prefix>/<role>``; None:
-    # this adapter does not carry them
-    notify_prefix: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    topic: str
-    payload: bytes
-    qos: int
-    mid: int
-    retained: bool
-    duplicate: bool
-    received_at: float
-    bad_topic: bool = False
-    token: int = 0  # which message of the session ``mid`` names (see adapters.mqtt_inflight)
-
-
-class MqttError(Exception):
-    """A publish the broker or the library refused."""
-
-
-class _TlsSetupError(Exception):
-    """The TLS files cannot be used (missing, unreadable, not PEM, a protected key)."""
-
-
-def _no_passphrase() -> str:
-    # Without a callback OpenSSL would prompt on the terminal, blocking the event loop.
-    raise _TlsSetupError("the key is passphrase-protected: give an unencrypted key file "
-                         "(readable only by the gateway's user)")
-
-
-def _file_error(exc: BaseException) -> str:
-    if isinstance(exc, _TlsSetupError):
-        return str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.strerror:
-        return exc.strerror  # "No such file or directory", "Permission denied"
-    return str(exc) or type(exc).__name__
 
 
 class MqttAdapter:
@@ -131,18 +68,15 @@ class MqttAdapter:
         self._pending_topics: dict[int, list[str]] = {}  # later subscriptions by packet id
         self._lost: asyncio.Future[str] | None = None
         self._inflight: dict[int, asyncio.Future[None]] = {}
-        self._misc_task: asyncio.Task[None] | None = None
         self.connects = 0
         self.session_present = False
-        # what has been reported since the last good connection (each said once, not per try)
-        self._said_unreachable = False
-        self._said_refused: str | None = None
-        self._refused_this_try = False
+        self._reports = LinkReports(settings)
         # paho's last error or warning: why a TLS session died before CONNACK, which paho
         # otherwise only passes to its log (it reports the disconnect as "Unspecified error")
         self._last_error: str | None = None
         self._tls_ready = False  # the TLS context is made at the first attempt (see _session)
         self._client = self._make_client()
+        self._pump = LoopPump(self._client, lambda: self._event_loop, self._every_second)
 
     # ------------------------------------------------------------------ setup
 
@@ -156,10 +90,6 @@ class MqttAdapter:
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_socket_register_write
-        client.on_socket_unregister_write = self._on_socket_unregister_write
         client.on_log = self._on_log
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)
@@ -168,39 +98,6 @@ class MqttAdapter:
             client.username_pw_set(s.username, s.password)
         client.connect_async(s.host, s.port, keepalive=s.keepalive)
         return client
-
-    @property
-    def _wants_tls(self) -> bool:
-        s = self.settings
-        return s.tls or bool(s.ca_file or s.cert_file)
-
-    def _tls_context(self) -> ssl.SSLContext:
-        """What paho's ``tls_set`` builds, with errors that say which file is the matter.
-
-        Built at the first connection attempt, not in the constructor: an unreadable
-        certificate is reported and retried like a refusing broker (the files may be deployed
-        after the gateway starts) instead of ending the daemon, whose Modbus side still works.
-        """
-        s = self.settings
-        # PROTOCOL_TLS_CLIENT: the broker's chain and its host name are verified
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            if s.ca_file:
-                context.load_verify_locations(cafile=s.ca_file)
-            else:
-                context.load_default_certs()
-        except OSError as exc:  # ssl.SSLError is an OSError
-            raise _TlsSetupError(f"broker.tls.ca_file {s.ca_file}: {_file_error(exc)}",
-                                 ) from None
-        if s.cert_file:
-            try:
-                context.load_cert_chain(s.cert_file, s.key_file, password=_no_passphrase)
-            except (OSError, ValueError, _TlsSetupError) as exc:
-                raise _TlsSetupError(f"broker.tls.cert_file {s.cert_file} / key_file "
-                                     f"{s.key_file or '(in cert_file)'}: {_file_error(exc)}",
-                                     ) from None
-        context.check_hostname = not s.tls_insecure
-        return context
 
     @property
     def _event_loop(self) -> asyncio.AbstractEventLoop:
@@ -257,14 +154,14 @@ class MqttAdapter:
         """One connection attempt and, if it works, its whole life."""
         s = self.settings
         was_connected_before = self.connects
-        self._refused_this_try = False
+        self._reports.new_try()
         self._last_error = None
-        if self._wants_tls and not self._tls_ready:
+        if wants_tls(self.settings) and not self._tls_ready:
             try:
-                self._client.tls_set_context(self._tls_context())
+                self._client.tls_set_context(tls_context(self.settings))
                 self._tls_ready = True
-            except _TlsSetupError as exc:
-                self._report_refused(str(exc), check="the files named in broker.tls: readable "
+            except TlsSetupError as exc:
+                self._reports.refused(str(exc), check="the files named in broker.tls: readable "
                                      "by the gateway, PEM, the key not passphrase-protected",
                                      event="broker_tls_unusable")
                 return "refused"
@@ -281,63 +178,35 @@ class MqttAdapter:
             # reachable, but the TLS handshake failed: e.g. a broker certificate that
             # broker.tls.ca_file does not trust. Never retried insecurely.
             self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
-            self._report_refused(
+            self._reports.refused(
                 f"TLS handshake failed: {exc}",
                 check="broker.tls.ca_file must hold the CA that signed the broker's "
                       "certificate, issued for this host name" if isinstance(
-                          exc, ssl.SSLCertVerificationError) else _CHECK_TLS)
+                          exc, ssl.SSLCertVerificationError) else CHECK_TLS)
             return "refused"
         except (OSError, TimeoutError, ValueError) as exc:
-            self._report_unreachable(exc)
+            self._reports.unreachable(exc)
             self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
             return "unreachable"
         reason = await self._lost
         if self.connects > was_connected_before:
             return "connected-then-lost"
-        if not self._refused_this_try:
+        if not self._reports.refused_this_try:
             # closed before any CONNACK: with TLS, typically the broker rejecting our client
             # certificate (TLS 1.3 sends that alert after the client's side of the handshake)
             why = self._last_error or reason
-            if self._wants_tls and "alert" not in why.lower():
+            if wants_tls(self.settings) and "alert" not in why.lower():
                 # the alert naming the cause may be lost with the connection (its reset can
                 # come first): say what it usually is
                 why = (f"{why} (the broker ended the TLS session without a reason coming "
                        "through; most often it does not trust the client certificate)")
-            self._report_refused(f"connection closed before the broker accepted it: {why}",
-                                 check=_CHECK_TLS if self._wants_tls else
+            self._reports.refused(f"connection closed before the broker accepted it: {why}",
+                                 check=CHECK_TLS if wants_tls(self.settings) else
                                  "the broker's log: it closed the connection without a CONNACK")
         return "refused"
 
-    def _report_unreachable(self, exc: BaseException) -> None:
-        if not self._said_unreachable:
-            log.warning("broker_unreachable", broker=f"{self.settings.host}:{self.settings.port}",
-                        error=str(exc) or type(exc).__name__,
-                        retry="forever, with jittered backoff up to "
-                              f"{self.settings.backoff_max:.0f}s")
-            self._said_unreachable = True
-
-    def _report_refused(self, reason: str, *, check: str,
-                        event: str = "broker_refused") -> None:
-        """The broker is there but would not have us: said once per reason until connected."""
-        self._refused_this_try = True
-        if reason == self._said_refused:
-            return
-        self._said_refused = reason
-        s = self.settings
-        log.error(event, broker=f"{s.host}:{s.port}", reason=reason, check=check,
-                  retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
-
-    def _check_account(self) -> str:
-        if self.settings.username:
-            return (f"the broker's account {self.settings.username!r} and its password "
-                    "(broker.username/password, or the user:password@ in the "
-                    "ALARM_GATEWAY_BROKER / --broker URL)")
-        return ("no broker.username is configured: the broker wants one, or a client "
-                "certificate (broker.tls.cert_file/key_file)")
-
     def _teardown(self) -> None:
-        if self._misc_task is not None:
-            self._misc_task.cancel()
+        self._pump.stop()
         if self.connected:
             self._client.disconnect()
         self._client._sock_close()  # noqa: SLF001 - paho has no public close without DISCONNECT
@@ -449,13 +318,12 @@ class MqttAdapter:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if reason_code.is_failure:
-            self._report_refused(str(reason_code), check=self._check_account())
+            self._reports.refused(str(reason_code), check=self._reports.check_account())
             return
         self.connects += 1
         self.session_present = bool(flags.session_present)
         self.received.connected(session_present=self.session_present)
-        self._said_unreachable = False
-        self._said_refused = None
+        self._reports.connected()
         topics = list(self.settings.subscriptions)
         if self._probing and self.settings.probe_topic is not None:
             topics.append(self.settings.probe_topic)  # last: see _on_subscribe
@@ -544,12 +412,12 @@ class MqttAdapter:
         if refused:
             log.error("subscription_refused", topics=refused)
         if (mid == self._subscribe_mid and self._probing
-                and len(reason_codes) > len(self.settings.subscriptions)
-                and reason_codes[len(self.settings.subscriptions)].is_failure):
+            and len(reason_codes) > len(self.settings.subscriptions)
+            and reason_codes[len(self.settings.subscriptions)].is_failure):
             self._probe_refused = True
             log.error("probe_refused", topic=self.settings.probe_topic,
                       note="the broker's ACL must let the gateway publish and subscribe to "
-                           "it; without it a broker that stops delivering is not noticed")
+                      "it; without it a broker that stops delivering is not noticed")
         if mid == self._subscribe_mid:
             self._subscribed.set()
 
@@ -567,37 +435,8 @@ class MqttAdapter:
         if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
             self._last_error = buf
 
-    # ------------------------------------------------------------------ socket plumbing
-
-    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        raw = sock if isinstance(sock, socket.socket) else getattr(sock, "_socket", None)
-        if isinstance(raw, socket.socket) and raw.family in (socket.AF_INET, socket.AF_INET6):
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._event_loop.add_reader(sock, self._readable, sock)
-        if self._misc_task is None or self._misc_task.done():
-            self._misc_task = self._event_loop.create_task(self._misc(), name="mqtt-keepalive")
-
-    def _readable(self, sock: Any) -> None:
-        self._client.loop_read()
-        # TLS may hold decrypted records that the socket no longer signals as readable
-        while isinstance(sock, ssl.SSLSocket) and sock.pending() and self._client.socket():
-            self._client.loop_read()
-
-    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._event_loop.remove_reader(sock)
-        self._event_loop.remove_writer(sock)
-
-    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._event_loop.add_writer(sock, client.loop_write)
-
-    def _on_socket_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._event_loop.remove_writer(sock)
-
-    async def _misc(self) -> None:
-        while self._client.socket() is not None:
-            self._client.loop_misc()
-            self._probe()
-            await asyncio.sleep(1.0)
+    def _every_second(self) -> None:
+        self._probe()
 
     @property
     def _probing(self) -> bool:
@@ -607,8 +446,8 @@ class MqttAdapter:
         now = time.time()
         topic = self.settings.probe_topic
         if (topic is None or self._probe_refused or not self._subscribed.is_set()
-                or self.probe_waiting_since is not None
-                or now - self._probe_last < self.settings.probe_every):
+            or self.probe_waiting_since is not None
+            or now - self._probe_last < self.settings.probe_every):
             return
         self._probe_last = now
         self.probe_waiting_since = now

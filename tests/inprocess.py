@@ -14,7 +14,7 @@ from typing import Any
 from adapters.fake import FakeAdapter
 from adapters.interface import Adapter, Deliver, SendError
 from adapters.modbus_values import UnitHealth
-from adapters.mqtt import InboundMessage
+from adapters.mqtt_values import InboundMessage
 from gateway.config.site import SiteConfig, load_config
 from gateway.daemon.gateway import Gateway
 from gateway.daemon.inputs import TICK, QueuedCommand

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.fake import FakeAdapter
-from adapters.mqtt import InboundMessage
+from adapters.mqtt_values import InboundMessage
 from gateway.daemon.commits import Commit, Committer, storable, storable_text, write
 from gateway.daemon.inputs import Delivery
 from gateway.daemon.intake_mqtt import letter

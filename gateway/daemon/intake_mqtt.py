@@ -8,7 +8,7 @@ from dataclasses import replace
 import structlog
 
 from adapters.interface import Adapter
-from adapters.mqtt import InboundMessage
+from adapters.mqtt_values import InboundMessage
 from gateway.config.site import MqttBinding, PointConfig, SiteConfig
 from gateway.daemon.decisions import Decisions
 from gateway.errors import DecodeError

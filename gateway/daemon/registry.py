@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from adapters.interface import Adapter, Deliver
 from adapters.modbus import ModbusLink
 from adapters.modbus_values import LinkSettings
-from adapters.mqtt import MqttAdapter, MqttSettings
+from adapters.mqtt import MqttAdapter
+from adapters.mqtt_values import MqttSettings
 from gateway.config.site import SiteConfig
 from gateway.daemon.decisions import Intake
 from gateway.daemon.intake_modbus import ModbusIntake

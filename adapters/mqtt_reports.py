@@ -1,0 +1,51 @@
+"""Why the broker cannot be had, said once per reason until a connection works again (not
+once per try): unreachable, or reachable and refusing us, with what to check."""
+
+from __future__ import annotations
+
+import structlog
+
+from adapters.mqtt_values import MqttSettings
+
+log = structlog.get_logger("adapters.mqtt")
+
+
+class LinkReports:
+    def __init__(self, settings: MqttSettings) -> None:
+        self.settings = settings
+        self._said_unreachable = False
+        self._said_refused: str | None = None
+        self.refused_this_try = False
+
+    def new_try(self) -> None:
+        self.refused_this_try = False
+
+    def connected(self) -> None:
+        self._said_unreachable = False
+        self._said_refused = None
+
+    def unreachable(self, exc: BaseException) -> None:
+        if not self._said_unreachable:
+            s = self.settings
+            log.warning("broker_unreachable", broker=f"{s.host}:{s.port}",
+                        error=str(exc) or type(exc).__name__,
+                        retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
+            self._said_unreachable = True
+
+    def refused(self, reason: str, *, check: str, event: str = "broker_refused") -> None:
+        """The broker is there but would not have us."""
+        self.refused_this_try = True
+        if reason == self._said_refused:
+            return
+        self._said_refused = reason
+        s = self.settings
+        log.error(event, broker=f"{s.host}:{s.port}", reason=reason, check=check,
+                  retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
+
+    def check_account(self) -> str:
+        if self.settings.username:
+            return (f"the broker's account {self.settings.username!r} and its password "
+                    "(broker.username/password, or the user:password@ in the "
+                    "ALARM_GATEWAY_BROKER / --broker URL)")
+        return ("no broker.username is configured: the broker wants one, or a client "
+                "certificate (broker.tls.cert_file/key_file)")
