@@ -53,7 +53,7 @@ from simulators.modbus_elevator import (
 from simulators.modbus_gas import GasDetector
 from simulators.modbus_valve import ShutOffValve
 from simulators.mqtt_devices import FirePanel, MqttElevator, ZigbeeDevices, build_site_elevators
-from tests.conftest import ROOT, Broker, free_port
+from tests.support.processes import ROOT, Broker, free_port
 
 SITE_YAML = ROOT / "config" / "site.yaml"
 T = TypeVar("T")

@@ -17,8 +17,7 @@ from gateway.playbook.load import load_playbooks
 from gateway.present.kpi import Kpis, compute_kpis, kpis_to_json, stat
 from gateway.present.kpi_render import render_kpis_html, render_kpis_markdown, render_kpis_text
 from gateway.store import open_records
-from tests.test_engine import REVIEW, T0, Harness
-from tests.test_report import (
+from tests.core.test_report import (
     CONFIG,
     HOSTILE_ZONE,
     at,
@@ -28,6 +27,7 @@ from tests.test_report import (
     run_cli,
     tick_at,
 )
+from tests.support.engine import REVIEW, T0, Harness
 
 DAY = 86400.0
 HOSTILE_DEVICE = HOSTILE_ZONE  # a device name as a panel might send it

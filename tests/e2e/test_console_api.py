@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from simulators.devices import Publisher
-from tests.conftest import Broker, Daemon, start_broker, wait_until
-from tests.test_daemon import fire_payload, site_files
+from tests.support.processes import Broker, Daemon, start_broker, wait_until
+from tests.support.sites import fire_payload, site_files
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -317,7 +317,7 @@ def test_role_rules(daemon: Daemon) -> None:
 
 def test_answers_are_recorded_under_the_session_user(daemon: Daemon) -> None:
     """Who answered is the logged-in user (the second-operator rule builds on it; see
-    tests/test_workflow.py and tests/test_playbooks.py)."""
+    tests/core/test_workflow.py and tests/core/test_playbooks.py)."""
     op, op2 = Api(daemon, "op"), Api(daemon, "op2")
     r = op.post("/api/incidents", {"playbook": "gas_leak", "building": "1", "floor": "15",
                                    "unit": "1502", "reporter": "住户电话"})
@@ -474,7 +474,7 @@ def test_live_stream_carries_a_new_alarm_within_a_second(daemon: Daemon,
 
 def test_console_binds_to_loopback_by_default() -> None:
     from gateway.config.site import load_config
-    from tests.conftest import ROOT
+    from tests.support.processes import ROOT
 
     console = load_config(ROOT / "config" / "site.yaml", environ={}).console
     assert (console.host, console.port, console.enabled) == ("127.0.0.1", 8080, True)
@@ -484,7 +484,7 @@ def test_console_binds_to_loopback_by_default() -> None:
 
 
 def query_store(daemon: Daemon, sql: str) -> list[tuple[object, ...]]:
-    from tests.conftest import query
+    from tests.support.processes import query
 
     return query(daemon.store, sql)
 
@@ -512,7 +512,7 @@ def test_console_over_tls_with_a_secure_cookie(tmp_path: Path, broker: Broker) -
             assert "secure" in r.headers["set-cookie"].lower()
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{d.console_port}/healthz", timeout=3)
-        assert '"console_listening"' in d.log()
+        assert d.events("console_listening")
         assert f'"url": "https://127.0.0.1:{d.console_port}"' in d.log()
     finally:
         d.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 from gateway.config.site import load_config
 from gateway.console.stream import QUEUE_LIMIT, Hub
@@ -13,9 +12,8 @@ from gateway.engine.machine import Engine
 from gateway.playbook.load import load_playbooks
 from gateway.points.conditioning import PointStatus
 from gateway.store.values import WriteSet
-from tests.test_engine import Harness
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.engine import Harness
+from tests.support.processes import ROOT
 
 
 def hub_and_harness() -> tuple[Hub, Harness]:

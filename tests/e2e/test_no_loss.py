@@ -21,8 +21,7 @@ import yaml
 from simulators.devices import Publisher
 from simulators.load import HOSTILE, alarms, fuzz_payloads
 from simulators.sites import mqtt_only_demo
-from tests.conftest import ROOT, Broker, Daemon, query, wait_until
-from tests.faults import (
+from tests.support.faults import (
     WITH_SEQ,
     assert_each_once,
     bulk_publish,
@@ -31,14 +30,13 @@ from tests.faults import (
     damage,
     fill,
     health,
-    log_events,
     publish_in_thread,
     rss_kib,
     small_filesystem,
     stored_seqs,
 )
-from tests.test_daemon import site_files
-from tests.test_service import NotifySocket
+from tests.support.processes import ROOT, Broker, Daemon, NotifySocket, query, wait_until
+from tests.support.sites import site_files
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -124,7 +122,7 @@ def test_gateway_frozen_past_the_broker_keepalive_loses_and_doubles_nothing(
     wait_until(lambda: count_stored(daemon.store) >= 3300, timeout=90, what="3,300 stored")
     time.sleep(1.0)
     assert_each_once(daemon.store, 3300)
-    assert len(log_events(daemon, "broker_disconnected")) == 1
+    assert len(daemon.events("broker_disconnected")) == 1
 
 
 # ----------------------------------------------------------------------------- 2 poison
@@ -191,8 +189,8 @@ def test_a_write_lock_held_30s_stops_acknowledging_says_so_and_then_stores_all_i
         points = {r[0] for r in query(daemon.store, "SELECT point_id FROM events WHERE kind ="
                                       " 'incident_opened' AND point_id LIKE 'SYS-%'")}
         assert {"SYS-STORE", "SYS-BACKLOG"} <= points
-        assert len(log_events(daemon, "store_write_failed")) == 1
-        assert len(log_events(daemon, "store_write_recovered")) == 1
+        assert len(daemon.events("store_write_failed")) == 1
+        assert len(daemon.events("store_write_recovered")) == 1
         in_order(daemon.store)
     finally:
         notify.close()
@@ -327,7 +325,7 @@ def test_a_damaged_store_is_refused_or_run_on_with_a_health_incident_when_allowe
     allowed.start()
     wait_until(lambda: health(allowed)[1]["store_damaged"], what="health says damaged")
     assert health(allowed)[0] == 503
-    assert log_events(allowed, "store_damaged")
+    assert allowed.events("store_damaged")
 
 
 # ----------------------------------------------------------------------------- 8 + 9 hostile
@@ -350,7 +348,7 @@ def test_hostile_numbers_and_nesting_are_dead_letters_with_one_line_each_and_no_
     assert "nested deeper than 32 levels" in details[3]
     assert "(400 characters)" in details[6]  # the number is named, cut short
     assert "a number is too long" in details[9]
-    lines = [line for line in log_events(daemon, "bad_input") if line["topic"] == topic]
+    lines = [line for line in daemon.events("bad_input") if line["topic"] == topic]
     assert sorted(line["reason"] for line in lines) == ["bad_json", "bad_text", "unmapped_value"]
     no_tracebacks(daemon)
 
@@ -385,7 +383,7 @@ def test_memory_stays_flat_over_rounds_of_hostile_input(
     print(f"RSS by round (KiB): {sizes}")
     assert growth < 4096, f"RSS by round (KiB): {sizes}"
     # one line per topic and reason, at most 20 new ones a minute per reason, then a sum
-    assert len(log_events(daemon, "bad_input")) <= 20 * 8 * 3
+    assert len(daemon.events("bad_input")) <= 20 * 8 * 3
     no_tracebacks(daemon)
 
 
@@ -455,7 +453,7 @@ def test_risky_broker_settings_are_reported_at_start(
     config = site_with(tmp_path, config_file=str(conf))
     daemon = spawn(config)
     daemon.start()
-    risks = {line["setting"] for line in log_events(daemon, "broker_config_risk")}
+    risks = {line["setting"] for line in daemon.events("broker_config_risk")}
     assert risks == {"autosave_interval", "max_queued_messages"}
     check = subprocess.run([sys.executable, "-m", "gateway", "check", "-c", str(config)],
                            capture_output=True, text=True, check=False)

@@ -16,8 +16,8 @@ from gateway.console import auth
 from gateway.console.app import create_app
 from gateway.store import open_records
 from simulators.sites import mqtt_only_demo
-from tests.conftest import query
-from tests.inprocess import T0, InProcess
+from tests.support.inprocess import T0, InProcess
+from tests.support.processes import query
 
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")

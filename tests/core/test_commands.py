@@ -10,7 +10,7 @@ from gateway.console.bodies import body_of
 from gateway.console.routes import incidents
 from gateway.domain.commands import COMMANDS, INCIDENT_VERBS, Target
 from gateway.engine.machine import Engine
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 
 def test_the_workflow_handles_every_command_of_an_incident_and_no_other() -> None:

@@ -14,8 +14,8 @@ import yaml
 
 from simulators.load import bulk_publish
 from simulators.sites import mqtt_only_demo
-from tests.conftest import Broker, Daemon, query, wait_until
-from tests.faults import health, log_events
+from tests.support.faults import health
+from tests.support.processes import Broker, Daemon, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def test_a_bridge_going_offline_marks_its_points_offline_as_one_incident(
                and len(states(daemon, *ZIGBEE)) == len(ZIGBEE), what="all behind it offline")
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
     assert sorted(d["point_id"] for d in devices_of(daemon, "device_fault")) == sorted(ZIGBEE)
-    assert len(log_events(daemon, "bridge_state")) == 1
+    assert len(daemon.events("bridge_state")) == 1
     publish(broker, ("zigbee2mqtt/bridge/state", b"online"))  # plain text, as before 1.30
     wait_until(lambda: states(daemon, "W-GAR-01") == {"W-GAR-01": "normal"}, what="back")
 
@@ -82,7 +82,7 @@ def test_a_message_the_device_sent_before_the_alarm_never_clears_it(
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM signals WHERE stale = 1")
                == [(1,)], what="the late message kept as stale")
     assert states(daemon, "W-GAR-03") == {"W-GAR-03": "alarm"}
-    assert len(log_events(daemon, "stale_message")) == 1
+    assert len(daemon.events("stale_message")) == 1
 
 
 def test_an_empty_retained_message_is_a_deletion_not_bad_input(
@@ -99,7 +99,7 @@ def test_an_empty_retained_message_is_a_deletion_not_bad_input(
     wait_until(lambda: query(daemon.store, "SELECT count(*) FROM incidents")[0][0] == 1)
     assert query(daemon.store, "SELECT count(*) FROM dead_letters WHERE topic LIKE 'demo/fire%'"
                  " OR topic LIKE 'zigbee2mqtt%'") == [(0,)]
-    assert len(log_events(daemon, "empty_payload")) == 1
+    assert len(daemon.events("empty_payload")) == 1
 
 
 def test_unreadable_messages_make_the_point_a_trouble_and_the_gateway_degraded(

@@ -25,7 +25,7 @@ from gateway.store.sqlite.records import SqliteRecords
 from gateway.store.sqlite.schema import check_store_file, connect
 from gateway.store.sqlite.thread import Store
 from gateway.store.values import DeadLetter, StoreBehind, WriteSet
-from tests.faults import damage
+from tests.support.faults import damage
 
 T0 = 1_800_000_000.0
 

@@ -26,8 +26,8 @@ from simulators.modbus_devices import ModbusDeviceServer, build_site_simulators
 from simulators.modbus_elevator import ElevatorCar
 from simulators.modbus_gas import GasDetector
 from simulators.modbus_valve import ShutOffValve
-from tests.conftest import ROOT, Broker, Daemon, free_port, query, wait_until
-from tests.faults import health
+from tests.support.faults import health
+from tests.support.processes import ROOT, Broker, Daemon, free_port, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 T = TypeVar("T")

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,46 +19,10 @@ import pytest
 import yaml
 
 from simulators.devices import Publisher
-from tests.conftest import ROOT, Broker, Daemon, query, wait_until
-from tests.test_daemon import fire_payload, site_files, storm
+from tests.support.processes import ROOT, Broker, Daemon, NotifySocket, query, wait_until
+from tests.support.sites import fire_payload, site_files, storm
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-class NotifySocket:
-    """What systemd listens on: a datagram socket; collects every message with its time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[tuple[float, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        while self.running:
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
-            with self.lock:
-                self.messages.append((time.monotonic(), fields))
-
-    def having(self, key: str) -> list[tuple[float, dict[str, str]]]:
-        with self.lock:
-            return [(at, m) for at, m in self.messages if key in m]
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -145,7 +108,7 @@ def test_no_notify_socket_means_no_notifications(tmp_path: Path, spawn: Spawn) -
     d = spawn(site_files(tmp_path))
     d.start()
     assert d.terminate() == 0
-    assert '"gateway_drained"' in d.log()
+    assert d.events("gateway_drained")
 
 
 # ----------------------------------------------------------------------------- SIGTERM
@@ -163,8 +126,7 @@ def test_sigterm_during_a_storm_loses_nothing(tmp_path: Path, broker: Broker,
     assert d.process is not None
     d.process.send_signal(signal.SIGTERM)
     assert d.process.wait(timeout=15) == 0
-    log = d.log()
-    assert '"gateway_drained"' in log
+    assert d.events("gateway_drained")
     stored_at_stop = count(d.store, "SELECT count(*) FROM signals")
     assert stored_at_stop < total
     publisher.join(60)
@@ -214,9 +176,8 @@ def test_sighup_applies_a_valid_change_and_keeps_running_on_an_invalid_one(
     fire.write_text(fire.read_text().replace("deadline: 3m", "deadline: 2m", 1))
     assert d.process is not None
     d.process.send_signal(signal.SIGHUP)
-    wait_until(lambda: '"config_reloaded"' in d.log(), what="config reloaded")
-    reloaded = next(json.loads(line) for line in d.log().splitlines()
-                    if '"config_reloaded"' in line)
+    wait_until(lambda: d.events("config_reloaded"), what="config reloaded")
+    reloaded = d.events("config_reloaded")[0]
     assert reloaded["changes"] == ["playbooks changed: fire"]
     wait_until(lambda: len(query(d.store, "SELECT id FROM config_versions")) == 2,
                what="the new version recorded")
@@ -235,9 +196,8 @@ def test_sighup_applies_a_valid_change_and_keeps_running_on_an_invalid_one(
     # an invalid config: refused, logged, the running one kept
     fire.write_text(fire.read_text().replace("role: on_duty_patrol", "role: nobody", 1))
     d.process.send_signal(signal.SIGHUP)
-    wait_until(lambda: '"reload_rejected"' in d.log(), what="reload rejected")
-    rejected = next(json.loads(line) for line in d.log().splitlines()
-                    if '"reload_rejected"' in line)
+    wait_until(lambda: d.events("reload_rejected"), what="reload rejected")
+    rejected = d.events("reload_rejected")[0]
     assert "unknown role 'nobody'" in rejected["problems"][0]
     with Publisher(broker.host, broker.port) as pub:
         pub.publish("demo/fire/b2/f4/z1", fire_payload("SD-03"))
@@ -351,7 +311,6 @@ def test_broker_down_too_long_raises_a_system_incident_and_its_return_clears_it(
     assert d.terminate() == 0
 
 
-
 def test_unknown_adapter_in_supervision_is_a_config_error(tmp_path: Path) -> None:
     config = site_files(tmp_path)
     edit_yaml(config, lambda site: site.update(supervision={"silent_after": {"zigbee": "5m"}}))
@@ -401,7 +360,7 @@ def test_a_point_added_by_reload_is_subscribed_at_once(tmp_path: Path, broker: B
     assert applied.returncode == 0, applied.stderr
     assert "broker subscriptions changed" in applied.stdout
     assert "needs a restart" not in applied.stdout
-    wait_until(lambda: '"subscriptions_updated"' in d.log(), what="subscribed")
+    wait_until(lambda: d.events("subscriptions_updated"), what="subscribed")
     time.sleep(0.3)
     with Publisher(broker.host, broker.port) as pub:
         pub.publish("site/lobby/leak-2", b'{"water_leak": true}')
@@ -413,7 +372,7 @@ def test_a_point_added_by_reload_is_subscribed_at_once(tmp_path: Path, broker: B
 def test_the_console_follows_a_reload(tmp_path: Path, spawn: Spawn) -> None:
     import httpx
 
-    from tests.conftest import free_port
+    from tests.support.processes import free_port
 
     config = site_files(tmp_path)
     d = spawn(config, console_port=free_port())
@@ -430,7 +389,7 @@ def test_the_console_follows_a_reload(tmp_path: Path, spawn: Spawn) -> None:
             text.replace("id: earthquake", "id: aftershock", 1))
         assert d.process is not None
         d.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: '"config_reloaded"' in d.log(), what="reloaded")
+        wait_until(lambda: d.events("config_reloaded"), what="reloaded")
         after = {p["id"] for p in client.get("/api/site").json()["playbooks"]}
         assert after == before | {"aftershock"}
         r = client.post("/api/incidents", json={"playbook": "aftershock", "building": "1"})

@@ -7,17 +7,20 @@ routed to the adapter that sends them, and what a defect in one input leaves beh
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 import yaml
 
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify
 from gateway.domain.model import ActionStatus, PointState
 from gateway.errors import Refusal
 from simulators.sites import mqtt_only_demo
-from tests.conftest import ROOT, query
-from tests.inprocess import T0, InProcess
+from tests.support.inprocess import T0, InProcess
+from tests.support.processes import ROOT, query
 
 pytestmark = pytest.mark.anyio
 
@@ -26,6 +29,17 @@ FIRE_B1 = "demo/fire/b1/f12/z3"
 
 def fire(device: str = "SD-01", state: str = "fire") -> dict[str, str]:
     return {"state": state, "device": device}
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """The daemon's log, as structured events."""
+    with structlog.testing.capture_logs() as captured:
+        yield captured
+
+
+def logged(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == event]
 
 
 @pytest.fixture
@@ -81,11 +95,14 @@ async def test_a_deadline_passed_while_down_fires_at_start_marked_late(config: P
 
 
 async def test_a_shelved_point_is_kept_on_record_and_announced_when_shelving_ends(
-        config: Path, store: Path) -> None:
+        config: Path, store: Path, logs: list[dict[str, Any]]) -> None:
     async with InProcess(config, store) as gw:
         ok, text = await gw.command("shelve", point="B1-F2-Z2", minutes="30", reason="探头更换")
         assert ok, text
         assert "B1-F2-Z2 shelved until" in text
+        (shelved,) = logged(logs, "point_shelved")
+        assert (shelved["point"], shelved["reason"], shelved["log_level"]) == (
+            "B1-F2-Z2", "探头更换", "warning")
         gw.publish("demo/fire/b1/f2/z2", fire("SD-09"))
         await gw.settle()
         assert gw.incidents == []
@@ -100,6 +117,7 @@ async def test_a_shelved_point_is_kept_on_record_and_announced_when_shelving_end
                                      " 'B1-F2-Z2' AND incident_id = '' ORDER BY seq")]
         assert kinds == ["point_shelved", "point_unshelved"]
         assert not gw.gw.shelved
+        assert [e["reason"] for e in logged(logs, "point_unshelved")] == ["shelving expired"]
 
 
 async def test_shelving_is_refused_without_a_reason_for_too_long_or_an_unknown_point(
@@ -160,7 +178,7 @@ async def test_a_drill_window_ends_when_stopped_and_is_kept_across_a_restart(
 
 
 async def test_a_reload_applies_a_valid_change_and_keeps_the_running_config_on_a_bad_one(
-        config: Path, store: Path) -> None:
+        config: Path, store: Path, logs: list[dict[str, Any]]) -> None:
     async with InProcess(config, store) as gw:
         gw.publish(FIRE_B1, fire())
         await gw.settle()
@@ -184,6 +202,12 @@ async def test_a_reload_applies_a_valid_change_and_keeps_the_running_config_on_a
         assert text.startswith("config rejected, the running one is kept")
         assert "B1-F1-NEW" in gw.gw.site.points
         assert (await gw.command("reload")) == (False, text)
+        (reloaded,) = logged(logs, "config_reloaded")
+        assert reloaded["by"] == "tester"
+        assert any("point" in change for change in reloaded["changes"])
+        rejected = logged(logs, "reload_rejected")
+        assert len(rejected) == 2
+        assert rejected[0]["kept"] == reloaded["config"]
         versions = query(store, "SELECT source FROM config_versions")
         assert versions == [], "recorded by the running daemon's upkeep task, not in-process"
 
@@ -192,7 +216,7 @@ async def test_a_reload_applies_a_valid_change_and_keeps_the_running_config_on_a
 
 
 async def test_silent_points_go_offline_as_one_maintenance_incident_and_come_back(
-        config: Path, store: Path) -> None:
+        config: Path, store: Path, logs: list[dict[str, Any]]) -> None:
     edit(config, lambda site: [p.update(heartbeat="10s") for p in site["points"]
                                if p["id"].startswith("W-GAR-")])
     async with InProcess(config, store) as gw:
@@ -204,6 +228,9 @@ async def test_silent_points_go_offline_as_one_maintenance_incident_and_come_bac
         await gw.advance(10)
         offline = {p for p, s in gw.gw.points.items() if s.state is PointState.OFFLINE}
         assert offline == {"W-GAR-01", "W-GAR-02", "W-GAR-03"}
+        # one line for those that fell silent together, by source
+        assert [(e["points"], e["first"]) for e in logged(logs, "points_offline")] == [
+            (2, ["W-GAR-01", "W-GAR-02"]), (1, ["W-GAR-03"])]
         (incident,) = gw.incidents
         assert incident.type == "device_fault"
         assert sorted(d.point_id for d in incident.devices) == ["W-GAR-01", "W-GAR-02",
@@ -214,7 +241,7 @@ async def test_silent_points_go_offline_as_one_maintenance_incident_and_come_bac
 
 
 async def test_the_broker_down_too_long_opens_a_system_incident_and_its_return_clears_it(
-        config: Path, store: Path) -> None:
+        config: Path, store: Path, logs: list[dict[str, Any]]) -> None:
     edit(config, lambda site: site.update(supervision={"broker_down_after": "30s",
                                                        "silent_after": {"mqtt": "1h"}}))
     async with InProcess(config, store) as gw:
@@ -232,6 +259,9 @@ async def test_the_broker_down_too_long_opens_a_system_incident_and_its_return_c
         await gw.advance(1)
         assert gw.gw.points["SYS-BROKER"].state is PointState.NORMAL
         assert "SYSTEM" not in gw.gw.status_line()
+        checks = [(e["point"], e["state"], e["log_level"])
+                  for e in logged(logs, "gateway_self_check")]
+        assert checks == [("SYS-BROKER", "alarm", "error"), ("SYS-BROKER", "normal", "info")]
 
 
 async def test_a_silent_adapter_opens_a_system_incident_until_it_is_heard_again(
@@ -257,7 +287,7 @@ def full_site(tmp_path: Path) -> Path:
 
 
 async def test_each_effect_goes_to_the_adapter_that_sends_it_and_a_refusal_is_on_record(
-        full_site: Path, store: Path) -> None:
+        full_site: Path, store: Path, logs: list[dict[str, Any]]) -> None:
     refused = "unit 2 refused the write of coil 0: exception 02 (illegal data address)"
 
     def refuse(effect: object) -> str | None:
@@ -279,6 +309,9 @@ async def test_each_effect_goes_to_the_adapter_that_sends_it_and_a_refusal_is_on
                      " ORDER BY topic")
         assert rows == [("modbus://elevators/1/coil/0", "sent", "sent"),
                         ("modbus://elevators/2/coil/0", "failed", refused)]
+        (failed,) = logged(logs, "send_failed")
+        assert (failed["target"], failed["adapter"], failed["error"]) == (
+            "modbus://elevators/2/coil/0", "elevators", refused)
 
 
 async def test_a_modbus_unit_down_takes_its_points_offline(full_site: Path,
@@ -297,7 +330,8 @@ async def test_a_modbus_unit_down_takes_its_points_offline(full_site: Path,
 
 
 async def test_a_defect_in_one_input_keeps_it_as_a_dead_letter_and_the_rest_go_on(
-        config: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        config: Path, store: Path, monkeypatch: pytest.MonkeyPatch,
+        logs: list[dict[str, Any]]) -> None:
     from gateway.daemon import intake_mqtt
 
     real = intake_mqtt.decode
@@ -317,6 +351,10 @@ async def test_a_defect_in_one_input_keeps_it_as_a_dead_letter_and_the_rest_go_o
         assert query(store, "SELECT topic, reason FROM dead_letters") == [
             ("demo/fire/b1/f3/z2", "internal_error")]
         assert gw.gw.counters["internal_errors"] == 1
+        (failed,) = logged(logs, "input_failed")
+        assert (failed["source"], failed["error"]) == ("demo/fire/b1/f3/z2",
+                                                       "ZeroDivisionError('a defect')")
+        assert "exc_info" in failed  # with its traceback
 
 
 async def test_inputs_are_acknowledged_only_once_committed(config: Path, store: Path) -> None:
@@ -345,3 +383,22 @@ async def test_a_refused_command_says_why_in_a_kind_the_console_can_act_on(
         assert "no_such_step" in wrong.text
         rows = query(store, "SELECT status FROM commands ORDER BY id")
         assert rows == [("rejected",), ("done",), ("rejected",)]
+
+
+async def test_bad_input_is_kept_counted_and_logged_once_per_source_and_reason(
+        config: Path, store: Path, logs: list[dict[str, Any]]) -> None:
+    async with InProcess(config, store) as gw:
+        for _ in range(3):
+            gw.publish("demo/fire/b1/f1/z1", b"{not json")
+        gw.publish("demo/unknown/device", {"state": "fire"})
+        gw.publish("demo/fire/b1/f1/z1", {"state": "smoke-ish"})
+        await gw.settle()
+        reasons = sorted(r for (r,) in query(store, "SELECT reason FROM dead_letters"))
+        assert reasons == ["bad_json", "bad_json", "bad_json", "unknown_topic",
+                           "unmapped_value"]
+        said = sorted((e["topic"], e["reason"]) for e in logged(logs, "bad_input"))
+        assert said == [("demo/fire/b1/f1/z1", "bad_json"),
+                        ("demo/fire/b1/f1/z1", "unmapped_value"),
+                        ("demo/unknown/device", "unknown_topic")]
+        assert gw.gw.counters["bad_input_bad_json"] == 3
+        assert gw.gw.health()["status"] == "degraded"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.daemon.broker_settings import check_file, config_of, judge
-from tests.conftest import SHIPPED_BROKER_CONF
+from tests.support.processes import SHIPPED_BROKER_CONF
 
 
 def test_the_shipped_settings_keep_queued_alarms() -> None:

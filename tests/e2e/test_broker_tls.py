@@ -38,8 +38,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, load_config
 from gateway.daemon import broker as embedded
-from tests.conftest import ROOT, free_port, query, wait_port, wait_until
-from tests.test_daemon import fire_payload, site_files
+from tests.support.processes import ROOT, free_port, query, wait_port, wait_until
+from tests.support.sites import fire_payload, site_files
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

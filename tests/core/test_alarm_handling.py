@@ -3,7 +3,6 @@ clock (new alarms in open incidents, reopening, places and call facts, chatterin
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,8 @@ from gateway.domain.model import IncidentStatus, PointState, Signal
 from gateway.engine.machine import Engine
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbooks
-from tests.test_engine import T0, Harness
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.engine import T0, Harness
+from tests.support.processes import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ held for a duration, a second confirmation, each timeout policy.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -27,9 +26,8 @@ from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbook, load_playbooks
-from tests.test_engine import REVIEW, T0, Harness, close_out
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.engine import REVIEW, T0, Harness, close_out
+from tests.support.processes import ROOT
 
 TEST_PLAYBOOK = """\
 id: pump_room

@@ -9,7 +9,6 @@ withholds), and what closing asks for.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -31,9 +30,8 @@ from gateway.engine.state import OperatorCommand, Outcome, statement
 from gateway.errors import CommandError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
-from tests.test_engine import T0, Harness
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.engine import T0, Harness
+from tests.support.processes import ROOT
 
 REVIEW = {"handling": "接报后 2 分钟到场，按流程处置", "analysis": "原因已查明，维保到位",
           "improvement": "加强巡查，组织一次演练"}

@@ -35,9 +35,9 @@ from gateway.present.words import clock
 from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
 from gateway.store.values import WriteSet
-from tests.test_engine import REVIEW, T0, Harness
+from tests.support.engine import REVIEW, T0, Harness
+from tests.support.processes import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "site.yaml"
 HOSTILE_ZONE = "<img src=x onerror=alert(1)>"
 HOSTILE_NOTE = "<script>alert('x')</script> | 油烟\n第二行"

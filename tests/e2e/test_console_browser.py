@@ -33,8 +33,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
 
 from simulators.devices import Publisher
-from tests.conftest import ROOT, Broker, Daemon, start_broker
-from tests.test_daemon import fire_payload, site_files
+from tests.support.processes import ROOT, Broker, Daemon, start_broker
+from tests.support.sites import fire_payload, site_files
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

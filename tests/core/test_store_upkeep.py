@@ -29,9 +29,8 @@ from gateway.store.sqlite.lock import DaemonLock
 from gateway.store.sqlite.thread import Store
 from gateway.store.sqlite.writes import write_batch
 from gateway.store.values import SignalRecord, WriteSet
-from tests.test_engine import T0, Harness
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.engine import T0, Harness
+from tests.support.processes import ROOT
 
 # The schema exactly as the first release wrote it (user_version 1), run whole on every start.
 V1_SQL = """

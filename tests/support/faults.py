@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators import load
-from tests.conftest import Broker, Daemon, query
+from tests.support.processes import Broker, Daemon, query
 
 
 def bulk_publish(broker: Broker, messages: Iterable[tuple[str, bytes]], *,
@@ -68,19 +68,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def log_events(daemon: Daemon, event: str) -> list[dict[str, Any]]:
-    """The daemon's structured log lines of one event."""
-    found = []
-    for line in daemon.log().splitlines():
-        if f'"{event}"' not in line:
-            continue
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if record.get("event") == event:
-                found.append(record)
-    return found
 
 
 # ----------------------------------------------------------------------------- filesystems

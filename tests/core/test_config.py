@@ -32,8 +32,8 @@ from gateway.errors import (
 )
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
+from tests.support.processes import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITE = ROOT / "config" / "site.yaml"
 DEMO_PLAYBOOKS = ROOT / "playbooks"
 

@@ -1,0 +1,1 @@
+"""The daemon in-process: fake adapters, a temporary store, a virtual clock (no sleeps)."""
