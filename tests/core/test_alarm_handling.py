@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain import drill
 from gateway.domain.effects import Purpose
 from gateway.domain.model import IncidentStatus, PointState, Signal
@@ -15,12 +15,12 @@ from gateway.engine.machine import Engine
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbooks
 from tests.support.engine import T0, Harness
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(ROOT / "config" / "site.yaml")
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_a_fire_on_another_floor_is_announced_and_needs_acknowledging_again(h: H
     assert incident.announced_at == h.now
     (signal,) = [e.data for e in out.events if e.kind == "signal"]
     assert (signal["announced"], signal["place"], signal["new_place"]) == (
-        True, "demo-B1-F16-Z1", True)
-    assert [p.label() for p in incident.places()] == ["demo-B1-F8-Z2", "demo-B1-F16-Z1"]
+        True, "small-B1-F16-Z1", True)
+    assert [p.label() for p in incident.places()] == ["small-B1-F8-Z2", "small-B1-F16-Z1"]
     h.now += 30
     h.command("ack", incident_id, actor="王工")
     incident = h.only()
@@ -75,7 +75,7 @@ def test_the_119_facts_name_every_place_in_alarm(h: Harness) -> None:
     h.signal("B1-F16-Z1", device="SD-77")
     facts = call_119(h)
     assert facts["where_zh"] == "1号楼8层2防区、1号楼16层1防区"
-    assert facts["where_en"] == "demo-B1-F8-Z2, demo-B1-F16-Z1"
+    assert facts["where_en"] == "small-B1-F8-Z2, small-B1-F16-Z1"
 
 
 def test_a_second_device_in_a_known_place_is_announced_without_new_facts(h: Harness) -> None:
@@ -218,13 +218,14 @@ def test_a_device_fault_incident_names_its_cause(h: Harness) -> None:
 
 
 def test_many_points_of_one_source_going_offline_are_one_incident(h: Harness) -> None:
-    zones = [p for p in h.site.points.values() if p.group == "mqtt:demo/fire"]
-    for point in zones[:200]:
+    zones = [p for p in h.site.points.values() if p.group == "mqtt:small/fire"]
+    assert len(zones) > 80
+    for point in zones:
         h.signal(point.id, PointState.OFFLINE)
     h.signal("W-PUMP-01", PointState.OFFLINE)  # another source: its own incident
     incidents = sorted(h.state.incidents.values(), key=lambda i: len(i.devices))
     assert [(i.type, len(i.devices)) for i in incidents] == [("device_fault", 1),
-                                                             ("device_fault", 200)]
+                                                             ("device_fault", len(zones))]
 
 
 def test_an_alarm_of_a_point_in_a_fault_incident_still_opens_its_own(h: Harness) -> None:
@@ -253,4 +254,4 @@ def test_the_report_names_every_place_and_each_new_alarm(h: Harness) -> None:
     text = render_markdown(build_report(h.only(), events, h.engine.playbooks["fire"], h.site),
                            "zh")
     assert "1号楼8层2防区、1号楼16层1防区" in text
-    assert "新报警：B1-F16-Z1/SD-77 报警，位置 demo-B1-F16-Z1，新位置" in text
+    assert "新报警：B1-F16-Z1/SD-77 报警，位置 small-B1-F16-Z1，新位置" in text

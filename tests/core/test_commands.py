@@ -4,17 +4,16 @@ gateway that takes commands is made from that definition."""
 from __future__ import annotations
 
 from gateway.cli.main import build_parser
-from gateway.config.site import load_config
 from gateway.console import auth
 from gateway.console.bodies import body_of
 from gateway.console.routes import incidents
 from gateway.domain.commands import COMMANDS, INCIDENT_VERBS, Target
 from gateway.engine.machine import Engine
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 
 def test_the_workflow_handles_every_command_of_an_incident_and_no_other() -> None:
-    site = load_config(ROOT / "config" / "site.yaml", environ={})
+    site = small_site()
     assert set(Engine(site, {}).workflow.handlers) == set(INCIDENT_VERBS)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-from gateway.config.site import load_config
 from gateway.console.stream import QUEUE_LIMIT, Hub
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
@@ -13,11 +12,11 @@ from gateway.playbook.load import load_playbooks
 from gateway.points.conditioning import PointStatus
 from gateway.store.values import WriteSet
 from tests.support.engine import Harness
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 
 def hub_and_harness() -> tuple[Hub, Harness]:
-    site = load_config(ROOT / "config" / "site.yaml")
+    site = small_site()
     playbooks = load_playbooks(site.playbook_dir, site)
     return Hub(playbooks, lambda: site, heartbeat=0.05), Harness(Engine(site, playbooks), site)
 

@@ -1,4 +1,4 @@
-"""The engine as a pure state machine, driven with a virtual clock on the demo site."""
+"""The engine as a pure state machine, driven with a virtual clock on a small site of its own."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify, Purpose, target
 from gateway.domain.incident import Incident, from_json, to_json
 from gateway.domain.model import (
@@ -21,12 +21,12 @@ from gateway.engine.state import EngineState
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbooks
 from tests.support.engine import REVIEW, T0, Harness, close_out
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(ROOT / "config" / "site.yaml")
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +81,8 @@ def test_second_device_in_same_zone_confirms_and_recalls_that_buildings_elevator
     assert sorted(a.actuator_id for a in incident.actions) == ["ELV-B1-L1", "ELV-B1-L2"]
     commands = sorted((p.effect.topic, json.loads(p.effect.payload)["cmd"]) for p in out.effects
                       if p.purpose is Purpose.COMMAND and isinstance(p.effect, MqttPublish))
-    assert commands == [("demo/elevator/b1/l1/cmd", "fire_recall"),
-                        ("demo/elevator/b1/l2/cmd", "fire_recall")]
+    assert commands == [("small/elevator/b1/l1/cmd", "fire_recall"),
+                        ("small/elevator/b1/l2/cmd", "fire_recall")]
     assert {p.id for p in incident.prompts} == {"call_119", "cut_gas_and_power", "start_pa"}
     stage_event = next(e for e in out.events if e.kind == "stage_entered")
     assert stage_event.data["devices"] == ["B1-F12-Z3/SD-01", "B1-F12-MCP3"]
@@ -110,11 +110,11 @@ def test_call_119_prompt_carries_the_facts_the_call_must_give(h: Harness) -> Non
     raised = {e.data["prompt"]: e.data for e in out.events if e.kind == "prompt_raised"}
     call = raised["call_119"]["call"]
     assert call["phone"] == "119"
-    assert call["project_zh"] == "翠湖苑"
-    assert "翠湖路" in call["address_zh"]
+    assert call["project_zh"] == "测试小区"
+    assert "测试路" in call["address_zh"]
     assert call["crossroads_zh"]
     assert call["where_zh"] == "1号楼12层3防区"
-    assert call["callback_zh"] == "0755-8600 1190"
+    assert call["callback_zh"] == "0755-0000 0000"
 
 
 def test_operator_confirmation_confirms_and_cannot_be_repeated(h: Harness) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli.reports import period
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
 from gateway.playbook.load import load_playbooks
@@ -18,7 +18,6 @@ from gateway.present.kpi import Kpis, compute_kpis, kpis_to_json, stat
 from gateway.present.kpi_render import render_kpis_html, render_kpis_markdown, render_kpis_text
 from gateway.store import open_records
 from tests.core.test_report import (
-    CONFIG,
     HOSTILE_ZONE,
     at,
     on_stored,
@@ -28,6 +27,7 @@ from tests.core.test_report import (
     tick_at,
 )
 from tests.support.engine import REVIEW, T0, Harness
+from tests.support.sites import small_site
 
 DAY = 86400.0
 HOSTILE_DEVICE = HOSTILE_ZONE  # a device name as a panel might send it
@@ -35,7 +35,7 @@ HOSTILE_DEVICE = HOSTILE_ZONE  # a device name as a panel might send it
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(CONFIG)
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +252,12 @@ def test_json_form(whole: Kpis) -> None:
 
 def test_text_markdown_and_html(whole: Kpis) -> None:
     text = render_kpis_text(whole)
-    assert "B1-F12-Z3/SD-01 (demo-B1-F12-Z3): 2/3 66.7%  ← 需维保 maintenance" in text
+    assert "B1-F12-Z3/SD-01 (small-B1-F12-Z3): 2/3 66.7%  ← 需维保 maintenance" in text
     assert "median 30 s · p90 1 min 30 s · max 1 min 30 s" in text
     zh = render_kpis_markdown(whole, "zh")
     assert "| 实际事件（不含演练） | 4 |" in zh
     assert "| 火警 (fire) | 3 | 1 | 0 | 2 | 0 |" in zh
-    assert "| B1-F12-Z3/SD-01 | demo-B1-F12-Z3 | 3 | 2 | 66.7% | 是 |" in zh
+    assert "| B1-F12-Z3/SD-01 | small-B1-F12-Z3 | 3 | 2 | 66.7% | 是 |" in zh
     assert "| 当值巡逻 | 2 | 2分50秒 | 4分00秒 | 50.0% (1/2) |" in zh
     assert "平均得分 50.0%" in zh
     assert "<img" not in zh.replace("\\<img", "")

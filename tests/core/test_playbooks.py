@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.effects import Notify, Purpose, payload_text
 from gateway.domain.events import StageReason
 from gateway.domain.incident import Incident
@@ -31,7 +31,7 @@ from gateway.errors import CommandError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
 from tests.support.engine import T0, Harness
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 REVIEW = {"handling": "接报后 2 分钟到场，按流程处置", "analysis": "原因已查明，维保到位",
           "improvement": "加强巡查，组织一次演练"}
@@ -39,7 +39,7 @@ REVIEW = {"handling": "接报后 2 分钟到场，按流程处置", "analysis": 
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(ROOT / "config" / "site.yaml")
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_car_stopped_outside_a_landing_opens_an_entrapment_and_its_button_joins(
     opened = h.signal("ELV-B2-L1-STATUS")
     assert timeline(opened) == ENTRAPMENT_OPENED
     raised = next(e for e in opened.events if e.kind == "prompt_raised")
-    assert raised.data["call"]["phone"] == "400-800-0000"
+    assert raised.data["call"]["phone"] == "400-000-0000"
     assert raised.data["call"]["facts"] == "project,address,where,what,callback,caller"
     assert raised.data["on_timeout"] == "escalate"
     pressed = h.signal("ELV-B2-L1-BTN")
@@ -415,7 +415,7 @@ def test_valve_answered_yes_closes_at_once_and_a_floor_without_valve_says_so(
     out = h.command("answer", garage.id, prompt="close_water_valve", answer="yes")
     assert timeline(out) == [("prompt_answered", "close_water_valve", "yes"),
                              ("action_skipped", "close_valve")]
-    assert "no water_valve actuator serves demo-B2-FB1-Zgarage at floor level" in \
+    assert "no water_valve actuator serves small-B2-FB1-Zgarage at floor level" in \
         out.events[1].data["detail"]
     assert not commands(out)
 
@@ -447,7 +447,7 @@ def test_flooded_elevator_power_is_cut_only_after_a_second_operator_confirms(
     assert timeline(second) == [("prompt_answered", "cut_elevator_power", "yes"),
                                 ("action_requested", "elevator_power_off", "PWR-ELV-B2")]
     assert second.events[0].data["first"] == "王工"
-    assert commands(second) == [("demo/power/elevator-b2/cmd", '{"cmd":"off"}', False)]
+    assert commands(second) == [("small/power/elevator-b2/cmd", '{"cmd":"off"}', False)]
     prompt = h.only().prompt("cut_elevator_power")
     assert prompt is not None
     assert (prompt.answered_by, prompt.confirmed_by) == ("王工", "李明")
@@ -494,8 +494,8 @@ def test_dry_elevators_are_parked_up_and_taken_out_of_service(h: Harness) -> Non
     pump = next(i for i in h.state.incidents.values() if i.location.zone == "pump_room")
     out = h.command("decide", pump.id, branch="elevator", option="not_flooded")
     assert commands(out) == [
-        ("demo/elevator/b1/l1/cmd", '{"cmd":"out_of_service"}', False),
-        ("demo/elevator/b1/l2/cmd", '{"cmd":"out_of_service"}', False)]
+        ("small/elevator/b1/l1/cmd", '{"cmd":"out_of_service"}', False),
+        ("small/elevator/b1/l2/cmd", '{"cmd":"out_of_service"}', False)]
 
 
 def test_no_elevator_affected_only_gives_the_verdict(h: Harness) -> None:
@@ -561,8 +561,8 @@ EARTHQUAKE_OPENED = [
     ("prompt_raised", "start_pa"), ("prompt_raised", "cut_ac_and_gas"),
     ("prompt_raised", "call_120")]
 
-OUT_OF_SERVICE = [("demo/elevator/b1/l1/cmd", '{"cmd":"out_of_service"}'),
-                  ("demo/elevator/b1/l2/cmd", '{"cmd":"out_of_service"}'),
+OUT_OF_SERVICE = [("small/elevator/b1/l1/cmd", '{"cmd":"out_of_service"}'),
+                  ("small/elevator/b1/l2/cmd", '{"cmd":"out_of_service"}'),
                   ("modbus://elevators/1/coil/1", "true"),
                   ("modbus://elevators/2/coil/1", "true")]
 
@@ -575,7 +575,7 @@ def test_earthquake_opened_by_hand_takes_every_elevator_out_of_service(
     assert timeline(out) == EARTHQUAKE_OPENED
     assert [(t, p) for t, p, _ in commands(out)] == OUT_OF_SERVICE
     assert (incident.commander_role, incident.verdict) == ("project_manager", Verdict.REAL)
-    assert incident.location.label() == "demo"
+    assert incident.location.label() == "small"
 
 
 def test_earthquake_announcement_plays_by_itself_and_missed_steps_escalate(
@@ -594,7 +594,7 @@ def test_earthquake_announcement_plays_by_itself_and_missed_steps_escalate(
         ("prompt_timed_out", "cut_ac_and_gas", "escalate"),
         ("escalated", "duty_supervisor", "prompt_timed_out")]
     assert commands(*h.log[mark:]) == [
-        ("demo/pa/cmd", '{"cmd":"play","message":"earthquake_evacuation"}', False)]
+        ("small/pa/cmd", '{"cmd":"play","message":"earthquake_evacuation"}', False)]
 
 
 def test_earthquake_injured_call_120_escalates_when_unanswered(h: Harness) -> None:
@@ -666,7 +666,7 @@ def test_unit_outage_is_opened_by_hand_for_the_flat(h: Harness,
     opened = h.log[-1].events[0]
     assert timeline(h.log[-1]) == UNIT_OUTAGE_OPENED
     assert (opened.data["manual"], opened.data["reporter"]) == (True, "1203 业主")
-    assert incident.location.label() == "demo-B1-F12-U1203"
+    assert incident.location.label() == "small-B1-F12-U1203"
     assert not h.log[-1].effects  # nobody is paged for a flat's outage until a deadline
 
 
@@ -760,7 +760,7 @@ def test_mains_lost_for_10_seconds_opens_one_outage_for_the_site(h: Harness) -> 
     h.now += 5
     assert timeline(h.signal("PWR-MAINS-2")) == [("signal", "PWR-MAINS-2", "alarm")]
     incident = h.only()
-    assert (incident.type, incident.key) == ("mains_outage", "mains_outage/demo")
+    assert (incident.type, incident.key) == ("mains_outage", "mains_outage/small")
     assert [d.point_id for d in incident.devices] == ["PWR-MAINS-1", "PWR-MAINS-2"]
 
 
@@ -820,7 +820,7 @@ def test_generator_failing_to_start_gives_the_agreed_statement_and_the_power_bur
 def test_an_outage_opened_by_hand_is_taken_to_generator_failed_by_confirm(h: Harness) -> None:
     incident = open_by_hand(h, "mains_outage", note="住户来电：全小区停电")
     assert timeline(h.log[-1]) == MAINS_OPENED
-    assert incident.key == "mains_outage/demo"
+    assert incident.key == "mains_outage/small"
     h.tick(10)
     h.signal("PWR-MAINS-2")  # the feeder's report joins the hand-opened incident
     assert len(h.state.incidents) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli.reports import add_parsers
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.incident import Incident
 from gateway.domain.model import ActionStatus
 from gateway.engine.machine import Engine
@@ -36,9 +36,9 @@ from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
 from gateway.store.values import WriteSet
 from tests.support.engine import REVIEW, T0, Harness
-from tests.support.processes import ROOT
+from tests.support.sites import SMALL_SITE, small_site
 
-CONFIG = ROOT / "config" / "site.yaml"
+CONFIG = SMALL_SITE
 HOSTILE_ZONE = "<img src=x onerror=alert(1)>"
 HOSTILE_NOTE = "<script>alert('x')</script> | 油烟\n第二行"
 
@@ -87,7 +87,7 @@ stages:
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(CONFIG)
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -351,10 +351,10 @@ def test_actions_prompts_and_calls(drill_report: IncidentReport) -> None:
     assert "| 电梯迫降首层 | 1号楼1号电梯 (ELV-B1-L1) | recall |" in zh
     assert "演练拦截" in zh
     assert "报警人: 李明" in zh
-    assert "最近路口: 翠湖路与科苑大道交叉口东北角" in zh
+    assert "最近路口: 测试路与样例街交叉口" in zh
     en = render_markdown(drill_report, "en")
     assert "Fire brigade | 119 |" in en
-    assert "Nearest crossroads: north-east corner of Cuihu Road and Keyuan Avenue" in en
+    assert "Nearest crossroads: corner of Test Road and Sample Street" in en
 
 
 def test_records_and_review_in_both_languages_and_formats(

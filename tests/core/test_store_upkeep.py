@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.incident import Incident, to_json
 from gateway.domain.model import Event, Location, PointKind, PointState, Signal
 from gateway.engine.machine import Engine
@@ -31,6 +31,7 @@ from gateway.store.sqlite.writes import write_batch
 from gateway.store.values import SignalRecord, WriteSet
 from tests.support.engine import T0, Harness
 from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 # The schema exactly as the first release wrote it (user_version 1), run whole on every start.
 V1_SQL = """
@@ -93,12 +94,12 @@ DAY = 86_400.0
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(ROOT / "config" / "site.yaml")
+    return small_site()
 
 
 @pytest.fixture(scope="module")
 def fire(site: SiteConfig) -> Incident:
-    """A real incident from the engine: a smoke detector on the demo site."""
+    """A real incident from the engine: a smoke detector on the small test site."""
     h = Harness(Engine(site, load_playbooks(site.playbook_dir, site)), site)
     h.signal("B1-F12-Z3", device="SD-01")
     return h.only()

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from gateway.config.site import SiteConfig, load_config
+from gateway.config.site import SiteConfig
 from gateway.domain.effects import Purpose
 from gateway.domain.events import REOPENED_BY_ALARM
 from gateway.domain.incident import from_json, to_json
@@ -27,7 +27,7 @@ from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbook, load_playbooks
 from tests.support.engine import REVIEW, T0, Harness, close_out
-from tests.support.processes import ROOT
+from tests.support.sites import small_site
 
 TEST_PLAYBOOK = """\
 id: pump_room
@@ -80,7 +80,7 @@ stages:
 
 @pytest.fixture(scope="module")
 def site() -> SiteConfig:
-    return load_config(ROOT / "config" / "site.yaml")
+    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -361,7 +361,7 @@ def test_each_timeout_policy(h: Harness) -> None:
     timed = {e.data["prompt"]: e.data["policy"] for e in out.events
              if e.kind == "prompt_timed_out"}
     assert timed == {"pa": "act", "tell_residents": "wait"}
-    assert [p.target for p in out.effects if p.purpose is Purpose.COMMAND] == ["demo/pa/cmd"]
+    assert [p.target for p in out.effects if p.purpose is Purpose.COMMAND] == ["small/pa/cmd"]
     incident = h.only()
     assert incident.prompt("pa").status is PromptStatus.ACTED_ON_TIMEOUT  # type: ignore[union-attr]
     waiting = incident.prompt("tell_residents")

@@ -1,5 +1,5 @@
-"""The sites and payloads the daemon's tests use: the demo site over MQTT only, a fire
-detector's message, a storm of them."""
+"""The sites and payloads the tests use: the engine's small site of its own, the demo site over
+MQTT only, a fire detector's message, a storm of them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ import sys
 import threading
 from pathlib import Path
 
+from gateway.config.site import SiteConfig, load_config
 from simulators.devices import Publisher
 from simulators.sites import mqtt_only_demo
 from tests.support.processes import Broker
+
+SMALL_SITE = Path(__file__).parent / "sites" / "small.yaml"
+
+
+def small_site() -> SiteConfig:
+    """The site the engine, workflow, playbook and report tests run on (sites/small.yaml, with
+    the shipped playbooks): theirs, so that editing the demo site changes none of them."""
+    return load_config(SMALL_SITE, environ={})
 
 
 def site_files(tmp_path: Path, *, deadline: str | None = None) -> Path:
