@@ -41,7 +41,7 @@ class Simulators:
 @contextlib.asynccontextmanager
 async def simulated_devices(site: SiteConfig) -> AsyncIterator[None]:
     from simulators.modbus_devices import build_site_simulators, start_all
-    from simulators.mqtt_devices import build_site_elevators
+    from simulators.mqtt_elevator import build_site_elevators
 
     servers = build_site_simulators(site)
     await start_all(servers.values())

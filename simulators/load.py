@@ -10,7 +10,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -96,7 +96,7 @@ def fuzz_payloads(seed: int, count: int, topics: list[str]) -> list[tuple[str, b
     """Bad input of many shapes: 70 % on the bound ``topics``, the rest on topics never seen
     before (each a new source to remember)."""
     rng = random.Random(seed)
-    shapes = [
+    shapes: list[Callable[[], bytes]] = [
         lambda: bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60))),
         lambda: b'{"state": "fire", "device": "' + os.urandom(4).hex().encode(),
         lambda: b"[" * rng.randrange(40, 3000) + b"]" * rng.randrange(0, 40),

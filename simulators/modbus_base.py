@@ -57,7 +57,7 @@ class SimulatedDevice:
     implement :meth:`_step` (called about 20 times a second and after each write) and
     optionally :meth:`_written` (called from within the request, before the write lands).
     Methods that change the device are meant to be called from the event loop that runs it
-    (see :class:`SimulatorThread` for use from another thread).
+    (see :class:`simulators.modbus_host.SimulatorThread` for use from another thread).
     """
 
     kind: ClassVar[str] = "device"

@@ -121,7 +121,7 @@ class Recorder:
                 return None
             thresholds, deadband = point.thresholds
             state = threshold_state(thresholds, deadband, float(value), previous)
-        b = point.mqtt
+        b = mqtt_of(point)
         keep_value = value if (b.thresholds or b.value_property) else None
         try:
             again = decode(b, encode(point, state, device=reading.device, value=keep_value))

@@ -298,7 +298,7 @@ class Runner:
         if rest > 0:  # a ramp still running
             await asyncio.sleep(rest)
 
-    def _devices(self) -> SiteDevices:
+    def _devices(self) -> Devices:
         if self.devices is None:
             raise ReplayError("this step needs the simulated Modbus devices (run without "
                               "--no-devices)")

@@ -98,9 +98,9 @@ class SiteDevices:
 
 
 def _mqtt_elevators(site: SiteConfig) -> dict[str, Any]:
-    from simulators import mqtt_devices
+    from simulators import mqtt_elevator
 
-    return dict(mqtt_devices.build_site_elevators(site))
+    return dict(mqtt_elevator.build_site_elevators(site))
 
 
 def mqtt_client(broker: BrokerConfig, role: str) -> mqtt.Client:

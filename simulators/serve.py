@@ -21,7 +21,7 @@ from collections.abc import Callable
 from gateway.config.site import SiteConfig
 from simulators.modbus_base import SimulatedDevice, WriteRecord
 from simulators.modbus_devices import ModbusDeviceServer, build_site_simulators, start_all, stop_all
-from simulators.mqtt_devices import MqttElevator, build_site_elevators
+from simulators.mqtt_elevator import MqttElevator, build_site_elevators
 
 Out = Callable[[str], None]
 

@@ -32,12 +32,9 @@ from gateway.points.decode import decode, decode_modbus
 from simulators.devices import Publisher
 from simulators.modbus_devices import (
     ModbusDeviceServer,
-    SimulatorThread,
-    VirtualSerialPair,
     build_site_simulators,
     start_all,
     stop_all,
-    wait_until,
 )
 from simulators.modbus_elevator import (
     STATUS_ALARM_BUTTON,
@@ -51,8 +48,10 @@ from simulators.modbus_elevator import (
     Mode,
 )
 from simulators.modbus_gas import GasDetector
+from simulators.modbus_host import SimulatorThread, VirtualSerialPair, wait_until
 from simulators.modbus_valve import ShutOffValve
-from simulators.mqtt_devices import FirePanel, MqttElevator, ZigbeeDevices, build_site_elevators
+from simulators.mqtt_devices import FirePanel, ZigbeeDevices
+from simulators.mqtt_elevator import MqttElevator, build_site_elevators
 from tests.support.processes import ROOT, Broker, free_port
 
 SITE_YAML = ROOT / "config" / "site.yaml"
