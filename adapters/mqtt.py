@@ -32,10 +32,12 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
+from adapters.mqtt_acks import Acks
 from adapters.mqtt_inflight import Arrival, Inflight
 from adapters.mqtt_loop import LoopPump
+from adapters.mqtt_probe import Probe
 from adapters.mqtt_reports import LinkReports
-from adapters.mqtt_tls import CHECK_TLS, TlsSetupError, tls_context, wants_tls
+from adapters.mqtt_tls import TlsSetupError, tls_context, wants_tls
 from adapters.mqtt_values import InboundMessage, MqttError, MqttSettings
 from gateway.domain.effects import Effect, MqttPublish, Notify
 
@@ -56,11 +58,6 @@ class MqttAdapter:
         self.settings = settings
         self._deliver = deliver
         self.received = Inflight(stored_inflight)
-        self._barrier: tuple[int, int] | None = None  # (UNSUBSCRIBE packet id, PUBACK mark)
-        self._barrier_due = False
-        self.probe_waiting_since: float | None = None  # the probe in flight, sent then
-        self._probe_last = 0.0
-        self._probe_refused = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._subscribed = asyncio.Event()
@@ -77,6 +74,9 @@ class MqttAdapter:
         self._tls_ready = False  # the TLS context is made at the first attempt (see _session)
         self._client = self._make_client()
         self._pump = LoopPump(self._client, lambda: self._event_loop, self._every_second)
+        self._acks = Acks(self._client, self.received, settings.client_id, lambda: self.connected)
+        self._probe = Probe(lambda: self.settings,
+                            lambda topic, payload: self.publish(topic, payload, qos=1))
 
     # ------------------------------------------------------------------ setup
 
@@ -111,6 +111,11 @@ class MqttAdapter:
         return self._connected.is_set()
 
     @property
+    def probe_waiting_since(self) -> float | None:
+        """When the probe now in flight was sent (None: none is)."""
+        return self._probe.waiting_since
+
+    @property
     def inflight(self) -> int:
         """Publishes the broker has not acknowledged yet."""
         return len(self._inflight)
@@ -136,6 +141,7 @@ class MqttAdapter:
     async def run(self) -> None:
         """Connect and stay connected, forever; returns only when cancelled."""
         self._loop = asyncio.get_running_loop()
+        self._acks.start(self._loop)
         failures = 0
         try:
             while True:
@@ -161,9 +167,7 @@ class MqttAdapter:
                 self._client.tls_set_context(tls_context(self.settings))
                 self._tls_ready = True
             except TlsSetupError as exc:
-                self._reports.refused(str(exc), check="the files named in broker.tls: readable "
-                                     "by the gateway, PEM, the key not passphrase-protected",
-                                     event="broker_tls_unusable")
+                self._reports.tls_unusable(exc)
                 return "refused"
         try:
             # Probe reachability without blocking the loop; paho's own connect is blocking.
@@ -175,14 +179,8 @@ class MqttAdapter:
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise OSError(f"connect failed: {mqtt.error_string(rc)}")
         except ssl.SSLError as exc:
-            # reachable, but the TLS handshake failed: e.g. a broker certificate that
-            # broker.tls.ca_file does not trust. Never retried insecurely.
             self._client._sock_close()  # noqa: SLF001 - drop a half-open socket before retrying
-            self._reports.refused(
-                f"TLS handshake failed: {exc}",
-                check="broker.tls.ca_file must hold the CA that signed the broker's "
-                      "certificate, issued for this host name" if isinstance(
-                          exc, ssl.SSLCertVerificationError) else CHECK_TLS)
+            self._reports.tls_handshake_failed(exc)
             return "refused"
         except (OSError, TimeoutError, ValueError) as exc:
             self._reports.unreachable(exc)
@@ -192,17 +190,7 @@ class MqttAdapter:
         if self.connects > was_connected_before:
             return "connected-then-lost"
         if not self._reports.refused_this_try:
-            # closed before any CONNACK: with TLS, typically the broker rejecting our client
-            # certificate (TLS 1.3 sends that alert after the client's side of the handshake)
-            why = self._last_error or reason
-            if wants_tls(self.settings) and "alert" not in why.lower():
-                # the alert naming the cause may be lost with the connection (its reset can
-                # come first): say what it usually is
-                why = (f"{why} (the broker ended the TLS session without a reason coming "
-                       "through; most often it does not trust the client certificate)")
-            self._reports.refused(f"connection closed before the broker accepted it: {why}",
-                                 check=CHECK_TLS if wants_tls(self.settings) else
-                                 "the broker's log: it closed the connection without a CONNACK")
+            self._reports.closed_before_connack(self._last_error or reason)
         return "refused"
 
     def _teardown(self) -> None:
@@ -227,32 +215,7 @@ class MqttAdapter:
             if message.qos == 0 or not self.received.committed(message.mid, message.token):
                 continue
             if self.connected:
-                self._puback(message.mid)
-
-    def _puback(self, mid: int) -> None:
-        if self._client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self.received.acked(mid)
-            self._barrier_soon()
-
-    def _barrier_soon(self) -> None:
-        # one barrier per turn of the event loop at most, and one outstanding at a time
-        if not self._barrier_due and self._loop is not None:
-            self._barrier_due = True
-            self._loop.call_soon(self._send_barrier)
-
-    def _send_barrier(self) -> None:
-        self._barrier_due = False
-        if self._barrier is not None or not self.connected:
-            return
-        mark = self.received.barrier_mark()
-        rc, mid = self._client.unsubscribe(self._barrier_topic)
-        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-            self._barrier = (mid, mark)
-
-    @property
-    def _barrier_topic(self) -> str:
-        # never subscribed: the UNSUBACK is the broker's answer and nothing else
-        return f"alarm-gateway/ack-barrier/{self.settings.client_id}"
+                self._acks.puback(message.mid)
 
     def unacknowledged(self) -> int:
         return self.received.unacknowledged()
@@ -325,8 +288,8 @@ class MqttAdapter:
         self.received.connected(session_present=self.session_present)
         self._reports.connected()
         topics = list(self.settings.subscriptions)
-        if self._probing and self.settings.probe_topic is not None:
-            topics.append(self.settings.probe_topic)  # last: see _on_subscribe
+        if self._probe.topic is not None:
+            topics.append(self._probe.topic)  # last: see _on_subscribe
         if topics:
             _, self._subscribe_mid = client.subscribe([(topic, 1) for topic in topics])
         else:
@@ -334,7 +297,7 @@ class MqttAdapter:
         self._connected.set()
         # answered after every redelivery of the kept session: what is not redelivered by
         # then had been acknowledged
-        self._barrier_soon()
+        self._acks.barrier_soon()
         log.info("broker_connected", broker=f"{self.settings.host}:{self.settings.port}",
                  session_present=self.session_present, subscriptions=len(
                      self.settings.subscriptions), reconnect=self.connects > 1)
@@ -344,8 +307,8 @@ class MqttAdapter:
         was = self.connected
         self._connected.clear()
         self._subscribed.clear()
-        self._barrier = None
-        self.probe_waiting_since = None
+        self._acks.disconnected()
+        self._probe.lost()
         if was:
             log.warning("broker_disconnected", broker=f"{self.settings.host}:{self.settings.port}",
                         reason=str(reason_code), retry="forever, with jittered backoff")
@@ -365,15 +328,15 @@ class MqttAdapter:
             arrival, token = self.received.arrive(message.mid, dup=bool(message.dup),
                                                   at=time.time())
             if arrival is Arrival.REDELIVERED_COMMITTED:
-                self._puback(message.mid)  # stored already; its PUBACK was lost
+                self._acks.puback(message.mid)  # stored already; its PUBACK was lost
                 return
             if arrival is Arrival.REDELIVERED_PENDING:
                 return  # the first copy is being committed and is acknowledged then
-        if self._probing and topic == self.settings.probe_topic:
+        if self._probe.topic is not None and topic == self._probe.topic:
             # the gateway's own probe came back: nothing to store
-            self.probe_waiting_since = None
+            self._probe.came_back()
             if message.qos > 0 and self.received.committed(message.mid, token):
-                self._puback(message.mid)
+                self._acks.puback(message.mid)
             return
         self._deliver(self, InboundMessage(
             topic=topic, payload=bytes(message.payload), qos=message.qos, mid=message.mid,
@@ -411,24 +374,16 @@ class MqttAdapter:
                    if rc.is_failure and i < len(topics)]
         if refused:
             log.error("subscription_refused", topics=refused)
-        if (mid == self._subscribe_mid and self._probing
+        if (mid == self._subscribe_mid and self._probe.topic is not None
             and len(reason_codes) > len(self.settings.subscriptions)
             and reason_codes[len(self.settings.subscriptions)].is_failure):
-            self._probe_refused = True
-            log.error("probe_refused", topic=self.settings.probe_topic,
-                      note="the broker's ACL must let the gateway publish and subscribe to "
-                      "it; without it a broker that stops delivering is not noticed")
+            self._probe.refused()
         if mid == self._subscribe_mid:
             self._subscribed.set()
 
     def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                         reason_codes: Any, properties: Any) -> None:
-        if self._barrier is None or mid != self._barrier[0]:
-            return
-        self.received.barrier_answered(self._barrier[1])
-        self._barrier = None
-        if self.received.acks_unconfirmed():
-            self._barrier_soon()
+        self._acks.unsubscribed(mid)
 
     def _on_log(self, client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
         # paho's messages name packets and flags, never the password; only errors are kept
@@ -436,19 +391,4 @@ class MqttAdapter:
             self._last_error = buf
 
     def _every_second(self) -> None:
-        self._probe()
-
-    @property
-    def _probing(self) -> bool:
-        return self.settings.probe_topic is not None and not self._probe_refused
-
-    def _probe(self) -> None:
-        now = time.time()
-        topic = self.settings.probe_topic
-        if (topic is None or self._probe_refused or not self._subscribed.is_set()
-            or self.probe_waiting_since is not None
-            or now - self._probe_last < self.settings.probe_every):
-            return
-        self._probe_last = now
-        self.probe_waiting_since = now
-        self.publish(topic, f"{now:.3f}", qos=1)
+        self._probe.due(self._subscribed.is_set())

@@ -3,8 +3,11 @@ once per try): unreachable, or reachable and refusing us, with what to check."""
 
 from __future__ import annotations
 
+import ssl
+
 import structlog
 
+from adapters.mqtt_tls import CHECK_TLS, wants_tls
 from adapters.mqtt_values import MqttSettings
 
 log = structlog.get_logger("adapters.mqtt")
@@ -41,6 +44,30 @@ class LinkReports:
         s = self.settings
         log.error(event, broker=f"{s.host}:{s.port}", reason=reason, check=check,
                   retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
+
+    def tls_unusable(self, exc: BaseException) -> None:
+        self.refused(str(exc), check="the files named in broker.tls: readable by the gateway, "
+                     "PEM, the key not passphrase-protected", event="broker_tls_unusable")
+
+    def tls_handshake_failed(self, exc: ssl.SSLError) -> None:
+        """Reachable, but the TLS handshake failed: e.g. a broker certificate that
+        broker.tls.ca_file does not trust. Never retried insecurely."""
+        self.refused(f"TLS handshake failed: {exc}",
+                     check="broker.tls.ca_file must hold the CA that signed the broker's "
+                     "certificate, issued for this host name"
+                     if isinstance(exc, ssl.SSLCertVerificationError) else CHECK_TLS)
+
+    def closed_before_connack(self, why: str) -> None:
+        """The connection closed before any CONNACK: with TLS, typically the broker rejecting
+        our client certificate (TLS 1.3 sends that alert after the client's side of the
+        handshake), an alert that may be lost with the connection (its reset can come first)."""
+        tls = wants_tls(self.settings)
+        if tls and "alert" not in why.lower():
+            why = (f"{why} (the broker ended the TLS session without a reason coming "
+                   "through; most often it does not trust the client certificate)")
+        self.refused(f"connection closed before the broker accepted it: {why}",
+                     check=CHECK_TLS if tls else
+                     "the broker's log: it closed the connection without a CONNACK")
 
     def check_account(self) -> str:
         if self.settings.username:
