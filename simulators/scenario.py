@@ -3,45 +3,7 @@
     alarm-gateway simulate scenario simulators/scenarios/fire-confirmed.yaml -c config/site.yaml
         [--speed 10] [--drill] [--no-devices] [--store PATH] [--broker host:port]
 
-A scenario file (YAML)::
-
-    name: fire-confirmed
-    description: {zh: 感烟探测器报警后手报确认, en: A detector, then the call point confirms}
-    drill: false                 # --drill on the command line also sets it
-    steps:
-      - {at: 0s, point: B1-F12-Z3, state: alarm, device: SD-01}   # publish what the device would
-      - {at: 20s, point: B1-F12-MCP3, state: alarm}
-      - {at: 25s, gas: G-B1-02, ramp_to: 60, over: 30s}          # drive a simulated gas detector
-      - {at: 30s, elevator: ELV-B2-L1, behaviour: stuck}          # stuck | ignore_recall | normal
-      - {at: 31s, storm: {building: 1, zones: 200, over: 10s}}   # a panel reporting a burst
-      - {at: 40s, topic: demo/fire/b1/f1/z1, payload: '{"state": "fire"}'}   # raw, as is
-    expect:
-      within: 60s                # wall-clock wait after the last step (not scaled by --speed)
-      incidents: [{type: fire, stage: confirmed, count: 1}]
-      actions: [{actuator: ELV-B1-L1, status: done}]
-      prompts: [call_119, start_pa]
-      points: [{point: G-B1-02, state: alarm}]
-      signals: [{point: W-PUMP-01, state: alarm}]
-      no_writes: true
-
-Steps run at ``at / speed`` from the start; ramps and storms last ``over / speed`` and run
-alongside the steps after them. A ``point`` step publishes on the point's topic the payload its
-device would send (``simulators.devices.encode``; ``device`` is the detector address behind a
-zone, ``value`` a measured value). A ``storm`` sends ``zones`` zone alarms per building, going
-through the building's detector zones floor by floor and, past the last one, starting again with
-the next detector address (SD-01, SD-02, ...). A raw step (``topic`` + ``payload`` text, or
-``payload_hex``) is published as is.
-
-Expectations are read from the gateway's store (read-only) and count only what happened since
-the replay started: incidents opened since then (signals that join an incident still open from
-before are not counted: close old incidents first), their actions and prompts, the signals
-stored since then, and the points' current states (a state other than normal must have been
-reported since the start). ``count`` is exact (``count: 0``: none); without it, at least one.
-``no_writes``: the gateway sent no actuator command (none left its outbox unwithheld) and no
-simulated device received a write. The report waits until every message the replay published
-is in the store and the expectations hold (or ``within`` runs out), checks again after
-``settle`` (default 1 s) so that "none" and "exactly" are not judged too early, and prints one
-line per expectation. Exit code 0: all met; 1: some not met; 2: the scenario file is wrong.
+The file's format is in ``simulators.scenario_model``.
 
 A drill scenario (``drill: true`` or ``--drill``) asks the running gateway to start a drill
 (``drill_start`` through its command queue) before the first step, and to stop it after the
@@ -91,20 +53,10 @@ from simulators.scenario_model import (
     EXIT_BAD_SCENARIO,
     EXIT_FAIL,
     EXIT_PASS,
-    ElevatorStepModel,
-    GasStepModel,
-    PointStepModel,
-    RawStepModel,
     ReplayError,
-    StormStepModel,
 )
 
 POLL = 0.2
-
-
-
-
-StepModel = PointStepModel | GasStepModel | ElevatorStepModel | StormStepModel | RawStepModel
 
 
 def _actor(scenario: Scenario) -> str:

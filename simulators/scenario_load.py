@@ -255,7 +255,7 @@ def _storm_step(index: int, m: StormStepModel, loc: tuple[str | int, ...], site:
 def _schema(exc: ValidationError, path: Path, lines: LineIndex,
             prefix: tuple[str | int, ...]) -> list[Problem]:
     return [Problem(p.file, p.path, p.message.replace(
-        "see the config reference in the README", "the format is in simulators/scenario.py"),
+        "see the config reference in the README", "the format is in simulators/scenario_model.py"),
         p.line) for p in schema_problems(exc, path, lines, prefix).problems]
 
 

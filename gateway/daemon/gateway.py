@@ -23,7 +23,7 @@ import structlog
 from adapters.interface import Adapter
 from gateway.config.site import SiteConfig
 from gateway.daemon import broker as embedded
-from gateway.daemon import broker_settings, registry, site_commands, upkeep
+from gateway.daemon import broker_settings, registry, site_commands, systemd, upkeep
 from gateway.daemon.decisions import Decisions, Shelf
 from gateway.daemon.dispatcher import Dispatcher
 from gateway.daemon.health import Vitals, report
@@ -52,8 +52,6 @@ COMMAND_POLL = 0.2
 COMMAND_TIMEOUT = 10.0
 TASK_RESTART_DELAY = 1.0
 DRAIN_SECONDS = 5.0  # on SIGTERM: finish the work in hand and flush the outbox, within this
-READY_WAIT = 15.0  # READY=1 once subscribed, or after this with the broker still unreachable
-STATUS_EVERY = 5.0
 
 # something that runs beside the pipeline for the daemon's life, given the gateway
 Service = Callable[["Gateway"], Coroutine[Any, Any, None]]
@@ -226,11 +224,17 @@ class Gateway:
                                   ("dispatcher", self.dispatcher.run),
                                   ("acknowledger", self.pipeline.acknowledge),
                                   ("commands", self._command_poller),
-                                  ("ready", self._announce_ready), ("status", self._status_loop),
+                                  ("ready", lambda: systemd.announce_ready(
+                                      self.notifier, list(self.adapters.values()),
+                                      self.status_line, self.site, self.config.short)),
+                                  ("status", lambda: systemd.keep_status(self.notifier,
+                                                                         self.status_line)),
                                   ("upkeep", lambda: upkeep.run(self))):
                 tg.create_task(self._supervised(name, factory), name=name)
             if self.notifier.watchdog_seconds:
-                tg.create_task(self._watchdog(self.notifier.watchdog_seconds), name="watchdog")
+                tg.create_task(systemd.keep_watchdog(self.notifier, self.notifier.watchdog_seconds,
+                                                     lambda: self.store.running),
+                               name="watchdog")
             for name, service in self.services:
                 tg.create_task(service(self), name=name)
 
@@ -282,41 +286,6 @@ class Gateway:
                                                              max(0.0, due - self.clock()))
             await asyncio.sleep(wait)
             self.pipeline.put(TICK)
-
-    # ------------------------------------------------------------------ systemd
-
-    async def _status_loop(self) -> None:
-        last = ""
-        while True:
-            line = self.status_line()
-            if line != last:
-                self.notifier.status(line)
-                last = line
-            await asyncio.sleep(STATUS_EVERY)
-
-    async def _watchdog(self, interval: float) -> None:
-        """WATCHDOG=1 from the event loop: a loop that hangs stops the pings and systemd
-        restarts the service; so does a dead store thread."""
-        while True:
-            # a store failing to write is reported (STATUS, /healthz, an incident) and
-            # retried; a restart would not cure a full disk
-            if self.store.running:
-                self.notifier.watchdog()
-            await asyncio.sleep(interval / 3)
-
-    async def _announce_ready(self) -> None:
-        waiting = asyncio.gather(*(a.wait_ready() for a in self.adapters.values()))
-        try:
-            await asyncio.wait_for(asyncio.shield(waiting), READY_WAIT)
-        except TimeoutError:
-            # systemd must not kill a gateway whose broker is down: it is up, and says so
-            self.notifier.ready(self.status_line())
-            log.warning("gateway_ready_without_broker", broker=self.site.broker.describe())
-            await waiting
-        else:
-            self.notifier.ready(self.status_line())
-        log.info("gateway_ready", site=self.site.site_id, broker=self.site.broker.describe(),
-                 config=self.config.short)
 
     async def _start_embedded_broker(self) -> None:
         b = self.site.broker
