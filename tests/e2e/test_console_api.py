@@ -149,6 +149,11 @@ def test_page_is_served_with_a_strict_content_security_policy(daemon: Daemon) ->
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{daemon.console_url}/static/..%2Fapp.py").status_code == 404
+    assert httpx.get(f"{daemon.console_url}/static/js/..%2F..%2Fapp.py").status_code == 404
+    assert httpx.get(f"{daemon.console_url}/static/js/..%2Findex.html").status_code == 404
+    script = httpx.get(f"{daemon.console_url}/static/js/main.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")  # modules need it
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -57,6 +57,7 @@ class Console:
     daemon: Daemon
     browser: Browser
     dialogs: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)  # uncaught in the page's modules
     contexts: list[BrowserContext] = field(default_factory=list)
 
     def login(self, user: str) -> Page:
@@ -67,6 +68,7 @@ class Console:
         self.contexts.append(context)
         page = context.new_page()
         page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.script_errors.append(f"{user}: {error}"))
         page.goto(self.daemon.console_url + "/")
         expect(page.locator("#login-screen")).to_be_visible()
         page.fill("#login-user", user)
@@ -121,6 +123,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         if daemon.process is not None and daemon.process.poll() is None:
             daemon.terminate()
         broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(console: Console) -> Iterator[None]:
+    """Whatever a test does in the page, no script error may come of it."""
+    console.script_errors.clear()
+    yield
+    assert console.script_errors == []
 
 
 def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Console) -> None:

@@ -51,7 +51,18 @@ async def page() -> FileResponse:
 
 @router.get("/static/{name}", include_in_schema=False)
 async def static(name: str) -> FileResponse:
-    path = (STATIC / name).resolve()
-    if path.parent != STATIC or not path.is_file():
+    return _static_file(STATIC, name)
+
+
+@router.get("/static/js/{name}", include_in_schema=False)
+async def script(name: str) -> FileResponse:
+    """The page's ES modules (``static/js``)."""
+    return _static_file(STATIC / "js", name)
+
+
+def _static_file(folder: Path, name: str) -> FileResponse:
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
         raise HTTPException(404, "not found")
-    return FileResponse(path, headers={"Cache-Control": "no-cache"})
+    media = "text/javascript" if path.suffix == ".js" else None
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})

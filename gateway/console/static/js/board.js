@@ -1,0 +1,84 @@
+// The incident board.
+
+import { t, tx } from './texts.js';
+import { $, badge, button, h } from './dom.js';
+import { ageEl, dueEl } from './clock.js';
+import { mayWork, places, sevBadge, state, statusBadge } from './state.js';
+import { act, api, errBox, incidentPath, rerender } from './api.js';
+import { scheduleDetail } from './incident.js';
+
+export function sortedIncidents() {
+  return [...state.incidents.values()].sort((a, b) => (a.severity_rank - b.severity_rank)
+    || (b.opened_at - a.opened_at));
+}
+
+export function renderBoard() {
+  const view = $('#view');
+  const list = sortedIncidents();
+  const unacked = list.filter((i) => i.status === 'open').length;
+  if (!state.loaded) {
+    view.replaceChildren(h('p', { class: 'muted pad' }, t('inc.loading')));
+    return;
+  }
+  const head = h('div', { class: 'view-head' },
+    h('h1', {}, t('board.title')),
+    h('div', { class: 'view-head-meta' },
+      unacked ? badge(t('board.unacked', { n: unacked }), 'badge-alarm') : null,
+      badge(t('board.count', { n: list.length }), 'badge-quiet')));
+  if (!list.length) {
+    view.replaceChildren(head, h('div', { class: 'empty-board' },
+      h('div', { class: 'empty-mark', 'aria-hidden': 'true' }),
+      h('p', { class: 'empty-title' }, t('board.empty')),
+      h('p', { class: 'muted' }, t('board.empty.sub'))));
+    return;
+  }
+  const header = h('div', { class: 'board-row board-header', role: 'row' },
+    h('span', {}), h('span', {}, t('col.incident')), h('span', {}, t('col.place')),
+    h('span', {}, t('col.status')), h('span', {}, t('col.stage')), h('span', {}, t('col.age')),
+    h('span', {}, t('col.deadline')), h('span', {}));
+  const rows = list.map(boardRow);
+  rerender(view, () => [head, h('div', { class: 'board', role: 'table' }, header, rows)]);
+}
+
+export function boardRow(inc) {
+  const open = () => { location.hash = `#/incident/${encodeURIComponent(inc.id)}`; };
+  const key = `${inc.id}:ack`;
+  const quick = inc.status === 'open' && mayWork(inc)
+    ? button(t('btn.ack'), 'btn-primary btn-ack', (e) => {
+      e.stopPropagation();
+      act(key, e.currentTarget, () => command(inc.id, 'ack', {}));
+    }, { dataset: { action: 'ack' } })
+    : null;
+  const classes = ['board-row', 'incident-row', `sev-${inc.severity}`, `st-${inc.status}`];
+  if (inc.status === 'open') classes.push('flash');
+  if (inc.drill) classes.push('is-drill');
+  return h('div', {
+    class: classes.join(' '), role: 'row', tabindex: '0',
+    dataset: { id: inc.id, status: inc.status },
+    on: {
+      click: open,
+      keydown: (e) => { if (e.key === 'Enter') open(); },
+    },
+  },
+  h('span', { class: 'sev-bar', 'aria-hidden': 'true' }),
+  h('span', { class: 'cell-name' },
+    h('span', { class: 'inc-name' }, tx(inc.name)),
+    h('span', { class: 'inc-sub' },
+      h('span', { class: 'inc-id mono' }, inc.id), sevBadge(inc.severity),
+      inc.drill ? badge(t('drill'), 'badge-drill') : null,
+      inc.returned_to_normal ? badge(inc.status === 'open' ? t('rtn.unacked') : t('rtn.acked'),
+        inc.status === 'open' ? 'badge-rtn' : 'badge-quiet') : null)),
+  h('span', { class: 'cell-place' }, places(inc)),
+  h('span', { class: 'cell-status' }, statusBadge(inc.status),
+    inc.open_prompts ? h('span', { class: 'prompt-count' }, t('prompts.waiting', { n: inc.open_prompts })) : null),
+  h('span', { class: 'cell-stage' }, tx(inc.stage_name) || inc.stage),
+  h('span', { class: 'cell-age' }, ageEl(inc.opened_at)),
+  h('span', { class: 'cell-due' }, inc.next_deadline ? dueEl(inc.next_deadline) : h('span', { class: 'muted' }, '—')),
+  h('span', { class: 'cell-actions' }, quick, quick ? errBox(key) : null));
+}
+
+export async function command(id, verb, body) {
+  const result = await api('POST', incidentPath(id, verb), body);
+  if (state.detailId === id) scheduleDetail(0);
+  return result;
+}
