@@ -1,5 +1,6 @@
 """Lint, types and the rules of the house are part of the suite: ruff on everything, mypy
---strict on the daemon, the import contracts of pyproject.toml."""
+--strict on the daemon, its adapters and the simulators, the import contracts of pyproject.toml,
+the size of modules, and the console's scripts never turning text into markup."""
 
 from __future__ import annotations
 
@@ -20,10 +21,31 @@ def test_ruff_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_passes_on_gateway_and_adapters() -> None:
+def test_mypy_strict_passes_on_the_product_and_the_simulators() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRODUCT = ("gateway", "adapters", "simulators")
+MAX_LINES = 420  # "no module over ~400 lines": small modules a newcomer can read whole
+
+
+def test_no_module_of_the_product_is_too_long_to_read() -> None:
+    long = {str(path.relative_to(ROOT)): n for package in PRODUCT
+            for path in (ROOT / package).rglob("*.[pj]s")
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+@pytest.mark.parametrize("sink", ["innerHTML", "outerHTML", "insertAdjacentHTML",
+                                  "document.write", "eval(", "new Function"])
+def test_the_console_never_parses_text_as_markup_or_code(sink: str) -> None:
+    """Device, playbook and operator text reaches the page as text nodes only (and the CSP
+    allows no inline script): none of the ways to turn a string into markup or code."""
+    scripts = sorted((ROOT / "gateway" / "console" / "static" / "js").glob("*.js"))
+    assert scripts
+    assert [p.name for p in scripts if sink in p.read_text(encoding="utf-8")] == []
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
