@@ -243,6 +243,34 @@ def wait_deadline_missed(daemon: Daemon) -> tuple[float, dict[str, object]]:
     return float(at), json.loads(str(data))  # type: ignore[arg-type]
 
 
+def test_an_escalation_reaches_the_broker_on_the_notify_topic_of_its_role(
+        tmp_path: Path, broker: Broker, daemons: Callable[[Path], Daemon]) -> None:
+    """The people on duty are reached: a missed deadline's escalation is published, once, on
+    ``<outputs.mqtt_prefix>/notify/<role>`` for whatever pages or calls them."""
+    daemon = daemons(site_files(tmp_path, deadline="2s"))
+    daemon.start()
+    notes = Watcher(broker, "alarm-gateway/demo/notify/#")
+    try:
+        open_fire_and_wait(broker, daemon)
+        wait_deadline_missed(daemon)
+        wait_until(lambda: bool(query(daemon.store, "SELECT 1 FROM events WHERE kind ="
+                                      " 'escalated'")), what="escalated")
+        (data,), = query(daemon.store, "SELECT data FROM events WHERE kind = 'escalated'")
+        role = json.loads(str(data))["to"]
+        (_, topic, payload), = notes.wait_for(lambda t, p: True)
+        assert topic == f"alarm-gateway/demo/notify/{role}"
+        message = json.loads(payload)
+        assert (message["incident_id"], message["type"], message["drill"]) == (
+            "INC-000001", "fire", False)
+        assert message["reason"]
+        time.sleep(0.5)  # a second copy would arrive now
+        assert len(notes.messages) == 1
+        wait_until(lambda: query(daemon.store, "SELECT status FROM outbox WHERE kind ="
+                                 " 'notify'") == [("sent",)], what="notify sent")
+    finally:
+        notes.close()
+
+
 def test_bad_input_is_dead_lettered_counted_logged_once_and_processing_goes_on(
         broker: Broker, daemon: Daemon) -> None:
     daemon.start()
