@@ -11,26 +11,8 @@ from gateway.config.site import SiteConfig
 from gateway.domain import drill
 from gateway.domain.effects import Purpose
 from gateway.domain.model import IncidentStatus, PointState, Signal
-from gateway.engine.machine import Engine
 from gateway.errors import CommandError
-from gateway.playbook.load import load_playbooks
 from tests.support.engine import T0, Harness
-from tests.support.sites import small_site
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
-
-
-@pytest.fixture(scope="module")
-def engine(site: SiteConfig) -> Engine:
-    return Engine(site, load_playbooks(site.playbook_dir, site))
-
-
-@pytest.fixture
-def h(engine: Engine, site: SiteConfig) -> Harness:
-    return Harness(engine, site)
 
 
 def events(h: Harness, kind: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from gateway.config.site import SiteConfig
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify, Purpose, target
 from gateway.domain.incident import Incident, from_json, to_json
 from gateway.domain.model import (
@@ -19,24 +18,7 @@ from gateway.domain.model import (
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState
 from gateway.errors import CommandError
-from gateway.playbook.load import load_playbooks
 from tests.support.engine import REVIEW, T0, Harness, close_out
-from tests.support.sites import small_site
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
-
-
-@pytest.fixture(scope="module")
-def engine(site: SiteConfig) -> Engine:
-    return Engine(site, load_playbooks(site.playbook_dir, site))
-
-
-@pytest.fixture
-def h(engine: Engine, site: SiteConfig) -> Harness:
-    return Harness(engine, site)
 
 
 def test_first_detector_opens_unverified_fire_with_verify_step_due_in_3_minutes(h: Harness) -> None:

@@ -13,7 +13,6 @@ from gateway.cli.reports import period
 from gateway.config.site import SiteConfig
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
-from gateway.playbook.load import load_playbooks
 from gateway.present.kpi import Kpis, compute_kpis, kpis_to_json, stat
 from gateway.present.kpi_render import render_kpis_html, render_kpis_markdown, render_kpis_text
 from gateway.store import open_records
@@ -27,20 +26,9 @@ from tests.core.test_report import (
     tick_at,
 )
 from tests.support.engine import REVIEW, T0, Harness
-from tests.support.sites import small_site
 
 DAY = 86400.0
 HOSTILE_DEVICE = HOSTILE_ZONE  # a device name as a panel might send it
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
-
-
-@pytest.fixture(scope="module")
-def engine(site: SiteConfig) -> Engine:
-    return Engine(site, load_playbooks(site.playbook_dir, site))
 
 
 def fire_records(h: Harness, incident_id: str, *, confirmed: bool = False) -> None:

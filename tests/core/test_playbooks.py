@@ -31,15 +31,9 @@ from gateway.errors import CommandError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
 from tests.support.engine import T0, Harness
-from tests.support.sites import small_site
 
 REVIEW = {"handling": "接报后 2 分钟到场，按流程处置", "analysis": "原因已查明，维保到位",
           "improvement": "加强巡查，组织一次演练"}
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +45,6 @@ def playbooks(site: SiteConfig) -> dict[str, Playbook]:
 @pytest.fixture(scope="module")
 def engine(site: SiteConfig, playbooks: dict[str, Playbook]) -> Engine:
     return Engine(site, playbooks)
-
-
-@pytest.fixture
-def h(engine: Engine, site: SiteConfig) -> Harness:
-    return Harness(engine, site)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -36,7 +36,7 @@ from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
 from gateway.store.values import WriteSet
 from tests.support.engine import REVIEW, T0, Harness
-from tests.support.sites import SMALL_SITE, small_site
+from tests.support.sites import SMALL_SITE
 
 CONFIG = SMALL_SITE
 HOSTILE_ZONE = "<img src=x onerror=alert(1)>"
@@ -83,11 +83,6 @@ stages:
         escalate_to: duty_supervisor
         text: {zh: 通知供电局：已拨打？, en: "Call the power bureau: called?"}
 """
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from gateway.store.sqlite.writes import write_batch
 from gateway.store.values import SignalRecord, WriteSet
 from tests.support.engine import T0, Harness
 from tests.support.processes import ROOT
-from tests.support.sites import small_site
 
 # The schema exactly as the first release wrote it (user_version 1), run whole on every start.
 V1_SQL = """
@@ -90,11 +89,6 @@ GONE_TABLES = {"mqtt_rx"}
 KEPT_TABLES = sorted(V1_TABLES - GONE_TABLES - {"points", "signals"})
 LATEST_TABLES = (V1_TABLES - GONE_TABLES) | NEW_TABLES
 DAY = 86_400.0
-
-
-@pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
 
 
 @pytest.fixture(scope="module")

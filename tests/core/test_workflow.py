@@ -27,7 +27,6 @@ from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbook, load_playbooks
 from tests.support.engine import REVIEW, T0, Harness, close_out
-from tests.support.sites import small_site
 
 TEST_PLAYBOOK = """\
 id: pump_room
@@ -79,11 +78,6 @@ stages:
 
 
 @pytest.fixture(scope="module")
-def site() -> SiteConfig:
-    return small_site()
-
-
-@pytest.fixture(scope="module")
 def engine(site: SiteConfig, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     playbooks = load_playbooks(site.playbook_dir, site)
     path = tmp_path_factory.mktemp("playbooks") / "pump_room.yaml"
@@ -93,11 +87,6 @@ def engine(site: SiteConfig, tmp_path_factory: pytest.TempPathFactory) -> Engine
     playbooks = {k: v for k, v in playbooks.items() if k != "water_leak"}
     playbooks[playbook.id] = playbook
     return Engine(site, playbooks)
-
-
-@pytest.fixture
-def h(engine: Engine, site: SiteConfig) -> Harness:
-    return Harness(engine, site)
 
 
 def fire(h: Harness) -> str:
