@@ -3,13 +3,22 @@ it (each stopped at the end), logging reset after each test."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gateway import logs
 from tests.support.processes import Broker, Daemon, start_broker
+
+# the protocol parsers' fuzz tests: a few hundred cases a test in the suite; many more with
+# HYPOTHESIS_PROFILE=long (HYPOTHESIS_EXAMPLES to choose how many)
+settings.register_profile("suite", max_examples=400, deadline=None)
+settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "20000")),
+                          deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture
