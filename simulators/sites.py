@@ -46,3 +46,31 @@ def mqtt_only_demo(folder: Path, *, deadline: str | None = None,
     config = folder / "site.yaml"
     config.write_text(yaml.safe_dump(site, allow_unicode=True))
     return config
+
+
+PANEL_DEVICE, PANEL_CENTER = 889, 88888
+PANEL_TABLE = """address,kind,building,floor,zone,unit,name
+{rows}
+"""
+
+
+def panel_demo(folder: Path, port: int, *, idle_timeout: str = "90s", **broker: Any) -> Path:
+    """The demo site over MQTT (``mqtt_only_demo``) with building 2's fire panel reporting
+    through a GB/T 26875.3 transmission device (address 889) to a listener on ``port``
+    (center address 88888): loop 1 holds a smoke detector on each floor (``1-001`` .. ``1-018``,
+    floor n at point n), loop 2 a manual call point on floors 1-18 (``2-001`` ..)."""
+    config = mqtt_only_demo(folder, **broker)
+    site = yaml.safe_load(config.read_text())
+    rows = [f"1-{f:03d},smoke_detector,2,{f},,,2号楼{f}层感烟探测器" for f in range(1, 19)]
+    rows += [f"2-{f:03d},manual_call_point,2,{f},,,2号楼{f}层手动报警按钮" for f in range(1, 19)]
+    (folder / "b2-facp.csv").write_text(PANEL_TABLE.format(rows="\n".join(rows)),
+                                        encoding="utf-8")
+    site["receivers"] = {"gbt26875": [{
+        "id": "fire-center", "host": "127.0.0.1", "port": port,
+        "center_address": PANEL_CENTER, "idle_timeout": idle_timeout}]}
+    site["panels"] = [{
+        "id": "B2-FACP", "receiver": "fire-center", "device": PANEL_DEVICE, "system": 1,
+        "name": {"zh": "2号楼火灾报警控制器", "en": "Building 2 fire alarm panel"},
+        "location": {"building": "2"}, "components": "b2-facp.csv"}]
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    return config

@@ -4,6 +4,9 @@ a vendor is still visible for what it was."""
 
 from __future__ import annotations
 
+# component types that are gas detectors: their "fire" bit is a gas alarm
+GAS_COMPONENTS = frozenset({10, 11, 12, 13, 74})
+
 SYSTEM_TYPES: dict[int, tuple[str, str]] = {
     0: ("通用", "general"),
     1: ("火灾报警系统", "fire alarm system"),

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
 from gateway.config.yamlfile import LineIndex, format_path
 from gateway.domain.model import Text
@@ -84,3 +84,16 @@ def _is_union_tag(part: str | int) -> bool:
     return isinstance(part, str) and (
         part.startswith(("function-", "tagged-union")) or part in {"str", "TextModel"}
     )
+
+
+class LocationModel(Strict):
+    site: str | None = None
+    building: str = ""
+    floor: str = ""
+    zone: str = ""
+    unit: str = ""
+
+    @field_validator("building", "floor", "zone", "unit", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value

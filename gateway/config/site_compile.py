@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 
+from gateway.config.broker_url import parse_broker_url, redact_broker_url
 from gateway.config.modbus import (
     Feedback,
     ModbusConnection,
@@ -19,13 +19,13 @@ from gateway.config.modbus import (
     compile_binding,
     compile_connection,
 )
-from gateway.config.schema import schema_problems, unknown_name
+from gateway.config.panels import binding_of, compile_panels, compile_receivers, panel_points
+from gateway.config.schema import LocationModel, schema_problems, unknown_name
 from gateway.config.site_schema import (
     BrokerModel,
     CommandModel,
     ConsoleModel,
     ForEachModel,
-    LocationModel,
     MqttBindingModel,
     PointModel,
     SiteConfigModel,
@@ -42,6 +42,7 @@ from gateway.config.site_values import (
     Contact,
     Limits,
     MqttBinding,
+    Panel,
     PointConfig,
     SiteConfig,
 )
@@ -171,7 +172,13 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
     base = path.parent
     problem = _Problems(path, lines)
     connections = _connections(model, problem)
-    compiled_points = _points(model, points, connections, problem)
+    receivers = compile_receivers(model.receivers, problem)
+    panels = compile_panels(model.panels, receivers, model.site.id, problem)
+    compiled_points = _points(model, points, connections, panels, problem)
+    for extra in panel_points(model.panels, panels, base, problem):
+        if extra.id in compiled_points:
+            problem(("panels",), f"point id {extra.id!r} is a panel's own and a point's")
+        compiled_points[extra.id] = extra
     actuators = _actuators(model, connections, compiled_points, problem)
     contacts: dict[str, Contact] = {}
     for index, c in enumerate(model.contacts):
@@ -194,7 +201,8 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
         roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts,
-        points=compiled_points, actuators=actuators, modbus=connections)
+        points=compiled_points, actuators=actuators, modbus=connections, receivers=receivers,
+        panels=panels)
 
 
 def _connections(model: SiteConfigModel, problem: _Problems) -> dict[str, ModbusConnection]:
@@ -208,7 +216,7 @@ def _connections(model: SiteConfigModel, problem: _Problems) -> dict[str, Modbus
 
 
 def _points(model: SiteConfigModel, points: list[tuple[int, PointModel]],
-            connections: dict[str, ModbusConnection],
+            connections: dict[str, ModbusConnection], panels: dict[str, Panel],
             problem: _Problems) -> dict[str, PointConfig]:
     compiled: dict[str, PointConfig] = {}
     for index, p in points:
@@ -230,7 +238,8 @@ def _points(model: SiteConfigModel, points: list[tuple[int, PointModel]],
             id=p.id, kind=p.kind, name=(p.name.to_text() if p.name else Text(p.id, p.id)),
             location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
             mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus,
-            group=p.group or _group(p))
+            panel=binding_of(p.panel, panels, ("points", index, "panel"), problem)
+            if p.panel else None, group=p.group or _group(p))
     return compiled
 
 
@@ -291,6 +300,8 @@ def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:
 def _group(point: PointModel) -> str:
     if point.modbus is not None:
         return f"modbus:{point.modbus.connection}"
+    if point.panel is not None:
+        return point.panel.id
     if point.mqtt is None:
         return point.id
     levels = point.mqtt.topic.split("/")
@@ -352,46 +363,3 @@ def _resolve_tls(tls: TlsModel | None, base: Path) -> TlsModel | None:
 
     return tls.model_copy(update={"ca_file": at(tls.ca_file), "cert_file": at(tls.cert_file),
                                   "key_file": at(tls.key_file)})
-
-
-_BROKER_URL_FORM = "use host:port or mqtt[s]://[user:password@]host:port"
-
-
-def redact_broker_url(text: str) -> str:
-    """The override as it may be shown: everything before the host's ``@`` hidden."""
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return f"{scheme}{sep}{rest}"
-
-
-def parse_broker_url(text: str) -> tuple[str, int, str | None, str | None]:
-    """``host:port`` or ``mqtt[s]://user:pass@host:port`` → parts.
-
-    The messages never quote what was parsed: with an unencoded ``/``, ``?`` or ``#`` in the
-    password, "the port" or "the host" would be a piece of the password.
-    """
-    if "://" not in text:
-        text = "mqtt://" + text
-    parts = urlsplit(text.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in {"mqtt", "mqtts", "tcp"}:
-        raise ValueError(_BROKER_URL_FORM)
-    if parts.path not in {"", "/"} or parts.query or parts.fragment or "#" in text \
-            or "?" in text:
-        raise ValueError(f"{_BROKER_URL_FORM}, nothing after the port (percent-encode @ : / ? "
-                         "# in the user name and password: %40 %3A %2F %3F %23)")
-    if not parts.hostname:
-        raise ValueError("no host given")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("bad port: give a number from 1 to 65535") from None
-    if port is None:
-        port = 8883 if scheme == "mqtts" else 1883
-    elif not 1 <= port <= 65535:
-        raise ValueError("bad port: give a number from 1 to 65535")
-    return (parts.hostname, port, unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password else None)

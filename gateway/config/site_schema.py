@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from gateway.config.modbus import (
     FeedbackModel,
@@ -14,7 +14,8 @@ from gateway.config.modbus import (
     ModbusWriteModel,
     ValueMapModel,
 )
-from gateway.config.schema import BiText, Duration, Strict
+from gateway.config.panel_schema import PanelBindingModel, PanelModel, ReceiversModel
+from gateway.config.schema import BiText, Duration, LocationModel, Strict
 from gateway.domain.model import ActuatorKind, PointKind
 
 DEFAULT_EMBEDDED_PORT = 18831
@@ -155,19 +156,6 @@ class MqttBindingModel(ValueMapModel):
         return self
 
 
-class LocationModel(Strict):
-    site: str | None = None
-    building: str = ""
-    floor: str = ""
-    zone: str = ""
-    unit: str = ""
-
-    @field_validator("building", "floor", "zone", "unit", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
-
-
 class PointModel(Strict):
     id: str
     kind: PointKind
@@ -176,14 +164,16 @@ class PointModel(Strict):
     heartbeat: Duration | None = None
     mqtt: MqttBindingModel | None = None
     modbus: ModbusBindingModel | None = None
+    panel: PanelBindingModel | None = None  # a component of a panel behind a receiver
     # the source of its messages (a bridge, a panel); default: the Modbus connection, the
     # Zigbee2MQTT base topic, or the first two levels of the topic
     group: str | None = None
 
     @model_validator(mode="after")
     def _one_binding(self) -> PointModel:
-        if (self.mqtt is None) == (self.modbus is None):
-            raise ValueError("a point is bound either to 'mqtt' or to 'modbus' (exactly one)")
+        if sum(b is not None for b in (self.mqtt, self.modbus, self.panel)) != 1:
+            raise ValueError("a point is bound to one of 'mqtt', 'modbus' or 'panel' "
+                             "(exactly one)")
         return self
 
 
@@ -223,6 +213,8 @@ class SiteConfigModel(Strict):
     roles: dict[str, BiText]
     contacts: list[ContactModel] = Field(default_factory=list)
     modbus: list[ModbusConnectionModel] = Field(default_factory=list)
+    receivers: ReceiversModel = Field(default_factory=ReceiversModel)
+    panels: list[PanelModel] = Field(default_factory=list)
     points: list[dict[str, Any]]
     actuators: list[ActuatorModel] = Field(default_factory=list)
 

@@ -41,6 +41,45 @@ class MqttBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class PanelBinding:
+    """A point read from a fire panel behind a receiver (``gateway.config.panels``): one of
+    its components (``zone``-``point``), the panel's own status, or a catch-all for components
+    no one mapped."""
+
+    panel: str
+    receiver: str
+    device: int  # the transmission device's address
+    system_type: int
+    system: int
+    role: str  # component | panel | unmapped | unmapped_gas
+    zone: int | None = None
+    point: int | None = None
+    thresholds: tuple[Threshold, ...] = ()
+    deadband: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GbtReceiver:
+    id: str
+    host: str
+    port: int
+    center_address: int
+    idle_timeout: float
+    max_connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    id: str
+    receiver: str
+    device: int
+    system_type: int
+    system: int
+    name: Text
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class PointConfig:
     id: str
     kind: PointKind
@@ -49,6 +88,7 @@ class PointConfig:
     heartbeat: float | None
     mqtt: MqttBinding | None
     modbus: ModbusBinding | None = None
+    panel: PanelBinding | None = None
     # what the point's messages come through (a bridge, a panel, a Modbus connection): faults
     # and silence of many points of one source are one incident
     group: str = ""
@@ -59,14 +99,16 @@ class PointConfig:
         topic). Troubles of a device already in an alarm incident join that incident."""
         if self.modbus is not None:
             return f"modbus:{self.modbus.connection}/{self.modbus.unit}"
+        if self.panel is not None:
+            return f"panel:{self.panel.panel}"
         return f"mqtt:{self.mqtt.topic}" if self.mqtt is not None else self.id
 
     @property
-    def binding(self) -> MqttBinding | ModbusBinding:
+    def binding(self) -> MqttBinding | ModbusBinding | PanelBinding:
         """How the point is read (the config gives each point one binding)."""
-        binding = self.mqtt or self.modbus
+        binding = self.mqtt or self.modbus or self.panel
         if binding is None:
-            raise LookupError(f"point {self.id} has neither an MQTT nor a Modbus binding")
+            raise LookupError(f"point {self.id} has no binding")
         return binding
 
     @property
@@ -80,6 +122,10 @@ class PointConfig:
         binding = self.binding
         if isinstance(binding, MqttBinding):
             return binding.topic
+        if isinstance(binding, PanelBinding):
+            where = f"{binding.zone}-{binding.point:03d}" if binding.point is not None else \
+                binding.role
+            return f"panel:{binding.panel}/{where}"
         return f"modbus:{binding.connection}/{binding.unit}/{binding.table}/{binding.address}"
 
 
@@ -183,6 +229,8 @@ class SiteConfig:
     points: Mapping[str, PointConfig]
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
+    receivers: Mapping[str, GbtReceiver] = field(default_factory=dict)  # config.panels
+    panels: Mapping[str, Panel] = field(default_factory=dict)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     health_limits: Limits = field(default_factory=Limits)
     retention: Mapping[str, float] = field(default_factory=dict)

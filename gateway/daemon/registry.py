@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from adapters.gbt26875.receiver import GbtReceiverAdapter, ReceiverSettings
 from adapters.interface import Adapter, Deliver
 from adapters.modbus import ModbusLink
 from adapters.modbus_values import LinkSettings
@@ -18,6 +19,7 @@ from adapters.mqtt import MqttAdapter
 from adapters.mqtt_values import MqttSettings
 from gateway.config.site import SiteConfig
 from gateway.daemon.decisions import Intake
+from gateway.daemon.intake_gbt26875 import GbtIntake
 from gateway.daemon.intake_modbus import ModbusIntake
 from gateway.daemon.intake_mqtt import MqttIntake
 
@@ -79,9 +81,22 @@ def _mqtt_refresh(adapters: Sequence[Adapter], site: SiteConfig) -> None:
             adapter.update_subscriptions(list(site.broker.subscriptions))
 
 
+def _gbt26875(site: SiteConfig, deliver: Deliver,
+              ledgers: Mapping[str, tuple[int, ...]]) -> list[Adapter]:
+    return [GbtReceiverAdapter(ReceiverSettings(
+        r.id, r.host, r.port, r.center_address, r.idle_timeout, r.max_connections,
+        devices=tuple(sorted({p.device for p in site.panels.values() if p.receiver == r.id}))),
+        deliver, stored=ledgers.get(r.id, ())) for r in site.receivers.values()]
+
+
+def _gbt26875_settings(site: SiteConfig) -> object:
+    return (site.receivers, site.panels)
+
+
 KINDS: dict[str, AdapterKind] = {
     "mqtt": AdapterKind(_mqtt, MqttIntake, _mqtt_settings, _mqtt_refresh),
     "modbus": AdapterKind(_modbus, ModbusIntake, _modbus_settings),
+    "gbt26875": AdapterKind(_gbt26875, GbtIntake, _gbt26875_settings),
 }
 
 

@@ -17,6 +17,14 @@ CONDITIONS: dict[str, Text] = {
     "bad_input": Text("数据无法解析", "unreadable messages"),
     "sensor_fault": Text("传感器故障", "sensor fault"),
     "power_fault": Text("电源故障", "power fault"),
+    # what fire panels report beside alarms (GB/T 26875.3 status bits)
+    "disabled": Text("屏蔽", "disabled"),
+    "supervisory": Text("监管", "supervisory"),
+    "main_power_fault": Text("主电故障", "main power fault"),
+    "backup_power_fault": Text("备电故障", "backup power fault"),
+    "bus_fault": Text("总线故障", "bus fault"),
+    "center_link_fault": Text("与监控中心通信故障", "link to the monitoring center down"),
+    "panel_link_fault": Text("与控制器连接故障", "link to the panel down"),
 }
 
 # Zigbee2MQTT properties that report a trouble, and the condition each is
