@@ -173,3 +173,34 @@ def _row(panel: Panel, row: Mapping[str, str | None], where: str,
 
 def _cell(row: Mapping[str, str | None], column: str) -> str:
     return (row.get(column) or "").strip()
+
+
+def check_contact_id(points: Mapping[str, PointConfig], report: Report) -> None:
+    """A topic of Contact ID reports fans out to its zones' points: it needs its panel's own
+    point (no zone: zone 000, the zones no one mapped, unknown codes) so that no report is
+    dropped, one point a zone, and no point of another decoder."""
+    topics: dict[str, list[PointConfig]] = {}
+    for point in points.values():
+        if point.mqtt is not None:
+            topics.setdefault(point.mqtt.topic, []).append(point)
+    for topic, bound in topics.items():
+        cid = [p for p in bound if p.mqtt is not None and p.mqtt.decoder == "contact_id"]
+        if not cid:
+            continue
+        if len(cid) != len(bound):
+            report(("points",), f"topic {topic!r} carries Contact ID reports (points "
+                   f"{cid[0].id}, ...): bind no point of another decoder to it")
+        seen: dict[tuple[str | None, int | None], str] = {}
+        for p in cid:
+            b = p.mqtt
+            key = (b.account, b.zone) if b is not None else (None, None)
+            if key in seen:
+                report(("points",), f"points {seen[key]} and {p.id} are both zone {key[1]} of "
+                       f"account {key[0] or 'any'} on topic {topic!r}")
+            seen[key] = p.id
+        accounts = {account for account, _ in seen}
+        for account in accounts:
+            if (account, None) not in seen and (None, None) not in seen:
+                report(("points",), f"topic {topic!r}: account {account or 'any'} has no "
+                       "panel point (a contact_id point without 'zone'); its zone 000, "
+                       "unmapped zones and unknown events would have nowhere to go")

@@ -19,7 +19,13 @@ from gateway.config.modbus import (
     compile_binding,
     compile_connection,
 )
-from gateway.config.panels import binding_of, compile_panels, compile_receivers, panel_points
+from gateway.config.panels import (
+    binding_of,
+    check_contact_id,
+    compile_panels,
+    compile_receivers,
+    panel_points,
+)
 from gateway.config.schema import LocationModel, schema_problems, unknown_name
 from gateway.config.site_schema import (
     BrokerModel,
@@ -179,6 +185,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         if extra.id in compiled_points:
             problem(("panels",), f"point id {extra.id!r} is a panel's own and a point's")
         compiled_points[extra.id] = extra
+    check_contact_id(compiled_points, problem)
     actuators = _actuators(model, connections, compiled_points, problem)
     contacts: dict[str, Contact] = {}
     for index, c in enumerate(model.contacts):
@@ -294,7 +301,8 @@ def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:
                                 key=lambda t: t.at_least)),
         deadband=b.deadband,
         time_field=b.time_field or ("last_seen" if zigbee and not b.sequence_field else None),
-        sequence_field=b.sequence_field, availability=availability, bridge=bridge)
+        sequence_field=b.sequence_field, availability=availability, bridge=bridge,
+        account=b.account.upper() if b.account else None, zone=b.zone)
 
 
 def _group(point: PointModel) -> str:

@@ -116,7 +116,7 @@ class ContactModel(Strict):
 
 class MqttBindingModel(ValueMapModel):
     topic: str
-    decoder: Literal["json", "plain", "zigbee2mqtt"] = "json"
+    decoder: Literal["json", "plain", "zigbee2mqtt", "contact_id"] = "json"
     field: str | None = None
     device_field: str | None = None
     drill_field: str | None = None
@@ -134,9 +134,15 @@ class MqttBindingModel(ValueMapModel):
     # the bridge whose state topic says the devices behind it are reachable; default for
     # zigbee2mqtt: BASE/bridge/state (BASE: the topic's first level); false: none
     bridge: str | bool | None = None
+    # contact_id: the panel's account (none: any) and the zone this point is; the point of a
+    # topic without a zone is the panel's own (zone 000, zones no one mapped, unknown codes)
+    account: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{3,16}$")
+    zone: int | None = Field(default=None, ge=0, le=999)
 
     @model_validator(mode="after")
     def _decoder_needs(self) -> MqttBindingModel:
+        if (self.account is not None or self.zone is not None) and self.decoder != "contact_id":
+            raise ValueError("'account' and 'zone' are for the contact_id decoder")
         if self.decoder == "zigbee2mqtt" and not self.property:
             raise ValueError("the zigbee2mqtt decoder needs 'property' (e.g. smoke, water_leak)")
         if self.decoder in {"json", "plain"} and not (self.values or self.thresholds):

@@ -38,6 +38,8 @@ class MqttBinding:
     sequence_field: str | None = None
     availability: str | None = None  # the device's availability topic
     bridge: str | None = None  # the bridge's state topic
+    account: str | None = None  # contact_id: the panel's account (None: any)
+    zone: int | None = None  # contact_id: the zone (None: the panel's own point)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from adapters.interface import Adapter
 from adapters.mqtt_values import InboundMessage
 from gateway.config.site import MqttBinding, PointConfig, SiteConfig
 from gateway.daemon.decisions import Decisions
+from gateway.daemon.intake_contact_id import take_contact_id
 from gateway.errors import DecodeError
 from gateway.points.conditioning import back_online, condition, rejected, went_offline
 from gateway.points.decode import availability, decode
@@ -59,6 +60,9 @@ class MqttIntake:
         points = self.topics.get(message.topic)
         if points is None:
             _bad(d, ws, message, "unknown_topic", "no point is bound to this topic")
+            return
+        if points[0].mqtt is not None and points[0].mqtt.decoder == "contact_id":
+            take_contact_id(d, points, message, ws, now, _bad)
             return
         for point in points:
             if point.mqtt is not None:  # the topic table holds MQTT-bound points only

@@ -87,3 +87,15 @@ def test_a_point_with_two_bindings_or_a_missing_table_is_refused(tmp_path: Path)
     (tmp_path / "b" / "b2-facp.csv").unlink()
     with pytest.raises(ConfigReferenceError, match="cannot read the component table"):
         load_config(config, environ={})
+
+
+def test_a_contact_id_topic_needs_its_panel_point_and_one_point_a_zone(tmp_path: Path) -> None:
+    def zones_only(data: dict[str, object]) -> None:
+        for zone in (1, 1):
+            data["points"].append({  # type: ignore[attr-defined]
+                "id": f"CP-Z{zone}-{len(data['points'])}", "kind": "smoke_detector",  # type: ignore[arg-type]
+                "mqtt": {"topic": "demo/cp/cid", "decoder": "contact_id", "account": "1234",
+                         "zone": zone}})
+    text = problems(tmp_path, ConfigReferenceError, edit=zones_only)
+    assert "are both zone 1 of account 1234 on topic 'demo/cp/cid'" in text
+    assert "account 1234 has no panel point" in text
