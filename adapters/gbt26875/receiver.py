@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,11 +28,11 @@ import structlog
 
 from adapters.gbt26875.frame import Command, Frame, FrameReader, Rejected, Stamp
 from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
+from adapters.receipts import Receipts, Silence, identity
 from gateway.domain.effects import Effect
 
 log = structlog.get_logger("adapters.gbt26875")
 
-KEEP_COMMITTED = 8192  # frame identities kept to recognise retransmissions (per listener)
 QUIET = 2.0  # a frame begun and nothing more for this long: it is not coming whole
 READ_SIZE = 4096
 
@@ -82,11 +80,9 @@ Item = ReceivedFrame | BadFrame | DeviceLink
 
 
 def frame_key(frame: Frame) -> int:
-    """A frame's identity for retransmissions, as a number the store keeps (62 bits)."""
-    digest = hashlib.blake2b(frame.source.to_bytes(6, "little")
-                             + frame.serial.to_bytes(2, "little") + bytes((frame.command,))
-                             + frame.adu, digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 2
+    """A frame's identity for retransmissions: device, serial number, command, content."""
+    return identity(frame.source.to_bytes(6, "little"), frame.serial.to_bytes(2, "little"),
+                    bytes((frame.command,)), frame.adu)
 
 
 def now_stamp(at: float) -> Stamp:
@@ -121,14 +117,9 @@ class GbtReceiverAdapter:
         self._deliver = deliver
         self._ready = asyncio.Event()
         self._peers: set[_Peer] = set()
-        # identities committed (oldest first) and those of frames being committed, with the
-        # peer that sent the last copy and when the first arrived
-        self._committed: OrderedDict[int, None] = OrderedDict.fromkeys(stored)
-        self._kept: OrderedDict[int, None] = OrderedDict.fromkeys(stored)
-        self._pending: dict[int, tuple[_Peer, float]] = {}
-        started = time.time()
-        self._last_heard: dict[int, float] = dict.fromkeys(settings.devices, started)
-        self._offline: set[int] = set()
+        self._receipts: Receipts[_Peer] = Receipts(stored)
+        self._silence: Silence[int] = Silence(settings.devices, settings.idle_timeout,
+                                              time.time())
         self.refused_connections = 0
 
     @property
@@ -233,57 +224,40 @@ class GbtReceiverAdapter:
             peer.send(frame.answer(Command.CONFIRM, now_stamp(now)))
             return
         key = frame_key(frame)
-        if key in self._committed:
+        arrival = self._receipts.arrived(key, peer, now)
+        if arrival == "committed":
             peer.send(frame.answer(Command.CONFIRM, now_stamp(now)))  # its confirm was lost
-            return
-        pending = self._pending.get(key)
-        self._pending[key] = (peer, pending[1] if pending else now)
-        if pending is None:
+        elif arrival == "new":
             self._deliver(self, ReceivedFrame(self.name, peer.name, frame, now, key))
 
     def _heard(self, peer: _Peer, device: int, now: float) -> None:
         peer.device = device
-        self._last_heard[device] = now
-        if device in self._offline:
-            self._offline.discard(device)
+        if self._silence.heard(device, now):
             self._deliver(self, DeviceLink(self.name, device, True, now))
 
     def _supervise(self, now: float) -> None:
-        limit = self.settings.idle_timeout
-        for device, heard in self._last_heard.items():
-            if device not in self._offline and now - heard > limit:
-                self._offline.add(device)
-                self._deliver(self, DeviceLink(self.name, device, False, now, now - heard))
+        for device, silent_for in self._silence.newly_silent(now):
+            self._deliver(self, DeviceLink(self.name, device, False, now, silent_for))
 
     # ------------------------------------------------------------------ after the commit
 
     def ack(self, items: Sequence[Item]) -> None:
         now = time.time()
         for item in items:
-            if not isinstance(item, ReceivedFrame):
-                continue
-            self._committed[item.key] = None
-            while len(self._committed) > KEEP_COMMITTED:
-                self._committed.popitem(last=False)
-            pending = self._pending.pop(item.key, None)
-            if pending is not None:
-                pending[0].send(item.frame.answer(Command.CONFIRM, now_stamp(now)))
+            if isinstance(item, ReceivedFrame):
+                peer = self._receipts.committed(item.key)
+                if peer is not None:
+                    peer.send(item.frame.answer(Command.CONFIRM, now_stamp(now)))
 
     def ledger(self, items: Sequence[Item]) -> Ledger:
-        add = [i.key for i in items if isinstance(i, ReceivedFrame)]
-        for key in add:
-            self._kept[key] = None
-        remove = []
-        while len(self._kept) > KEEP_COMMITTED:
-            remove.append(self._kept.popitem(last=False)[0])
-        return Ledger(add, remove)
+        return self._receipts.ledger([i.key for i in items if isinstance(i, ReceivedFrame)])
 
     def health(self) -> AdapterHealth:
-        oldest = min((at for _, at in self._pending.values()), default=None)
         return AdapterHealth(
-            connected=self._ready.is_set(), unacknowledged=len(self._pending),
-            oldest_unacknowledged=oldest,
-            detail={"connections": len(self._peers), "devices_offline": sorted(self._offline),
+            connected=self._ready.is_set(), unacknowledged=self._receipts.waiting,
+            oldest_unacknowledged=self._receipts.oldest,
+            detail={"connections": len(self._peers),
+                    "devices_offline": sorted(self._silence.silent),
                     "refused_connections": self.refused_connections})
 
     def accepts(self, effect: Effect) -> bool:
