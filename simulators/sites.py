@@ -74,3 +74,33 @@ def panel_demo(folder: Path, port: int, *, idle_timeout: str = "90s", **broker: 
         "location": {"building": "2"}, "components": "b2-facp.csv"}]
     config.write_text(yaml.safe_dump(site, allow_unicode=True))
     return config
+
+
+DC09_ACCOUNT = "5678"
+
+
+def dc09_demo(folder: Path, port: int, *, key: str | None = None, link_test: str = "0s",
+              **broker: Any) -> Path:
+    """The demo site over MQTT (``mqtt_only_demo``) with the car park's panel reporting over
+    SIA DC-09 (TCP and UDP on ``port``) as account 5678 (``key``: its AES key in hex):
+    zone 1 a smoke detector, 2 a water-leak sensor, 3 a manual call point, and the panel's
+    own point ``CP-PANEL`` for the rest."""
+    config = mqtt_only_demo(folder, **broker)
+    site = yaml.safe_load(config.read_text())
+    account: dict[str, Any] = {"account": DC09_ACCOUNT, "link_test": link_test}
+    if key is not None:
+        account["key"] = key
+    site["receivers"] = {"dc09": [{"id": "alarm-receiver", "host": "127.0.0.1", "port": port,
+                                   "accounts": [account]}]}
+    where = {"building": "2", "floor": "B1", "zone": "car park"}
+    bind = {"receiver": "alarm-receiver", "account": DC09_ACCOUNT}
+    site["points"] += [
+        {"id": "CP-PANEL", "kind": "fire_panel", "location": where, "dc09": bind,
+         "name": {"zh": "地下车库报警主机", "en": "Car park alarm panel"}},
+        {"id": "CP-Z1", "kind": "smoke_detector", "location": where, "dc09": {**bind, "zone": 1}},
+        {"id": "CP-Z2", "kind": "water_leak", "location": where, "dc09": {**bind, "zone": 2}},
+        {"id": "CP-Z3", "kind": "manual_call_point", "location": where,
+         "dc09": {**bind, "zone": 3}},
+    ]
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    return config

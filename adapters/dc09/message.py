@@ -167,10 +167,12 @@ def _decrypt(hex_text: str, key: bytes, header: Header) -> str:
         raise Dc09Error("bad_encryption", f"{len(data)} encrypted bytes: not blocks of 16",
                         "DUH", header)
     decryptor = _cipher(key).decryptor()
-    text = (decryptor.update(data) + decryptor.finalize()).decode("latin-1")
+    plain = decryptor.update(data) + decryptor.finalize()
+    text = plain.decode("latin-1")
     _, sep, content = text.partition("|")
-    if not sep:
-        raise Dc09Error("bad_encryption", "decrypted, it has no |: a wrong key?", "DUH", header)
+    if not sep or any(b < 0x20 or b > 0x7E for b in plain):
+        raise Dc09Error("bad_encryption", "decrypted, it is not text with a |: a wrong key?",
+                        "DUH", header)
     return content
 
 

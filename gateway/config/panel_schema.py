@@ -3,6 +3,8 @@ are written (``gateway.config.panels`` compiles them)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
@@ -19,8 +21,40 @@ class GbtReceiverModel(Strict):
     max_connections: int = Field(default=256, ge=1, le=10_000)
 
 
+class Dc09AccountModel(Strict):
+    account: str = Field(pattern=r"^[0-9A-Fa-f]{3,16}$")
+    # the account's AES key: 32, 48 or 64 hex digits; or, with key_format text, the 16, 24 or
+    # 32 characters themselves (as many panels and receivers take it)
+    key: str | None = None
+    key_format: Literal["hex", "text"] = "hex"
+    link_test: Duration = 0.0  # a NULL message expected at least this often (0: not watched)
+
+
+class Dc09ReceiverModel(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    host: str = "0.0.0.0"
+    port: int = Field(ge=1, le=65535)
+    tcp: bool = True
+    udp: bool = True
+    window_past: Duration = 40.0  # how old a message's timestamp may be
+    window_future: Duration = 20.0  # and how far ahead
+    idle_timeout: Duration = 300.0
+    max_connections: int = Field(default=256, ge=1, le=10_000)
+    accounts: list[Dc09AccountModel] = Field(min_length=1)
+
+
 class ReceiversModel(Strict):
     gbt26875: list[GbtReceiverModel] = Field(default_factory=list)
+    dc09: list[Dc09ReceiverModel] = Field(default_factory=list)
+
+
+class AccountBindingModel(Strict):
+    """A point of a panel account reporting to a DC-09 receiver: a zone, or (no zone) the
+    account's own point."""
+
+    receiver: str
+    account: str = Field(pattern=r"^[0-9A-Fa-f]{3,16}$")
+    zone: int | None = Field(default=None, ge=0, le=999)
 
 
 class PanelModel(Strict):

@@ -30,8 +30,21 @@ import csv
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gateway.config.panel_schema import PanelBindingModel, PanelModel, ReceiversModel
-from gateway.config.site_values import GbtReceiver, Panel, PanelBinding, PointConfig
+from gateway.config.panel_schema import (
+    AccountBindingModel,
+    Dc09ReceiverModel,
+    PanelBindingModel,
+    PanelModel,
+    ReceiversModel,
+)
+from gateway.config.site_values import (
+    AccountBinding,
+    Dc09Receiver,
+    GbtReceiver,
+    Panel,
+    PanelBinding,
+    PointConfig,
+)
 from gateway.domain.model import Location, PointKind, Text
 
 CSV_COLUMNS = ("address", "kind", "building", "floor", "zone", "unit", "name")
@@ -204,3 +217,79 @@ def check_contact_id(points: Mapping[str, PointConfig], report: Report) -> None:
                 report(("points",), f"topic {topic!r}: account {account or 'any'} has no "
                        "panel point (a contact_id point without 'zone'); its zone 000, "
                        "unmapped zones and unknown events would have nowhere to go")
+
+
+def compile_dc09(models: list[Dc09ReceiverModel], taken: Mapping[str, GbtReceiver],
+                 report: Report) -> dict[str, Dc09Receiver]:
+    out: dict[str, Dc09Receiver] = {}
+    for index, r in enumerate(models):
+        at = ("receivers", "dc09", index)
+        if r.id in out or r.id in taken:
+            report((*at, "id"), f"duplicate receiver id {r.id!r}")
+        if r.tcp and any(g.port == r.port for g in taken.values()):
+            report((*at, "port"), f"TCP port {r.port} is already a GB/T 26875.3 listener's")
+        if not (r.tcp or r.udp):
+            report(at, "a receiver listens on TCP, UDP or both")
+        keys: dict[str, bytes | None] = {}
+        for n, a in enumerate(r.accounts):
+            account = a.account.upper()
+            if account in keys:
+                report((*at, "accounts", n, "account"), f"account {account} is listed twice")
+            keys[account] = _key(a.key, a.key_format, (*at, "accounts", n, "key"), report)
+        out[r.id] = Dc09Receiver(
+            r.id, r.host, r.port, r.tcp, r.udp, (r.window_past, r.window_future),
+            r.idle_timeout, r.max_connections, keys,
+            {a.account.upper(): a.link_test for a in r.accounts if a.link_test > 0})
+    return out
+
+
+def _key(text: str | None, form: str, at: tuple[str | int, ...], report: Report) -> bytes | None:
+    if text is None:
+        return None
+    if form == "text":
+        key = text.encode("ascii", "replace")
+    else:
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            report(at, "the key is not hex digits (key_format: text takes the characters)")
+            return None
+    if len(key) not in (16, 24, 32):
+        report(at, f"an AES key is 16, 24 or 32 bytes; this one is {len(key)}")
+        return None
+    return key
+
+
+def account_binding(model: AccountBindingModel, receivers: Mapping[str, Dc09Receiver],
+                    at: tuple[str | int, ...], report: Report) -> AccountBinding | None:
+    receiver = receivers.get(model.receiver)
+    account = model.account.upper()
+    if receiver is None:
+        report((*at, "receiver"), f"unknown DC-09 receiver {model.receiver!r} (known: "
+               f"{', '.join(sorted(receivers)) or 'none: add receivers.dc09'})")
+        return None
+    if account not in receiver.keys:
+        report((*at, "account"), f"account {account} is not among receiver "
+               f"{receiver.id!r}'s accounts ({', '.join(sorted(receiver.keys))})")
+        return None
+    return AccountBinding(receiver.id, account, model.zone)
+
+
+def check_dc09(points: Mapping[str, PointConfig], report: Report) -> None:
+    """Each panel account with points needs its own point (no zone), and one point a zone."""
+    accounts: dict[tuple[str, str], dict[int | None, str]] = {}
+    for point in points.values():
+        b = point.dc09
+        if b is None:
+            continue
+        zones = accounts.setdefault((b.receiver, b.account), {})
+        if b.zone in zones:
+            report(("points",), f"points {zones[b.zone]} and {point.id} are both "
+                   f"{'zone ' + str(b.zone) if b.zone is not None else 'the panel point'} of "
+                   f"account {b.account} on receiver {b.receiver!r}")
+        zones[b.zone] = point.id
+    for (receiver, account), zones in accounts.items():
+        if None not in zones:
+            report(("points",), f"account {account} on receiver {receiver!r} has no panel "
+                   "point (a dc09 point without 'zone'): its zone 000, unmapped zones and "
+                   "unknown events would have nowhere to go")

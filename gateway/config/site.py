@@ -50,12 +50,12 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
     points = expand_points(model.points, path, lines, model.site.id)
     site = compile_site(model, points, path, lines, broker or env.get(ENV_BROKER),
                     store or env.get(ENV_STORE))
-    unknown = sorted(set(model.supervision.silent_after) - {"mqtt", *site.modbus,
-                                                             *site.receivers})
+    adapters = ["mqtt", *site.modbus, *site.receivers, *site.dc09_receivers]
+    unknown = sorted(set(model.supervision.silent_after) - set(adapters))
     if unknown:
         raise ConfigReferenceError([Problem(
             str(path), "supervision.silent_after", unknown_name(
-                "adapter", unknown[0], ["mqtt", *site.modbus, *site.receivers]),
+                "adapter", unknown[0], adapters),
             lines.line(("supervision", "silent_after", unknown[0])))])
     return replace(site, console=console_config(model.console, path.parent,
                                           console or env.get(ENV_CONSOLE), path),

@@ -20,8 +20,11 @@ from gateway.config.modbus import (
     compile_connection,
 )
 from gateway.config.panels import (
+    account_binding,
     binding_of,
     check_contact_id,
+    check_dc09,
+    compile_dc09,
     compile_panels,
     compile_receivers,
     panel_points,
@@ -46,6 +49,7 @@ from gateway.config.site_values import (
     Command,
     ConsoleConfig,
     Contact,
+    Dc09Receiver,
     Limits,
     MqttBinding,
     Panel,
@@ -179,13 +183,15 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
     problem = _Problems(path, lines)
     connections = _connections(model, problem)
     receivers = compile_receivers(model.receivers, problem)
+    dc09 = compile_dc09(model.receivers.dc09, receivers, problem)
     panels = compile_panels(model.panels, receivers, model.site.id, problem)
-    compiled_points = _points(model, points, connections, panels, problem)
+    compiled_points = _points(model, points, connections, (panels, dc09), problem)
     for extra in panel_points(model.panels, panels, base, problem):
         if extra.id in compiled_points:
             problem(("panels",), f"point id {extra.id!r} is a panel's own and a point's")
         compiled_points[extra.id] = extra
     check_contact_id(compiled_points, problem)
+    check_dc09(compiled_points, problem)
     actuators = _actuators(model, connections, compiled_points, problem)
     contacts: dict[str, Contact] = {}
     for index, c in enumerate(model.contacts):
@@ -209,7 +215,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
         roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts,
         points=compiled_points, actuators=actuators, modbus=connections, receivers=receivers,
-        panels=panels)
+        panels=panels, dc09_receivers=dc09)
 
 
 def _connections(model: SiteConfigModel, problem: _Problems) -> dict[str, ModbusConnection]:
@@ -223,8 +229,10 @@ def _connections(model: SiteConfigModel, problem: _Problems) -> dict[str, Modbus
 
 
 def _points(model: SiteConfigModel, points: list[tuple[int, PointModel]],
-            connections: dict[str, ModbusConnection], panels: dict[str, Panel],
+            connections: dict[str, ModbusConnection],
+            receivers: tuple[dict[str, Panel], dict[str, Dc09Receiver]],
             problem: _Problems) -> dict[str, PointConfig]:
+    panels, dc09 = receivers
     compiled: dict[str, PointConfig] = {}
     for index, p in points:
         if p.id in compiled:
@@ -246,7 +254,9 @@ def _points(model: SiteConfigModel, points: list[tuple[int, PointModel]],
             location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
             mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus,
             panel=binding_of(p.panel, panels, ("points", index, "panel"), problem)
-            if p.panel else None, group=p.group or _group(p))
+            if p.panel else None,
+            dc09=account_binding(p.dc09, dc09, ("points", index, "dc09"), problem)
+            if p.dc09 else None, group=p.group or _group(p))
     return compiled
 
 
@@ -310,6 +320,8 @@ def _group(point: PointModel) -> str:
         return f"modbus:{point.modbus.connection}"
     if point.panel is not None:
         return point.panel.id
+    if point.dc09 is not None:
+        return f"dc09:{point.dc09.receiver}/{point.dc09.account.upper()}"
     if point.mqtt is None:
         return point.id
     levels = point.mqtt.topic.split("/")

@@ -14,7 +14,12 @@ from gateway.config.modbus import (
     ModbusWriteModel,
     ValueMapModel,
 )
-from gateway.config.panel_schema import PanelBindingModel, PanelModel, ReceiversModel
+from gateway.config.panel_schema import (
+    AccountBindingModel,
+    PanelBindingModel,
+    PanelModel,
+    ReceiversModel,
+)
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
 from gateway.domain.model import ActuatorKind, PointKind
 
@@ -171,14 +176,15 @@ class PointModel(Strict):
     mqtt: MqttBindingModel | None = None
     modbus: ModbusBindingModel | None = None
     panel: PanelBindingModel | None = None  # a component of a panel behind a receiver
+    dc09: AccountBindingModel | None = None  # a zone of a panel account (SIA DC-09)
     # the source of its messages (a bridge, a panel); default: the Modbus connection, the
     # Zigbee2MQTT base topic, or the first two levels of the topic
     group: str | None = None
 
     @model_validator(mode="after")
     def _one_binding(self) -> PointModel:
-        if sum(b is not None for b in (self.mqtt, self.modbus, self.panel)) != 1:
-            raise ValueError("a point is bound to one of 'mqtt', 'modbus' or 'panel' "
+        if sum(b is not None for b in (self.mqtt, self.modbus, self.panel, self.dc09)) != 1:
+            raise ValueError("a point is bound to one of 'mqtt', 'modbus', 'panel' or 'dc09' "
                              "(exactly one)")
         return self
 

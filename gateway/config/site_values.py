@@ -82,6 +82,31 @@ class Panel:
 
 
 @dataclass(frozen=True, slots=True)
+class Dc09Receiver:
+    id: str
+    host: str
+    port: int
+    tcp: bool
+    udp: bool
+    window: tuple[float, float]
+    idle_timeout: float
+    max_connections: int
+    keys: Mapping[str, bytes | None]  # account → its AES key (None: in clear)
+    link_test: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBinding:
+    """A point of a panel account behind a DC-09 receiver: its zone, or (None) its own."""
+
+    receiver: str
+    account: str
+    zone: int | None = None
+    thresholds: tuple[Threshold, ...] = ()
+    deadband: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class PointConfig:
     id: str
     kind: PointKind
@@ -91,6 +116,7 @@ class PointConfig:
     mqtt: MqttBinding | None
     modbus: ModbusBinding | None = None
     panel: PanelBinding | None = None
+    dc09: AccountBinding | None = None
     # what the point's messages come through (a bridge, a panel, a Modbus connection): faults
     # and silence of many points of one source are one incident
     group: str = ""
@@ -103,12 +129,14 @@ class PointConfig:
             return f"modbus:{self.modbus.connection}/{self.modbus.unit}"
         if self.panel is not None:
             return f"panel:{self.panel.panel}"
+        if self.dc09 is not None:
+            return f"dc09:{self.dc09.receiver}/{self.dc09.account}"
         return f"mqtt:{self.mqtt.topic}" if self.mqtt is not None else self.id
 
     @property
-    def binding(self) -> MqttBinding | ModbusBinding | PanelBinding:
+    def binding(self) -> MqttBinding | ModbusBinding | PanelBinding | AccountBinding:
         """How the point is read (the config gives each point one binding)."""
-        binding = self.mqtt or self.modbus or self.panel
+        binding = self.mqtt or self.modbus or self.panel or self.dc09
         if binding is None:
             raise LookupError(f"point {self.id} has no binding")
         return binding
@@ -124,6 +152,8 @@ class PointConfig:
         binding = self.binding
         if isinstance(binding, MqttBinding):
             return binding.topic
+        if isinstance(binding, AccountBinding):
+            return f"dc09:{binding.receiver}/{binding.account}/{binding.zone or 'panel'}"
         if isinstance(binding, PanelBinding):
             where = f"{binding.zone}-{binding.point:03d}" if binding.point is not None else \
                 binding.role
@@ -233,6 +263,7 @@ class SiteConfig:
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)
     receivers: Mapping[str, GbtReceiver] = field(default_factory=dict)  # config.panels
     panels: Mapping[str, Panel] = field(default_factory=dict)
+    dc09_receivers: Mapping[str, Dc09Receiver] = field(default_factory=dict)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     health_limits: Limits = field(default_factory=Limits)
     retention: Mapping[str, float] = field(default_factory=dict)

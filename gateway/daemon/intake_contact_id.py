@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from adapters.mqtt_values import InboundMessage
 from gateway.config.site import PointConfig
@@ -40,21 +41,37 @@ def take_contact_id(d: Decisions, points: Sequence[PointConfig], message: Inboun
         bad(d, ws, message, "unknown_account", f"account {report.account}: the points of this "
             f"topic are accounts {', '.join(accounts)}")
         return
-    point = next((p for p in mine if p.mqtt is not None and p.mqtt.zone == report.zone
-                  and report.zone != 0), None)
+    route(d, mine, lambda p: p.mqtt.zone if p.mqtt is not None else None, report,
+          Source(message.topic, message.received_at, message.payload, message.retained), ws, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    at: float
+    payload: bytes
+    replayed: bool = False
+
+
+def route(d: Decisions, points: Sequence[PointConfig],
+          zone_of: Callable[[PointConfig], int | None], report: ContactId, source: Source,
+          ws: WriteSet, now: float) -> None:
+    """A panel's report to its zone's point among ``points`` (one panel account's), or to the
+    panel's own point (no zone): zone 000, a zone no one mapped, an unknown code."""
+    point = next((p for p in points if zone_of(p) == report.zone and report.zone != 0), None)
     what = meaning(report.code)
     device = ""
     if point is None or what.category == "unknown":
-        point = next(p for p in mine if p.mqtt is not None and p.mqtt.zone is None)
+        point = next(p for p in points if zone_of(p) is None)
         device = f"zone {report.zone:03d}" if report.zone else ""
     previous = d.points.get(point.id)
     reading = _reading(report, device, previous.source_state(device) if previous else None)
-    status, signals = condition(point, previous, reading, message.received_at,
-                                source=message.topic, replayed=message.retained)
+    status, signals = condition(point, previous, reading, source.at, source=source.name,
+                                replayed=source.replayed)
     d.set_point(point.id, status, ws)
     for sig in signals:
         if sig.changed or previous is None:
-            d.signal(d.in_drill(sig), ws, now, message.payload)
+            d.signal(d.in_drill(sig), ws, now, source.payload)
 
 
 def _text(point: PointConfig, payload: bytes) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from adapters.dc09.receiver import Dc09ReceiverAdapter, Dc09Settings
 from adapters.gbt26875.receiver import GbtReceiverAdapter, ReceiverSettings
 from adapters.interface import Adapter, Deliver
 from adapters.modbus import ModbusLink
@@ -19,6 +20,7 @@ from adapters.mqtt import MqttAdapter
 from adapters.mqtt_values import MqttSettings
 from gateway.config.site import SiteConfig
 from gateway.daemon.decisions import Intake
+from gateway.daemon.intake_dc09 import Dc09Intake
 from gateway.daemon.intake_gbt26875 import GbtIntake
 from gateway.daemon.intake_modbus import ModbusIntake
 from gateway.daemon.intake_mqtt import MqttIntake
@@ -93,10 +95,23 @@ def _gbt26875_settings(site: SiteConfig) -> object:
     return (site.receivers, site.panels)
 
 
+def _dc09(site: SiteConfig, deliver: Deliver,
+          ledgers: Mapping[str, tuple[int, ...]]) -> list[Adapter]:
+    return [Dc09ReceiverAdapter(Dc09Settings(
+        r.id, r.host, r.port, r.keys, tcp=r.tcp, udp=r.udp, window=r.window,
+        link_test=r.link_test, idle_timeout=r.idle_timeout, max_connections=r.max_connections),
+        deliver, stored=ledgers.get(r.id, ())) for r in site.dc09_receivers.values()]
+
+
+def _dc09_settings(site: SiteConfig) -> object:
+    return site.dc09_receivers
+
+
 KINDS: dict[str, AdapterKind] = {
     "mqtt": AdapterKind(_mqtt, MqttIntake, _mqtt_settings, _mqtt_refresh),
     "modbus": AdapterKind(_modbus, ModbusIntake, _modbus_settings),
     "gbt26875": AdapterKind(_gbt26875, GbtIntake, _gbt26875_settings),
+    "dc09": AdapterKind(_dc09, Dc09Intake, _dc09_settings),
 }
 
 
