@@ -6,12 +6,14 @@ once, across a SIGKILL too; malformed frames denied and kept; a silent device of
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from adapters.gbt26875.frame import Command
 from simulators.gbt26875_device import FIRE, TransmissionDevice
@@ -168,3 +170,46 @@ def panel_states(daemon: Daemon) -> list[str]:
                  "AND source LIKE 'gbt26875:%' ORDER BY id")
     return ["offline" if state == "offline" else json.loads(value) for state, value in rows
             if state == "offline" or json.loads(value) == "online"]
+
+
+def test_a_panel_reset_restores_its_components_in_alarm(
+        daemon: Daemon, device: Callable[..., TransmissionDevice]) -> None:
+    daemon.start()
+    dev = device()
+    dev.component(1, 4, FIRE)
+    dev.component(8, 21, FIRE, description="未映射烟感")
+    dev.wait_confirmed()
+    dev.reset()
+    dev.wait_confirmed()
+    wait_until(lambda: [s[0] for s in signals(daemon, "B2-FACP-1-004")] == ["alarm", "normal"],
+               what="the mapped component restored")
+    assert [s[:2] for s in signals(daemon, "B2-FACP-UNMAPPED")] == [
+        ("alarm", "8-021 未映射烟感"), ("normal", "8-021 未映射烟感")]
+    assert daemon.events("panel_reset")[0]["restored"] == 2
+
+
+def test_a_slow_or_half_open_peer_blocks_no_one_and_the_limit_holds(
+        tmp_path: Path, broker: Broker, port: int,
+        device: Callable[..., TransmissionDevice]) -> None:
+    config = panel_demo(tmp_path, port, idle_timeout="30s")
+    site = yaml.safe_load(config.read_text())
+    site["receivers"]["gbt26875"][0]["max_connections"] = 3
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    daemon = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"@@\x01\x00")  # a frame begun, and then nothing
+        half_open = socket.create_connection(("127.0.0.1", port))  # connects, says nothing
+        dev = device()
+        frame = dev.component(1, 6, FIRE)
+        wait_until(lambda: dev.confirmed(frame), what="the confirm despite the slow peers")
+        extra = socket.create_connection(("127.0.0.1", port))  # one over the limit
+        extra.settimeout(5)
+        assert extra.recv(10) == b""  # closed at once
+        wait_until(lambda: bool(daemon.events("receiver_connection_refused")),
+                   what="the refusal logged")
+        for s in (slow, half_open, extra):
+            s.close()
+    finally:
+        daemon.terminate()
