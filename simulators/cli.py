@@ -4,6 +4,8 @@
     alarm-gateway simulate mcp --building 1 --floor 12 --number 2
     alarm-gateway simulate point W-PUMP-01 alarm
     alarm-gateway simulate point B1-F12-Z3 normal --device SD-01
+    alarm-gateway simulate panel B2-FACP fire --zone 1 --point 3   # GB/T 26875.3
+    alarm-gateway simulate dc09 5678 --code 110 --zone 1            # SIA DC-09
     alarm-gateway simulate serve [--only CONNECTION] [--mqtt-elevators]   # Modbus devices
     alarm-gateway simulate scenario simulators/scenarios/fire-confirmed.yaml [--speed 10] [--drill]
     alarm-gateway simulate record --out var/recorded.yaml [--seconds 60]
@@ -54,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve_parser = sub.add_parser("serve", help="run the site's Modbus device simulators "
                                                 "(and MQTT elevators) until Ctrl-C")
     serve.add_arguments(serve_parser)
+    from simulators import panel_cli
+
+    panel_cli.add_arguments(sub)
     _add_replay_commands(sub)
 
 
@@ -66,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from simulators import serve
 
         return serve.run(site, args)
+    if args.device in ("panel", "dc09"):
+        from simulators import panel_cli
+
+        return (panel_cli.run_panel if args.device == "panel" else panel_cli.run_dc09)(site, args)
     if args.device == "fire":
         point_id = f"B{args.building}-F{args.floor}-Z{args.zone}"
         device, value = args.device_address, None

@@ -29,15 +29,15 @@ class EncodeError(ValueError):
 def mqtt_of(point: PointConfig) -> MqttBinding:
     """The point's MQTT binding (EncodeError for a point read over Modbus)."""
     if point.mqtt is None:
-        raise EncodeError(f"{point.id} is read over Modbus, not MQTT: simulate its device "
-                          "on a Modbus server instead")
+        raise EncodeError(f"{point.id} is not read over MQTT: simulate its device on a "
+                          "Modbus server, or its panel with simulate panel / dc09, instead")
     return point.mqtt
 
 
 def _mqtt(point: PointConfig) -> MqttBinding:
     if point.mqtt is None:
-        raise EncodeError(f"point {point.id} is read over Modbus: drive its device simulator "
-                          "(simulators.modbus_devices) instead of publishing")
+        raise EncodeError(f"point {point.id} is not read over MQTT: drive its device "
+                          "simulator (Modbus, a panel over IP) instead of publishing")
     return point.mqtt
 
 

@@ -1,7 +1,8 @@
 """The simulators as an extension of ``alarm-gateway``: the ``simulate`` command, and
 ``run --simulate-devices`` (the demo and drills without equipment: the site's Modbus units as
 real pymodbus servers on their configured ports, the MQTT elevators as clients of the
-broker, in the daemon's process)."""
+broker, the panels over IP as transmission devices and DC-09 panels calling in, in the
+daemon's process)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Simulators:
 async def simulated_devices(site: SiteConfig) -> AsyncIterator[None]:
     from simulators.modbus_devices import build_site_simulators, start_all
     from simulators.mqtt_elevator import build_site_elevators
+    from simulators.panels import PanelSimulators
 
     servers = build_site_simulators(site)
     await start_all(servers.values())
@@ -65,9 +67,12 @@ async def simulated_devices(site: SiteConfig) -> AsyncIterator[None]:
             log.info("simulated_elevator", elevator=elevator.describe())
 
     starter = asyncio.create_task(start_elevators())
+    panels = PanelSimulators(site)
+    panels.start()
     try:
         yield
     finally:
+        await asyncio.to_thread(panels.stop)
         starter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starter

@@ -42,7 +42,8 @@ class _PointPublisher:
             raise ValueError(f"point {point_id} is a {point.kind.value}, not one of "
                              f"{', '.join(sorted(k.value for k in allowed))}")
         if point.mqtt is None:
-            raise ValueError(f"point {point_id} is read over Modbus, not published over MQTT")
+            raise ValueError(f"point {point_id} is not read over MQTT (Modbus, or a panel over "
+                             "IP): nothing to publish")
         return point
 
     def _publish(self, point: PointConfig, state: PointState, *, device: str = "",

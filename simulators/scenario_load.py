@@ -191,7 +191,8 @@ def _point_step(index: int, m: PointStepModel, loc: tuple[str | int, ...], site:
         return None
     if point.mqtt is None:
         problem((*loc, "point"), f"point {m.point} is read over Modbus: drive its device "
-                "with a gas or elevator step instead")
+                "with a gas or elevator step instead" if point.modbus is not None else
+                f"point {m.point} reports through its panel over IP, not over MQTT")
         return None
     if m.device and not point.mqtt.device_field:
         problem((*loc, "device"), f"point {m.point} has no device field in its payload; "

@@ -31,7 +31,10 @@ def mqtt_only_demo(folder: Path, *, deadline: str | None = None,
     site["playbooks"] = str(playbooks)
     site.pop("modbus")
     site.pop("supervision", None)  # it names the Modbus connections
-    site["points"] = [p for p in site["points"] if "modbus" not in p]
+    site.pop("receivers", None)  # panels over IP: panel_demo and dc09_demo add their own
+    site.pop("panels", None)
+    site["points"] = [p for p in site["points"]
+                      if "modbus" not in p and "dc09" not in p and "panel" not in p]
     for actuator in site["actuators"]:
         for command in actuator["commands"].values():
             if "modbus" in command:

@@ -49,12 +49,21 @@ def _invalid(where: str, problems: list[str]) -> None:
 
 def _summary(site: SiteConfig, playbooks: dict[str, Playbook]) -> None:
     broker = "embedded (started by the gateway)" if site.broker.embedded else site.broker.describe()
-    on_modbus = sum(1 for p in site.points.values() if p.modbus is not None)
+    points = site.points.values()
+    on_mqtt = sum(1 for p in points if p.mqtt is not None)
+    on_modbus = sum(1 for p in points if p.modbus is not None)
+    on_panels = sum(1 for p in points if p.panel is not None)
+    on_dc09 = sum(1 for p in points if p.dc09 is not None)
+    ways = [f"{on_mqtt} on MQTT topics",
+            f"{on_modbus} on Modbus ({len(site.modbus)} connections)"]
+    if on_panels:
+        ways.append(f"{on_panels} of {len(site.panels)} panels behind GB/T 26875.3 listeners")
+    if on_dc09:
+        ways.append(f"{on_dc09} of SIA DC-09 panel accounts")
     print(f"  site        {site.site_id} ({site.site_name})")
     print(f"  broker      {broker}")
     print(f"  store       {site.store_path}")
-    print(f"  points      {len(site.points)}: {len(site.points) - on_modbus} on MQTT topics, "
-          f"{on_modbus} on Modbus ({len(site.modbus)} connections)")
+    print(f"  points      {len(site.points)}: {', '.join(ways)}")
     print(f"  actuators   {len(site.actuators)}")
     print(f"  playbooks   {len(playbooks)} in {site.playbook_dir}")
 

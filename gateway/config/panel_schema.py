@@ -14,7 +14,7 @@ MAX_ADDRESS = 2**48 - 1
 
 class GbtReceiverModel(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    host: str = "0.0.0.0"
+    host: str = "0.0.0.0"  # the devices call in from the building's network
     port: int = Field(ge=1, le=65535)
     center_address: int = Field(ge=0, le=MAX_ADDRESS)
     idle_timeout: Duration = 90.0  # no frame, not even a heartbeat: the device is offline
@@ -32,7 +32,7 @@ class Dc09AccountModel(Strict):
 
 class Dc09ReceiverModel(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    host: str = "0.0.0.0"
+    host: str = "0.0.0.0"  # the panels call in from the site's network
     port: int = Field(ge=1, le=65535)
     tcp: bool = True
     udp: bool = True

@@ -129,13 +129,16 @@ def run_check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 # ----------------------------------------------------------------------------- shipped demo
 
 
-def test_demo_config_loads_315_points() -> None:
+def test_demo_config_loads_360_points() -> None:
     site = load(DEMO_SITE)
 
     assert site.site_id == "demo"
     fire, gas, leak, buttons, elevators, valves = 2 * 18 * 4 * 2, 4 * 2, 1 + 3, 4, 2 + 4, 2
     power = 2 + 1  # two mains feeders and the generator
-    assert len(site.points) == fire + gas + leak + buttons + elevators + valves + power
+    panel = 2 * 18 + 3  # building 2's panel: two loops, and its own points
+    car_park = 1 + 4 + 1  # the DC-09 panel's own point, its smoke detectors, a call point
+    assert len(site.points) == (fire + gas + leak + buttons + elevators + valves + power
+                                + panel + car_park)
     assert len(site.actuators) == 9
 
 
@@ -150,7 +153,8 @@ def test_demo_playbooks_load_against_demo_config() -> None:
 def test_for_each_range_includes_both_ends() -> None:
     site = load(DEMO_SITE)
 
-    smoke = [p for p in site.points.values() if p.kind is PointKind.SMOKE_DETECTOR]
+    smoke = [p for p in site.points.values()
+             if p.kind is PointKind.SMOKE_DETECTOR and p.mqtt is not None]
     assert len(smoke) == 2 * 18 * 4
     assert {"B1-F1-Z1", "B2-F18-Z4"} <= set(site.points)
     assert "B1-F19-Z1" not in site.points
@@ -1112,7 +1116,8 @@ def test_check_valid_config_prints_ok_and_returns_0(capsys: pytest.CaptureFixtur
 
     assert code == 0
     assert f"{DEMO_SITE}: OK" in out
-    assert "points      315: 301 on MQTT topics, 14 on Modbus (3 connections)" in out
+    assert ("points      360: 301 on MQTT topics, 14 on Modbus (3 connections), 39 of 1 "
+            "panels behind GB/T 26875.3 listeners, 6 of SIA DC-09 panel accounts") in out
     assert "playbooks   10 in" in out
     assert "fire                 火警 / Fire [critical]" in out
     assert "opens: gas_detector in alarm, prealarm, one per zone; by hand" in out
