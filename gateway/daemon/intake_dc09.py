@@ -12,7 +12,7 @@ from adapters.interface import Adapter
 from gateway.config.site import PointConfig, SiteConfig
 from gateway.daemon.decisions import Decisions
 from gateway.daemon.intake_contact_id import Source, route
-from gateway.points.conditioning import back_online, went_offline
+from gateway.daemon.intake_links import link
 from gateway.points.sia_codes import adm_cid_event, sia_events
 from gateway.store.values import DEAD_LETTER_KEEP, DeadLetter, WriteSet
 
@@ -81,18 +81,9 @@ class Dc09Intake:
 
     def _link(self, d: Decisions, item: AccountLink, ws: WriteSet, now: float) -> None:
         points = self.accounts.get((item.receiver, item.account), [])
-        source = self.source(item)
-        why = f"panel account {item.account} sent no link test for {item.silent_for:.0f} s"
-        for point in points:
-            previous = d.points.get(point.id)
-            if item.online:
-                status, sig = back_online(point, previous, item.at, source,
-                                          reasons=("panel account",))
-            else:
-                status, sig = went_offline(point, previous, item.at, why, source)
-            d.set_point(point.id, status, ws)
-            if sig is not None:
-                d.signal(d.in_drill(sig), ws, now, b"")
+        link(d, points, online=item.online, at=item.at, source=self.source(item), ws=ws,
+             now=now, why=f"panel account {item.account} silent for {item.silent_for:.0f} s "
+             "(no link test)")
         (log.info if item.online else log.warning)(
             "panel_account_link", receiver=item.receiver, account=item.account,
             state="online" if item.online else "offline", points=len(points))

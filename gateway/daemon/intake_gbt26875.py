@@ -31,8 +31,9 @@ from adapters.gbt26875.receiver import BadFrame, DeviceLink, Item, ReceivedFrame
 from adapters.interface import Adapter
 from gateway.config.site import PointConfig, SiteConfig
 from gateway.daemon.decisions import Decisions
+from gateway.daemon.intake_links import link
 from gateway.domain.model import PointState
-from gateway.points.conditioning import back_online, condition, went_offline
+from gateway.points.conditioning import condition
 from gateway.points.decode import Reading
 from gateway.store.values import DEAD_LETTER_KEEP, DeadLetter, WriteSet
 
@@ -203,19 +204,10 @@ class GbtIntake:
     # ------------------------------------------------------------------ the link
 
     def _link(self, d: Decisions, item: DeviceLink, ws: WriteSet, now: float) -> None:
-        points = self.devices.get((item.receiver, item.device), ())
-        why = f"transmission device {item.device} silent for {item.silent_for:.0f} s"
-        source = self.source(item)
-        for point in points:
-            previous = d.points.get(point.id)
-            if item.online:
-                status, sig = back_online(point, previous, item.at, source,
-                                          reasons=("transmission device",))
-            else:
-                status, sig = went_offline(point, previous, item.at, why, source)
-            d.set_point(point.id, status, ws)
-            if sig is not None:
-                d.signal(d.in_drill(sig), ws, now, b"")
+        points = self.devices.get((item.receiver, item.device), [])
+        link(d, points, online=item.online, at=item.at, source=self.source(item), ws=ws,
+             now=now, why=f"transmission device {item.device} silent for "
+             f"{item.silent_for:.0f} s")
         (log.info if item.online else log.warning)(
             "transmission_device_link", receiver=item.receiver, device=item.device,
             state="online" if item.online else "offline", points=len(points))
