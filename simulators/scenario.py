@@ -36,6 +36,7 @@ from gateway.store import DaemonLock, open_records
 from gateway.store.commands import COMMAND_TIMEOUT, await_command
 from gateway.store.values import Mark
 from simulators.devices import encode, mqtt_of
+from simulators.panel_send import PanelError, PanelSender, over_ip
 from simulators.scenario_check import Check, _ids, evaluate
 from simulators.scenario_devices import Devices, MqttOut, SiteDevices
 from simulators.scenario_load import (
@@ -111,6 +112,7 @@ class Runner:
         self.options = options
         self.drill = scenario.drill or options.drill
         self.store_path = options.store_path or site.store_path
+        self.panels: PanelSender | None = None
         self.devices = devices
         if devices is None and options.devices:
             self.devices = SiteDevices(site)
@@ -168,6 +170,8 @@ class Runner:
                 self._stop_drill()
             if self.mqtt is not None:
                 self.mqtt.close()
+            if self.panels is not None:
+                await asyncio.to_thread(self.panels.close)
             if self.devices is not None:
                 await self.devices.stop()
 
@@ -266,7 +270,9 @@ class Runner:
     def _do(self, step: Step) -> None:
         now = _clock(time.monotonic() - self.t0)
         speed = self.options.speed
-        if isinstance(step, PointStep):
+        if isinstance(step, PointStep) and over_ip(step.point):
+            self.tasks.append(asyncio.get_running_loop().create_task(self._panel(step, now)))
+        elif isinstance(step, PointStep):
             topic = mqtt_of(step.point).topic
             payload = encode(step.point, step.state, device=step.device, drill=self.drill,
                              value=step.value)
@@ -288,6 +294,17 @@ class Runner:
             self.tasks.append(asyncio.get_running_loop().create_task(self._storm(step)))
             self.say(f"{now}  storm: {step.zones} zones per building in "
                      f"{', '.join(b for b, _ in step.detectors)} over {step.over / speed:.1f}s")
+
+    async def _panel(self, step: PointStep, now: str) -> None:
+        """A report through a panel over IP, done once the gateway answered it."""
+        if self.panels is None:
+            self.panels = PanelSender(self.site)
+        try:
+            said = await asyncio.to_thread(self.panels.send, step.point, step.state,
+                                           step.device)
+        except (PanelError, OSError) as exc:
+            raise ReplayError(f"step at {now}: {exc}") from None
+        self.say(f"{now}  {step.point.id} {step.state} (panel over IP: {said})")
 
     async def _storm(self, step: StormStep) -> None:
         messages = list(storm_messages(step, self.drill))

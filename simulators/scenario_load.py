@@ -20,6 +20,8 @@ from gateway.domain.model import PointKind, PointState
 from gateway.errors import ConfigError, Problem
 from gateway.playbook.definition import Playbook
 from simulators.devices import EncodeError, encode, mqtt_of
+from simulators.panel_send import STATES as PANEL_STATES
+from simulators.panel_send import over_ip
 from simulators.scenario_model import (
     STEP_KINDS,
     ElevatorStepModel,
@@ -189,10 +191,19 @@ def _point_step(index: int, m: PointStepModel, loc: tuple[str | int, ...], site:
     if point is None:
         problem((*loc, "point"), unknown_name("point", m.point, site.points))
         return None
+    if over_ip(point):
+        if m.state not in PANEL_STATES:
+            problem((*loc, "state"), f"a panel over IP reports {', '.join(PANEL_STATES)}")
+            return None
+        if (point.panel is not None and point.panel.zone is None) or (
+                point.dc09 is not None and point.dc09.zone is None):
+            problem((*loc, "point"), f"{m.point} is a panel's own point: name one of its "
+                    "components or zones")
+            return None
+        return PointStep(index, m.at, point, m.state, m.device, m.value, m.retain)
     if point.mqtt is None:
         problem((*loc, "point"), f"point {m.point} is read over Modbus: drive its device "
-                "with a gas or elevator step instead" if point.modbus is not None else
-                f"point {m.point} reports through its panel over IP, not over MQTT")
+                "with a gas or elevator step instead")
         return None
     if m.device and not point.mqtt.device_field:
         problem((*loc, "device"), f"point {m.point} has no device field in its payload; "
