@@ -21,6 +21,7 @@ import structlog
 from adapters.gbt26875.adu import (
     AduError,
     ComponentStatus,
+    DeviceOperation,
     DeviceStatus,
     SystemOperation,
     SystemStatus,
@@ -32,6 +33,7 @@ from adapters.interface import Adapter
 from gateway.config.site import PointConfig, SiteConfig
 from gateway.daemon.decisions import Decisions
 from gateway.daemon.intake_links import link
+from gateway.domain.events import EventKind
 from gateway.domain.model import PointState
 from gateway.points.conditioning import condition
 from gateway.points.decode import Reading
@@ -112,7 +114,7 @@ class GbtIntake:
                 self._system(d, item, obj, ws, now, source)
             elif isinstance(obj, DeviceStatus):
                 self._device(d, item, obj, ws, now, source)
-            elif isinstance(obj, SystemOperation):
+            elif isinstance(obj, SystemOperation | DeviceOperation):
                 self._operation(d, item, obj, ws, now, source)
 
     def _component(self, d: Decisions, item: ReceivedFrame, c: ComponentStatus, ws: WriteSet,
@@ -164,14 +166,24 @@ class GbtIntake:
                 conditions=tuple((n, n in flags) for n in DEVICE_CONDITIONS)),
                 item, ws, now, source)
 
-    def _operation(self, d: Decisions, item: ReceivedFrame, op: SystemOperation, ws: WriteSet,
-                   now: float, source: str) -> None:
-        key = (item.receiver, item.frame.source, op.system_type, op.system_address)
-        log.info("panel_operation", device=item.frame.source,
-                 panel=f"{op.system_type}-{op.system_address}", operations=sorted(op.flags),
-                 operator=op.operator)
-        if "reset" in op.flags:
-            self._reset(d, key, item, ws, now, source)
+    def _operation(self, d: Decisions, item: ReceivedFrame, op: SystemOperation | DeviceOperation,
+                   ws: WriteSet, now: float, source: str) -> None:
+        """An operation at the panel (or at its transmission device), on record; a reset of
+        the panel restores its components."""
+        at_device = isinstance(op, DeviceOperation)
+        if isinstance(op, SystemOperation):
+            keys = [(item.receiver, item.frame.source, op.system_type, op.system_address)]
+        else:
+            keys = [k for k in self.panels if k[:2] == (item.receiver, item.frame.source)]
+        for key in keys:
+            panel = self.panels.get(key, {}).get("panel")
+            d.site_event(ws, EventKind.PANEL_OPERATION, item.received_at,
+                         panel.id if panel else source, "", operations=sorted(op.flags),
+                         operator=str(op.operator), at="device" if at_device else "panel")
+            if "reset" in op.flags and not at_device:
+                self._reset(d, key, item, ws, now, source)
+        log.info("panel_operation", device=item.frame.source, operations=sorted(op.flags),
+                 operator=op.operator, at="device" if at_device else "panel")
 
     def _reset(self, d: Decisions, key: PanelKey, item: ReceivedFrame, ws: WriteSet,
                now: float, source: str) -> None:

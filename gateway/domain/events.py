@@ -47,6 +47,7 @@ class EventKind(enum.StrEnum):
     POINT_UNSHELVED = "point_unshelved"
     DRILL_STARTED = "drill_started"
     DRILL_STOPPED = "drill_stopped"
+    PANEL_OPERATION = "panel_operation"  # done at a panel or its transmission device
 
     @classmethod
     def of_action(cls, status: str) -> EventKind:

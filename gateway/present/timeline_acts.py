@@ -124,6 +124,24 @@ def _drill_stopped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     return bi("演练结束", "drill stopped")
 
 
+PANEL_OPERATIONS = {
+    "reset": ("复位", "reset"), "silence": ("消音", "silence"),
+    "manual_alarm": ("手动报警", "manual alarm"), "alarm_cleared": ("警情消除", "alarm cleared"),
+    "self_test": ("自检", "self-test"), "acknowledge": ("确认", "acknowledge"),
+    "test": ("测试", "test"), "duty_check_answer": ("查岗应答", "duty check answered"),
+}
+
+
+def _panel_operation(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    done = [PANEL_OPERATIONS.get(str(o), (str(o), str(o))) for o in d.get("operations") or ()]
+    who = sval(d, "operator")
+    at_device = d.get("at") == "device"
+    return bi(f"{e.point_id}{'（传输装置）' if at_device else ''}操作："
+              f"{'、'.join(z for z, _ in done)}" + (f"（操作员 {who}）" if who else ""),
+              f"{e.point_id}{' (transmission device)' if at_device else ''}: "
+              f"{', '.join(en for _, en in done)}" + (f" (operator {who})" if who else ""))
+
+
 OPERATOR_LINES: dict[EventKind, Line] = {
     EventKind.ACKNOWLEDGED: _acknowledged,
     EventKind.ARRIVAL: _arrival,
@@ -138,4 +156,5 @@ OPERATOR_LINES: dict[EventKind, Line] = {
     EventKind.POINT_UNSHELVED: _point_unshelved,
     EventKind.DRILL_STARTED: _drill_started,
     EventKind.DRILL_STOPPED: _drill_stopped,
+    EventKind.PANEL_OPERATION: _panel_operation,
 }

@@ -65,6 +65,10 @@ class InProcess:
                   ledgers: dict[str, tuple[int, ...]]) -> list[Adapter]:
         made = [FakeAdapter("mqtt", deliver, on_send=self._answer, clock=self.clock,
                             accepts=lambda e: isinstance(e, MqttPublish | Notify))]
+        for receiver, kind in [*((r, "gbt26875") for r in site.receivers),
+                               *((r, "dc09") for r in site.dc09_receivers)]:
+            made.append(FakeAdapter(receiver, deliver, kind=kind, on_send=self._answer,
+                                    clock=self.clock, accepts=lambda e: False))
         for connection in site.modbus:
             made.append(FakeAdapter(
                 connection, deliver, kind="modbus", on_send=self._answer, clock=self.clock,
