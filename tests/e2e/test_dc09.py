@@ -125,3 +125,20 @@ def _listening(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_a_retransmission_is_acked_and_stored_once_across_a_restart(
+        tmp_path: Path, broker: Broker, port: int, stop: list[Daemon]) -> None:
+    daemon = start(tmp_path, broker, port)
+    stop.append(daemon)
+    wait_until(lambda: _listening(port), what="the receiver")
+    first = message("ADM-CID", 41, DC09_ACCOUNT, f"#{DC09_ACCOUNT}|1111 01 001")
+    assert check_frame(send(port, first)).startswith('"ACK"0041')
+    # the panel did not hear the ACK and sends it again, byte for byte
+    assert check_frame(send(port, first)).startswith('"ACK"0041')
+    daemon.terminate()
+    daemon.start()
+    wait_until(lambda: _listening(port), what="the receiver again")
+    assert check_frame(send(port, first)).startswith('"ACK"0041')
+    time.sleep(0.5)
+    assert states(daemon, "CP-Z1") == [("alarm", "")]
