@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
 
 MAX_ADDRESS = 2**48 - 1
+CATEGORIES = ("alarm", "supervisory", "trouble", "bypass", "test", "open_close")
 
 
 class GbtReceiverModel(Strict):
@@ -28,6 +29,20 @@ class Dc09AccountModel(Strict):
     key: str | None = None
     key_format: Literal["hex", "text"] = "hex"
     link_test: Duration = 0.0  # a NULL message expected at least this often (0: not watched)
+    # what this panel's event codes mean where it differs from the default table: a category
+    # (alarm, supervisory, trouble, bypass, test, open_close), a trouble with its condition
+    # ("trouble:low_battery"), e.g. {150: alarm, 381: "trouble:sensor_fault"}
+    codes: dict[int, str] = Field(default_factory=dict)
+
+    @field_validator("codes")
+    @classmethod
+    def _known_categories(cls, codes: dict[int, str]) -> dict[int, str]:
+        for code, what in codes.items():
+            category = what.partition(":")[0]
+            if not 0 < code < 1000 or category not in CATEGORIES:
+                raise ValueError(f"code {code}: {what!r} is not one of "
+                                 f"{', '.join(CATEGORIES)} (with ':condition' for a trouble)")
+        return codes
 
 
 class Dc09ReceiverModel(Strict):

@@ -239,8 +239,16 @@ def compile_dc09(models: list[Dc09ReceiverModel], taken: Mapping[str, GbtReceive
         out[r.id] = Dc09Receiver(
             r.id, r.host, r.port, r.tcp, r.udp, (r.window_past, r.window_future),
             r.idle_timeout, r.max_connections, keys,
-            {a.account.upper(): a.link_test for a in r.accounts if a.link_test > 0})
+            {a.account.upper(): a.link_test for a in r.accounts if a.link_test > 0},
+            {a.account.upper(): {code: _meaning(what) for code, what in a.codes.items()}
+             for a in r.accounts if a.codes})
     return out
+
+
+def _meaning(what: str) -> tuple[str, str]:
+    category, _, condition = what.partition(":")
+    default = {"supervisory": "supervisory", "trouble": "fault", "bypass": "disabled"}
+    return category, condition or default.get(category, "")
 
 
 def _key(text: str | None, form: str, at: tuple[str | int, ...], report: Report) -> bytes | None:

@@ -93,6 +93,8 @@ class Dc09Receiver:
     max_connections: int
     keys: Mapping[str, bytes | None]  # account → its AES key (None: in clear)
     link_test: Mapping[str, float]
+    # account → event code → (category, condition), where it differs from the default table
+    codes: Mapping[str, Mapping[int, tuple[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

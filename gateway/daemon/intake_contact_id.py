@@ -11,7 +11,7 @@ a bad checksum or length, or of an account no point names, is a dead letter with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.mqtt_values import InboundMessage
@@ -20,7 +20,7 @@ from gateway.daemon.decisions import Decisions
 from gateway.domain.model import PointState
 from gateway.errors import DecodeError
 from gateway.points.conditioning import condition
-from gateway.points.contact_id import ContactId, meaning, parse
+from gateway.points.contact_id import ContactId, Meaning, meaning, parse
 from gateway.points.decode import Reading
 from gateway.store.values import WriteSet
 
@@ -55,17 +55,23 @@ class Source:
 
 def route(d: Decisions, points: Sequence[PointConfig],
           zone_of: Callable[[PointConfig], int | None], report: ContactId, source: Source,
-          ws: WriteSet, now: float) -> None:
+          ws: WriteSet, now: float, codes: Mapping[int, tuple[str, str]] | None = None) -> None:
     """A panel's report to its zone's point among ``points`` (one panel account's), or to the
-    panel's own point (no zone): zone 000, a zone no one mapped, an unknown code."""
+    panel's own point (no zone): zone 000, a zone no one mapped, an unknown code. ``codes``:
+    what the account's codes mean where it differs from the default table."""
     point = next((p for p in points if zone_of(p) == report.zone and report.zone != 0), None)
     what = meaning(report.code)
+    if codes and report.code in codes:
+        category, raised = codes[report.code]
+        what = Meaning(category, raised, what.en if what.category != "unknown"
+                       else f"event {report.code:03d}")
     device = ""
     if point is None or what.category == "unknown":
         point = next(p for p in points if zone_of(p) is None)
         device = f"zone {report.zone:03d}" if report.zone else ""
     previous = d.points.get(point.id)
-    reading = _reading(report, device, previous.source_state(device) if previous else None)
+    reading = _reading(report, what, device,
+                       previous.source_state(device) if previous else None)
     status, signals = condition(point, previous, reading, source.at, source=source.name,
                                 replayed=source.replayed)
     d.set_point(point.id, status, ws)
@@ -93,8 +99,8 @@ def _text(point: PointConfig, payload: bytes) -> str:
     return value
 
 
-def _reading(report: ContactId, device: str, before: PointState | None) -> Reading:
-    what = meaning(report.code)
+def _reading(report: ContactId, what: Meaning, device: str,
+             before: PointState | None) -> Reading:
     value = f"{report.code:03d} {what.en}"
     steady = before if before not in (None, PointState.OFFLINE) else PointState.NORMAL
     if what.category == "alarm":

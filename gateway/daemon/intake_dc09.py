@@ -25,6 +25,8 @@ def _zone(point: PointConfig) -> int | None:
 
 class Dc09Intake:
     def __init__(self, site: SiteConfig) -> None:
+        self.codes = {(r.id, account): codes for r in site.dc09_receivers.values()
+                      for account, codes in r.codes.items()}
         self.accounts: dict[tuple[str, str], list[PointConfig]] = {}
         for point in site.points.values():
             if point.dc09 is not None:
@@ -76,8 +78,10 @@ class Dc09Intake:
             d.dead_letter(ws, "dc09", source, "bad_event", f"from {item.peer}: {exc}", item.raw,
                           item.received_at)
             return
+        codes = self.codes.get((item.receiver, message.account))
         for event in events:
-            route(d, points, _zone, event, Source(source, item.received_at, item.raw), ws, now)
+            route(d, points, _zone, event, Source(source, item.received_at, item.raw), ws, now,
+                  codes)
 
     def _link(self, d: Decisions, item: AccountLink, ws: WriteSet, now: float) -> None:
         points = self.accounts.get((item.receiver, item.account), [])

@@ -99,3 +99,23 @@ def test_a_contact_id_topic_needs_its_panel_point_and_one_point_a_zone(tmp_path:
     text = problems(tmp_path, ConfigReferenceError, edit=zones_only)
     assert "are both zone 1 of account 1234 on topic 'demo/cp/cid'" in text
     assert "account 1234 has no panel point" in text
+
+
+def test_dc09_accounts_keys_and_codes_are_checked(tmp_path: Path) -> None:
+    from simulators.sites import dc09_demo
+
+    config = dc09_demo(tmp_path, 15040, key="0011")
+    with pytest.raises(ConfigReferenceError, match="an AES key is 16, 24 or 32 bytes"):
+        load_config(config, environ={})
+    data = yaml.safe_load(config.read_text())
+    account = data["receivers"]["dc09"][0]["accounts"][0]
+    account["key"] = "000102030405060708090A0B0C0D0E0F"
+    account["codes"] = {150: "flood"}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(ConfigSchemaError, match="code 150: 'flood' is not one of alarm"):
+        load_config(config, environ={})
+    account["codes"] = {150: "alarm", 381: "trouble:sensor_fault"}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    receiver = load_config(config, environ={}).dc09_receivers["alarm-receiver"]
+    assert receiver.keys["5678"] == bytes(range(16))
+    assert receiver.codes["5678"] == {150: ("alarm", ""), 381: ("trouble", "sensor_fault")}
