@@ -12,11 +12,13 @@ and /metrics needs a session; what a role may do is checked with each route
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from gateway.console.context import Console
+from gateway.console.guards import Guards
 from gateway.console.routes import incidents, live, points, session, site
 from gateway.console.sessions import Reader, Sessions
 from gateway.console.stream import Hub
@@ -40,13 +42,14 @@ def create_app(gateway: "Gateway") -> FastAPI:
 
     app = FastAPI(title="Alarm gateway console API", version="1",
                   description="Incidents, points and the live stream of the alarm gateway.",
-                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None)
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
     app.state.console = Console(gateway, reader, Sessions(gateway, reader), hub)
     app.state.hub = hub
     app.state.reader = reader
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_guard)
+    app.add_middleware(Guards)  # outermost: before the body is read or anyone is known
     for module in (session, site, incidents, points, live):
         app.include_router(module.router)
     return app
@@ -61,7 +64,12 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    return JSONResponse(status_code=exc.status_code, content={"error": exc.detail},
+    """Every refusal in one shape, FastAPI's and Starlette's own included (a body that is not
+    JSON, an unknown path): {"error": ...}."""
+    detail = exc.detail
+    if detail == "There was an error parsing the body":
+        detail = "the body is not JSON the console can read (UTF-8, not nested too deep)"
+    return JSONResponse(status_code=exc.status_code, content={"error": detail},
                         headers=exc.headers)
 
 
@@ -77,11 +85,13 @@ async def _guard(request: Request, call_next: Callable[[Request], Any]) -> Respo
                 "error": "send the body as application/json"})
     response: Response = await call_next(request)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: the page's own requests carry their Origin (checked by Guards); nothing
+    # leaves for another site
+    response.headers["Referrer-Policy"] = "same-origin"
     path = request.url.path
     if path.endswith("/report") or path == "/api/kpi":
         # the printable reports: one page with its own style block and no script at all
         response.headers["Content-Security-Policy"] = REPORT_CSP
-    elif not path.startswith("/api/docs"):
+    else:
         response.headers["Content-Security-Policy"] = CSP
     return response

@@ -120,7 +120,9 @@ def authenticate(records: Records, name: str, password: str) -> User | None:
         # the same work as a real check, so a wrong name is not told apart by its timing
         check_password(password, _DUMMY_HASH)
         return None
-    if row.disabled or not check_password(password, row.password_hash):
+    # a disabled account answers as a wrong password would, after the same work
+    right = check_password(password, row.password_hash)
+    if row.disabled or not right:
         return None
     return _user(row)
 

@@ -5,7 +5,7 @@ the login, and each operator command's, built from its definition (gateway.domai
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, create_model
 
 from gateway.domain.commands import COMMANDS, Arg, ArgKind
 
@@ -36,7 +36,7 @@ def _field(arg: Arg) -> tuple[Any, Any]:
     if kind is ArgKind.CHOICE:
         return (Literal[arg.choices], ...)
     if kind is ArgKind.FLAG:
-        return (bool, False)
+        return (StrictBool, False)  # true or false: "yes" is not a yes
     if kind is ArgKind.MINUTES:
         return (float, Field(float(arg.default), ge=1, le=arg.limit))
     item = Annotated[str, StringConstraints(max_length=80)]

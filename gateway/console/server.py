@@ -62,7 +62,7 @@ async def serve_console(gateway: Gateway) -> None:
     server = _Server(config)
     scheme = "https" if settings.cert_file else "http"
     log.info("console_listening", url=f"{scheme}://{settings.host}:{port}",
-             api=f"{scheme}://{settings.host}:{port}/api/docs")
+             api=f"{scheme}://{settings.host}:{port}/api/openapi.json")
     try:
         await server.serve(sockets=[sock])
     except asyncio.CancelledError:

@@ -5,26 +5,27 @@ the store for the pages go through one read-only connection."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import structlog
 from fastapi import HTTPException, Request
 
 from gateway.console import auth
+from gateway.console.throttle import LoginThrottle, TooMany
 from gateway.store import SharedReader
 from gateway.store.records import Records
 
 if TYPE_CHECKING:
     from gateway.daemon.gateway import Gateway
 
+log = structlog.get_logger("gateway.console")
 T = TypeVar("T")
 COOKIE = "ag_session"
-LOGIN_FAILURES = 5  # per user name within LOGIN_WINDOW, then a pause
-LOGIN_WINDOW = 300.0
-LOGIN_PAUSE = 60.0
-RECHECK = 30.0  # seconds a cached session is trusted before the store is asked again
+RECHECK = 1.0  # seconds a cached session is trusted before the store is asked again
 
 
 class Reader:
@@ -55,18 +56,37 @@ class Sessions:
         self.gateway = gateway
         self.reader = reader
         self.cache: dict[str, _Session] = {}
-        self.failures: dict[str, list[float]] = {}
+        self.throttle = LoginThrottle(time.monotonic)
 
-    async def login(self, name: str, password: str) -> tuple[auth.User, str, float]:
+    async def login(self, name: str, password: str,
+                    address: str = "") -> tuple[auth.User, str, float]:
+        """A session for the right password; guessing is slowed (``throttle``) and every
+        attempt is logged as an event."""
+        try:
+            self.throttle.admit(address)
+        except TooMany as exc:
+            log.warning("login_refused", user=name, address=address,
+                        reason="too many failed logins from this address")
+            raise HTTPException(429, "too many failed logins from this address; try again "
+                                f"in {exc.retry_after:.0f} s",
+                                headers={"Retry-After": f"{exc.retry_after:.0f}"}) from None
+        turn = self.throttle.turn(name, address)
+        if turn.locked():  # one attempt at a time per account and address: no racing
+            self.throttle.unadmit(address)
+            log.warning("login_refused", user=name, address=address,
+                        reason="another login for this account from here is being checked")
+            raise HTTPException(429, "another login for this account from this address is "
+                                "being checked; try again", headers={"Retry-After": "1"})
+        async with turn:
+            await asyncio.sleep(self.throttle.delay(name, address))
+            user = await self.reader(lambda r: auth.authenticate(r, name, password))
+            if user is None:
+                self.throttle.failed(name, address)
+                log.warning("login_failed", user=name, address=address)
+                raise HTTPException(401, "wrong user name or password")
+            self.throttle.succeeded(name, address)
+        log.info("login_succeeded", user=name, address=address)
         now = self.gateway.clock()
-        recent = [t for t in self.failures.get(name, []) if now - t < LOGIN_WINDOW]
-        if len(recent) >= LOGIN_FAILURES and now - recent[-1] < LOGIN_PAUSE:
-            raise HTTPException(429, f"too many failed logins for {name!r}; wait a minute")
-        user = await self.reader(lambda r: auth.authenticate(r, name, password))
-        if user is None:
-            self.failures[name] = [*recent, now]
-            raise HTTPException(401, "wrong user name or password")
-        self.failures.pop(name, None)
         length = self.gateway.site.console.session_seconds
         token = await self.gateway.store.call(
             lambda r: auth.create_session(r, user.name, now, length))

@@ -25,6 +25,7 @@ from gateway.store.values import WriteSet
 
 QUEUE_LIMIT = 2000
 HEARTBEAT = 15.0
+SESSION_CHECK = 1.0
 # in a storm one batch attaches hundreds of devices: the page needs the incident, not each one
 MAX_SIGNAL_EVENTS = 20
 
@@ -131,19 +132,23 @@ class Hub:
         self.clients.add(queue)
         try:
             yield f"retry: 2000\nevent: hello\ndata: {json.dumps(hello, ensure_ascii=False)}\n\n"
-            checked = time.monotonic()
+            checked = said = time.monotonic()
             while True:
+                # the session is checked every second: a user disabled, or given a new
+                # password, loses the stream at once
                 try:
-                    text = await asyncio.wait_for(queue.get(), self.heartbeat)
+                    text: str | None = await asyncio.wait_for(queue.get(), SESSION_CHECK)
                 except TimeoutError:
-                    text = ": keep-alive\n\n"
-                if time.monotonic() - checked >= self.heartbeat:
+                    text = "" if time.monotonic() - said < self.heartbeat else ": keep-alive\n\n"
+                if time.monotonic() - checked >= SESSION_CHECK:
                     checked = time.monotonic()
                     if not await still_valid():
                         yield "event: session_ended\ndata: {}\n\n"
                         return
                 if text is None:
                     return
-                yield text
+                if text:
+                    said = time.monotonic()
+                    yield text
         finally:
             self.clients.discard(queue)

@@ -78,7 +78,9 @@ def _close_clients() -> Iterator[None]:
 
 
 def client_for(daemon: Daemon) -> httpx.Client:
-    client = httpx.Client(base_url=daemon.console_url, timeout=15)
+    # as the console's page does: its requests say they come from its own origin
+    client = httpx.Client(base_url=daemon.console_url, timeout=15,
+                          headers={"Origin": daemon.console_url})
     _OPEN.append(client)
     return client
 
@@ -190,17 +192,6 @@ def test_login_cookie_bearer_token_and_logout(daemon: Daemon) -> None:
     assert client.post("/api/logout", json={}).status_code == 200
     assert httpx.get(f"{daemon.console_url}/api/me",
                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
-
-
-def test_repeated_failed_logins_pause_that_user(daemon: Daemon) -> None:
-    client = client_for(daemon)
-    for _ in range(5):
-        assert client.post("/api/login", json={"username": "forgetful",
-                                               "password": "guess"}).status_code == 401
-    r = client.post("/api/login", json={"username": "forgetful",
-                                        "password": password("forgetful")})
-    assert r.status_code == 429
-    assert "too many failed logins" in r.json()["error"]
 
 
 def test_disabled_user_loses_the_session(daemon: Daemon) -> None:

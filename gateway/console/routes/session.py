@@ -15,8 +15,10 @@ router = APIRouter(tags=["session"])
 
 
 @router.post("/api/login")
-async def login(body: LoginBody, response: Response, ctx: Ctx) -> dict[str, Any]:
-    user, session, expires = await ctx.sessions.login(body.username, body.password)
+async def login(body: LoginBody, request: Request, response: Response,
+                ctx: Ctx) -> dict[str, Any]:
+    address = request.client.host if request.client else ""
+    user, session, expires = await ctx.sessions.login(body.username, body.password, address)
     console = ctx.gateway.site.console
     response.set_cookie(COOKIE, session, httponly=True, samesite="strict",
                         secure=console.cert_file is not None,

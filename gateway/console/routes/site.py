@@ -46,10 +46,14 @@ async def drill_stop(user: User, ctx: Ctx) -> dict[str, Any]:
     return await ctx.give(user, "drill_stop", "", {})
 
 
+EPOCH_LIMIT = 4_102_444_800  # 2100-01-01: seconds since 1970, as the clock counts
+
+
 @router.get("/api/kpi", tags=["reports"])
 async def kpi(user: User, ctx: Ctx,
               days: Annotated[float, Query(gt=0, le=3660)] = 30,
-              since: float | None = None, until: float | None = None,
+              since: Annotated[float | None, Query(ge=0, le=EPOCH_LIMIT)] = None,
+              until: Annotated[float | None, Query(ge=0, le=EPOCH_LIMIT)] = None,
               lang: Literal["zh", "en"] = "zh",
               format: Literal["json", "html", "md"] = "json") -> Response:
     end = until if until is not None else ctx.gateway.clock()
