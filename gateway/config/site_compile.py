@@ -91,7 +91,8 @@ def console_config(model: ConsoleModel, base: Path, override: str | None,
         enabled=enabled, host=host, port=port,
         cert_file=(base / tls.cert_file).resolve() if tls else None,
         key_file=(base / tls.key_file).resolve() if tls else None,
-        session_seconds=model.session_length, idle_seconds=model.idle_timeout)
+        session_seconds=model.session_length, idle_seconds=model.idle_timeout,
+        health_details=model.health_details, health_token=model.health_token)
 
 
 def expand_points(raw_points: list[dict[str, Any]], path: Path, lines: LineIndex,

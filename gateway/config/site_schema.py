@@ -99,6 +99,11 @@ class ConsoleModel(Strict):
     tls: ConsoleTlsModel | None = None
     session_length: Duration = Field(12 * 3600.0, gt=0)  # a shift
     idle_timeout: Duration = Field(2 * 3600.0, gt=0)
+    # who sees /healthz's details and /metrics: anyone (open), this machine only (loopback),
+    # or whoever brings health_token as a bearer token (token; this machine too). Others get
+    # /healthz's status alone.
+    health_details: Literal["open", "loopback", "token"] = "open"
+    health_token: str | None = Field(default=None, min_length=16)
 
 
 class OutputsModel(Strict):

@@ -219,6 +219,8 @@ class ConsoleConfig:
     key_file: Path | None = None
     session_seconds: float = 12 * 3600.0
     idle_seconds: float = 2 * 3600.0
+    health_details: str = "open"  # open | loopback | token
+    health_token: str | None = None
 
     @property
     def url(self) -> str:

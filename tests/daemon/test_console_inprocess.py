@@ -137,3 +137,31 @@ async def test_a_shelved_point_is_recorded_but_opens_nothing_until_unshelved(
                                  " AND incident_id = '' ORDER BY seq")]
     assert kinds == ["point_shelved", "point_unshelved"]
     assert (await console.call(tech.delete("/api/points/B1-F2-Z2/shelve"))).status_code == 409
+
+
+@pytest.mark.parametrize("details", ["loopback", "token"])
+async def test_health_details_and_metrics_only_for_this_machine_or_the_token(
+        tmp_path: Path, details: str) -> None:
+    config = mqtt_only_demo(tmp_path / "site")
+    site = yaml.safe_load(config.read_text())
+    token = "t0ken-for-the-monitoring-system"
+    site["console"] = {"health_details": details, "health_token": token}
+    config.write_text(yaml.safe_dump(site, allow_unicode=True))
+    async with InProcess(config, tmp_path / "store.sqlite3") as gw:
+        app = create_app(gw.gw)
+
+        def client(host: str, **headers: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(host, 5000)),
+                                     base_url="http://console", headers=headers)
+
+        async with client("10.1.2.3") as far:
+            health = (await far.get("/healthz")).json()
+            assert set(health) == {"status"}
+            assert (await far.get("/metrics")).status_code == 403
+        async with client("127.0.0.1") as here:
+            assert "problems" in (await here.get("/healthz")).json()
+            assert (await here.get("/metrics")).status_code == 200
+        async with client("10.1.2.3", Authorization=f"Bearer {token}") as monitor:
+            expected = 200 if details == "token" else 403
+            assert (await monitor.get("/metrics")).status_code == expected
+        app.state.reader.close()

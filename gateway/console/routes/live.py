@@ -2,6 +2,7 @@
 
 # No "from __future__ import annotations": FastAPI reads the route signatures at run time.
 
+import hmac
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -31,15 +32,33 @@ async def stream(request: Request, user: User, ctx: Ctx) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+def _may_see_details(request: Request, ctx: Ctx) -> bool:
+    """console.health_details: open, loopback (this machine), or token (or this machine)."""
+    console = ctx.gateway.site.console
+    if console.health_details == "open":
+        return True
+    host = request.client.host if request.client else ""
+    if host == "::1" or host.startswith("127."):
+        return True
+    given = request.headers.get("authorization", "")
+    return (console.health_details == "token" and console.health_token is not None
+            and hmac.compare_digest(given.encode(), f"Bearer {console.health_token}".encode()))
+
+
 @router.get("/healthz", tags=["health"])
-async def healthz(ctx: Ctx) -> JSONResponse:
+async def healthz(request: Request, ctx: Ctx) -> JSONResponse:
     health = ctx.gateway.health()
-    return JSONResponse(status_code=503 if health["status"] == "unhealthy" else 200,
-                        content=health)
+    code = 503 if health["status"] == "unhealthy" else 200
+    if not _may_see_details(request, ctx):
+        return JSONResponse(status_code=code, content={"status": health["status"]})
+    return JSONResponse(status_code=code, content=health)
 
 
 @router.get("/metrics", tags=["health"])
-async def metrics(ctx: Ctx) -> Response:
+async def metrics(request: Request, ctx: Ctx) -> Response:
+    if not _may_see_details(request, ctx):
+        raise HTTPException(403, "the metrics are for this machine or the health token "
+                                 "(console.health_details)")
     body, content_type = render_metrics(ctx.gateway, ctx.hub)
     return Response(body, media_type=content_type)
 
