@@ -9,6 +9,7 @@ the outcome.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -53,9 +54,19 @@ def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
     return [r for r in incident_records(playbook, incident) if r.required]
 
 
+_AGO = re.compile(r"^(?:now)?\s*-\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)$")
+
+
 def parse_time(value: str, now: float) -> float:
-    """``14:05``, ``14:05:30`` (today), ``2026-11-25 14:05`` or ISO 8601 → epoch seconds."""
+    """``now``, ``-5m`` (five minutes ago; ``-90s``, ``-1h``), ``14:05``, ``14:05:30``
+    (today), ``2026-11-25 14:05`` or ISO 8601 → epoch seconds."""
     text = value.strip().replace("T", " ")
+    if text.lower() == "now":
+        return now
+    ago = _AGO.match(text.lower())
+    if ago is not None:
+        unit = {"s": 1, "m": 60, "min": 60, "h": 3600}[ago.group(2)]
+        return now - float(ago.group(1)) * unit
     today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")  # local time, as said
     for fmt, candidate in (("%Y-%m-%d %H:%M", f"{today} {text}"),
                            ("%Y-%m-%d %H:%M:%S", f"{today} {text}"),
@@ -65,7 +76,8 @@ def parse_time(value: str, now: float) -> float:
         except ValueError:
             continue
         return parsed.timestamp()
-    raise CommandError(f"{value!r} is not a time (write 14:05, 14:05:30 or 2026-11-25 14:05)")
+    raise CommandError(f"{value!r} is not a time (write now, -5m, 14:05, 14:05:30 or "
+                       "2026-11-25 14:05)")
 
 
 class Workflow:

@@ -448,3 +448,15 @@ def test_a_car_reported_by_hand_with_its_floor_is_the_incident_its_button_joins(
         h.run(h.engine.on_command(h.state, _cmd(
             "open", "", playbook="elevator_entrapment", building="1", floor="3",
             zone="elevator-1"), h.now))
+
+
+def test_record_times_may_be_said_relative_to_now() -> None:
+    from gateway.engine.workflow import parse_time
+
+    now = 1_800_000_000.0
+    assert parse_time("now", now) == now
+    assert parse_time("-5m", now) == now - 300
+    assert parse_time("now - 90s", now) == now - 90
+    assert parse_time("-1h", now) == now - 3600
+    with pytest.raises(CommandError, match="write now, -5m, 14:05"):
+        parse_time("five minutes ago", now)
