@@ -61,6 +61,9 @@ class CommandDef:
 
 
 _NOTE = Arg("note", help="what was found or done")
+# resolving with a decision of the playbook still open, or closing with its work undone, is
+# done only with the reason on record
+_REASON = Arg("reason", help="why, when the playbook's work is left undone (on record)")
 
 
 def _def(verb: str, summary: str, permission: str, *args: Arg,
@@ -99,11 +102,12 @@ COMMANDS: dict[str, CommandDef] = {c.verb: c for c in (
          Arg("value", required=True, positional=True)),
     _def("assign", "name the incident's commander", "close",
          Arg("commander", ArgKind.ID, True, positional=True)),
-    _def("resolve", "the emergency is over; the review is still to come", "work", _NOTE),
+    _def("resolve", "the emergency is over; the review is still to come", "work", _NOTE,
+         _REASON),
     _def("close", "close with the review (处理 / 分析 / 改善)", "close",
          Arg("handling", required=True, help="what was done"),
          Arg("analysis", required=True, help="cause and responsibility"),
-         Arg("improvement", required=True, help="what changes to prevent it")),
+         Arg("improvement", required=True, help="what changes to prevent it"), _REASON),
     _def("reopen", "reopen a resolved or closed incident", "close",
          Arg("reason", required=True, help="why it is reopened")),
     _def("follow_up", "record a follow-up visit or call (回访) as done", "work",

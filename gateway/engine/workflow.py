@@ -20,6 +20,8 @@ from gateway.domain.commands import INCIDENT_VERBS, NO, YES
 from gateway.domain.events import EventKind, StageReason
 from gateway.domain.incident import FollowUp, Incident, RecordEntry
 from gateway.domain.model import (
+    ActionStatus,
+    BranchStatus,
     IncidentStatus,
     Location,
     StepStatus,
@@ -55,6 +57,32 @@ def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
 
 
 _AGO = re.compile(r"^(?:now)?\s*-\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)$")
+
+
+GAP_WORDS = {"undecided": "decisions not taken", "open_steps": "steps not done",
+             "unanswered_prompts": "prompts not answered",
+             "unconfirmed_actions": "actions not confirmed"}
+
+
+def gaps(incident: Incident, *, closing: bool) -> dict[str, list[str]]:
+    """What of the playbook is left undone: its open decisions (the verification among them)
+    and, for a close, its steps, prompts and auto-actions not finished."""
+    found = {"undecided": [b.id for b in incident.branches if b.status is BranchStatus.OPEN]}
+    if closing:
+        found["open_steps"] = [s.id for s in incident.steps if s.status is not StepStatus.DONE]
+        found["unanswered_prompts"] = [p.id for p in incident.prompts if p.waiting]
+        found["unconfirmed_actions"] = [
+            f"{a.action}/{a.actuator_id}" for a in incident.actions
+            if a.status in (ActionStatus.PENDING, ActionStatus.SENT)]
+    return {kind: ids for kind, ids in found.items() if ids}
+
+
+def _needs_reason(incident: Incident, verb: str, left: dict[str, list[str]],
+                  reason: str) -> None:
+    if left and not reason:
+        said = "; ".join(f"{GAP_WORDS[k]}: {', '.join(v)}" for k, v in left.items())
+        raise CommandError(f"{incident.id}: {said}. To {verb} now, give the reason "
+                           "(--reason); it goes on record and in the report")
 
 
 def parse_time(value: str, now: float) -> float:
@@ -200,11 +228,15 @@ class Workflow:
         if incident.status is IncidentStatus.RESOLVED:
             raise CommandError(f"{incident.id} was already resolved by {incident.resolved_by}")
         note = cmd.args.get("note", "").strip()
+        reason = cmd.args.get("reason", "").strip()
+        left = gaps(incident, closing=False)
+        _needs_reason(incident, "resolve", left, reason)
         incident = replace(incident, status=IncidentStatus.RESOLVED, resolved_at=tx.now,
                            resolved_by=cmd.actor)
         tx.event(incident, EventKind.RESOLVED, actor=cmd.actor, note=note,
                  open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
-                 open_prompts=[p.id for p in incident.prompts if p.waiting])
+                 open_prompts=[p.id for p in incident.prompts if p.waiting],
+                 gaps=left, reason=reason)
         return incident
 
     def close(self, tx: Tx, playbook: Playbook, incident: Incident,
@@ -221,6 +253,9 @@ class Workflow:
         if absent:
             raise CommandError("closing needs these records first: " + "; ".join(
                 f"{r.id} ({r.label})" for r in absent))
+        reason = cmd.args.get("reason", "").strip()
+        left = gaps(incident, closing=True)
+        _needs_reason(incident, "close", left, reason)
         follow_ups = list(incident.follow_ups)
         if not incident.drill:
             for f in playbook.follow_up:
@@ -229,7 +264,7 @@ class Workflow:
                                                tx.now + f.due))
         incident = replace(incident, status=IncidentStatus.CLOSED, closed_at=tx.now,
                            closed_by=cmd.actor, review=review, follow_ups=tuple(follow_ups))
-        tx.event(incident, EventKind.CLOSED, actor=cmd.actor, **review,
+        tx.event(incident, EventKind.CLOSED, actor=cmd.actor, **review, gaps=left, reason=reason,
                  verdict=incident.verdict.value if incident.verdict else None,
                  open_steps=[s.id for s in incident.steps if s.status is not StepStatus.DONE],
                  follow_ups=[{"id": f.id, "role": f.role, "due_at": f.due_at}

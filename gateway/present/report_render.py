@@ -58,7 +58,7 @@ _L: dict[str, tuple[str, str]] = {
     "prompt": ("提示", "prompt"),
     "on_time": ("按时", "on time"), "late": ("超时", "late by"),
     "missed": ("超时未完成", "missed (not done)"), "pending": ("进行中（未到期）", "pending"),
-    "not_due": ("未完成（事件在期限前结束）", "not done (ended before due)"),
+    "not_due": ("未完成（遗留：见处置/关闭原因）", "not done (left undone: see the reason given)"),
     "untimed": ("无时限", "no deadline"),
     "ack_note": (f"预案未规定接警时限；本报告以 {duration(ACK_TARGET, 'zh')} "
                  "为目标计时并计入评分。",

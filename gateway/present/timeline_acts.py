@@ -75,15 +75,33 @@ def _commander_assigned(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
 
 
+GAPS = {"undecided": ("未决定", "not decided"), "open_steps": ("未完成步骤", "steps not done"),
+        "unanswered_prompts": ("未答复提示", "prompts not answered"),
+        "unconfirmed_actions": ("未确认动作", "actions not confirmed")}
+
+
+def gaps_text(d: Mapping[str, Any]) -> Text:
+    """The playbook's work left undone at a resolve or close, and the reason given."""
+    left = d.get("gaps") or {}
+    if not isinstance(left, dict) or not left:
+        return same("")
+    parts = [(GAPS.get(k, (k, k)), ", ".join(str(i) for i in v)) for k, v in left.items()]
+    why = sval(d, "reason")
+    return bi("；遗留：" + "；".join(f"{z}：{ids}" for (z, _), ids in parts)
+              + (f"；原因：{why}" if why else ""),
+              "; left undone: " + "; ".join(f"{en}: {ids}" for (_, en), ids in parts)
+              + (f"; reason: {why}" if why else ""))
+
+
 def _resolved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")))
+    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")), gaps_text(d))
 
 
 def _closed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     verdict = sval(d, "verdict")
     what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
         else same("")
-    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what)
+    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what, gaps_text(d))
 
 
 def _reopened(e: Event, d: Mapping[str, Any], n: Names) -> Text:

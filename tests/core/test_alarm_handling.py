@@ -12,7 +12,7 @@ from gateway.domain import drill
 from gateway.domain.effects import Purpose
 from gateway.domain.model import IncidentStatus, PointState, Signal
 from gateway.errors import CommandError
-from tests.support.engine import T0, Harness
+from tests.support.engine import AS_IT_STANDS, T0, Harness
 
 
 def events(h: Harness, kind: str) -> list[dict[str, Any]]:
@@ -82,7 +82,7 @@ def test_a_resolved_incident_reopened_by_a_device_is_unacknowledged(h: Harness) 
     h.signal("W-GAR-01")
     incident_id = h.only().id
     h.command("ack", incident_id)
-    h.command("resolve", incident_id)
+    h.command("resolve", incident_id, reason=AS_IT_STANDS)
     h.now += 60
     h.signal("W-GAR-02")
     incident = h.only()

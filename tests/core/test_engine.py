@@ -18,7 +18,7 @@ from gateway.domain.model import (
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState
 from gateway.errors import CommandError
-from tests.support.engine import REVIEW, T0, Harness, close_out
+from tests.support.engine import CLOSE, T0, Harness, close_out
 
 
 def test_first_detector_opens_unverified_fire_with_verify_step_due_in_3_minutes(h: Harness) -> None:
@@ -193,10 +193,10 @@ def test_acknowledge_then_close_with_report(h: Harness) -> None:
     with pytest.raises(CommandError, match="needs the review: handling"):
         h.command("close", incident_id, handling="  ")
     with pytest.raises(CommandError, match="needs these records first: cause"):
-        h.command("close", incident_id, **REVIEW)
+        h.command("close", incident_id, **CLOSE)
     h.command("record", incident_id, field="cause", value="厨房油烟")
     h.command("record", incident_id, field="injuries", value="无")
-    out = h.command("close", incident_id, actor="张主管", **REVIEW)
+    out = h.command("close", incident_id, actor="张主管", **CLOSE)
     closed = out.incidents[incident_id]
     assert closed.status is IncidentStatus.CLOSED
     assert closed.closed_by == "张主管"

@@ -25,7 +25,7 @@ from tests.core.test_report import (
     run_cli,
     tick_at,
 )
-from tests.support.engine import REVIEW, T0, Harness
+from tests.support.engine import CLOSE, T0, Harness
 
 DAY = 86400.0
 HOSTILE_DEVICE = HOSTILE_ZONE  # a device name as a panel might send it
@@ -63,7 +63,7 @@ def known_set(h: Harness) -> dict[str, str]:
     at(h, 176)
     fire_records(h, real, confirmed=True)
     at(h, 180)
-    h.command("close", real, **REVIEW)
+    h.command("close", real, **CLOSE)
 
     at(h, 1000)
     h.signal("B1-F12-Z3", device="SD-01")
@@ -77,7 +77,7 @@ def known_set(h: Harness) -> dict[str, str]:
     h.command("reject", false1, note="油烟")
     fire_records(h, false1)
     at(h, 1260)
-    h.command("close", false1, **REVIEW)
+    h.command("close", false1, **CLOSE)
 
     at(h, 2000)
     h.signal("B1-F12-Z3", device="SD-01")
@@ -92,7 +92,7 @@ def known_set(h: Harness) -> dict[str, str]:
     h.command("reject", false2, note="灰尘")
     fire_records(h, false2)
     at(h, 2110)
-    h.command("close", false2, **REVIEW)
+    h.command("close", false2, **CLOSE)
 
     at(h, 2500)
     h.signal("B2-F3-Z1", device="SD-01", drill=True)
@@ -104,7 +104,7 @@ def known_set(h: Harness) -> dict[str, str]:
     h.command("arrive", drill, role="on_duty_patrol", who="李四")
     fire_records(h, drill)
     at(h, 2710)
-    h.command("close", drill, **REVIEW)
+    h.command("close", drill, **CLOSE)
 
     at(h, 3000)
     h.signal("G-B1-02", PointState.PREALARM)

@@ -30,10 +30,11 @@ from gateway.engine.state import OperatorCommand, Outcome, statement
 from gateway.errors import CommandError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
-from tests.support.engine import T0, Harness
+from tests.support.engine import AS_IT_STANDS, T0, Harness
 
 REVIEW = {"handling": "接报后 2 分钟到场，按流程处置", "analysis": "原因已查明，维保到位",
           "improvement": "加强巡查，组织一次演练"}
+CLOSE = {**REVIEW, "reason": AS_IT_STANDS}
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +130,9 @@ def close_with(h: Harness, incident_id: str, records: dict[str, str],
         h.command("close", incident_id, actor=actor)
     for field, value in records.items():
         with pytest.raises(CommandError, match=f"closing needs these records first: .*{field}"):
-            h.command("close", incident_id, actor=actor, **REVIEW)
+            h.command("close", incident_id, actor=actor, **CLOSE)
         h.command("record", incident_id, field=field, value=value)
-    out = h.command("close", incident_id, actor=actor, **REVIEW)
+    out = h.command("close", incident_id, actor=actor, **CLOSE)
     closed = out.incidents[incident_id]
     assert closed.status is IncidentStatus.CLOSED
     assert closed.review == REVIEW

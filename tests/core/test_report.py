@@ -35,7 +35,7 @@ from gateway.present.words import clock
 from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
 from gateway.store.values import WriteSet
-from tests.support.engine import REVIEW, T0, Harness
+from tests.support.engine import CLOSE, REVIEW, T0, Harness
 from tests.support.sites import SMALL_SITE
 
 CONFIG = SMALL_SITE
@@ -182,7 +182,7 @@ def fire_drill(h: Harness) -> str:
     h.command("record", incident_id, actor="李明", field="brigade_arrived_at", value=past(h, 60))
     h.command("record", incident_id, actor="李明", field="fire_out_at", value=past(h, 30))
     at(h, 430)
-    h.command("close", incident_id, actor="张主管", **REVIEW)
+    h.command("close", incident_id, actor="张主管", **CLOSE)
     return incident_id
 
 
@@ -206,7 +206,7 @@ def hostile_false_alarm(h: Harness) -> str:
     at(h, 280)
     h.command("note", incident_id, actor="李明", text=HOSTILE_ZONE)
     at(h, 290)
-    h.command("close", incident_id, actor="张主管", **REVIEW)
+    h.command("close", incident_id, actor="张主管", **CLOSE)
     at(h, 290 + 3600)
     on_stored(h, "follow_up", incident_id, "客服小刘", task="resident_visit", note="住户满意")
     return incident_id
@@ -227,7 +227,7 @@ def second_confirmation(h: Harness) -> str:
     at(h, 100)
     h.command("arrive", incident_id, actor="李明", role="engineering", who="陈工")
     at(h, 120)
-    h.command("close", incident_id, actor="张主管", **REVIEW)
+    h.command("close", incident_id, actor="张主管", **CLOSE)
     return incident_id
 
 

@@ -26,7 +26,7 @@ from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import CommandError
 from gateway.playbook.load import load_playbook, load_playbooks
-from tests.support.engine import REVIEW, T0, Harness, close_out
+from tests.support.engine import AS_IT_STANDS, CLOSE, REVIEW, T0, Harness, close_out
 
 TEST_PLAYBOOK = """\
 id: pump_room
@@ -106,11 +106,17 @@ def test_acknowledge_is_not_resolve_and_close_needs_acknowledge_first(h: Harness
     with pytest.raises(CommandError, match="not acknowledged yet"):
         h.command("resolve", incident_id)
     with pytest.raises(CommandError, match="not acknowledged yet"):
-        h.command("close", incident_id, **REVIEW)
+        h.command("close", incident_id, **CLOSE)
     h.command("ack", incident_id)
     assert h.only().status is IncidentStatus.ACKNOWLEDGED
-    h.command("resolve", incident_id, note="明火已灭")
+    # the verification is not decided yet: resolving now is a choice on record
+    with pytest.raises(CommandError, match=r"decisions not taken: verdict.*give the reason"):
+        h.command("resolve", incident_id, note="明火已灭")
+    out = h.command("resolve", incident_id, note="明火已灭", reason="巡逻已到场，确认为误报")
     assert h.only().status is IncidentStatus.RESOLVED
+    (resolved,) = [e.data for e in out.events if e.kind == "resolved"]
+    assert (resolved["gaps"], resolved["reason"]) == ({"undecided": ["verdict"]},
+                                                      "巡逻已到场，确认为误报")
     with pytest.raises(CommandError, match="already resolved"):
         h.command("resolve", incident_id)
 
@@ -134,7 +140,7 @@ def test_a_rejected_command_changes_nothing(h: Harness) -> None:
 def test_deadlines_stop_once_resolved_and_a_new_alarm_reopens(h: Harness) -> None:
     incident_id = fire(h)
     h.command("ack", incident_id)
-    h.command("resolve", incident_id)
+    h.command("resolve", incident_id, reason=AS_IT_STANDS)
     assert h.engine.next_due(h.state) is None
     assert not [e for e in h.tick(600).events if e.kind == "deadline_missed"]
     h.signal("B1-F14-Z1", device="SD-09")
@@ -166,12 +172,12 @@ def test_close_with_review_then_follow_up_and_reopen_from_the_store(h: Harness) 
     for field, value in (("cause", "电线老化"), ("injuries", "无")):
         h.command("record", incident_id, field=field, value=value)
     with pytest.raises(CommandError, match=r"brigade_arrived_at.*fire_out_at"):
-        h.command("close", incident_id, **REVIEW)
+        h.command("close", incident_id, **CLOSE)
     h.command("record", incident_id, field="brigade_arrived_at",
               value=_clock(h.now - 60))
     h.command("record", incident_id, field="fire_out_at", value=_clock(h.now))
     h.now += 3600
-    out = h.command("close", incident_id, actor="张主管", **REVIEW)
+    out = h.command("close", incident_id, actor="张主管", **CLOSE)
     closed = out.incidents[incident_id]
     assert closed.review == REVIEW
     assert [(f.id, f.due_at) for f in closed.follow_ups] == [("resident_visit",
@@ -192,7 +198,7 @@ def test_close_with_review_then_follow_up_and_reopen_from_the_store(h: Harness) 
     assert h.only().status is IncidentStatus.ACKNOWLEDGED
     assert reopened.events[0].data == {"reason": "焦味未散", "was": "closed"}
     # closing again needs no new follow-up: the done one stays done
-    again = h.command("close", incident_id, **REVIEW).incidents[incident_id]
+    again = h.command("close", incident_id, **CLOSE).incidents[incident_id]
     assert [f.status for f in again.follow_ups] == ["done"]
 
 
@@ -460,3 +466,24 @@ def test_record_times_may_be_said_relative_to_now() -> None:
     assert parse_time("-1h", now) == now - 3600
     with pytest.raises(CommandError, match="write now, -5m, 14:05"):
         parse_time("five minutes ago", now)
+
+
+def test_a_close_with_the_playbooks_work_undone_names_it_and_needs_a_reason(
+        h: Harness) -> None:
+    incident_id = fire(h)
+    h.command("ack", incident_id)
+    h.command("confirm", incident_id, note="巡逻确认起火")  # recall sent, prompts raised
+    h.command("resolve", incident_id)
+    for field, value in (("cause", "厨房油锅起火"), ("injuries", "无"),
+                         ("brigade_arrived_at", "now"), ("fire_out_at", "now")):
+        h.command("record", incident_id, field=field, value=value)
+    with pytest.raises(CommandError) as refused:
+        h.command("close", incident_id, **REVIEW)
+    said = str(refused.value)
+    assert "steps not done" in said
+    assert "prompts not answered: call_119" in said
+    assert "actions not confirmed: elevator_recall/ELV-B1-L1" in said
+    out = h.command("close", incident_id, **REVIEW, reason="消防队接管现场，余下由其处置")
+    (closed,) = [e.data for e in out.events if e.kind == "closed"]
+    assert set(closed["gaps"]) == {"open_steps", "unanswered_prompts", "unconfirmed_actions"}
+    assert closed["reason"] == "消防队接管现场，余下由其处置"

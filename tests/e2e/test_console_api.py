@@ -293,7 +293,10 @@ def test_role_rules(daemon: Daemon) -> None:
     assert r.status_code == 403
     assert "needs admin or supervisor" in r.json()["error"]
     assert op.do(incident_id, "assign", commander="sup").status_code == 403
-    assert sup.do(incident_id, "close", **review).status_code == 200
+    gaps = sup.do(incident_id, "close", **review)  # the gas playbook's steps left undone
+    assert gaps.status_code == 409
+    assert "give the reason" in gaps.json()["error"]
+    assert sup.do(incident_id, "close", **review, reason="误报，余下步骤不需要").status_code == 200
     assert op.do(incident_id, "reopen", reason="x").status_code == 403
     assert sup.do(incident_id, "reopen", reason="住户再次闻到").status_code == 200
     # drills: only a tester (or admin) starts one; a tester works drill incidents
@@ -354,8 +357,9 @@ def test_the_whole_workflow_over_the_api(daemon: Daemon, broker_m: Broker) -> No
         r = op.do(incident_id, verb, **body)
         assert r.status_code == 200, (verb, r.text)
     assert sup.do(incident_id, "assign", commander="张主管").status_code == 200
-    assert sup.do(incident_id, "close", handling="4 分钟到场扑灭", analysis="电动车入户充电",
-                  improvement="增设集中充电点").status_code == 200
+    closed = sup.do(incident_id, "close", handling="4 分钟到场扑灭", analysis="电动车入户充电",
+                    improvement="增设集中充电点", reason="火已扑灭，余下工作不再需要")
+    assert closed.status_code == 200, closed.text
     detail = op.get(f"/api/incidents/{incident_id}").json()
     inc = detail["incident"]
     assert (inc["status"], inc["verdict"], inc["commander"]) == ("closed", "real", "张主管")

@@ -258,6 +258,13 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
         "placeholder", re.compile("接警、核实、处置"))
     for part, text in review.items():
         boss.locator(f"textarea[data-review={part}]").fill(text)
+    # work of the playbook is left undone: it is said, and closing needs the reason
+    expect(boss.locator(".card-close .gaps-note")).to_contain_text("预案尚有未完成的工作")
+    boss.locator("button[data-action=close]").click()
+    expect(boss.locator(".card-close")).to_contain_text("请填写此项")
+    expect(boss_head).to_have_attribute("data-status", "resolved")
+    reason = "消防队已接管，余下步骤不再需要"
+    boss.locator("textarea[data-reason=close]").fill(reason)
     boss.locator("button[data-action=close]").click()
     expect(boss_head).to_have_attribute("data-status", "closed")
     expect(boss.locator(".card-close")).to_contain_text(review["analysis"])
@@ -268,7 +275,7 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
     report.wait_for_load_state()
     text = report.locator("body").inner_text()
     for expected in (f"事件报告 {incident_id}", "火警", review["handling"], review["improvement"],
-                     "厨房油锅起火", "赵保安", "119", XSS):
+                     "厨房油锅起火", "赵保安", "119", XSS, f"原因：{reason}"):
         assert expected in text, (expected, text[:2000])
     assert report.locator("img").count() == 0
     report.close()

@@ -150,8 +150,11 @@ def test_operator_works_the_incident_from_the_cli(broker: Broker, daemon: Daemon
                          ("brigade_arrived_at", "00:00"), ("fire_out_at", "00:01")):
         ok("record", "INC-000001", field, value, "--by", "李明")
     ok("resolve", "INC-000001", "--by", "张主管", "--note", "明火已扑灭")
+    refused("close", "INC-000001", "--by", "张主管", "--handling", "2 分钟到场，扑灭",
+            "--analysis", "电线老化", "--improvement", "更换线路", says="give the reason")
     ok("close", "INC-000001", "--by", "张主管", "--handling", "2 分钟到场，扑灭",
-       "--analysis", "电线老化", "--improvement", "更换线路")
+       "--analysis", "电线老化", "--improvement", "更换线路",
+       "--reason", "消防队接管，余下步骤不再需要")
     shown = ok("show", "INC-000001")
     for expected in ("B2-F5-Z1/SD-07", "acknowledged 0.", "after opening  — 李明",
                      "到场：当值巡逻 赵保安", "→ 确认火灾：巡逻确认有烟",
@@ -318,7 +321,7 @@ def test_retained_alarm_at_restart_does_not_reopen_or_resend(broker: Broker,
                      ("record", "INC-000001", "brigade_arrived_at", "00:00"),
                      ("record", "INC-000001", "fire_out_at", "00:00"),
                      ("close", "INC-000001", "--handling", "复位", "--analysis", "测试",
-                      "--improvement", "无")):
+                      "--improvement", "无", "--reason", "测试结束")):
             assert cli(daemon, *args, "--by", "张主管").returncode == 0, args
         signals_before = query(daemon.store, "SELECT count(*) FROM signals")[0][0]
         assert daemon.terminate() == 0

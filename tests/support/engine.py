@@ -54,10 +54,13 @@ class Harness:
 
 REVIEW = {"handling": "巡逻 2 分钟到场核实", "analysis": "厨房油烟触发感烟探测器",
           "improvement": "提醒住户开启油烟机"}
+# what a close says of the playbook's work left undone (the tests close as things stand)
+AS_IT_STANDS = "余下工作不再需要 / the rest was not needed"
+CLOSE = {**REVIEW, "reason": AS_IT_STANDS}
 
 
 def close_out(h: Harness, incident_id: str) -> Outcome:
     h.command("ack", incident_id)
     h.command("record", incident_id, field="cause", value="test")
     h.command("record", incident_id, field="injuries", value="none")
-    return h.command("close", incident_id, **REVIEW)
+    return h.command("close", incident_id, **CLOSE)

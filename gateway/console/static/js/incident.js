@@ -3,7 +3,7 @@
 import { lang, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { ageEl, dueEl, fmtWhen } from './clock.js';
-import { errors, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui } from './state.js';
+import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui } from './state.js';
 import { act, api, clearDrafts, errBox, field, incidentPath, paintErrors, rerender } from './api.js';
 import { command } from './board.js';
 import { actionsCard, branchesCard, promptsCard, stepsCard } from './incident_work.js';
@@ -137,7 +137,10 @@ export function incidentHeader(d) {
       () => command(id, 'confirm', {})), { dataset: { action: 'confirm' } }));
     buttons.push(toggleButton(id, 'reject', t('btn.reject'), 'btn-ghost btn-lg'));
   }
-  if (inc.status === 'acknowledged' && mayWork(inc)) buttons.push(toggleButton(id, 'resolve', t('btn.resolve'), 'btn-ok btn-lg'));
+  // with the playbook's decisions still open, resolve is not the obvious next thing to press
+  const resolveGaps = gapsOf(inc, false);
+  const early = Object.keys(resolveGaps).length > 0;
+  if (inc.status === 'acknowledged' && mayWork(inc)) buttons.push(toggleButton(id, 'resolve', t('btn.resolve'), early ? 'btn-ghost btn-lg' : 'btn-ok btn-lg'));
   if ((inc.status === 'resolved' || inc.status === 'closed') && mayClose(inc)) {
     buttons.push(toggleButton(id, 'reopen', t('btn.reopen'), 'btn-ghost btn-lg'));
   }
@@ -154,20 +157,29 @@ export function incidentHeader(d) {
     if (!buttons.some((b) => b.dataset.toggle === verb)) continue;
     const key = `${id}:${verb}:${name}`;
     const input = field(key, { class: 'input', placeholder: label, 'aria-label': label, maxlength: verb === 'assign' ? 100 : 4000 });
+    // resolving with decisions open: the reason, required, on record
+    const reasonKey = `${id}:${verb}:reason`;
+    const reason = verb === 'resolve' && early
+      ? field(reasonKey, { class: 'input', placeholder: t('gaps.reason'), 'aria-label': t('gaps.reason'), maxlength: 4000, dataset: { reason: verb } })
+      : null;
     const submit = button(t('btn.submit'), cls, async (e) => {
       const value = (input.value || '').trim();
-      if (required && !value) {
+      const why = reason ? (reason.value || '').trim() : '';
+      if ((required && !value) || (reason && !why)) {
         errors.set(`${id}:${verb}`, t('err.required'));
         paintErrors(`${id}:${verb}`);
-        input.focus();
+        (reason && !why ? reason : input).focus();
         return;
       }
-      const ok = await act(`${id}:${verb}`, e.currentTarget, () => command(id, verb, { [name]: value }));
-      if (ok) { clearDrafts(key); ui.open.delete(`${id}:${verb}`); renderIncident(); }
+      const body = { [name]: value };
+      if (why) body.reason = why;
+      const ok = await act(`${id}:${verb}`, e.currentTarget, () => command(id, verb, body));
+      if (ok) { clearDrafts(key, reasonKey); ui.open.delete(`${id}:${verb}`); renderIncident(); }
     }, { dataset: { submit: verb } });
     input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); submit.click(); } });
     forms.push(h('div', { class: 'inline-form', dataset: { form: verb } },
-      h('label', { class: 'inline-label' }, label), input, submit,
+      h('label', { class: 'inline-label' }, label), input,
+      reason ? gapsNote(resolveGaps) : null, reason, submit,
       button(t('btn.cancel'), 'btn-ghost', () => { ui.open.delete(`${id}:${verb}`); renderIncident(); })));
   }
 
@@ -209,6 +221,11 @@ export function incidentHeader(d) {
     forms.length ? h('div', { class: 'head-forms no-print' }, forms) : null,
     verbs.map((v) => errBox(`${id}:${v}`)),
     !mayWork(inc) && inc.status !== 'closed' ? h('p', { class: 'muted small' }, t('inc.readonly')) : null);
+}
+
+export function gapsNote(gaps) {
+  return h('p', { class: 'gaps-note', dataset: { gaps: Object.keys(gaps).join(' ') } }, t('gaps.title'), ' ',
+    Object.entries(gaps).map(([kind, ids]) => `${t(`gaps.${kind}`)}：${ids.join('、')}`).join('；'));
 }
 
 export function stagePath(d) {

@@ -3,10 +3,10 @@
 import { lang, pick, t, tx } from './texts.js';
 import { add, badge, button, h } from './dom.js';
 import { dueEl, fmtDate, fmtWhen, now, pad } from './clock.js';
-import { drafts, errors, may, mayClose, mayWork, place, roleName, state } from './state.js';
+import { drafts, errors, gapsOf, may, mayClose, mayWork, place, roleName, state } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field, paintErrors } from './api.js';
 import { command } from './board.js';
-import { card, renderIncident } from './incident.js';
+import { card, gapsNote, renderIncident } from './incident.js';
 import { callBox } from './incident_work.js';
 import { loadTasks } from './reports.js';
 
@@ -150,6 +150,8 @@ export function closeCard(d) {
   const key = `${inc.id}:close`;
   const guide = pb.review || {};
   const missing = (pb.records || []).filter((r) => r.required && r.value == null);
+  const gaps = gapsOf(inc, true);
+  const undone = Object.keys(gaps).length > 0;
   const parts = ['handling', 'analysis', 'improvement'].map((part) => {
     const k = `${key}:${part}`;
     const help = guide[part] ? tx(guide[part]) : '';
@@ -161,18 +163,22 @@ export function closeCard(d) {
   return card(t('sec.close'), 'card-close no-print-empty',
     missing.length ? h('p', { class: 'records-missing' }, t('record.missing', { list: missing.map((r) => tx(r.label)).join('；') })) : null,
     h('div', { class: 'review-grid' }, parts),
+    undone ? h('label', { class: 'field review-field' }, gapsNote(gaps),
+      h('span', { class: 'field-label' }, t('gaps.reason'), h('span', { class: 'req' }, ' *')),
+      field(`${key}:reason`, { tag: 'textarea', rows: '2', class: 'input', maxlength: 4000, dataset: { reason: 'close' } })) : null,
     h('div', { class: 'close-actions' },
       button(t('btn.close'), 'btn-primary btn-lg', async (e) => {
         const body = {};
-        for (const part of ['handling', 'analysis', 'improvement']) body[part] = draftValue(`${key}:${part}`) || '';
-        const empty = Object.entries(body).filter(([, v]) => !v).map(([p]) => t(`close.${p}`));
+        const fields = undone ? ['handling', 'analysis', 'improvement', 'reason'] : ['handling', 'analysis', 'improvement'];
+        for (const part of fields) body[part] = draftValue(`${key}:${part}`) || '';
+        const empty = Object.entries(body).filter(([, v]) => !v).map(([p]) => (p === 'reason' ? t('gaps.reason') : t(`close.${p}`)));
         if (empty.length) {
           errors.set(key, `${t('err.required')}: ${empty.join('、')}`);
           paintErrors(key);
           return;
         }
         const ok = await act(key, e.currentTarget, () => command(inc.id, 'close', body));
-        if (ok) clearDrafts(`${key}:handling`, `${key}:analysis`, `${key}:improvement`);
+        if (ok) clearDrafts(`${key}:handling`, `${key}:analysis`, `${key}:improvement`, `${key}:reason`);
       }, { dataset: { action: 'close' } })),
     errBox(key));
 }

@@ -27,6 +27,24 @@ export const hasRole = (role) => Boolean(state.me && state.me.roles.includes(rol
 export const mayWork = (inc) => may('work') || (inc.drill && hasRole('tester'));
 export const mayClose = (inc) => may('close') || (inc.drill && hasRole('tester'));
 
+// What of the playbook is left undone (as the server judges it): open decisions, and for a
+// close its steps, prompts and auto-actions not finished. Resolving or closing with any of
+// it asks for the reason, which goes on record.
+export function gapsOf(inc, closing) {
+  const out = {};
+  const undecided = (inc.branches || []).filter((b) => b.status === 'open').map((b) => b.id);
+  if (undecided.length) out.undecided = undecided;
+  if (closing) {
+    const steps = (inc.steps || []).filter((s) => s.status !== 'done').map((s) => s.id);
+    const prompts = (inc.prompts || []).filter((p) => p.status === 'open' || p.status === 'awaiting_second').map((p) => p.id);
+    const actions = (inc.actions || []).filter((a) => a.status === 'pending' || a.status === 'sent').map((a) => `${a.action}/${a.actuator_id}`);
+    if (steps.length) out.open_steps = steps;
+    if (prompts.length) out.unanswered_prompts = prompts;
+    if (actions.length) out.unconfirmed_actions = actions;
+  }
+  return out;
+}
+
 export function roleName(role) {
   if (!role) return '';
   const known = state.site && state.site.roles[role];
