@@ -55,7 +55,7 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
         "opened_at": incident.opened_at, "updated_at": incident.updated_at,
         "acknowledged_at": incident.acknowledged_at, "next_deadline": incident.next_deadline(),
         "drill": incident.drill, "verdict": incident.verdict.value if incident.verdict else None,
-        "returned_to_normal": incident.returned_to_normal, "devices": len(incident.devices),
+        "returned_to_normal": incident.returned_to_normal, "device_count": len(incident.devices),
         "open_prompts": sum(1 for p in incident.prompts if p.waiting),
         "commander": incident.commander or incident.commander_role,
     }

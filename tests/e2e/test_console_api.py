@@ -362,6 +362,10 @@ def test_the_whole_workflow_over_the_api(daemon: Daemon, broker_m: Broker) -> No
     assert closed.status_code == 200, closed.text
     detail = op.get(f"/api/incidents/{incident_id}").json()
     inc = detail["incident"]
+    devices = inc["devices"]  # every device of the incident, not a count
+    assert devices
+    assert {"point_id", "device", "state", "last_at"} <= set(devices[0])
+    assert inc["device_count"] == len(devices)
     assert (inc["status"], inc["verdict"], inc["commander"]) == ("closed", "real", "张主管")
     assert detail["playbook"]["statement"]["zh"].startswith("小区发生火情")
     assert detail["playbook"]["prompts"]["call_119"]["call"]["phone"] == "119"

@@ -189,6 +189,11 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
     expect(head).to_contain_text("火警（已确认）")
     expect(head).to_have_attribute("data-status", "open")
     expect(page.locator(".ev").filter(has_text="新报警")).to_have_count(1)
+    # which detector and which call point: listed first, the newest on top
+    devices = page.locator(".card-devices li")
+    expect(devices).to_have_count(2)
+    expect(devices.first).to_contain_text("B1-F12-MCP3")
+    expect(devices.nth(1)).to_contain_text("B1-F12-Z3/SD-01")
     head.locator("button[data-action=ack]").click()
     expect(head).to_have_attribute("data-status", "acknowledged")
     expect(prompt.locator(".call-phone")).to_have_text("119")

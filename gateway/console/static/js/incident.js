@@ -98,6 +98,7 @@ export function incidentView(d) {
   const live = inc.status === 'open' || inc.status === 'acknowledged';
   const workable = inc.status !== 'closed' && mayWork(inc);
   const left = [
+    devicesCard(d),  // which detector or call point: first
     promptsCard(d, n, workable),
     branchesCard(d, n, workable && live),
     stepsCard(d, n, workable),
@@ -108,7 +109,6 @@ export function incidentView(d) {
     callsCard(d),
     recordsCard(d, workable),
     notesCard(d),
-    devicesCard(d),
   ];
   return [
     incidentHeader(d, n),

@@ -123,7 +123,8 @@ export function notesCard(d) {
 }
 
 export function devicesCard(d) {
-  const devices = d.incident.devices || [];
+  // every device of the incident, newest first: which detector or call point fired, where
+  const devices = [...(d.incident.devices || [])].sort((a, b) => (b.last_at || 0) - (a.last_at || 0));
   if (!devices.length) return null;
   return card(`${t('inc.devices')} · ${devices.length}`, 'card-devices',
     h('ul', { class: 'devices' }, devices.slice(0, 200).map((dev) => h('li', { class: `device state-${dev.state}` },
