@@ -39,6 +39,7 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
         if stage is not None:
             stage_name = {"zh": stage.name.zh, "en": stage.name.en}
     loc = incident.location
+    overdue = incident.overdue()
     return {
         "id": incident.id, "type": incident.type,
         "name": {"zh": playbook.name.zh, "en": playbook.name.en} if playbook
@@ -54,6 +55,8 @@ def incident_summary(incident: Incident, playbooks: dict[str, Playbook]) -> dict
         "announced_at": incident.announced_at,
         "opened_at": incident.opened_at, "updated_at": incident.updated_at,
         "acknowledged_at": incident.acknowledged_at, "next_deadline": incident.next_deadline(),
+        # overdue work, the oldest first: shown before the next deadline, counting up
+        "overdue_since": overdue[0] if overdue else None, "overdue_count": len(overdue),
         "drill": incident.drill, "verdict": incident.verdict.value if incident.verdict else None,
         "returned_to_normal": incident.returned_to_normal, "device_count": len(incident.devices),
         "open_prompts": sum(1 for p in incident.prompts if p.waiting),

@@ -200,6 +200,18 @@ class Incident:
         "returned to normal, unacknowledged")."""
         return bool(self.devices) and all(d.state == "normal" for d in self.devices)
 
+    def overdue(self) -> list[float]:
+        """When each piece of work past its deadline fell due (steps, prompts, decisions), while
+        the incident is live: the most urgent thing on the page."""
+        if not self.live:
+            return []
+        dues = [s.due_at for s in self.steps
+                if s.status is StepStatus.OVERDUE and s.due_at is not None]
+        dues += [p.due_at for p in self.prompts if p.waiting and p.timed_out and p.due_at]
+        dues += [b.due_at for b in self.branches
+                 if b.status is BranchStatus.OPEN and b.overdue and b.due_at is not None]
+        return sorted(dues)
+
     def next_deadline(self) -> float | None:
         # timed actions run to their feedback even after resolve: a recall is still a write
         dues = [a.feedback_due for a in self.actions

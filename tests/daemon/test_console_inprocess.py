@@ -165,3 +165,22 @@ async def test_health_details_and_metrics_only_for_this_machine_or_the_token(
             expected = 200 if details == "token" else 403
             assert (await monitor.get("/metrics")).status_code == expected
         app.state.reader.close()
+
+
+async def test_overdue_work_is_shown_first_and_counts_up(console: Console) -> None:
+    op = await console.client("op")
+    console.gw.publish("demo/fire/b1/f6/z1", {"state": "fire", "device": "SD-03"})
+    await console.gw.settle()
+    r = await console.call(op.get("/api/incidents"))
+    assert r.status_code == 200, r.text
+    (summary,) = r.json()["incidents"]
+    assert (summary["overdue_since"], summary["overdue_count"]) == (None, 0)
+    first_due = summary["next_deadline"]
+    await console.gw.advance(200)  # the 3-minute verification passes undone
+    op = await console.client("op")  # (the first session idled out meanwhile: 2 min)
+    r = await console.call(op.get("/api/incidents"))
+    assert r.status_code == 200, r.text
+    (summary,) = r.json()["incidents"]
+    assert summary["overdue_since"] == first_due
+    assert summary["overdue_count"] >= 1
+    assert summary["next_deadline"] != first_due  # the next deadline no longer hides it

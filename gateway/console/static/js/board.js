@@ -2,7 +2,7 @@
 
 import { t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
-import { ageEl, dueEl } from './clock.js';
+import { ageEl, dueCell } from './clock.js';
 import { mayWork, places, sevBadge, state, statusBadge } from './state.js';
 import { act, api, errBox, incidentPath, rerender } from './api.js';
 import { scheduleDetail } from './incident.js';
@@ -73,7 +73,7 @@ export function boardRow(inc) {
     inc.open_prompts ? h('span', { class: 'prompt-count' }, t('prompts.waiting', { n: inc.open_prompts })) : null),
   h('span', { class: 'cell-stage' }, tx(inc.stage_name) || inc.stage),
   h('span', { class: 'cell-age' }, ageEl(inc.opened_at)),
-  h('span', { class: 'cell-due' }, inc.next_deadline ? dueEl(inc.next_deadline) : h('span', { class: 'muted' }, '—')),
+  h('span', { class: 'cell-due' }, dueCell(inc)),
   h('span', { class: 'cell-actions' }, quick, quick ? errBox(key) : null));
 }
 

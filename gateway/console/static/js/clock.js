@@ -78,6 +78,16 @@ export function paintDue(el, at) {
   el.classList.toggle('soon', !over && left < 60);
 }
 
+/** Overdue work first (red, counting up, with how many are overdue), else the next deadline. */
+export function dueCell(inc) {
+  if (inc.overdue_since) {
+    return h('span', { class: 'overdue-cell', dataset: { overdue: String(inc.overdue_count) } },
+      dueEl(inc.overdue_since, 'overdue'),
+      inc.overdue_count > 1 ? h('span', { class: 'overdue-count' }, ` ×${inc.overdue_count}`) : null);
+  }
+  return inc.next_deadline ? dueEl(inc.next_deadline) : h('span', { class: 'muted' }, '—');
+}
+
 export function ageEl(since, cls = '') {
   const el = h('span', { class: `age mono ${cls}`.trim(), dataset: { age: String(since) } });
   el.textContent = clockSpan(now() - since);

@@ -2,7 +2,7 @@
 
 import { lang, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
-import { ageEl, dueEl, fmtWhen } from './clock.js';
+import { ageEl, dueCell, dueEl, fmtWhen } from './clock.js';
 import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui } from './state.js';
 import { act, api, clearDrafts, errBox, field, incidentPath, paintErrors, rerender } from './api.js';
 import { command } from './board.js';
@@ -191,7 +191,7 @@ export function incidentHeader(d) {
   const facts = [
     [t('inc.opened'), `${fmtWhen(inc.opened_at)}${inc.opened_by ? ` · ${t('inc.openedby')}: ${inc.opened_by}` : ''}`],
     [t('inc.age'), ageEl(inc.opened_at)],
-    [t('inc.next'), inc.next_deadline ? dueEl(inc.next_deadline) : '—'],
+    [inc.overdue_since ? t('inc.overdue') : t('inc.next'), dueCell(inc)],
     [t('inc.commander'), roleName(inc.commander) || '—'],
   ];
   if (inc.acknowledged_at) facts.push([t('inc.acked'), `${inc.acknowledged_by} · ${fmtWhen(inc.acknowledged_at)}`]);

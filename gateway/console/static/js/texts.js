@@ -118,6 +118,7 @@ export const L = {
   'inc.closedby': ['关闭', 'Closed'],
   'inc.openedby': ['手动开启', 'Opened by hand'],
   'inc.devices': ['报警设备', 'Alarm devices'],
+  'inc.overdue': ['已超时', 'Overdue'],
   'inc.report': ['事件报告', 'Incident report'],
   'inc.report.zh': ['报告（中文）', 'Report (中文)'],
   'inc.report.en': ['报告（English）', 'Report (English)'],
