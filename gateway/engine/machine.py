@@ -248,8 +248,9 @@ class Engine:
             if reopen:
                 incident = replace(incident, resolved_at=None, resolved_by="",
                                    reopened=incident.reopened + 1)
-            if incident.status is not IncidentStatus.OPEN:
-                incident = replace(incident, status=IncidentStatus.OPEN, announced_at=tx.now)
+            # announced now, even while still unacknowledged: a console that muted the
+            # incident sounds again for the new device
+            incident = replace(incident, status=IncidentStatus.OPEN, announced_at=tx.now)
             known = incident.places()  # its own place while opened by hand, device-less
             new_place = signal.location not in known
             if new_place:

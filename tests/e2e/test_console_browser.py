@@ -347,6 +347,19 @@ def test_text_from_operators_is_never_markup(console: Console) -> None:
     expect(page.locator(".nav-link[data-view=board]")).to_contain_text("看板")
 
 
+def test_a_muted_alarm_sounds_again_for_a_new_device(console: Console) -> None:
+    page = console.login("op1")
+    console.publish("demo/fire/b2/f9/z1", fire_payload("SD-01"))
+    row = page.locator(".incident-row").filter(has_text="火警").filter(has_text="2号楼")
+    expect(row).to_have_count(1)
+    expect(page.locator("body")).to_have_attribute("data-sound", "playing")
+    page.locator("#mute").click()
+    expect(page.locator("body")).to_have_attribute("data-sound", "muted")
+    console.publish("demo/fire/b2/f10/z1", fire_payload("SD-02"))  # spreading a floor up
+    expect(page.locator("body")).to_have_attribute("data-sound", "playing")
+    expect(row).to_have_class(re.compile(r"\bflash\b"))
+
+
 def test_technician_walk_test_lists_points_reporting_after_its_start(console: Console) -> None:
     page = console.login("tech1")
     expect(page.locator(".nav-link[data-view=points]")).to_have_class(re.compile(r"\bactive\b"))

@@ -52,12 +52,16 @@ export function playPattern(name) {
 }
 
 /** Unacknowledged incidents sound until acknowledged or muted; the state shows on <body>. */
+// a mute holds for one announcement: a new device in alarm, a confirmation by a device or a
+// reopen announces the incident again (a new announced_at), and it sounds again
+const muteKey = (inc) => `${inc.id}@${inc.announced_at || inc.opened_at}`;
+
 export function updateAlarm() {
   const unacked = [...state.incidents.values()].filter((i) => i.status === 'open');
-  for (const id of [...sound.muted]) {
-    if (!unacked.some((i) => i.id === id)) sound.muted.delete(id);
+  for (const key of [...sound.muted]) {
+    if (!unacked.some((i) => muteKey(i) === key)) sound.muted.delete(key);
   }
-  const audible = may('work') ? unacked.filter((i) => !sound.muted.has(i.id)) : [];
+  const audible = may('work') ? unacked.filter((i) => !sound.muted.has(muteKey(i))) : [];
   const pattern = audible.length === 0 ? null
     : (audible.some((i) => i.severity === 'critical' || i.severity === 'high') ? 'urgent' : 'normal');
   if (pattern !== sound.pattern) {
@@ -83,7 +87,7 @@ export function updateAlarm() {
 }
 
 export function muteCurrent() {
-  for (const inc of state.incidents.values()) if (inc.status === 'open') sound.muted.add(inc.id);
+  for (const inc of state.incidents.values()) if (inc.status === 'open') sound.muted.add(muteKey(inc));
   updateAlarm();
 }
 
