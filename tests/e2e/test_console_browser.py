@@ -170,15 +170,12 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
     board_png = shots / "console-board.png"
     page.screenshot(path=str(board_png))
 
-    # acknowledge from the board: the flashing and the sound stop
+    # acknowledge from the board: the sound stops and the incident opens, to be worked
     row.locator("button[data-action=ack]").click()
-    expect(row).to_have_attribute("data-status", "acknowledged")
-    expect(row).not_to_have_class(re.compile(r"\bflash\b"))
-    assert page.evaluate("document.body.dataset.sound") == "off"
-
-    row.click()
     head = page.locator(".incident-head")
     expect(head).to_have_attribute("data-status", "acknowledged")
+    assert page.evaluate("document.body.dataset.sound") == "off"
+    expect(head).not_to_have_class(re.compile(r"\bflash\b"))
     expect(page.locator("[data-branch=verdict] button[data-option=confirmed]")).to_be_visible()
 
     # a second device in the zone confirms it: elevators recalled, the 119 prompt raised,

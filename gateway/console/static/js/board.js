@@ -7,8 +7,13 @@ import { mayWork, places, sevBadge, state, statusBadge } from './state.js';
 import { act, api, errBox, incidentPath, rerender } from './api.js';
 import { scheduleDetail } from './incident.js';
 
+// the most severe first; at one severity, unacknowledged and overdue before the rest, and a
+// drill never above a real incident; then the newest
 export function sortedIncidents() {
   return [...state.incidents.values()].sort((a, b) => (a.severity_rank - b.severity_rank)
+    || (Number(a.drill) - Number(b.drill))
+    || (Number(b.status === 'open') - Number(a.status === 'open'))
+    || (Number(Boolean(b.overdue_since)) - Number(Boolean(a.overdue_since)))
     || (b.opened_at - a.opened_at));
 }
 
@@ -46,7 +51,8 @@ export function boardRow(inc) {
   const quick = inc.status === 'open' && mayWork(inc)
     ? button(t('btn.ack'), 'btn-primary btn-ack', (e) => {
       e.stopPropagation();
-      act(key, e.currentTarget, () => command(inc.id, 'ack', {}));
+      // acknowledged: the incident is what the operator works next, so it opens
+      act(key, e.currentTarget, () => command(inc.id, 'ack', {})).then((ok) => { if (ok) open(); });
     }, { dataset: { action: 'ack' } })
     : null;
   const classes = ['board-row', 'incident-row', `sev-${inc.severity}`, `st-${inc.status}`];
