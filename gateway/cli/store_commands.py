@@ -37,7 +37,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
     with open_records(store_path(args), readonly=True) as records:
         letters = records.list_dead_letters(args.limit)
     if not letters:
-        print("没有坏消息 / no dead letters")
+        print("没有无法解析的消息 / no dead letters")
     for d in letters:
         shown = d.payload[:200].decode("utf-8", "replace")
         print(f"{render.ts(d.at)}  {d.reason:<14} {d.topic}  {d.detail}  "

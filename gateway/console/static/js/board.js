@@ -76,7 +76,7 @@ export function boardRow(inc) {
         inc.status === 'open' ? 'badge-rtn' : 'badge-quiet') : null)),
   h('span', { class: 'cell-place' }, places(inc)),
   h('span', { class: 'cell-status' }, statusBadge(inc.status),
-    inc.open_prompts ? h('span', { class: 'prompt-count' }, t('prompts.waiting', { n: inc.open_prompts })) : null),
+    inc.open_prompts ? h('span', { class: 'prompt-count' }, t(inc.open_prompts === 1 ? 'prompts.waiting.one' : 'prompts.waiting', { n: inc.open_prompts })) : null),
   h('span', { class: 'cell-stage' }, tx(inc.stage_name) || inc.stage),
   h('span', { class: 'cell-age' }, ageEl(inc.opened_at)),
   h('span', { class: 'cell-due' }, dueCell(inc)),
