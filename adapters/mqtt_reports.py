@@ -35,12 +35,15 @@ class LinkReports:
                         retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
             self._said_unreachable = True
 
-    def refused(self, reason: str, *, check: str, event: str = "broker_refused") -> None:
-        """The broker is there but would not have us."""
+    def refused(self, reason: str, *, check: str, event: str = "broker_refused",
+                kind: str | None = None) -> None:
+        """The broker is there but would not have us. Said once per reason (``kind``: what
+        makes two differently worded reasons the same one)."""
         self.refused_this_try = True
-        if reason == self._said_refused:
+        key = kind or reason
+        if key == self._said_refused:
             return
-        self._said_refused = reason
+        self._said_refused = key
         s = self.settings
         log.error(event, broker=f"{s.host}:{s.port}", reason=reason, check=check,
                   retry=f"forever, with jittered backoff up to {s.backoff_max:.0f}s")
@@ -65,9 +68,12 @@ class LinkReports:
         if tls and "alert" not in why.lower():
             why = (f"{why} (the broker ended the TLS session without a reason coming "
                    "through; most often it does not trust the client certificate)")
+        # with TLS the alert naming the cause comes through on some tries and not on others:
+        # one reason all the same
         self.refused(f"connection closed before the broker accepted it: {why}",
                      check=CHECK_TLS if tls else
-                     "the broker's log: it closed the connection without a CONNACK")
+                     "the broker's log: it closed the connection without a CONNACK",
+                     kind="closed before CONNACK (TLS)" if tls else None)
 
     def check_account(self) -> str:
         if self.settings.username:

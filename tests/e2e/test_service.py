@@ -380,7 +380,9 @@ def test_the_console_follows_a_reload(tmp_path: Path, spawn: Spawn) -> None:
                     "--password-stdin", "-c", str(config), "--store", str(d.store)],
                    input="pw-op-secret\n", text=True, check=True, capture_output=True, timeout=30)
     d.start()
-    with httpx.Client(base_url=d.console_url, timeout=10) as client:
+    # as the console's page does: its requests say they come from its own origin
+    with httpx.Client(base_url=d.console_url, timeout=10,
+                      headers={"Origin": d.console_url}) as client:
         wait_until(lambda: client.get("/healthz").status_code == 200, what="console")
         client.post("/api/login", json={"username": "op", "password": "pw-op-secret"})
         before = {p["id"] for p in client.get("/api/site").json()["playbooks"]}
