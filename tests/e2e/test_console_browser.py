@@ -205,10 +205,12 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
 
     # the patrol on scene (an arrival step), a step ticked with a note
     verify = page.locator(".step[data-step=verify]")
+    expect(verify.locator(".step-meta .badge")).to_have_text("需到场")  # not yet "已到场"
     verify.locator("input").fill("赵保安")
     verify.locator("button[data-arrive=verify]").click()
     expect(verify).to_have_attribute("data-status", "done")
     expect(verify).to_contain_text("赵保安")
+    expect(verify.locator(".step-meta .badge")).to_have_text("已到场")
     step = page.locator(".step[data-step=notify_management]")
     step.locator("input").fill("已电话通知项目经理")
     step.locator("button[data-tick=notify_management]").click()

@@ -170,7 +170,8 @@ export function stepItem(inc, s, def, workable) {
       h('p', { class: 'step-text' }, def ? tx(def.text) : s.id),
       h('div', { class: 'step-meta' },
         h('span', { class: 'role-chip' }, roleName(s.role)),
-        arrival ? badge(t('btn.arrived'), 'badge-quiet') : null,
+        // an on-scene step says so; "arrived" only once someone has
+        arrival ? badge(isDone ? t('btn.arrived') : t('step.onscene'), 'badge-quiet') : null,
         s.status === 'overdue' ? badge(t('step.overdue'), 'badge-alarm') : null,
         when),
       controls,

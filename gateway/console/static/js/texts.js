@@ -85,6 +85,7 @@ export const L = {
   'btn.now': ['现在', 'Now'],
   'btn.done': ['完成', 'Done'],
   'btn.arrived': ['已到场', 'Arrived'],
+  'step.onscene': ['需到场', 'On scene'],
   'btn.yes': ['是', 'Yes'],
   'btn.no': ['否', 'No'],
   'btn.yes.second': ['第二人确认：是', 'Second operator: yes'],
