@@ -30,8 +30,7 @@ SYSTEM_RESET = 13
 
 
 def stamp(at: float | None = None) -> Stamp:
-    t = time.localtime(time.time() if at is None else at)
-    return Stamp(t.tm_sec % 60, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon, t.tm_year % 100)
+    return Stamp.local(time.time() if at is None else at)
 
 
 def status_word(*bits: int, test: bool = False) -> int:
@@ -269,6 +268,18 @@ class TransmissionDevice:
     def unconfirmed(self) -> list[Sent]:
         with self._lock:
             return [s for s in self.sent.values() if s.confirmed_at is None]
+
+    def answer_to(self, frame: Frame, timeout: float = 10.0) -> str | None:
+        """``confirmed`` or ``denied`` once the center answered ``frame``; None when it did not
+        within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.confirmed(frame):
+                return "confirmed"
+            if self.denied(frame):
+                return "denied"
+            time.sleep(0.02)
+        return None
 
     def wait_confirmed(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import socket
-import time
-from datetime import UTC, datetime
 
-from adapters.dc09.message import check_frame, message
 from gateway.config.site import SiteConfig
 from simulators.gbt26875_device import (
     DISABLED,
@@ -27,6 +23,7 @@ from simulators.gbt26875_device import (
     SUPERVISORY,
     TransmissionDevice,
 )
+from simulators.panel_send import connect_host, send_dc09
 
 STATES = {"fire": (FIRE,), "fault": (FAULT,), "supervisory": (SUPERVISORY,),
           "disabled": (DISABLED,), "started": (STARTED,), "feedback": (STARTED, FEEDBACK),
@@ -53,17 +50,13 @@ def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                                          "with this account)")
 
 
-def _host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
-
-
 def run_panel(site: SiteConfig, args: argparse.Namespace) -> int:
     panel = site.panels.get(args.panel_id)
     if panel is None:
         print(f"no panel {args.panel_id!r} in the config (panels: {', '.join(site.panels)})")
         return 2
     receiver = site.receivers[panel.receiver]
-    device = TransmissionDevice(_host(receiver.host), receiver.port, panel.device,
+    device = TransmissionDevice(connect_host(receiver.host), receiver.port, panel.device,
                                 receiver.center_address, retry_after=3.0)
     with device:
         if args.state == "reset":
@@ -72,17 +65,13 @@ def run_panel(site: SiteConfig, args: argparse.Namespace) -> int:
             frame = device.component(args.zone, args.point, *STATES[args.state],
                                      component_type=args.component_type, system=panel.system,
                                      description=args.description)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if device.confirmed(frame):
-                print(f"{args.panel_id} {args.state} {args.zone}-{args.point:03d}: confirmed "
-                      f"by the center (serial {frame.serial})")
-                return 0
-            if device.denied(frame):
-                print("denied by the center: see its dead letters")
-                return 1
-            time.sleep(0.05)
-    print("no confirm within 15 s (is the gateway running, its receiver listening?)")
+        answer = device.answer_to(frame, 15)
+    if answer == "confirmed":
+        print(f"{args.panel_id} {args.state} {args.zone}-{args.point:03d}: confirmed "
+              f"by the center (serial {frame.serial})")
+        return 0
+    print("denied by the center: see its dead letters" if answer == "denied" else
+          "no confirm within 15 s (is the gateway running, its receiver listening?)")
     return 1
 
 
@@ -94,14 +83,8 @@ def run_dc09(site: SiteConfig, args: argparse.Namespace) -> int:
         print(f"no DC-09 receiver of the config has account {account}")
         return 2
     receiver = receivers[0]
-    key = receiver.keys[account]
     qualifier = 3 if args.restore else 1
     data = f"#{account}|{qualifier}{args.code:03d} {args.partition:02d} {args.zone:03d}"
-    raw = message("ADM-CID", random.randint(1, 9999), account, data, key=key,
-                  now=datetime.now(UTC))
-    with socket.create_connection((_host(receiver.host), receiver.port), timeout=15) as s:
-        s.sendall(raw)
-        reply = s.recv(1024)
-    body = check_frame(reply) if reply else "no answer"
+    body = send_dc09(receiver, account, data, random.randint(1, 9999)) or "no answer"
     print(f"{data}: {body.split('[', 1)[0]}")
     return 0 if '"ACK"' in body or '"*ACK"' in body else 1

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from adapters.dc09.message import check_frame, message
 from gateway.config.site import PointConfig, SiteConfig
+from gateway.config.site_values import Dc09Receiver
 from gateway.domain.model import PointKind, PointState
 from simulators.gbt26875_device import FAULT, FIRE, TransmissionDevice
 
@@ -25,8 +26,20 @@ class PanelError(RuntimeError):
     pass
 
 
-def _host(host: str) -> str:
+def connect_host(host: str) -> str:
+    """Where to reach a listener of this machine's config ("any address": this machine)."""
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def send_dc09(receiver: Dc09Receiver, account: str, data: str, seq: int) -> str:
+    """An ADM-CID message of ``account`` (encrypted when the account has a key) to the
+    receiver over TCP; the body of its answer ("" for none)."""
+    raw = message("ADM-CID", seq, account, data, key=receiver.keys[account],
+                  now=datetime.now(UTC))
+    with socket.create_connection((connect_host(receiver.host), receiver.port), WAIT) as s:
+        s.sendall(raw)
+        reply = s.recv(1024)
+    return check_frame(reply) if reply else ""
 
 
 def over_ip(point: PointConfig) -> bool:
@@ -54,17 +67,16 @@ class PanelSender:
         receiver = self.site.receivers[b.receiver]
         device = self._devices.get((b.receiver, b.device))
         if device is None:
-            device = TransmissionDevice(_host(receiver.host), receiver.port, b.device,
+            device = TransmissionDevice(connect_host(receiver.host), receiver.port, b.device,
                                         receiver.center_address, retry_after=3.0).open()
             self._devices[(b.receiver, b.device)] = device
         bits = {PointState.ALARM: (FIRE,), PointState.TROUBLE: (FAULT,)}.get(state, ())
         frame = device.component(b.zone, b.point, *bits, test=state is PointState.TEST,
                                  system=b.system, description=description)
-        try:
-            device.wait_confirmed(WAIT)
-        except TimeoutError:
-            raise PanelError(f"{point.id}: no confirm from the center within {WAIT:g} s") from None
-        if device.denied(frame):
+        answer = device.answer_to(frame, WAIT)
+        if answer is None:
+            raise PanelError(f"{point.id}: no confirm from the center within {WAIT:g} s")
+        if answer == "denied":
             raise PanelError(f"{point.id}: the center denied the frame")
         return f"device {b.device} {b.zone}-{b.point:03d} confirmed"
 
@@ -78,12 +90,7 @@ class PanelSender:
                            PointState.TROUBLE: (373, 1), PointState.TEST: (601, 1)}[state]
         self._seq = self._seq % 9999 + 1
         data = f"#{b.account}|{qualifier}{code:03d} 01 {b.zone:03d}"
-        raw = message("ADM-CID", self._seq, b.account, data, key=receiver.keys[b.account],
-                      now=datetime.now(UTC))
-        with socket.create_connection((_host(receiver.host), receiver.port), WAIT) as s:
-            s.sendall(raw)
-            reply = s.recv(1024)
-        body = check_frame(reply) if reply else ""
+        body = send_dc09(receiver, b.account, data, self._seq)
         if not body.lstrip('"*').startswith("ACK"):
             raise PanelError(f"{point.id}: the receiver answered {body[:30] or 'nothing'}")
         return f"account {b.account} zone {b.zone} event {code:03d} ACKed"

@@ -15,12 +15,9 @@ import structlog
 from adapters.dc09.message import message
 from gateway.config.site import SiteConfig
 from simulators.gbt26875_device import TransmissionDevice
+from simulators.panel_send import connect_host
 
 log = structlog.get_logger("simulators")
-
-
-def _host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
 class PanelSimulators:
@@ -32,9 +29,9 @@ class PanelSimulators:
                 continue
             seen.add((panel.receiver, panel.device))
             r = site.receivers[panel.receiver]
-            self.devices.append(TransmissionDevice(_host(r.host), r.port, panel.device,
+            self.devices.append(TransmissionDevice(connect_host(r.host), r.port, panel.device,
                                                    r.center_address, heartbeat=heartbeat))
-        self.link_tests = [(_host(r.host), r.port, account, r.keys[account], every)
+        self.link_tests = [(connect_host(r.host), r.port, account, r.keys[account], every)
                            for r in site.dc09_receivers.values() if r.tcp
                            for account, every in r.link_test.items()]
         self._stop = threading.Event()

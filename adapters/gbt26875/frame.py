@@ -13,6 +13,7 @@ can make the reader hold at most one frame's worth of bytes."""
 from __future__ import annotations
 
 import struct
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -53,6 +54,12 @@ class Stamp:
     @classmethod
     def of(cls, raw: bytes) -> Stamp:
         return cls(*raw[:6])
+
+    @classmethod
+    def local(cls, at: float) -> Stamp:
+        """An epoch time as the protocol writes it: local wall-clock time."""
+        t = time.localtime(at)
+        return cls(t.tm_sec % 60, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon, t.tm_year % 100)
 
     def to_bytes(self) -> bytes:
         return bytes((self.second, self.minute, self.hour, self.day, self.month, self.year))

@@ -85,11 +85,6 @@ def frame_key(frame: Frame) -> int:
                     bytes((frame.command,)), frame.adu)
 
 
-def now_stamp(at: float) -> Stamp:
-    t = time.localtime(at)
-    return Stamp(t.tm_sec % 60, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon, t.tm_year % 100)
-
-
 @dataclass(eq=False)
 class _Peer:
     writer: asyncio.StreamWriter
@@ -199,13 +194,13 @@ class GbtReceiverAdapter:
 
     def _rejected(self, peer: _Peer, item: Rejected, now: float) -> None:
         if item.header is not None:
-            peer.send(item.header.answer(Command.DENY, now_stamp(now)))
+            peer.send(item.header.answer(Command.DENY, Stamp.local(now)))
         self._deliver(self, BadFrame(self.name, peer.name, item.reason, item.raw, now,
                                      item.header.source if item.header else None))
 
     def _frame(self, peer: _Peer, frame: Frame, now: float) -> None:
         if frame.destination != self.settings.center_address:
-            peer.send(frame.answer(Command.DENY, now_stamp(now)))
+            peer.send(frame.answer(Command.DENY, Stamp.local(now)))
             self._deliver(self, BadFrame(
                 self.name, peer.name, f"addressed to center {frame.destination}; this center is "
                 f"{self.settings.center_address} (receivers.gbt26875 center_address)",
@@ -215,18 +210,18 @@ class GbtReceiverAdapter:
         if frame.command in (Command.CONFIRM, Command.DENY):
             return  # answers to the center's own requests: it sends none yet
         if frame.command not in (Command.SEND, Command.RESPONSE):
-            peer.send(frame.answer(Command.DENY, now_stamp(now)))
+            peer.send(frame.answer(Command.DENY, Stamp.local(now)))
             self._deliver(self, BadFrame(
                 self.name, peer.name, f"command {frame.command}: the center takes send data (2) "
                 "and responses (5)", frame.encode(), now, frame.source))
             return
         if not frame.adu:  # a heartbeat
-            peer.send(frame.answer(Command.CONFIRM, now_stamp(now)))
+            peer.send(frame.answer(Command.CONFIRM, Stamp.local(now)))
             return
         key = frame_key(frame)
         arrival = self._receipts.arrived(key, peer, now)
         if arrival == "committed":
-            peer.send(frame.answer(Command.CONFIRM, now_stamp(now)))  # its confirm was lost
+            peer.send(frame.answer(Command.CONFIRM, Stamp.local(now)))  # its confirm was lost
         elif arrival == "new":
             self._deliver(self, ReceivedFrame(self.name, peer.name, frame, now, key))
 
@@ -247,7 +242,7 @@ class GbtReceiverAdapter:
             if isinstance(item, ReceivedFrame):
                 peer = self._receipts.committed(item.key)
                 if peer is not None:
-                    peer.send(item.frame.answer(Command.CONFIRM, now_stamp(now)))
+                    peer.send(item.frame.answer(Command.CONFIRM, Stamp.local(now)))
 
     def ledger(self, items: Sequence[Item]) -> Ledger:
         return self._receipts.ledger([i.key for i in items if isinstance(i, ReceivedFrame)])

@@ -65,13 +65,16 @@ class Guards:
         self.app = app
         self.limit = limit
 
+    async def _too_large(self, send: Send) -> None:
+        await _answer(send, 413, f"the body is over {self.limit // 1024} KiB", "too_large")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         length = _headers(scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _answer(send, 413, f"the body is over {self.limit // 1024} KiB", "too_large")
+            await self._too_large(send)
             return
         why = cross_origin(scope)
         if why is not None:
@@ -89,8 +92,7 @@ class Guards:
                     # answer now and tell the app the client went: it stops reading
                     answered = True
                     if not started:
-                        await _answer(send, 413, f"the body is over {self.limit // 1024} KiB",
-                                      "too_large")
+                        await self._too_large(send)
                     return {"type": "http.disconnect"}
             return message
 

@@ -49,6 +49,14 @@ DEVICE_CONDITIONS = ("fault", "main_power_fault", "backup_power_fault", "center_
                      "panel_link_fault")
 
 
+def _state(flags: frozenset[str]) -> PointState:
+    """A panel's or a component's main state by its status bits: fire, else normal (bit 0),
+    else test."""
+    if "fire" in flags:
+        return PointState.ALARM
+    return PointState.NORMAL if "normal" in flags else PointState.TEST
+
+
 class GbtIntake:
     def __init__(self, site: SiteConfig) -> None:
         self.components: dict[tuple[PanelKey, int, int], PointConfig] = {}
@@ -133,9 +141,7 @@ class GbtIntake:
                               item.frame.encode(), item.received_at)
                 return
         flags = c.flags
-        state = PointState.ALARM if "fire" in flags else (
-            PointState.NORMAL if "normal" in flags else PointState.TEST)
-        reading = Reading(state, "feedback" in flags, device=device,
+        reading = Reading(_state(flags), "feedback" in flags, device=device,
                           conditions=tuple((n, n in flags) for n in COMPONENT_CONDITIONS))
         self._apply(d, point, reading, item, ws, now, source)
 
@@ -149,9 +155,7 @@ class GbtIntake:
                           "is in no panels: entry", item.frame.encode(), item.received_at)
             return
         flags = s.flags
-        state = PointState.ALARM if "fire" in flags else (
-            PointState.NORMAL if "normal" in flags else PointState.TEST)
-        self._apply(d, point, Reading(state, None, device="system", conditions=tuple(
+        self._apply(d, point, Reading(_state(flags), None, device="system", conditions=tuple(
             (n, n in flags) for n in SYSTEM_CONDITIONS)), item, ws, now, source)
         if "reset" in flags:
             self._reset(d, key, item, ws, now, source)
