@@ -70,14 +70,13 @@ class Sessions:
             raise HTTPException(429, "too many failed logins from this address; try again "
                                 f"in {exc.retry_after:.0f} s",
                                 headers={"Retry-After": f"{exc.retry_after:.0f}"}) from None
-        turn = self.throttle.turn(name, address)
-        if turn.locked():  # one attempt at a time per account and address: no racing
+        if not self.throttle.begin(name, address):  # one at a time per account and address
             self.throttle.unadmit(address)
             log.warning("login_refused", user=name, address=address,
                         reason="another login for this account from here is being checked")
             raise HTTPException(429, "another login for this account from this address is "
                                 "being checked; try again", headers={"Retry-After": "1"})
-        async with turn:
+        try:
             await asyncio.sleep(self.throttle.delay(name, address))
             user = await self.reader(lambda r: auth.authenticate(r, name, password))
             if user is None:
@@ -85,6 +84,8 @@ class Sessions:
                 log.warning("login_failed", user=name, address=address)
                 raise HTTPException(401, "wrong user name or password")
             self.throttle.succeeded(name, address)
+        finally:
+            self.throttle.end(name, address)
         log.info("login_succeeded", user=name, address=address)
         now = self.gateway.clock()
         length = self.gateway.site.console.session_seconds

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict, deque
 from collections.abc import Callable
 
@@ -37,7 +36,7 @@ class LoginThrottle:
         self._by_address: dict[str, deque[float]] = defaultdict(deque)
         self._by_account: dict[str, deque[float]] = defaultdict(deque)
         self._streak: dict[tuple[str, str], int] = defaultdict(int)
-        self._turns: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._checking: set[tuple[str, str]] = set()  # (account, address) being checked now
 
     def _recent(self, times: deque[float]) -> int:
         now = self.clock()
@@ -58,8 +57,16 @@ class LoginThrottle:
         if times:
             times.pop()
 
-    def turn(self, account: str, address: str) -> asyncio.Lock:
-        return self._turns[(account, address)]
+    def begin(self, account: str, address: str) -> bool:
+        """Start checking an attempt; False while another for the same account from the same
+        address is being checked (one at a time: no racing the count)."""
+        if (account, address) in self._checking:
+            return False
+        self._checking.add((account, address))
+        return True
+
+    def end(self, account: str, address: str) -> None:
+        self._checking.discard((account, address))
 
     def delay(self, account: str, address: str) -> float:
         streak = self._streak[(account, address)]
