@@ -5,15 +5,17 @@ and when each sender was last heard."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from adapters.interface import Ledger
 
 KEEP_COMMITTED = 8192  # identities kept to recognise retransmissions (per receiver)
 R = TypeVar("R")  # where an answer goes (a connection, a UDP peer)
+P = TypeVar("P")  # what a cutter cuts: messages, and reasons for bytes
 
 
 def identity(*parts: bytes) -> int:
@@ -86,3 +88,40 @@ class Silence(Generic[R]):
                 self.silent.add(sender)
                 out.append((sender, now - at))
         return out
+
+
+QUIET = 2.0  # a message begun and nothing more for this long: it is not coming whole
+READ_SIZE = 4096
+
+
+class Cutter(Protocol[P]):
+    """Cuts a byte stream into messages (and reasons for bytes that are none)."""
+
+    @property
+    def buffered(self) -> int: ...
+
+    def feed(self, data: bytes) -> list[P]: ...
+
+    def give_up(self) -> list[P]: ...
+
+
+async def read_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      cutter: Cutter[P], take: Callable[[Sequence[P]], None],
+                      idle_timeout: float) -> bool:
+    """A connection's bytes through ``cutter`` to ``take``, until the peer closes it or sends
+    nothing for ``idle_timeout`` (then True); a message begun and left incomplete for
+    ``QUIET`` is given up on, so a slow or half-open peer holds nothing but its own
+    connection."""
+    while True:
+        wait = QUIET if cutter.buffered else idle_timeout
+        try:
+            data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+        except TimeoutError:
+            if not cutter.buffered:
+                return True
+            take(cutter.give_up())
+            continue
+        if not data:
+            return False
+        take(cutter.feed(data))
+        await writer.drain()

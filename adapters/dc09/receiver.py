@@ -27,12 +27,11 @@ import structlog
 
 from adapters.dc09.message import Dc09Error, Message, Splitter, answer, parse
 from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
-from adapters.receipts import Receipts, Silence, identity
+from adapters.receipts import Receipts, Silence, identity, read_stream
 from gateway.domain.effects import Effect
 
 log = structlog.get_logger("adapters.dc09")
 
-QUIET = 2.0  # a message begun and nothing more for this long: it is not coming whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,21 +171,10 @@ class Dc09ReceiverAdapter:
             writer.close()
             return
         self._connections += 1
-        splitter = Splitter()
         try:
-            while True:
-                wait = QUIET if splitter.buffered else self.settings.idle_timeout
-                try:
-                    data = await asyncio.wait_for(reader.read(4096), wait)
-                except TimeoutError:
-                    if not splitter.buffered:
-                        return
-                    self._pieces(reply, splitter.give_up())
-                    continue
-                if not data:
-                    return
-                self._pieces(reply, splitter.feed(data))
-                await writer.drain()
+            await read_stream(reader, writer, Splitter(),
+                              lambda pieces: self._pieces(reply, pieces),
+                              self.settings.idle_timeout)
         except (ConnectionError, OSError):
             pass  # the panel went: what was not ACKed, it sends again
         except Exception:  # a defect ends this connection, never the receiver

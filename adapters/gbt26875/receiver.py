@@ -28,13 +28,11 @@ import structlog
 
 from adapters.gbt26875.frame import Command, Frame, FrameReader, Rejected, Stamp
 from adapters.interface import AdapterHealth, Deliver, Ledger, SendError
-from adapters.receipts import Receipts, Silence, identity
+from adapters.receipts import Receipts, Silence, identity, read_stream
 from gateway.domain.effects import Effect
 
 log = structlog.get_logger("adapters.gbt26875")
 
-QUIET = 2.0  # a frame begun and nothing more for this long: it is not coming whole
-READ_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +151,11 @@ class GbtReceiverAdapter:
             return
         self._peers.add(peer)
         try:
-            await self._read(reader, peer)
+            idle = self.settings.idle_timeout
+            if await read_stream(reader, writer, peer.reader,
+                                 lambda items: self._items(peer, items), idle):
+                log.info("receiver_connection_idle", receiver=self.name, peer=peer.name,
+                         idle_for=idle)
         except (ConnectionError, OSError):
             pass  # the peer went: what it sent and was not confirmed, it sends again
         except Exception:  # a defect ends this connection, never the listener
@@ -164,23 +166,6 @@ class GbtReceiverAdapter:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    async def _read(self, reader: asyncio.StreamReader, peer: _Peer) -> None:
-        idle = self.settings.idle_timeout
-        while True:
-            wait = QUIET if peer.reader.buffered else idle
-            try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
-            except TimeoutError:
-                if not peer.reader.buffered:
-                    log.info("receiver_connection_idle", receiver=self.name, peer=peer.name,
-                             idle_for=idle)
-                    return
-                self._items(peer, peer.reader.give_up())
-                continue
-            if not data:
-                return
-            self._items(peer, peer.reader.feed(data))
-            await peer.writer.drain()
 
     # ------------------------------------------------------------------ frames
 
