@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from gateway import logs
+from gateway.domain import site_time
 from tests.support.processes import Broker, Daemon, start_broker
 
 # the protocol parsers' fuzz tests: a few hundred cases a test in the suite; many more with
@@ -32,6 +33,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def _reset_logging() -> Iterator[None]:
     yield
     logs.reset()
+    site_time.use(site_time.DEFAULT)  # a config loaded by a test set its site's zone
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ can make the reader hold at most one frame's worth of bytes."""
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import dataclass
 from enum import IntEnum
+
+from gateway.domain import site_time
 
 START = b"@@"
 END = b"##"
@@ -57,9 +58,9 @@ class Stamp:
 
     @classmethod
     def local(cls, at: float) -> Stamp:
-        """An epoch time as the protocol writes it: local wall-clock time."""
-        t = time.localtime(at)
-        return cls(t.tm_sec % 60, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon, t.tm_year % 100)
+        """An epoch time as the protocol writes it: the site's wall-clock time."""
+        t = site_time.local(at)
+        return cls(t.second % 60, t.minute, t.hour, t.day, t.month, t.year % 100)
 
     def to_bytes(self) -> bytes:
         return bytes((self.second, self.minute, self.hour, self.day, self.month, self.year))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from gateway.cli.common import store_path
 from gateway.config.site import SiteConfig, load_config
+from gateway.domain import site_time
 from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
@@ -58,7 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                                      "device, incidents open at the end, drill scores.")
     config_arg(kpi)
     kpi.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
-                     help="first day of the period (local time)")
+                     help="first day of the period (the site's time zone)")
     kpi.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
                      help="last day of the period, included (default: now)")
     kpi.add_argument("--days", type=_days, metavar="N",
@@ -90,8 +91,8 @@ def _days(text: str) -> int:
 
 
 def _midnight(day: dt.date) -> float:
-    """The start of a day in local time."""
-    return time.mktime(dt.datetime(day.year, day.month, day.day).timetuple())
+    """The start of a day on the site's clock."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=site_time.zone()).timestamp()
 
 
 def period(since: dt.date | None, until: dt.date | None, days: int | None,
@@ -165,9 +166,9 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     from gateway.store import open_records
 
     now = time.time()
-    since, until = period(args.since, args.until, args.days, now)
     path = store_path(args)
-    site, _ = _config(args, path)
+    site, _ = _config(args, path)  # the days are the site's
+    since, until = period(args.since, args.until, args.days, now)
     with open_records(path, readonly=True) as records:
         kpis = compute_kpis(records, since, until, site=site, now=now)
     if args.format == "json":

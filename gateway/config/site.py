@@ -30,6 +30,7 @@ from gateway.config.site_values import (
     SiteConfig,
 )
 from gateway.config.yamlfile import load_yaml
+from gateway.domain import site_time
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
 
 
@@ -47,6 +48,7 @@ def load_config(path: Path | str, *, broker: str | None = None, store: str | Non
         model = SiteConfigModel.model_validate(data)
     except ValidationError as exc:
         raise schema_problems(exc, path, lines) from None
+    site_time.use(model.site.timezone)  # one site per process: its clock is the one spoken
     points = expand_points(model.points, path, lines, model.site.id)
     site = compile_site(model, points, path, lines, broker or env.get(ENV_BROKER),
                     store or env.get(ENV_STORE))

@@ -210,7 +210,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         file=path, site_id=model.site.id, site_name=model.site.name.to_text(),
         address=model.site.address.to_text(),
         crossroads=model.site.crossroads.to_text() if model.site.crossroads else None,
-        callback_phone=model.site.callback_phone, broker=broker,
+        callback_phone=model.site.callback_phone, timezone=model.site.timezone, broker=broker,
         embedded_broker_config=embedded_conf, store_path=store_path,
         store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.config.modbus import (
     FeedbackModel,
@@ -21,6 +21,7 @@ from gateway.config.panel_schema import (
     ReceiversModel,
 )
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
+from gateway.domain import site_time
 from gateway.domain.model import ActuatorKind, PointKind
 
 DEFAULT_EMBEDDED_PORT = 18831
@@ -116,6 +117,13 @@ class SiteModel(Strict):
     address: BiText
     crossroads: BiText | None = None
     callback_phone: str = ""
+    timezone: str = site_time.DEFAULT  # every time shown, typed or printed is in it
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        site_time.zone_of(value)  # a clear error for a name that is not a zone
+        return value
 
 
 class ContactModel(Strict):

@@ -254,6 +254,7 @@ class SiteConfig:
     address: Text
     crossroads: Text | None
     callback_phone: str
+    timezone: str
     broker: BrokerConfig
     embedded_broker_config: Path | None
     store_path: Path

@@ -5,7 +5,6 @@ on record (``command_results``), applied or refused with the reason."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
 
 import structlog
@@ -14,6 +13,7 @@ from gateway.config.schema import unknown_name
 from gateway.daemon.decisions import Decisions, Shelf
 from gateway.daemon.inputs import QueuedCommand, Reload
 from gateway.domain import drill as drill_window
+from gateway.domain import site_time
 from gateway.domain.commands import MAX_SHELVE_MINUTES, Answer
 from gateway.domain.events import EventKind
 from gateway.domain.model import PointState, Signal
@@ -91,7 +91,7 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
         shelf = Shelf(now + minutes * 60, cmd.actor, reason, now)
         d.shelved[point_id] = shelf
         result = (f"{point_id} shelved until "
-                  f"{time.strftime('%H:%M:%S', time.localtime(shelf.until))}")
+                  f"{site_time.wall(shelf.until, date=False)}")
         d.site_event(ws, EventKind.POINT_SHELVED, now, point_id, cmd.actor, until=shelf.until,
                      reason=reason)
         log.warning("point_shelved", point=point_id, actor=cmd.actor, reason=reason,

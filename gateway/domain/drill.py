@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
+from gateway.domain import site_time
 from gateway.domain.model import Location
 from gateway.errors import CommandError
 
@@ -97,5 +97,5 @@ def _listed(text: str) -> list[str]:
 
 
 def describe(window: DrillWindow) -> str:
-    until = datetime.fromtimestamp(window.until).strftime("%H:%M:%S")
+    until = site_time.wall(window.until, date=False)
     return f"drill on until {until} ({window.scope_text()})"

@@ -9,13 +9,12 @@ the outcome.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.config.schema import unknown_name
+from gateway.domain import site_time
 from gateway.domain.commands import INCIDENT_VERBS, NO, YES
 from gateway.domain.events import EventKind, StageReason
 from gateway.domain.incident import FollowUp, Incident, RecordEntry
@@ -56,9 +55,6 @@ def required_records(playbook: Playbook, incident: Incident) -> list[RecordDef]:
     return [r for r in incident_records(playbook, incident) if r.required]
 
 
-_AGO = re.compile(r"^(?:now)?\s*-\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)$")
-
-
 GAP_WORDS = {"undecided": "decisions not taken", "open_steps": "steps not done",
              "unanswered_prompts": "prompts not answered",
              "unconfirmed_actions": "actions not confirmed"}
@@ -86,26 +82,11 @@ def _needs_reason(incident: Incident, verb: str, left: dict[str, list[str]],
 
 
 def parse_time(value: str, now: float) -> float:
-    """``now``, ``-5m`` (five minutes ago; ``-90s``, ``-1h``), ``14:05``, ``14:05:30``
-    (today), ``2026-11-25 14:05`` or ISO 8601 → epoch seconds."""
-    text = value.strip().replace("T", " ")
-    if text.lower() == "now":
-        return now
-    ago = _AGO.match(text.lower())
-    if ago is not None:
-        unit = {"s": 1, "m": 60, "min": 60, "h": 3600}[ago.group(2)]
-        return now - float(ago.group(1)) * unit
-    today = datetime.fromtimestamp(now).strftime("%Y-%m-%d")  # local time, as said
-    for fmt, candidate in (("%Y-%m-%d %H:%M", f"{today} {text}"),
-                           ("%Y-%m-%d %H:%M:%S", f"{today} {text}"),
-                           ("%Y-%m-%d %H:%M", text), ("%Y-%m-%d %H:%M:%S", text)):
-        try:
-            parsed = datetime.strptime(candidate, fmt)  # local wall-clock time
-        except ValueError:
-            continue
-        return parsed.timestamp()
-    raise CommandError(f"{value!r} is not a time (write now, -5m, 14:05, 14:05:30 or "
-                       "2026-11-25 14:05)")
+    """A time as an operator types it, on the site's clock (``gateway.domain.site_time``)."""
+    try:
+        return site_time.parse(value, now)
+    except site_time.TimeError as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Workflow:
@@ -325,7 +306,7 @@ class Workflow:
             at = parse_time(raw, tx.now)
             if at > tx.now + 60:
                 raise CommandError(f"{field_id} {raw!r} is in the future")
-            value = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+            value = site_time.iso(at)
         elif definition.type == "number":
             try:
                 value = str(float(raw)).removesuffix(".0")

@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.config.modbus import ModbusBinding, Threshold
 from gateway.config.site import MqttBinding
+from gateway.domain import site_time
 from gateway.domain.conditions import condition_of_property
 from gateway.domain.model import PointState, value_key
 from gateway.errors import DecodeError
@@ -76,11 +77,13 @@ def _order(binding: MqttBinding, doc: Any) -> float | None:
 
 
 def _device_time(raw: Any, path: str) -> float:
-    """ISO 8601 (Zigbee2MQTT's ISO_8601 and ISO_8601_local), or epoch seconds or ms."""
+    """ISO 8601 (Zigbee2MQTT's ISO_8601 and ISO_8601_local: without an offset, the site's
+    clock), or epoch seconds or ms."""
     number = _number(raw)
     if number is None and isinstance(raw, str):
         try:
-            return datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).timestamp()
+            at = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+            return (at if at.tzinfo else at.replace(tzinfo=site_time.zone())).timestamp()
         except ValueError:
             pass
     if number is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.incident import Incident
 from gateway.domain.model import Event
 from gateway.engine.state import statement
@@ -23,7 +23,7 @@ _VERDICT = {"real": "真实事件 real", "minor": "轻微 minor", "false_alarm":
 def ts(at: float | None) -> str:
     if at is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+    return site_time.wall(at) + f".{int(at * 1000) % 1000:03d}"
 
 
 def _stage_name(incident: Incident, playbooks: Mapping[str, Playbook]) -> str:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.incident import Incident
 from gateway.domain.model import (
     BranchStatus,
@@ -302,7 +303,8 @@ def _calls(incident: Incident, events: Sequence[Event]) -> list[CallItem]:
 
 
 def _records(incident: Incident, playbook: Playbook | None, n: Names) -> list[RecordItem]:
-    out = [RecordItem(r.id, n.record(r.id), r.value, r.by, r.at) for r in incident.records]
+    out = [RecordItem(r.id, n.record(r.id), site_time.readable(r.value), r.by, r.at)
+           for r in incident.records]
     if playbook is not None and incident.status is not IncidentStatus.CLOSED:
         out += [RecordItem(r.id, r.label, "", "", None)
                 for r in required_records(playbook, incident) if incident.record(r.id) is None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gateway.domain import site_time
 from gateway.domain.events import REOPENED_BY_ALARM, EventKind
 from gateway.domain.model import Event, Text
 from gateway.present.names import Names
@@ -62,9 +63,10 @@ def _arrival(e: Event, d: Mapping[str, Any], n: Names) -> Text:
 
 def _record(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     label = n.record(sval(d, "field"))
-    previous = sval(d, "previous")
+    previous = site_time.readable(sval(d, "previous"))
     was = bi(f"（原为 {previous}）", f" (was {previous})") if previous else same("")
-    return cat(bi("记录 ", "record "), label, bi("：", ": "), sval(d, "value"), was)
+    value = site_time.readable(sval(d, "value"))
+    return cat(bi("记录 ", "record "), label, bi("：", ": "), value, was)
 
 
 def _note(e: Event, d: Mapping[str, Any], n: Names) -> Text:

@@ -4,10 +4,10 @@ verdicts and statuses, times and durations, places, and how texts are joined."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from gateway.domain import site_time
 from gateway.domain.model import (
     Location,
     Text,
@@ -118,15 +118,14 @@ def short(text: Text) -> Text:
 
 
 def clock(at: float | None, *, date: bool = True) -> str:
-    """Local wall-clock time, to the second."""
+    """The site's wall-clock time, to the second."""
     if at is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", time.localtime(at))
+    return site_time.wall(at, date=date)
 
 
 def utc_offset(at: float) -> str:
-    raw = time.strftime("%z", time.localtime(at))  # +0800
-    return f"UTC{raw[:3]}:{raw[3:]}" if len(raw) == 5 else "UTC"
+    return site_time.offset(at)
 
 
 def duration(seconds: float | None, lang: Lang) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gateway.cli.reports import period
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.model import PointState
 from gateway.engine.machine import Engine
 from gateway.present.kpi import Kpis, compute_kpis, kpis_to_json, stat
@@ -268,7 +269,9 @@ def test_period_arithmetic() -> None:
     now = T0
 
     def midnight(day: dt.date) -> float:
-        return time.mktime(dt.datetime(day.year, day.month, day.day).timetuple())
+        # the site's days (Asia/Shanghai), whatever zone the machine is in
+        return dt.datetime(day.year, day.month, day.day,
+                           tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
     jan = dt.date(2027, 1, 1)
     assert period(None, None, None, now) == (now - 30 * DAY, now)
@@ -284,7 +287,7 @@ def test_period_arithmetic() -> None:
 def test_kpi_command_end_to_end(stored: tuple[Path, dict[str, str]], tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     path = str(stored[0])
-    day = dt.date.fromisoformat(time.strftime("%Y-%m-%d", time.localtime(T0)))
+    day = dt.date.fromisoformat(site_time.wall(T0)[:10])
     since, until = str(day - dt.timedelta(days=1)), str(day + dt.timedelta(days=1))
     assert run_cli(["kpi", "--store", path, "--since", since, "--until", until,
                     "--format", "json"]) == 0

@@ -8,11 +8,10 @@ withholds), and what closing asks for.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.effects import Notify, Purpose, payload_text
 from gateway.domain.events import StageReason
 from gateway.domain.incident import Incident
@@ -113,7 +112,7 @@ def run_until(h: Harness, seconds: float) -> list[tuple[object, ...]]:
 
 def earlier(h: Harness, minutes: float) -> str:
     """A wall-clock time ``minutes`` before the virtual now, as an operator writes it."""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(h.now - 60 * minutes))
+    return site_time.wall(h.now - 60 * minutes)[:16]
 
 
 def open_by_hand(h: Harness, playbook: str, actor: str = "王工", **args: str) -> Incident:
@@ -341,7 +340,7 @@ def test_entrapment_closes_with_release_and_technician_records_and_a_follow_up(
     h.command("record", incident_id, field="trapped_count", value="2")
     with pytest.raises(CommandError, match="in the future"):
         h.command("record", incident_id, field="released_at",
-                  value=time.strftime("%Y-%m-%d %H:%M", time.localtime(h.now + 3600)))
+                  value=site_time.wall(h.now + 3600)[:16])
     closed = close_with(h, incident_id, {
         "released_at": earlier(h, 5), "technician_arrived_at": earlier(h, 20),
         "technician_left_at": earlier(h, 2), "repair_staff": "维保刘工 138-0000-0000"})

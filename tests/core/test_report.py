@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import re
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from gateway.cli.reports import add_parsers
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.incident import Incident
 from gateway.domain.model import ActionStatus
 from gateway.engine.machine import Engine
@@ -111,7 +111,7 @@ def tick_at(h: Harness, seconds: float) -> None:
 
 
 def past(h: Harness, seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.now - seconds))
+    return site_time.wall(h.now - seconds)
 
 
 def latest(h: Harness, incident_id: str) -> Incident:

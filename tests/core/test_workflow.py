@@ -11,6 +11,7 @@ import json
 import pytest
 
 from gateway.config.site import SiteConfig
+from gateway.domain import site_time
 from gateway.domain.effects import Purpose
 from gateway.domain.events import REOPENED_BY_ALARM
 from gateway.domain.incident import from_json, to_json
@@ -435,9 +436,7 @@ def _cmd(verb: str, incident_id: str, actor: str = "王工", **args: str) -> Ope
 
 
 def _clock(at: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    return site_time.wall(at)
 
 
 def test_a_car_reported_by_hand_with_its_floor_is_the_incident_its_button_joins(

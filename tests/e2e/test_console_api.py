@@ -349,8 +349,8 @@ def test_the_whole_workflow_over_the_api(daemon: Daemon, broker_m: Broker) -> No
         ("note", {"text": "消防车已到"}),
         ("record", {"field": "cause", "value": "电动车充电"}),
         ("record", {"field": "injuries", "value": "无"}),
-        ("record", {"field": "brigade_arrived_at", "value": time.strftime("%H:%M")}),
-        ("record", {"field": "fire_out_at", "value": time.strftime("%H:%M")}),
+        ("record", {"field": "brigade_arrived_at", "value": "-1m"}),
+        ("record", {"field": "fire_out_at", "value": "now"}),
         ("resolve", {"note": "火已扑灭"}),
     ]
     for verb, body in steps:

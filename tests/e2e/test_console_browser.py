@@ -26,12 +26,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
 
+from gateway.domain import site_time
 from simulators.devices import Publisher
 from tests.support.processes import ROOT, Broker, Daemon, start_broker
 from tests.support.sites import fire_payload, site_files
@@ -219,7 +219,7 @@ def test_operator_and_supervisor_work_a_fire_from_alarm_to_report(console: Conso
 
     # records: a time in the future is refused by the API, and the refusal stays beside it
     out_at = page.locator(".record[data-record=fire_out_at]")
-    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    tomorrow = site_time.wall(time.time() + 86400).replace(" ", "T")[:16]
     out_at.locator("input").fill(tomorrow)
     out_at.locator("button[data-save=fire_out_at]").click()
     refusal = page.locator(f"[data-errfor='{incident_id}:record:fire_out_at']")

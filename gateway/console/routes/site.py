@@ -23,6 +23,7 @@ async def site_info(user: User, ctx: Ctx) -> dict[str, Any]:
     site = gateway.site
     return {
         "id": site.site_id, "name": bi(site.site_name), "address": bi(site.address),
+        "timezone": site.timezone,
         "roles": {k: bi(v) for k, v in site.roles.items()},
         "buildings": sorted(site.buildings, key=natural),
         "point_kinds": sorted({p.kind.value for p in site.points.values()}),

@@ -43,16 +43,59 @@ export function words(seconds) {
   return lang === 'en' ? `${hrs} h ${m} min` : `${hrs} 小时 ${m} 分`;
 }
 
+// Every time is shown on the site's clock (its config names the zone), whatever zone this
+// browser is in; a time typed goes to the server as ISO 8601 with the site's offset.
+export let zone = 'Asia/Shanghai';
+let wallFormat = null;
+
+export function setZone(name) {
+  if (!name || name === zone) return;
+  zone = name;
+  wallFormat = null;
+}
+
+/** The site's wall clock at an epoch: {year, month, day, hour, minute, second, offset}. */
+export function wallParts(epoch) {
+  if (!wallFormat) {
+    wallFormat = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+      minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'longOffset',
+    });
+  }
+  const out = {};
+  for (const p of wallFormat.formatToParts(new Date(epoch * 1000))) out[p.type] = p.value;
+  const offset = (out.timeZoneName || 'GMT').replace('GMT', '') || '+00:00';
+  return { ...out, offset };
+}
+
 export function fmtClock(epoch) {
   if (epoch == null) return '—';
-  const d = new Date(epoch * 1000);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const p = wallParts(epoch);
+  return `${p.hour}:${p.minute}:${p.second}`;
 }
 
 export function fmtDate(epoch) {
   if (epoch == null) return '—';
-  const d = new Date(epoch * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const p = wallParts(epoch);
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** "2026-12-05T14:12:00", the site's wall clock as a datetime-local input holds it. */
+export function wallInput(epoch) {
+  return `${fmtDate(epoch)}T${fmtClock(epoch)}`;
+}
+
+/** A wall-clock time typed on the site's clock ("2026-12-05T14:12[:SS]") with the site's offset:
+ * "2026-12-05T14:12:00+08:00". Anything else is sent as typed, for the server to judge. */
+export function withOffset(text) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d))?$/.exec(text);
+  if (!m) return text;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) / 1000;
+  const guess = wallParts(asUtc).offset;
+  const sign = guess.startsWith('-') ? -1 : 1;
+  const [oh, om] = guess.slice(1).split(':').map(Number);
+  const offset = wallParts(asUtc - sign * (oh * 3600 + (om || 0) * 60)).offset;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] || '00'}${offset}`;
 }
 
 export function fmtWhen(epoch) {

@@ -2,7 +2,7 @@
 
 import { lang, pick, t, tx } from './texts.js';
 import { add, badge, button, h } from './dom.js';
-import { dueEl, fmtDate, fmtWhen, now, pad } from './clock.js';
+import { dueEl, fmtWhen, now, wallInput, withOffset } from './clock.js';
 import { drafts, errors, gapsOf, may, mayClose, mayWork, place, roleName, state } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field, paintErrors } from './api.js';
 import { command } from './board.js';
@@ -52,9 +52,10 @@ export function recordsCard(d, workable) {
     rows);
 }
 
-export function localInputTime(epoch) {
-  const dt = new Date(epoch * 1000);
-  return `${fmtDate(epoch)}T${pad(dt.getHours())}:${pad(dt.getMinutes())}:${pad(dt.getSeconds())}`;
+/** A stored time (ISO 8601 with its offset) as the input shows it, on the site's clock. */
+function inputValue(stored) {
+  const at = Date.parse(stored);
+  return /[+-]\d\d:\d\d$|Z$/.test(stored) && !Number.isNaN(at) ? wallInput(at / 1000) : stored.replace(' ', 'T');
 }
 
 export function recordRow(inc, r, workable) {
@@ -64,7 +65,7 @@ export function recordRow(inc, r, workable) {
   const label = tx(r.label);
   const current = r.value == null ? '' : r.value;
   if (r.type === 'time') {
-    input = field(inputKey, { type: 'datetime-local', step: '1', class: 'input', 'aria-label': label }, current ? current.replace(' ', 'T') : '');
+    input = field(inputKey, { type: 'datetime-local', step: '1', class: 'input', 'aria-label': label }, current ? inputValue(current) : '');
   } else if (r.type === 'number') {
     input = field(inputKey, { type: 'number', step: 'any', class: 'input', 'aria-label': label, inputmode: 'decimal' }, current);
   } else if (r.type === 'yes_no') {
@@ -75,7 +76,8 @@ export function recordRow(inc, r, workable) {
   }
   input.disabled = !workable;
   const save = button(t('btn.save'), 'btn-primary', async (e) => {
-    const value = String(input.value || '').trim();
+    const typed = String(input.value || '').trim();
+    const value = r.type === 'time' ? withOffset(typed) : typed;
     if (!value) {
       errors.set(key, t('err.required'));
       paintErrors(key);
@@ -86,7 +88,7 @@ export function recordRow(inc, r, workable) {
     if (ok) clearDrafts(inputKey);
   }, { dataset: { save: r.id }, disabled: !workable });
   const nowButton = r.type === 'time' && workable ? button(t('btn.now'), 'btn-ghost', () => {
-    input.value = localInputTime(now());
+    input.value = wallInput(now());
     drafts.set(inputKey, input.value);
   }, { dataset: { now: r.id } }) : null;
   return h('div', { class: `record ${r.value == null ? 'record-empty' : 'record-filled'}`, dataset: { record: r.id, type: r.type } },

@@ -2,7 +2,7 @@
 
 import { lang, t, toggleLang, tx } from './texts.js';
 import { $, h } from './dom.js';
-import { tick } from './clock.js';
+import { setZone, tick } from './clock.js';
 import { drafts, errors, hasRole, may, state } from './state.js';
 import { api } from './api.js';
 import { audioContext, muteCurrent, sound, updateAlarm } from './sound.js';
@@ -125,6 +125,7 @@ export function stop() {
 export async function start(user) {
   state.me = user;
   state.site = await api('GET', '/api/site');
+  setZone(state.site.timezone);
   setDrill(state.site.drill);
   $('#login-screen').hidden = true;
   $('#app').hidden = false;
