@@ -79,10 +79,18 @@ class Refusal(enum.StrEnum):
 
 
 class CommandError(GatewayError):
+    """``code`` names the refusal for a page that says it in its own language (the console's
+    ``refusal.<code>`` texts), with ``params`` to fill in: ids by what they are (``step``,
+    ``prompt``, ``branch``, ``option``, ``record``, ``role``; named by whoever shows them),
+    anything else as text. The message is the English said on the command line and in logs."""
+
     exit_code = 7
 
-    def __init__(self, message: str, refusal: Refusal = Refusal.CONFLICT) -> None:
+    def __init__(self, message: str, refusal: Refusal = Refusal.CONFLICT, *, code: str = "",
+                 **params: str | list[str]) -> None:
         self.refusal = refusal
+        self.code = code
+        self.params = params
         super().__init__(message)
 
 

@@ -60,17 +60,19 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
                  "message": e["msg"]} for e in exc.errors()]
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     return JSONResponse(status_code=422, content={
-        "error": f"{first['field']}: {first['message']}", "problems": problems})
+        "error": f"{first['field']}: {first['message']}", "problems": problems, "code": "invalid",
+        "params": {"field": {"zh": first["field"], "en": first["field"]}}})
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Every refusal in one shape, FastAPI's and Starlette's own included (a body that is not
-    JSON, an unknown path): {"error": ...}."""
+    JSON, an unknown path): {"error": ...}, and for a command also "code" and "params"."""
     detail = exc.detail
     if detail == "There was an error parsing the body":
         detail = "the body is not JSON the console can read (UTF-8, not nested too deep)"
-    return JSONResponse(status_code=exc.status_code, content={"error": detail},
-                        headers=exc.headers)
+    # a command's refusal carries its code and particulars, for the page to say in its language
+    content = detail if isinstance(detail, dict) else {"error": detail}
+    return JSONResponse(status_code=exc.status_code, content=content, headers=exc.headers)
 
 
 async def _guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -82,7 +84,7 @@ async def _guard(request: Request, call_next: Callable[[Request], Any]) -> Respo
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind != "application/json":
             return JSONResponse(status_code=415, content={
-                "error": "send the body as application/json"})
+                "error": "send the body as application/json", "code": "json_only"})
     response: Response = await call_next(request)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin: the page's own requests carry their Origin (checked by Guards); nothing

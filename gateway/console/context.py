@@ -4,17 +4,21 @@ command and hearing its answer."""
 
 # No "from __future__ import annotations": FastAPI reads the dependencies' signatures at run time.
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from gateway.console import auth
+from gateway.console.refusal import refused
 from gateway.console.sessions import Reader, Sessions, token
 from gateway.console.stream import Hub
 from gateway.domain.incident import Incident
 from gateway.engine.state import OperatorCommand
 from gateway.errors import Refusal
+from gateway.present.names import names_of
+from gateway.present.refusals import refusal_params
 
 if TYPE_CHECKING:
     from gateway.daemon.gateway import Gateway
@@ -33,7 +37,7 @@ class Console:
         if incident is None:
             incident = await self.reader(lambda r: r.get_incident(incident_id))
         if incident is None:
-            raise HTTPException(404, f"no incident {incident_id}")
+            raise refused(404, "no_incident", f"no incident {incident_id}", incident=incident_id)
         return incident
 
     async def give(self, user: auth.User, verb: str, incident_id: str,
@@ -43,11 +47,28 @@ class Console:
             answer = await self.gateway.command(OperatorCommand(verb, incident_id, user.name,
                                                                 args))
         except TimeoutError:
-            raise HTTPException(503, "the gateway did not answer in time; the command stays "
+            raise refused(503, "timeout", "the gateway did not answer in time; the command stays "
                                 "queued and is applied when it does") from None
         if answer.refusal is not None:
-            raise HTTPException(_STATUS[answer.refusal], answer.text)
+            raise HTTPException(_STATUS[answer.refusal], {
+                "error": answer.text, "code": answer.code,
+                "params": await self._named(incident_id, answer.params)})
         return {"ok": True, "result": answer.text}
+
+    async def people(self) -> dict[str, str]:
+        """Who the users are: login name → the name they go by."""
+        return await self.reader(lambda r: {u.name: u.display for u in auth.list_users(r)})
+
+    async def _named(self, incident_id: str,
+                     params: Mapping[str, str | list[str]]) -> dict[str, dict[str, str]]:
+        """A refusal's particulars by the names the site and the playbook give them."""
+        gateway = self.gateway
+        incident = gateway.state.incidents.get(incident_id) if incident_id else None
+        if incident is None and incident_id:
+            incident = await self.reader(lambda r: r.get_incident(incident_id))
+        playbook = gateway.engine.playbooks.get(incident.type) if incident else None
+        names = names_of((), playbook, gateway.site)
+        return refusal_params(params, names, await self.people())
 
 
 _STATUS = {Refusal.NOT_FOUND: 404, Refusal.CONFLICT: 409, Refusal.FAILED: 500}
@@ -65,7 +86,7 @@ async def current_user(request: Request, ctx: Ctx) -> auth.User:
     session = token(request)
     user = await ctx.sessions.user(session) if session else None
     if user is None:
-        raise HTTPException(401, "log in first (the session is missing or has expired)")
+        raise refused(401, "session", "log in first (the session is missing or has expired)")
     return user
 
 
@@ -74,5 +95,5 @@ User = Annotated[auth.User, Depends(current_user)]
 
 def need(user: auth.User, permission: str) -> None:
     if not user.may(permission):
-        raise HTTPException(403, f"{user.name} ({', '.join(user.roles)}) may not do this: "
-                            f"it needs {' or '.join(sorted(auth.PERMISSIONS[permission]))}")
+        raise refused(403, "forbidden", f"{user.name} ({', '.join(user.roles)}) may not do "
+                      f"this: it needs {' or '.join(sorted(auth.PERMISSIONS[permission]))}")

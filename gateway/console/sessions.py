@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from gateway.console import auth
+from gateway.console.refusal import refused
 from gateway.console.throttle import LoginThrottle, TooMany
 from gateway.store import SharedReader
 from gateway.store.records import Records
@@ -67,22 +68,23 @@ class Sessions:
         except TooMany as exc:
             log.warning("login_refused", user=name, address=address,
                         reason="too many failed logins from this address")
-            raise HTTPException(429, "too many failed logins from this address; try again "
-                                f"in {exc.retry_after:.0f} s",
-                                headers={"Retry-After": f"{exc.retry_after:.0f}"}) from None
+            raise refused(429, "login_throttled", "too many failed logins from this address; "
+                          f"try again in {exc.retry_after:.0f} s",
+                          headers={"Retry-After": f"{exc.retry_after:.0f}"},
+                          seconds=f"{exc.retry_after:.0f}") from None
         if not self.throttle.begin(name, address):  # one at a time per account and address
             self.throttle.unadmit(address)
             log.warning("login_refused", user=name, address=address,
                         reason="another login for this account from here is being checked")
-            raise HTTPException(429, "another login for this account from this address is "
-                                "being checked; try again", headers={"Retry-After": "1"})
+            raise refused(429, "login_busy", "another login for this account from this address "
+                          "is being checked; try again", headers={"Retry-After": "1"})
         try:
             await asyncio.sleep(self.throttle.delay(name, address))
             user = await self.reader(lambda r: auth.authenticate(r, name, password))
             if user is None:
                 self.throttle.failed(name, address)
                 log.warning("login_failed", user=name, address=address)
-                raise HTTPException(401, "wrong user name or password")
+                raise refused(401, "login_wrong", "wrong user name or password")
             self.throttle.succeeded(name, address)
         finally:
             self.throttle.end(name, address)

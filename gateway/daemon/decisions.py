@@ -125,7 +125,7 @@ class Decisions:
                 ws.dead_letters.append(letter)
         elif isinstance(item, QueuedCommand):
             ws.command_results.append(Answer(item.row_id, f"internal error: {exc!r}",
-                                             Refusal.FAILED))
+                                             Refusal.FAILED, "internal"))
 
     def letters(self, inputs: Sequence[Delivery], reason: str, detail: str) -> list[DeadLetter]:
         """Adapters' items as dead letters (those that have something to keep)."""

@@ -30,7 +30,8 @@ def apply_reload(gw: Gateway, item: Reload, ws: WriteSet, now: float) -> None:
     def answer(ok: bool, text: str) -> None:
         if item.row_id is not None:
             ws.command_results.append(Answer(item.row_id, text,
-                                             None if ok else Refusal.CONFLICT))
+                                             None if ok else Refusal.CONFLICT,
+                                             "" if ok else "reload_refused", {"detail": text}))
 
     gw.notifier.reloading()
     try:

@@ -38,7 +38,7 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
     try:
         outcome = d.engine.on_command(d.state, cmd, now, item.stored)
     except CommandError as exc:
-        ws.command_results.append(Answer(item.row_id, str(exc), exc.refusal))
+        ws.command_results.append(Answer.refused(item.row_id, exc))
         log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
                  actor=cmd.actor, reason=str(exc))
         return
@@ -54,7 +54,7 @@ def _drill(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
             d.drill = drill_window.start(cmd.args, cmd.actor, now, d.site.buildings,
                                          d.site.points)
         except CommandError as exc:
-            ws.command_results.append(Answer(item.row_id, str(exc), exc.refusal))
+            ws.command_results.append(Answer.refused(item.row_id, exc))
             return
         result = drill_window.describe(d.drill)
     else:
@@ -75,7 +75,7 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
     if point_id not in d.site.points:
         ws.command_results.append(Answer(item.row_id,
                                          unknown_name("point", point_id, d.site.points),
-                                         Refusal.CONFLICT))
+                                         Refusal.CONFLICT, "no_point", {"value": point_id}))
         return
     if cmd.verb == "shelve":
         reason = cmd.args.get("reason", "").strip()
@@ -86,7 +86,7 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
         if not reason or not 0 < minutes <= MAX_SHELVE_MINUTES:
             ws.command_results.append(Answer(
                 item.row_id, "shelving needs a reason and lasts between 1 minute and 24 hours",
-                Refusal.CONFLICT))
+                Refusal.CONFLICT, "shelve_terms"))
             return
         shelf = Shelf(now + minutes * 60, cmd.actor, reason, now)
         d.shelved[point_id] = shelf
@@ -99,7 +99,7 @@ def _shelve(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None
     else:
         if d.shelved.pop(point_id, None) is None:
             ws.command_results.append(Answer(item.row_id, f"{point_id} is not shelved",
-                                             Refusal.CONFLICT))
+                                             Refusal.CONFLICT, "not_shelved", {"point": point_id}))
             return
         result = f"{point_id} unshelved"
         unshelved(d, point_id, ws, now, cmd.actor, "unshelved by operator")

@@ -9,10 +9,11 @@ empty.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gateway.domain.drill import MAX_MINUTES as MAX_DRILL_MINUTES
-from gateway.errors import Refusal
+from gateway.errors import CommandError, Refusal
 
 MAX_SHELVE_MINUTES = 24 * 60
 # how an operator may say yes or no (a flag, an answer, a yes/no record)
@@ -139,6 +140,12 @@ class Answer:
     row_id: int
     text: str
     refusal: Refusal | None = None
+    code: str = ""  # of a refusal (gateway.errors.CommandError)
+    params: Mapping[str, str | list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def refused(cls, row_id: int, exc: CommandError) -> Answer:
+        return cls(row_id, str(exc), exc.refusal, exc.code, exc.params)
 
     @property
     def ok(self) -> bool:

@@ -77,17 +77,19 @@ def start(args: Mapping[str, str], actor: str, now: float, buildings: Iterable[s
     except ValueError:
         minutes = -1.0
     if not 0 < minutes <= MAX_MINUTES:
-        raise CommandError(f"a drill lasts between 1 minute and {MAX_MINUTES // 60} hours")
+        raise CommandError(f"a drill lasts between 1 minute and {MAX_MINUTES // 60} hours",
+                           code="drill_length")
     known_buildings = set(buildings)
     chosen_buildings = _listed(args.get("buildings", ""))
     wrong = [b for b in chosen_buildings if b not in known_buildings]
     if wrong:
         raise CommandError(f"unknown building {wrong[0]!r} (the site has: "
-                           f"{', '.join(sorted(known_buildings))})")
+                           f"{', '.join(sorted(known_buildings))})", code="no_building",
+                           value=wrong[0])
     chosen_points = _listed(args.get("points", ""))
     unknown = [p for p in chosen_points if p not in points]
     if unknown:
-        raise CommandError(f"unknown point {unknown[0]!r}")
+        raise CommandError(f"unknown point {unknown[0]!r}", code="no_point", value=unknown[0])
     return DrillWindow(now + minutes * 60, tuple(chosen_buildings), tuple(chosen_points),
                        actor, now)
 

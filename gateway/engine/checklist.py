@@ -37,7 +37,7 @@ class Checklist:
                       and s.id not in incident.entered), None)
         if stage is None:
             raise CommandError(f"{incident.id} is in stage {incident.stage!r}; there is "
-                               "nothing left to confirm")
+                               "nothing left to confirm", code="nothing_to_confirm")
         return self.engine.enter_stage(tx, playbook, incident, stage,
                                        reason=StageReason.CONFIRMED_BY_OPERATOR, actor=cmd.actor,
                                        note=note)
@@ -46,10 +46,12 @@ class Checklist:
                cmd: OperatorCommand) -> Incident:
         picked = self._verification(playbook, incident, "rejected")
         if picked is None:
-            raise CommandError(f"{incident.id} has no open verification to reject")
+            raise CommandError(f"{incident.id} has no open verification to reject",
+                               code="nothing_to_reject")
         note = cmd.args.get("note", "").strip()
         if not note:
-            raise CommandError("say what was found (--note TEXT: the cause of the false alarm)")
+            raise CommandError("say what was found (--note TEXT: the cause of the false alarm)",
+                               code="reject_needs_note")
         return self._decide(tx, playbook, incident, picked[0], picked[1], cmd.actor, note)
 
     @staticmethod
@@ -73,15 +75,17 @@ class Checklist:
         if branch is None:
             known = [b.id for b in incident.branches]
             raise CommandError(f"{incident.id} has no branch {branch_id!r} "
-                               f"(branches: {', '.join(known) or 'none'})")
+                               f"(branches: {', '.join(known) or 'none'})",
+                               code="no_branch", branch=branch_id)
         definition = playbook.stage(branch.stage).branch
         if definition is None:
             raise CommandError(f"the playbook {playbook.id} no longer has branch {branch_id!r} "
-                               f"in stage {branch.stage!r}")
+                               f"in stage {branch.stage!r}", code="playbook_changed")
         option = definition.option(cmd.args.get("option", ""))
         if option is None:
             raise CommandError(unknown_name("option", cmd.args.get("option", ""),
-                                            [o.id for o in definition.options]))
+                                            [o.id for o in definition.options]),
+                               code="no_option", branch=branch_id)
         return self._decide(tx, playbook, incident, branch_id, option, cmd.actor,
                             cmd.args.get("note", ""))
 
@@ -89,10 +93,13 @@ class Checklist:
                 option: OptionDef, actor: str, note: str) -> Incident:
         branch = incident.branch(branch_id)
         if branch is None:
-            raise CommandError(f"{incident.id} has no branch {branch_id!r}")
+            raise CommandError(f"{incident.id} has no branch {branch_id!r}", code="no_branch",
+                               branch=branch_id)
         if branch.status is BranchStatus.DECIDED:
             raise CommandError(f"branch {branch_id!r} was already decided ({branch.option}) by "
-                               f"{branch.decided_by or 'the devices'}")
+                               f"{branch.decided_by or 'the devices'}", code="branch_decided",
+                               branch=branch_id, option=branch.option or "",
+                               actor=branch.decided_by or "")
         decided = replace(branch, status=BranchStatus.DECIDED, option=option.id,
                           decided_by=actor, decided_at=tx.now, note=note)
         incident = replace(incident, branches=tuple(decided if b.id == branch_id else b
@@ -118,9 +125,11 @@ class Checklist:
         step = incident.step(step_id)
         if step is None:
             known = ", ".join(s.id for s in incident.steps) or "none"
-            raise CommandError(f"{incident.id} has no step {step_id!r} (steps: {known})")
+            raise CommandError(f"{incident.id} has no step {step_id!r} (steps: {known})",
+                               code="no_step", step=step_id)
         if step.status is StepStatus.DONE:
-            raise CommandError(f"step {step_id!r} was already done by {step.done_by}")
+            raise CommandError(f"step {step_id!r} was already done by {step.done_by}",
+                               code="step_done", step=step_id, actor=step.done_by or "")
         done = replace(step, status=StepStatus.DONE, done_at=tx.now, done_by=cmd.actor,
                        note=cmd.args.get("note", ""))
         incident = replace(incident, steps=tuple(done if s.id == step_id else s
@@ -134,7 +143,8 @@ class Checklist:
                cmd: OperatorCommand) -> Incident:
         role = cmd.args.get("role", "")
         if role not in self.site.roles:
-            raise CommandError(unknown_name("role", role, self.site.roles))
+            raise CommandError(unknown_name("role", role, self.site.roles), code="no_role",
+                               role=role)
         who = cmd.args.get("who", "").strip() or cmd.actor
         waiting = [s for s in incident.steps if s.role == role and s.status is not
                    StepStatus.DONE and (d := playbook.step(s.stage, s.id)) is not None
@@ -161,26 +171,31 @@ class Checklist:
         prompt_id = cmd.args.get("prompt", "")
         raw = cmd.args.get("answer", "").strip().lower()
         if raw not in YES | NO:
-            raise CommandError("answer yes or no")
+            raise CommandError("answer yes or no", code="yes_or_no")
         yes = raw in YES
         prompt = incident.prompt(prompt_id)
         if prompt is None:
             known = ", ".join(p.id for p in incident.prompts) or "none"
-            raise CommandError(f"{incident.id} has no prompt {prompt_id!r} (prompts: {known})")
+            raise CommandError(f"{incident.id} has no prompt {prompt_id!r} (prompts: {known})",
+                               code="no_prompt", prompt=prompt_id)
         if not prompt.waiting:
             by = prompt.answered_by or "the timeout policy"
             how = f"{prompt.status.value} {prompt.answer}".strip()
-            raise CommandError(f"prompt {prompt_id!r} was already settled ({how}) by {by}")
+            raise CommandError(f"prompt {prompt_id!r} was already settled ({how}) by {by}",
+                               code="prompt_settled", prompt=prompt_id,
+                               actor=prompt.answered_by or "")
         definition = playbook.prompt(prompt.stage, prompt.id)
         if definition is None:
             raise CommandError(f"the playbook {playbook.id} no longer has prompt {prompt_id!r} "
-                               f"in stage {prompt.stage!r}")
+                               f"in stage {prompt.stage!r}", code="playbook_changed")
         note = cmd.args.get("note", "")
         on_time = prompt.due_at is None or tx.now <= prompt.due_at
         if prompt.status is PromptStatus.AWAITING_SECOND:
             if cmd.actor == prompt.answered_by:
                 raise CommandError(f"prompt {prompt_id!r} needs a second operator: "
-                                   f"{prompt.answered_by} already said yes")
+                                   f"{prompt.answered_by} already said yes",
+                                   code="second_operator", prompt=prompt_id,
+                                   actor=prompt.answered_by or "")
             answer = "yes" if yes else "no"
             settled = replace(prompt, status=PromptStatus.ANSWERED, answer=answer,
                               confirmed_by=cmd.actor, confirmed_at=tx.now)

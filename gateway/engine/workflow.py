@@ -77,8 +77,11 @@ def _needs_reason(incident: Incident, verb: str, left: dict[str, list[str]],
                   reason: str) -> None:
     if left and not reason:
         said = "; ".join(f"{GAP_WORDS[k]}: {', '.join(v)}" for k, v in left.items())
-        raise CommandError(f"{incident.id}: {said}. To {verb} now, give the reason "
-                           "(--reason); it goes on record and in the report")
+        refused = CommandError(f"{incident.id}: {said}. To {verb} now, give the reason "
+                               "(--reason); it goes on record and in the report",
+                               code="needs_reason", verb=verb)
+        refused.params.update(left)
+        raise refused
 
 
 def parse_time(value: str, now: float) -> float:
@@ -86,7 +89,7 @@ def parse_time(value: str, now: float) -> float:
     try:
         return site_time.parse(value, now)
     except site_time.TimeError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(str(exc), code="not_a_time", value=value) from None
 
 
 class Workflow:
@@ -115,28 +118,30 @@ class Workflow:
         from gateway.engine.state import Tx
 
         if not cmd.actor.strip():
-            raise CommandError("say who you are (--by NAME)")
+            raise CommandError("say who you are (--by NAME)", code="who")
         tx = Tx(self.engine, state, now)
         if cmd.verb == "open":
             self.open(tx, cmd)
             return tx.out
         handler = self.handlers.get(cmd.verb)
         if handler is None:
-            raise CommandError(unknown_name("command", cmd.verb, self.verbs))
+            raise CommandError(unknown_name("command", cmd.verb, self.verbs), code="no_command",
+                               value=cmd.verb)
         incident = state.incidents.get(cmd.incident_id)
         if incident is None and stored is not None and stored.id == cmd.incident_id:
             incident = stored
         if incident is None:
             raise CommandError(f"no incident {cmd.incident_id or '(none given)'}",
-                               Refusal.NOT_FOUND)
+                               Refusal.NOT_FOUND, code="no_incident",
+                               incident=cmd.incident_id)
         if incident.status is IncidentStatus.CLOSED and cmd.verb not in ("reopen",
                                                                           "follow_up"):
             raise CommandError(f"{incident.id} is closed (by {incident.closed_by}); reopen it "
-                               "first")
+                               "first", code="closed", actor=incident.closed_by or "")
         playbook = self.engine.playbooks.get(incident.type)
         if playbook is None:
             raise CommandError(f"incident {incident.id} runs playbook {incident.type!r}, "
-                               "which is no longer loaded")
+                               "which is no longer loaded", code="playbook_changed")
         incident = handler(tx, playbook, incident, cmd)
         tx.put(incident)
         if not tx.out.result:
@@ -151,14 +156,17 @@ class Workflow:
         name = cmd.args.get("playbook", "")
         playbook = self.engine.playbooks.get(name)
         if playbook is None:
-            raise CommandError(unknown_name("playbook", name, self.engine.playbooks))
+            raise CommandError(unknown_name("playbook", name, self.engine.playbooks),
+                               code="no_playbook", value=name)
         if not playbook.manual:
-            raise CommandError(f"playbook {name!r} is opened by its devices only")
+            raise CommandError(f"playbook {name!r} is opened by its devices only",
+                               code="not_manual", playbook=name)
         a = cmd.args
         building = a.get("building", "").strip()
         known = self.site.buildings
         if building and known and building not in known:
-            raise CommandError(unknown_name("building", building, known))
+            raise CommandError(unknown_name("building", building, known), code="no_building",
+                               value=building)
         location = Location(self.site.site_id, building, a.get("floor", "").strip(),
                             a.get("zone", "").strip(), a.get("unit", "").strip())
         drill = a.get("drill", "").lower() in YES
@@ -169,7 +177,8 @@ class Workflow:
         existing = tx.state.by_key.get(key)
         if existing is not None:
             raise CommandError(f"{existing} is already open for {playbook.name.en} at "
-                               f"{location.label()}: add to that one")
+                               f"{location.label()}: add to that one", code="already_open",
+                               incident=existing)
         engine = self.engine
         incident = engine.new_incident(tx, playbook, key, location, drill=drill,
                                        opened_by=cmd.actor)
@@ -188,7 +197,8 @@ class Workflow:
             cmd: OperatorCommand) -> Incident:
         if incident.status is not IncidentStatus.OPEN:
             raise CommandError(f"{incident.id} was already acknowledged by "
-                               f"{incident.acknowledged_by}")
+                               f"{incident.acknowledged_by}", code="already_acknowledged",
+                               actor=incident.acknowledged_by or "")
         # a new alarm announced after an earlier acknowledgement is acknowledged again; the
         # first acknowledgement stays the incident's (time to acknowledge is timed from it)
         again = incident.acknowledged_at is not None
@@ -205,9 +215,11 @@ class Workflow:
     def resolve(self, tx: Tx, playbook: Playbook, incident: Incident,
                 cmd: OperatorCommand) -> Incident:
         if incident.status is IncidentStatus.OPEN:
-            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first")
+            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first",
+                               code="not_acknowledged")
         if incident.status is IncidentStatus.RESOLVED:
-            raise CommandError(f"{incident.id} was already resolved by {incident.resolved_by}")
+            raise CommandError(f"{incident.id} was already resolved by {incident.resolved_by}",
+                               code="already_resolved", actor=incident.resolved_by or "")
         note = cmd.args.get("note", "").strip()
         reason = cmd.args.get("reason", "").strip()
         left = gaps(incident, closing=False)
@@ -223,17 +235,19 @@ class Workflow:
     def close(self, tx: Tx, playbook: Playbook, incident: Incident,
               cmd: OperatorCommand) -> Incident:
         if incident.status is IncidentStatus.OPEN:
-            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first")
+            raise CommandError(f"{incident.id} is not acknowledged yet: acknowledge it first",
+                               code="not_acknowledged")
         review = {part: cmd.args.get(part, "").strip() for part in REVIEW_PARTS}
         missing = [part for part in REVIEW_PARTS if not review[part]]
         if missing:
             raise CommandError("closing needs the review: " + ", ".join(
-                f"{part} (--{part})" for part in missing))
+                f"{part} (--{part})" for part in missing), code="needs_review", review=missing)
         absent = [r for r in required_records(playbook, incident)
                   if incident.record(r.id) is None]
         if absent:
             raise CommandError("closing needs these records first: " + "; ".join(
-                f"{r.id} ({r.label})" for r in absent))
+                f"{r.id} ({r.label})" for r in absent), code="needs_records",
+                record=[r.id for r in absent])
         reason = cmd.args.get("reason", "").strip()
         left = gaps(incident, closing=True)
         _needs_reason(incident, "close", left, reason)
@@ -256,13 +270,14 @@ class Workflow:
                cmd: OperatorCommand) -> Incident:
         if incident.status not in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
             raise CommandError(f"{incident.id} is {incident.status.value}, not resolved or "
-                               "closed: there is nothing to reopen")
+                               "closed: there is nothing to reopen", code="nothing_to_reopen")
         reason = cmd.args.get("reason", "").strip()
         if not reason:
-            raise CommandError("say why it is reopened (--reason TEXT)")
+            raise CommandError("say why it is reopened (--reason TEXT)", code="reopen_reason")
         other = tx.state.by_key.get(incident.key)
         if other is not None and other != incident.id:
-            raise CommandError(f"{other} is open for the same place and playbook; work that one")
+            raise CommandError(f"{other} is open for the same place and playbook; work that one",
+                               code="already_open", incident=other)
         was = incident.status.value
         incident = replace(incident, status=IncidentStatus.ACKNOWLEDGED, resolved_at=None,
                            resolved_by="", closed_at=None, closed_by="",
@@ -274,7 +289,7 @@ class Workflow:
                cmd: OperatorCommand) -> Incident:
         commander = cmd.args.get("commander", "").strip()
         if not commander:
-            raise CommandError("name the commander (--commander NAME)")
+            raise CommandError("name the commander (--commander NAME)", code="commander")
         previous = incident.commander
         incident = replace(incident, commander=commander)
         tx.event(incident, EventKind.COMMANDER_ASSIGNED, actor=cmd.actor, commander=commander,
@@ -287,7 +302,7 @@ class Workflow:
              cmd: OperatorCommand) -> Incident:
         text = cmd.args.get("text", "").strip()
         if not text:
-            raise CommandError("a note needs text")
+            raise CommandError("a note needs text", code="note_text")
         tx.event(incident, EventKind.NOTE, actor=cmd.actor, text=text)
         return incident
 
@@ -297,24 +312,29 @@ class Workflow:
         definition = playbook.record(field_id)
         if definition is None:
             raise CommandError(unknown_name(f"record field of {playbook.id}", field_id,
-                                            [r.id for r in playbook.all_records]))
+                                            [r.id for r in playbook.all_records]),
+                               code="no_record", record=field_id)
         raw = cmd.args.get("value", "").strip()
         if not raw:
-            raise CommandError(f"record {field_id!r} needs a value")
+            raise CommandError(f"record {field_id!r} needs a value", code="record_value",
+                               record=field_id)
         value = raw
         if definition.type == "time":
             at = parse_time(raw, tx.now)
             if at > tx.now + 60:
-                raise CommandError(f"{field_id} {raw!r} is in the future")
+                raise CommandError(f"{field_id} {raw!r} is in the future", code="future",
+                                   record=field_id, value=site_time.wall(at))
             value = site_time.iso(at)
         elif definition.type == "number":
             try:
                 value = str(float(raw)).removesuffix(".0")
             except ValueError:
-                raise CommandError(f"{field_id} must be a number, not {raw!r}") from None
+                raise CommandError(f"{field_id} must be a number, not {raw!r}",
+                                   code="not_a_number", record=field_id, value=raw) from None
         elif definition.type == "yes_no":
             if raw.lower() not in YES | NO:
-                raise CommandError(f"{field_id} is yes or no, not {raw!r}")
+                raise CommandError(f"{field_id} is yes or no, not {raw!r}", code="yes_or_no",
+                                   record=field_id)
             value = "yes" if raw.lower() in YES else "no"
         previous = incident.record(field_id)
         entry = RecordEntry(field_id, value, cmd.actor, tx.now)
@@ -332,12 +352,16 @@ class Workflow:
         if task is None:
             known = [f.id for f in incident.follow_ups]
             raise CommandError(f"{incident.id} has no follow-up {task_id!r} "
-                               f"(follow-ups: {', '.join(known) or 'none; they start at close'})")
+                               f"(follow-ups: {', '.join(known) or 'none; they start at close'})",
+                               code="no_follow_up", follow_up=task_id)
         if task.status == "done":
-            raise CommandError(f"follow-up {task_id!r} was already done by {task.done_by}")
+            raise CommandError(f"follow-up {task_id!r} was already done by {task.done_by}",
+                               code="follow_up_done", follow_up=task_id,
+                               actor=task.done_by or "")
         note = cmd.args.get("note", "").strip()
         if not note:
-            raise CommandError("say what the resident said (--note TEXT)")
+            raise CommandError("say what the resident said (--note TEXT)",
+                               code="follow_up_note")
         done = replace(task, status="done", done_at=tx.now, done_by=cmd.actor, note=note)
         incident = replace(incident, follow_ups=tuple(done if f.id == task_id else f
                                                       for f in incident.follow_ups))

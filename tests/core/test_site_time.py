@@ -4,6 +4,7 @@ zone the server runs in; times travel as ISO 8601 with the offset."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -56,8 +57,11 @@ def test_stored_times_are_readable_and_other_text_is_left_alone() -> None:
 
 def test_the_site_config_names_its_zone_and_a_wrong_name_is_refused(tmp_path: Path) -> None:
     config = site_files(tmp_path)
+    named = config.read_text(encoding="utf-8")
+    assert "  timezone: Asia/Shanghai" in named
+    text = re.sub(r"\n  timezone: .*", "", named)
+    config.write_text(text, encoding="utf-8")
     assert load_config(config).timezone == "Asia/Shanghai"  # the default
-    text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("site:\n", "site:\n  timezone: Asia/Urumqi\n", 1),
                       encoding="utf-8")
     assert load_config(config).timezone == "Asia/Urumqi"

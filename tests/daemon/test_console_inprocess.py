@@ -4,6 +4,7 @@ clock, and commands that answer once their batch is committed."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,3 +185,41 @@ async def test_overdue_work_is_shown_first_and_counts_up(console: Console) -> No
     assert summary["overdue_since"] == first_due
     assert summary["overdue_count"] >= 1
     assert summary["next_deadline"] != first_due  # the next deadline no longer hides it
+
+
+async def test_a_refusal_carries_its_code_and_names_what_it_speaks_of(console: Console) -> None:
+    """The page says a refusal in the operator's language: a code, and the ids it names as
+    the playbook and the people's names read, in both languages."""
+    op = await console.client("op")
+    console.gw.publish("demo/fire/b1/f6/z1", {"state": "fire", "device": "SD-03"})
+    await console.gw.settle()
+    (summary,) = (await console.call(op.get("/api/incidents"))).json()["incidents"]
+    path = f"/api/incidents/{summary['id']}"
+    assert (await console.call(op.post(f"{path}/ack", json={}))).status_code == 200
+    r = await console.call(op.post(f"{path}/ack", json={}))
+    assert r.status_code == 409
+    body = r.json()
+    assert body["code"] == "already_acknowledged"
+    assert body["params"]["actor"] == {"zh": "op", "en": "op"}  # the display name
+    assert "already acknowledged" in body["error"]  # the English, for scripts and logs
+    r = await console.call(op.post(f"{path}/step", json={"step": "notify_management"}))
+    body = r.json()  # not yet a step of this incident: it comes with the confirmation
+    assert (body["code"], body["params"]["step"]["zh"]) == (
+        "no_step", "通知当值主管、项目经理及管理处负责人")
+    assert (await console.call(op.post(f"{path}/step", json={"step": "verify"}))).is_success
+    body = (await console.call(op.post(f"{path}/step", json={"step": "verify"}))).json()
+    assert body["code"] == "step_done"
+    assert "verify" not in body["params"]["step"]["zh"]
+    assert re.search("[\u4e00-\u9fff]", body["params"]["step"]["zh"])
+    r = await console.call(op.post(f"{path}/resolve", json={}))
+    body = r.json()
+    assert (r.status_code, body["code"]) == (409, "needs_reason")
+    assert "verdict" not in body["params"]["gaps"]["zh"]
+    assert body["params"]["gaps"]["zh"].startswith("未决策：")
+    r = await console.call(op.post(f"{path}/record", json={"field": "fire_out_at",
+                                                           "value": "23:99"}))
+    assert r.json()["code"] == "not_a_time"
+    r = await console.call(op.post("/api/login", json={"username": "op", "password": "wrong"}))
+    assert (r.status_code, r.json()["code"]) == (401, "login_wrong")
+    r = await console.call(op.get("/api/incidents/INC-NONE"))
+    assert (r.status_code, r.json()["code"]) == (404, "no_incident")

@@ -4,10 +4,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from gateway.console.bodies import body_of, command_args
 from gateway.console.context import Ctx, User, need
+from gateway.console.refusal import refused
 from gateway.console.stream import point_view
 from gateway.console.views import bi, shelf_json
 
@@ -54,7 +55,7 @@ async def shelve(point_id: str, body: ShelveBody, user: User, ctx: Ctx) -> dict[
     announced."""
     need(user, "shelve")
     if point_id not in ctx.gateway.site.points:
-        raise HTTPException(404, f"no point {point_id}")
+        raise refused(404, "no_point", f"no point {point_id}", value=point_id)
     return await ctx.give(user, "shelve", "", {"point": point_id, **command_args(body)})
 
 
@@ -62,7 +63,7 @@ async def shelve(point_id: str, body: ShelveBody, user: User, ctx: Ctx) -> dict[
 async def unshelve(point_id: str, user: User, ctx: Ctx) -> dict[str, Any]:
     need(user, "shelve")
     if point_id not in ctx.gateway.site.points:
-        raise HTTPException(404, f"no point {point_id}")
+        raise refused(404, "no_point", f"no point {point_id}", value=point_id)
     return await ctx.give(user, "unshelve", "", {"point": point_id})
 
 

@@ -5,11 +5,13 @@ import { add, button, h } from './dom.js';
 import { setSkew } from './clock.js';
 import { drafts, errors } from './state.js';
 import { sessionEnded } from './session.js';
+import { refusalText } from './refusals.js';
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, code) {
     super(message);
     this.status = status;
+    this.code = code || '';
   }
 }
 
@@ -33,12 +35,9 @@ export async function api(method, path, body) {
   }
   if (response.status === 401 && path !== '/api/login') {
     sessionEnded();
-    throw new ApiError((data && data.error) || t('err.session'), 401);
+    throw new ApiError(data ? refusalText(data, 401) : t('err.session'), 401, data && data.code);
   }
-  if (!response.ok) {
-    const message = data && data.error ? data.error : `HTTP ${response.status}`;
-    throw new ApiError(message, response.status);
-  }
+  if (!response.ok) throw new ApiError(refusalText(data, response.status), response.status, data && data.code);
   if (data && typeof data.now === 'number') setSkew(data.now);
   return data;
 }
