@@ -95,7 +95,7 @@ def dc09_demo(folder: Path, port: int, *, key: str | None = None, link_test: str
         account["key"] = key
     site["receivers"] = {"dc09": [{"id": "alarm-receiver", "host": "127.0.0.1", "port": port,
                                    "accounts": [account]}]}
-    where = {"building": "2", "floor": "B1", "zone": "car park"}
+    where = {"building": "2", "floor": "B1", "zone": "car_park"}
     bind = {"receiver": "alarm-receiver", "account": DC09_ACCOUNT}
     site["points"] += [
         {"id": "CP-PANEL", "kind": "fire_panel", "location": where, "dc09": bind,

@@ -59,6 +59,7 @@ from gateway.config.site_values import (
 from gateway.config.yamlfile import LineIndex, format_path
 from gateway.domain.effects import ModbusWrite
 from gateway.domain.model import Location, Text
+from gateway.domain.zones import Zones
 from gateway.errors import ConfigReferenceError, ConfigSchemaError, Problem
 
 
@@ -194,6 +195,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
     check_contact_id(compiled_points, problem)
     check_dc09(compiled_points, problem)
     actuators = _actuators(model, connections, compiled_points, problem)
+    zones = _zones(model, points, compiled_points, problem)
     contacts: dict[str, Contact] = {}
     for index, c in enumerate(model.contacts):
         if c.id in contacts:
@@ -214,9 +216,28 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         embedded_broker_config=embedded_conf, store_path=store_path,
         store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
-        roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts,
+        roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts, zones=zones,
         points=compiled_points, actuators=actuators, modbus=connections, receivers=receivers,
         panels=panels, dc09_receivers=dc09)
+
+
+def _zones(model: SiteConfigModel, points: list[tuple[int, PointModel]],
+           compiled: dict[str, PointConfig], problem: _Problems) -> Zones:
+    """Every zone a point or an actuator is in reads in words: numbered, or named."""
+    zones = Zones({k: v.to_text() for k, v in model.zones.items()})
+    index = {p.id: i for i, p in points}
+    places = [(("points", index[p.id], "location", "zone") if p.id in index else ("panels",),
+               p.location.zone) for p in compiled.values()]
+    places += [(("actuators", i, "location", "zone"), a.location.zone)
+               for i, a in enumerate(model.actuators)]
+    told: set[str] = set()
+    for at, zone in places:
+        if zones.unnamed(zone) and zone not in told:
+            told.add(zone)
+            problem(at, f"zone {zone!r} has no name: name it under 'zones:' in both languages "
+                    f"({zone}: {{zh: ..., en: ...}}; a key may hold {{n}} for a number), or "
+                    "number it (a fire-alarm zone)")
+    return zones
 
 
 def _connections(model: SiteConfigModel, problem: _Problems) -> dict[str, ModbusConnection]:

@@ -236,6 +236,8 @@ class SiteConfigModel(Strict):
     console: ConsoleModel = Field(default_factory=ConsoleModel)
     supervision: SupervisionModel = Field(default_factory=SupervisionModel)
     roles: dict[str, BiText]
+    # the names of the zones that are not numbered (pump_room; elevator-{n} for a number)
+    zones: dict[str, BiText] = Field(default_factory=dict)
     contacts: list[ContactModel] = Field(default_factory=list)
     modbus: list[ModbusConnectionModel] = Field(default_factory=list)
     receivers: ReceiversModel = Field(default_factory=ReceiversModel)

@@ -15,6 +15,7 @@ from gateway.config.modbus import (
 from gateway.config.site_schema import TlsModel
 from gateway.domain.effects import ModbusWrite
 from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
+from gateway.domain.zones import Zones
 
 ENV_BROKER = "ALARM_GATEWAY_BROKER"
 ENV_STORE = "ALARM_GATEWAY_STORE"
@@ -263,6 +264,7 @@ class SiteConfig:
     mqtt_prefix: str
     roles: Mapping[str, Text]
     contacts: Mapping[str, Contact]
+    zones: Zones
     points: Mapping[str, PointConfig]
     actuators: Mapping[str, ActuatorConfig]
     modbus: Mapping[str, ModbusConnection] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.domain.events import Escalation, EventKind, StageReason
 from gateway.domain.incident import BranchState, DeviceRef, Incident, PromptState, StepState
-from gateway.domain.model import BranchStatus, Location, PromptStatus, StepStatus
+from gateway.domain.model import BranchStatus, PromptStatus, StepStatus
 from gateway.engine.state import Tx, location_key
 from gateway.playbook.definition import OptionDef, Playbook, StageDef
 
@@ -144,8 +144,9 @@ class Stages:
         contact = self.site.contacts[contact_id]
         site = self.site
         places = incident.places()
-        where_zh = "、".join(_where_zh(loc) for loc in places)
-        where_en = ", ".join(loc.label() for loc in places)
+        named = [site.zones.place(loc) for loc in places]
+        where_zh = "、".join(n.zh for n in named)
+        where_en = "; ".join(n.en for n in named)
         every = {
             "project": (site.site_name.zh, site.site_name.en),
             "address": (site.address.zh, site.address.en),
@@ -165,14 +166,3 @@ class Stages:
         return out
 
     # ------------------------------------------------------------------ operators
-
-
-def _where_zh(loc: Location) -> str:
-    zone = ""
-    if loc.zone:
-        # a numbered zone is a fire-alarm zone (防区); a named one (kitchen, elevator-1) is
-        # said as it is
-        zone = f"{loc.zone}防区" if loc.zone.isdigit() else f" {loc.zone} "
-    return "".join(filter(None, [
-        f"{loc.building}号楼" if loc.building else "", f"{loc.floor}层" if loc.floor else "",
-        zone, f"{loc.unit}室" if loc.unit else ""])).strip()

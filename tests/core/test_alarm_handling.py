@@ -57,7 +57,7 @@ def test_the_119_facts_name_every_place_in_alarm(h: Harness) -> None:
     h.signal("B1-F16-Z1", device="SD-77")
     facts = call_119(h)
     assert facts["where_zh"] == "1号楼8层2防区、1号楼16层1防区"
-    assert facts["where_en"] == "small-B1-F8-Z2, small-B1-F16-Z1"
+    assert facts["where_en"] == "building 1, floor 8, zone 2; building 1, floor 16, zone 1"
 
 
 def test_a_second_device_in_a_known_place_is_announced_without_new_facts(h: Harness) -> None:

@@ -906,7 +906,7 @@ def test_a_stolen_vehicle_is_reported_to_the_police_with_the_owner(h: Harness) -
         ("step_started", "confirm_with_owner"), ("step_started", "assist_police"),
         ("prompt_raised", "call_110")]
     call = out.events[-1].data["call"]
-    assert (call["phone"], call["where_zh"]) == ("110", "2号楼B1层 garage")
+    assert (call["phone"], call["where_zh"]) == ("110", "2号楼B1层车库")
     for role in ("on_duty_patrol", "duty_supervisor"):
         h.command("arrive", incident.id, role=role)
     h.command("step", incident.id, step="notify_owner")

@@ -185,7 +185,7 @@ async def test_a_reload_applies_a_valid_change_and_keeps_the_running_config_on_a
         before = gw.gw.config.short
         edit(config, lambda site: site["points"].append({
             "id": "B1-F1-NEW", "kind": "smoke_detector", "name": {"zh": "新探头", "en": "New"},
-            "location": {"building": "1", "floor": "1", "zone": "new"},
+            "location": {"building": "1", "floor": "1", "zone": "7"},
             "mqtt": {"topic": "demo/fire/b1/f1/new", "field": "state",
                      "values": {"fire": "alarm", "normal": "normal"}}}))
         ok, text = await gw.command("reload")

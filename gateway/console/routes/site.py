@@ -24,6 +24,10 @@ async def site_info(user: User, ctx: Ctx) -> dict[str, Any]:
     return {
         "id": site.site_id, "name": bi(site.site_name), "address": bi(site.address),
         "timezone": site.timezone,
+        # the names of the zones that are not numbered (pump_room → 水泵房 / pump room)
+        "zones": {z: bi(n) for z, n in site.zones.of(
+            [p.location.zone for p in site.points.values()]
+            + [a.location.zone for a in site.actuators.values()]).items()},
         "roles": {k: bi(v) for k, v in site.roles.items()},
         "buildings": sorted(site.buildings, key=natural),
         "point_kinds": sorted({p.kind.value for p in site.points.values()}),

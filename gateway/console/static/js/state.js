@@ -56,7 +56,8 @@ export function place(loc) {
   const parts = [];
   if (loc.building) parts.push(t('place.building', { v: loc.building }));
   if (loc.floor) parts.push(t('place.floor', { v: loc.floor }));
-  if (loc.zone) parts.push(t('place.zone', { v: loc.zone }));
+  const named = loc.zone && state.site && state.site.zones ? state.site.zones[loc.zone] : null;
+  if (loc.zone) parts.push(named ? tx(named) : t('place.zone', { v: loc.zone }));
   if (loc.unit) parts.push(t('place.unit', { v: loc.unit }));
   return parts.length ? parts.join(' · ') : t('place.site');
 }
