@@ -42,6 +42,7 @@ from gateway.config.site_schema import (
     TlsModel,
 )
 from gateway.config.site_values import (
+    COMMAND_NAMES,
     ENV_BROKER,
     ENV_CONSOLE,
     ActuatorConfig,
@@ -290,17 +291,22 @@ def _actuators(model: SiteConfigModel, connections: dict[str, ModbusConnection],
         if a.id in actuators:
             problem(("actuators", index, "id"), f"duplicate actuator id {a.id!r}")
             continue
-        commands = {name: _command(cmd, ("actuators", index, "commands", name), connections,
-                                   points, problem) for name, cmd in a.commands.items()}
+        commands = {name: _command(name, cmd, ("actuators", index, "commands", name),
+                                   connections, points, problem)
+                    for name, cmd in a.commands.items()}
         actuators[a.id] = ActuatorConfig(
             id=a.id, kind=a.kind, name=(a.name.to_text() if a.name else Text(a.id, a.id)),
             location=_location(a.location, model.site.id), commands=commands)
     return actuators
 
 
-def _command(cmd: CommandModel, at: tuple[str | int, ...],
+def _command(command_id: str, cmd: CommandModel, at: tuple[str | int, ...],
              connections: dict[str, ModbusConnection], points: dict[str, PointConfig],
              problem: _Problems) -> Command:
+    name = cmd.name.to_text() if cmd.name else COMMAND_NAMES.get(command_id)
+    if name is None:
+        problem(at, f"command {command_id!r} has no name: give it name: {{zh: ..., en: ...}} "
+                f"(commands named without one: {', '.join(sorted(COMMAND_NAMES))})")
     write = None
     if cmd.modbus is not None:
         m = cmd.modbus
@@ -315,7 +321,8 @@ def _command(cmd: CommandModel, at: tuple[str | int, ...],
         if f.point not in points:
             problem((*at, "feedback", "point"), f"unknown point {f.point!r}")
     return Command(topic=cmd.topic or "", payload=_payload_text(cmd.payload), qos=cmd.qos,
-                   retain=cmd.retain, modbus=write, feedback=feedback)
+                   retain=cmd.retain, modbus=write, feedback=feedback,
+                   name=name or Text(command_id, command_id))
 
 
 def _mqtt_binding(b: MqttBindingModel) -> MqttBinding:

@@ -203,6 +203,7 @@ class PointModel(Strict):
 
 
 class CommandModel(Strict):
+    name: BiText | None = None  # needed unless the command is one of COMMAND_NAMES
     topic: str | None = None
     payload: str | dict[str, Any] = ""
     qos: Literal[0, 1, 2] = 1

@@ -172,6 +172,17 @@ class Command:
     retain: bool
     modbus: ModbusWrite | None = None
     feedback: Feedback | None = None
+    name: Text = field(default_factory=lambda: Text("", ""))
+
+
+# the names of the commands most actuators take; any other command is named in the config
+COMMAND_NAMES = {
+    "recall": Text("迫降", "recall"), "out_of_service": Text("停止服务", "out of service"),
+    "restore": Text("恢复运行", "back in service"), "close": Text("关闭", "close"),
+    "open": Text("打开", "open"), "power_off": Text("断电", "power off"),
+    "power_on": Text("通电", "power on"), "reset": Text("复位", "reset"),
+    "start": Text("启动", "start"), "stop": Text("停止", "stop"),
+}
 
 
 @dataclass(frozen=True, slots=True)

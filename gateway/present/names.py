@@ -36,6 +36,7 @@ class Names:
     actions: dict[str, Text] = field(default_factory=dict)
     actuators: dict[str, Text] = field(default_factory=dict)
     roles: dict[str, Text] = field(default_factory=dict)
+    points: dict[str, Text] = field(default_factory=dict)
     playbook: Text | None = None
 
     def role(self, role_id: str) -> Text:
@@ -69,6 +70,7 @@ def names_of(events: Sequence[Event], playbook: Playbook | None,
     if site is not None:
         n.roles.update(site.roles)
         n.actuators.update({a.id: a.name for a in site.actuators.values()})
+        n.points.update({p.id: p.name for p in site.points.values()})
     if playbook is not None:
         _playbook_names(n, playbook)
     for e in events:

@@ -14,6 +14,7 @@ from gateway.domain.model import (
     Event,
     Text,
 )
+from gateway.present.action_words import action_detail
 from gateway.present.names import Names
 from gateway.present.timeline_acts import OPERATOR_LINES, Line, on_time_text
 from gateway.present.words import (
@@ -201,13 +202,18 @@ def _action_requested(e: Event, d: Mapping[str, Any], n: Names) -> Text:
         else same("")
     return cat(bi("联动请求：", "action requested: "),
                n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
-               f" [{sval(d, 'command')}]", held)
+               held)
+
+
+def _detail(d: Mapping[str, Any], n: Names) -> Text:
+    said = action_detail(sval(d, "detail"), n)
+    return cat(bi("：", ": "), said) if said.zh else same("")
 
 
 def _action_skipped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     return cat(bi("联动跳过：", "action skipped: "),
                n.actions.get(sval(d, "action")) or same(sval(d, "action")),
-               with_note(sval(d, "detail")))
+               _detail(d, n))
 
 
 def _action_status(e: Event, d: Mapping[str, Any], n: Names) -> Text:
@@ -220,7 +226,7 @@ def _action_status(e: Event, d: Mapping[str, Any], n: Names) -> Text:
         if seconds is not None else same("")
     return cat(bi("联动", "action "), status, bi("：", ": "),
                n.actions.get(sval(d, "action")) or same(sval(d, "action")), " · ", actuator,
-               took, with_note(sval(d, "detail")))
+               took, _detail(d, n))
 
 
 def _prompt_raised(e: Event, d: Mapping[str, Any], n: Names) -> Text:

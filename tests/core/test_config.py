@@ -205,6 +205,10 @@ def test_for_each_list_values(tmp_path: Path) -> None:
             kind: water_leak
             location: {zone: "{room}"}
             mqtt: {topic: "t/{room}", decoder: zigbee2mqtt, property: water_leak}
+        zones:
+          pump: {zh: 水泵房, en: pump room}
+          garage: {zh: 车库, en: garage}
+          boiler: {zh: 锅炉房, en: boiler room}
         """)
 
     site = load(path)

@@ -14,9 +14,8 @@ import pytest
 
 from gateway.config.site import load_config
 from gateway.domain import site_time
-from gateway.domain.model import Location, Text
 from gateway.engine.workflow import parse_time
-from gateway.errors import CommandError, ConfigReferenceError, ConfigSchemaError
+from gateway.errors import CommandError, ConfigSchemaError
 from tests.support.processes import ROOT
 from tests.support.sites import site_files
 
@@ -85,27 +84,3 @@ def test_a_server_in_utc_speaks_the_sites_time() -> None:
                              check=True, cwd=ROOT, env={**os.environ, "TZ": zone}).stdout
         assert out.split() == ["2027-01-15", "16:00:00", "1800000000.0"], zone
 
-
-def test_every_zone_reads_in_words_and_an_unnamed_one_is_refused(tmp_path: Path) -> None:
-    """A numbered zone is a fire-alarm zone; any other has a name in both languages (a key
-    may hold {n}); check names the point, the file and the line of one without."""
-    config = site_files(tmp_path)
-    site = load_config(config)
-    place = site.zones.place
-    (pump,) = [p for p in site.points.values() if p.location.zone == "pump_room"]
-    assert place(pump.location) == Text("1号楼B2层水泵房", "building 1, floor B2, pump room")
-    assert place(Location("demo", "2", "", "elevator-2")) == Text("2号楼2号电梯",
-                                                                 "building 2, lift 2")
-    assert place(Location("demo", "1", "12", "3")) == Text("1号楼12层3防区",
-                                                          "building 1, floor 12, zone 3")
-    assert site.zones.name("elevator-x") is None
-    text = config.read_text(encoding="utf-8")
-    unnamed = re.sub(r"\n  pump_room:\n(    .*\n)+", "\n", text)
-    assert unnamed != text
-    config.write_text(unnamed, encoding="utf-8")
-    with pytest.raises(ConfigReferenceError) as refused:
-        load_config(config)
-    (problem,) = refused.value.problems
-    assert problem.path.endswith("location.zone")
-    assert problem.line is not None
-    assert "zone 'pump_room' has no name" in problem.message

@@ -17,6 +17,7 @@ from gateway.domain.commands import COMMANDS, INCIDENT_VERBS
 from gateway.domain.incident import to_json
 from gateway.present import report as reports
 from gateway.present import report_render
+from gateway.present.action_words import action_detail
 from gateway.present.names import names_of
 from gateway.present.timeline import event_json
 
@@ -60,7 +61,11 @@ async def incident(incident_id: str, user: User, ctx: Ctx) -> dict[str, Any]:
     playbooks = ctx.gateway.engine.playbooks
     playbook = playbooks.get(found.type)
     names = names_of(events, playbook, ctx.gateway.site)
-    return {"incident": {**to_json(found), **incident_summary(found, playbooks)},
+    shown = to_json(found)
+    for action in shown.get("actions", ()):  # what became of it, in words
+        said = action_detail(action.get("detail") or "", names)
+        action["detail_text"] = {"zh": said.zh, "en": said.en}
+    return {"incident": {**shown, **incident_summary(found, playbooks)},
             "playbook": playbook_view(playbook, found, events),
             "events": [event_json(e, names) for e in events],
             "now": ctx.gateway.clock()}
@@ -104,7 +109,8 @@ async def incident_report(incident_id: str, user: User, ctx: Ctx,
     found = await ctx.load(incident_id)
     events = await ctx.reader(lambda r: r.incident_events(incident_id))
     playbook = ctx.gateway.engine.playbooks.get(found.type)
-    built = reports.build_report(found, events, playbook, ctx.gateway.site)
+    people = await ctx.reader(lambda r: {u.name: u.display for u in r.list_users()})
+    built = reports.build_report(found, events, playbook, ctx.gateway.site, people=people)
     if format == "md":
         return PlainTextResponse(report_render.render_markdown(built, lang),
                                  media_type="text/markdown; charset=utf-8")

@@ -11,6 +11,9 @@ from gateway.console.context import Ctx, User, need
 from gateway.console.refusal import refused
 from gateway.console.stream import point_view
 from gateway.console.views import bi, shelf_json
+from gateway.engine.state import place
+from gateway.present.action_words import action_detail
+from gateway.present.names import names_of
 
 router = APIRouter(tags=["points"])
 ShelveBody = body_of("shelve", in_path=("point",))
@@ -75,7 +78,7 @@ async def actuators(user: User, ctx: Ctx) -> dict[str, Any]:
         actuator_id = row.action_id.partition(":")[2]
         last.setdefault(actuator_id, {"incident_id": row.incident_id, "status": row.status,
                                       "at": row.done_at or row.created_at,
-                                      "detail": row.detail or ""})
+                                      "detail": row.detail or "", "command": ""})
     for inc in gateway.state.incidents.values():
         for a in inc.actions:
             seen = last.get(a.actuator_id)
@@ -83,19 +86,27 @@ async def actuators(user: User, ctx: Ctx) -> dict[str, Any]:
                 last[a.actuator_id] = {"incident_id": inc.id, "status": a.status.value,
                                        "command": a.command, "at": a.updated_at,
                                        "detail": a.detail}
+    names = names_of((), None, gateway.site)
+    for seen in last.values():
+        said = action_detail(seen["detail"], names)
+        seen["detail_text"] = {"zh": said.zh, "en": said.en}
     out = []
     for actuator in gateway.site.actuators.values():
         feedback = []
         for name, command in actuator.commands.items():
             if command.feedback is not None:
                 known = gateway.points.get(command.feedback.point)
+                point = gateway.site.points.get(command.feedback.point)
                 feedback.append({"command": name, "point": command.feedback.point,
+                                 "name": bi(point.name) if point else None,
                                  "value": known.value if known else None,
                                  "state": known.state.value if known else "unknown",
                                  "last_seen": known.last_seen if known else None})
         out.append({"id": actuator.id, "name": bi(actuator.name),
-                    "kind": actuator.kind.value, "location": actuator.location.label(),
-                    "commands": sorted(actuator.commands), "last": last.get(actuator.id),
+                    "kind": actuator.kind.value, "location": place(actuator.location),
+                    "place": bi(gateway.site.zones.place(actuator.location)),
+                    "commands": {c: bi(cmd.name) for c, cmd in actuator.commands.items()},
+                    "last": last.get(actuator.id),
                     "feedback": feedback})
     return {"actuators": out}
 

@@ -3,7 +3,7 @@
 import { L, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { agoEl, fmtWhen } from './clock.js';
-import { state } from './state.js';
+import { place, state } from './state.js';
 import { act, api, errBox } from './api.js';
 import { pointRow, points } from './points.js';
 
@@ -77,17 +77,19 @@ export function actuatorsSection() {
 
 export function actuatorRow(a) {
   const last = a.last;
+  const commands = a.commands || {};
+  const commandName = (c) => (commands[c] ? tx(commands[c]) : c);
   const lastCell = last ? h('div', { class: 'act-last' },
-    h('div', {}, last.command ? h('span', { class: 'mono' }, last.command) : null,
+    h('div', {}, last.command ? h('span', {}, commandName(last.command)) : null,
       ' ', badge(tk('action.status', last.status), `act-status act-${last.status}`)),
     h('div', { class: 'muted small' }, fmtWhen(last.at), last.incident_id ? ' · ' : '',
       last.incident_id ? h('a', { class: 'mono', href: `#/incident/${encodeURIComponent(last.incident_id)}` }, last.incident_id) : null),
-    last.detail ? h('div', { class: 'muted small act-detail' }, last.detail) : null)
+    last.detail ? h('div', { class: 'muted small act-detail' }, tx(last.detail_text) || last.detail) : null)
     : h('span', { class: 'muted' }, t('act.nolast'));
   const feedback = (a.feedback || []).length ? h('ul', { class: 'plain-list feedback-list' }, a.feedback.map((f) => h('li', {
     class: `feedback state-${f.state}`, dataset: { feedback: f.point } },
-  h('span', { class: 'mono' }, f.point),
-  h('span', { class: 'muted small' }, ` (${f.command}) `),
+  h('span', {}, f.name ? tx(f.name) : f.point),
+  h('span', { class: 'muted small' }, ` (${commandName(f.command)}) `),
   badge(tk('state', f.state), `state-badge state-${f.state}`),
   h('span', { class: 'mono' }, ` ${f.value == null ? '—' : String(f.value)} `),
   agoEl(f.last_seen))))
@@ -95,8 +97,8 @@ export function actuatorRow(a) {
   return h('tr', { dataset: { actuator: a.id } },
     h('td', {}, h('div', {}, tx(a.name)), h('div', { class: 'mono muted small' }, a.id)),
     h('td', {}, tk('akind', a.kind)),
-    h('td', {}, a.location || t('place.site')),
-    h('td', {}, (a.commands || []).map((c) => h('span', { class: 'chip mono' }, c))),
+    h('td', {}, place(a.location)),
+    h('td', {}, Object.keys(commands).map((c) => h('span', { class: 'chip', dataset: { command: c } }, commandName(c)))),
     h('td', {}, lastCell),
     h('td', {}, feedback));
 }

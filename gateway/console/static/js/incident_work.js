@@ -196,9 +196,9 @@ export function actionsCard(d, n) {
           badge(status, `action-badge action-badge-${a.status}`),
           a.status === 'sent' && a.feedback_due ? dueEl(a.feedback_due) : null,
           h('span', { class: 'muted small' }, fmtWhen(a.updated_at))),
-        a.detail ? h('p', { class: 'action-detail' }, a.detail) : null,
-        a.prompt ? h('p', { class: 'muted small' }, t('action.fromprompt', { p: a.prompt })) : null);
+        a.detail ? h('p', { class: 'action-detail' }, tx(a.detail_text) || a.detail) : null,
+        a.prompt ? h('p', { class: 'muted small' }, t('action.fromprompt', { p: n.prompt(a.prompt) })) : null);
     }), skipped.map((e) => h('li', { class: 'action action-skipped' },
-      h('div', { class: 'action-main' }, h('span', { class: 'action-name' }, pick(e.data, 'name') || e.data.action)),
-      h('p', { class: 'action-detail' }, e.data.detail || '')))));
+      h('div', { class: 'action-main' }, h('span', { class: 'action-name' }, pick(e.data, 'name') || n.action(e.data.action))),
+      h('p', { class: 'action-detail' }, tx(e.text))))));
 }
