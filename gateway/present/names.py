@@ -4,6 +4,7 @@ carry, so that an incident of a playbook changed or no longer loaded still reads
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,14 +13,20 @@ from gateway.config.site import SiteConfig
 from gateway.domain.events import EventKind
 from gateway.domain.model import (
     Event,
+    Location,
     Text,
 )
+from gateway.domain.zones import Zones
 from gateway.playbook.definition import Playbook
 from gateway.present.words import (
     same,
     short,
     sval,
 )
+
+# the parts of a location code after the site's id: -B<building>-F<floor>-Z<zone>-U<unit>
+_LABEL = re.compile(r"(?:-B(?P<building>[^-]+))?(?:-F(?P<floor>[^-]+))?(?:-Z(?P<zone>.+?))?"
+                    r"(?:-U(?P<unit>[^-]+))?")
 
 
 @dataclass(slots=True)
@@ -37,7 +44,23 @@ class Names:
     actuators: dict[str, Text] = field(default_factory=dict)
     roles: dict[str, Text] = field(default_factory=dict)
     points: dict[str, Text] = field(default_factory=dict)
+    zones: Zones = field(default_factory=Zones)
+    site_id: str = ""
+    site_name: Text | None = None
     playbook: Text | None = None
+
+    def place(self, label: str) -> Text:
+        """A location code as events carry it (``demo-B1-F12-Z3``) in words: 1号楼12层3防区."""
+        if not label:
+            return same("")
+        if label == self.site_id and self.site_name is not None:
+            return self.site_name
+        rest = label.removeprefix(self.site_id) if self.site_id else label.partition("-")[2]
+        match = _LABEL.fullmatch(rest)
+        if match is None:
+            return same(label)
+        return self.zones.place(Location(self.site_id or label, *(
+            match.group(k) or "" for k in ("building", "floor", "zone", "unit"))))
 
     def role(self, role_id: str) -> Text:
         return self.roles.get(role_id) or same(role_id)
@@ -71,6 +94,7 @@ def names_of(events: Sequence[Event], playbook: Playbook | None,
         n.roles.update(site.roles)
         n.actuators.update({a.id: a.name for a in site.actuators.values()})
         n.points.update({p.id: p.name for p in site.points.values()})
+        n.zones, n.site_id, n.site_name = site.zones, site.site_id, site.site_name
     if playbook is not None:
         _playbook_names(n, playbook)
     for e in events:

@@ -100,17 +100,17 @@ def describe(e: Event, n: Names) -> Text:
 def _incident_opened(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     device = device_name(e.point_id, sval(d, "device"))
     name = n.playbook or same("")
-    where = sval(d, "location")
+    where = n.place(sval(d, "location"))
     if d.get("manual"):
-        text = bi(f"手动开启事件：{name.zh}，位置 {where}",
-                  f"opened by hand: {name.en} at {where}")
+        text = bi(f"手动开启事件：{name.zh}，位置 {where.zh}",
+                  f"opened by hand: {name.en} at {where.en}")
         if d.get("reporter"):
             text = cat(text, bi(f"，报告人 {sval(d, 'reporter')}",
                                 f", reported by {sval(d, 'reporter')}"))
         return cat(text, with_note(sval(d, "note")))
     state = pair(STATE_WORDS, sval(d, "state"))
-    text = bi(f"事件开启：{name.zh}，位置 {where}，由 {device} {state.zh}触发",
-              f"opened: {name.en} at {where}, by {device} ({state.en})")
+    text = bi(f"事件开启：{name.zh}，位置 {where.zh}，由 {device} {state.zh}触发",
+              f"opened: {name.en} at {where.en}, by {device} ({state.en})")
     if fval(d, "held_for") is not None:
         held = dur(fval(d, "held_for"))
         text = cat(text, bi(f"（持续 {held.zh} 后开启）", f" after holding {held.en}"))
@@ -126,10 +126,10 @@ def _signal(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     state = pair(STATE_WORDS, sval(d, "state"))
     new = bi("（新设备）", " (new device)") if d.get("new_device") else same("")
     if d.get("announced"):
-        place = sval(d, "place")
+        place = n.place(sval(d, "place"))
         new_place = bi("，新位置", ", a new place") if d.get("new_place") else same("")
-        return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place}",
-                      f"new alarm: {who.en} {state.en} at {place}"), new_place, new)
+        return cat(bi(f"新报警：{who.zh} {state.zh}，位置 {place.zh}",
+                      f"new alarm: {who.en} {state.en} at {place.en}"), new_place, new)
     return cat(bi(f"设备 {who.zh} {state.zh}", f"device {who.en} {state.en}"), new)
 
 

@@ -236,4 +236,4 @@ def test_the_report_names_every_place_and_each_new_alarm(h: Harness) -> None:
     text = render_markdown(build_report(h.only(), events, h.engine.playbooks["fire"], h.site),
                            "zh")
     assert "1号楼8层2防区、1号楼16层1防区" in text
-    assert "新报警：B1-F16-Z1/SD-77 报警，位置 small-B1-F16-Z1，新位置" in text
+    assert "新报警：B1-F16-Z1/SD-77 报警，位置 1号楼16层1防区，新位置" in text
