@@ -24,6 +24,7 @@ async def site_info(user: User, ctx: Ctx) -> dict[str, Any]:
     return {
         "id": site.site_id, "name": bi(site.site_name), "address": bi(site.address),
         "timezone": site.timezone,
+        "people": await ctx.people(),  # login → the name each user goes by
         # the names of the zones that are not numbered (pump_room → 水泵房 / pump room)
         "zones": {z: bi(n) for z, n in site.zones.of(
             [p.location.zone for p in site.points.values()]

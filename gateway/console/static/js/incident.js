@@ -3,7 +3,7 @@
 import { lang, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { ageEl, dueCell, dueEl, fmtWhen } from './clock.js';
-import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui } from './state.js';
+import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui, who } from './state.js';
 import { act, api, clearDrafts, errBox, field, incidentPath, paintErrors, rerender } from './api.js';
 import { command } from './board.js';
 import { actionsCard, branchesCard, promptsCard, stepsCard } from './incident_work.js';
@@ -189,14 +189,14 @@ export function incidentHeader(d) {
   }, t(`inc.report.${which}`));
 
   const facts = [
-    [t('inc.opened'), `${fmtWhen(inc.opened_at)}${inc.opened_by ? ` · ${t('inc.openedby')}: ${inc.opened_by}` : ''}`],
+    [t('inc.opened'), `${fmtWhen(inc.opened_at)}${inc.opened_by ? ` · ${t('inc.openedby')}: ${who(inc.opened_by)}` : ''}`],
     [t('inc.age'), ageEl(inc.opened_at)],
     [inc.overdue_since ? t('inc.overdue') : t('inc.next'), dueCell(inc)],
     [t('inc.commander'), roleName(inc.commander) || '—'],
   ];
-  if (inc.acknowledged_at) facts.push([t('inc.acked'), `${inc.acknowledged_by} · ${fmtWhen(inc.acknowledged_at)}`]);
-  if (inc.resolved_at) facts.push([t('inc.resolved'), `${inc.resolved_by} · ${fmtWhen(inc.resolved_at)}`]);
-  if (inc.closed_at) facts.push([t('inc.closedby'), `${inc.closed_by} · ${fmtWhen(inc.closed_at)}`]);
+  if (inc.acknowledged_at) facts.push([t('inc.acked'), `${who(inc.acknowledged_by)} · ${fmtWhen(inc.acknowledged_at)}`]);
+  if (inc.resolved_at) facts.push([t('inc.resolved'), `${who(inc.resolved_by)} · ${fmtWhen(inc.resolved_at)}`]);
+  if (inc.closed_at) facts.push([t('inc.closedby'), `${who(inc.closed_by)} · ${fmtWhen(inc.closed_at)}`]);
 
   const verbs = ['ack', 'confirm', 'reject', 'resolve', 'reopen', 'assign'];
   const cls = ['card', 'incident-head', `sev-${inc.severity}`, `st-${inc.status}`];

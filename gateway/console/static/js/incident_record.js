@@ -3,7 +3,7 @@
 import { lang, pick, t, tx } from './texts.js';
 import { add, badge, button, h } from './dom.js';
 import { dueEl, fmtWhen, now, wallInput, withOffset } from './clock.js';
-import { drafts, errors, gapsOf, may, mayClose, mayWork, place, roleName, state } from './state.js';
+import { drafts, errors, gapsOf, may, mayClose, mayWork, place, roleName, state, who } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field, paintErrors } from './api.js';
 import { command } from './board.js';
 import { card, gapsNote, renderIncident } from './incident.js';
@@ -95,7 +95,7 @@ export function recordRow(inc, r, workable) {
     h('label', { class: 'record-label' }, label,
       r.required ? h('span', { class: 'req', title: t('record.required') }, ` * ${t('record.required')}`) : null),
     h('div', { class: 'record-input' }, input, nowButton, workable ? save : null),
-    r.value != null ? h('p', { class: 'record-by muted small' }, t('record.by', { who: r.by, at: fmtWhen(r.at) })) : null,
+    r.value != null ? h('p', { class: 'record-by muted small' }, t('record.by', { who: who(r.by), at: fmtWhen(r.at) })) : null,
     errBox(key));
 }
 
@@ -120,7 +120,7 @@ export function notesCard(d) {
       }, { dataset: { action: 'note' } })) : null,
     errBox(key),
     notes.length ? h('ul', { class: 'notes' }, notes.map((e) => h('li', { class: 'note' },
-      h('div', { class: 'note-meta muted small' }, `${fmtWhen(e.at)} · ${e.actor}`),
+      h('div', { class: 'note-meta muted small' }, `${fmtWhen(e.at)} · ${who(e.actor)}`),
       h('p', { class: 'note-text' }, e.data.text || '')))) : h('p', { class: 'muted' }, t('notes.none')));
 }
 
@@ -144,7 +144,7 @@ export function closeCard(d) {
   if (inc.status === 'closed') {
     const review = inc.review || {};
     return card(t('sec.close'), 'card-close closed',
-      h('p', {}, t('close.closed', { who: inc.closed_by, at: fmtWhen(inc.closed_at) })),
+      h('p', {}, t('close.closed', { who: who(inc.closed_by), at: fmtWhen(inc.closed_at) })),
       h('dl', { class: 'review' }, ['handling', 'analysis', 'improvement'].map((part) => h('div', {},
         h('dt', {}, t(`close.${part}`)), h('dd', {}, review[part] || '—')))));
   }
@@ -204,7 +204,7 @@ export function followUpItem(incidentId, task, workable) {
       h('span', { class: 'followup-text' }, text || task.id),
       h('span', { class: 'role-chip' }, roleName(task.role)),
       done ? badge(t('btn.done'), 'badge-ok') : dueEl(task.due_at)),
-    done ? h('p', { class: 'muted small' }, t('followup.done', { who: task.done_by, at: fmtWhen(task.done_at), note: task.note || '' }))
+    done ? h('p', { class: 'muted small' }, t('followup.done', { who: who(task.done_by), at: fmtWhen(task.done_at), note: task.note || '' }))
       : workable ? h('div', { class: 'step-controls' },
         field(noteKey, { class: 'input', placeholder: t('followup.note'), 'aria-label': t('followup.note'), maxlength: 4000 }),
         button(t('btn.markdone'), 'btn-primary', async (e) => {
@@ -232,7 +232,7 @@ export function timelineCard(d, n) {
     h('ol', { class: 'timeline' }, shown.map((e) => h('li', { class: `ev ev-${evTone(e)}`, dataset: { kind: e.kind } },
       h('time', { class: 'ev-time mono' }, fmtWhen(e.at)),
       h('span', { class: 'ev-text' }, evText(e)),
-      e.actor ? h('span', { class: 'ev-actor' }, e.actor) : null))),
+      e.actor ? h('span', { class: 'ev-actor' }, who(e.actor)) : null))),
     events.length > limit ? button(t('timeline.more', { n: events.length }), 'btn-ghost', () => {
       timelineAll.add(inc.id);
       renderIncident();

@@ -3,7 +3,7 @@
 import { lang, pick, t, tx } from './texts.js';
 import { badge, button, h } from './dom.js';
 import { dueEl, fmtWhen, tick, words } from './clock.js';
-import { roleName, state } from './state.js';
+import { roleName, state, who } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field } from './api.js';
 import { command } from './board.js';
 import { card } from './incident.js';
@@ -31,8 +31,8 @@ export function promptsCard(d, n, workable) {
 export function settledText(p) {
   if (p.status === 'acted_on_timeout') return t('prompt.acted');
   const a = p.answer === 'yes' ? t('btn.yes') : t('btn.no');
-  if (p.confirmed_by) return t('prompt.answered2', { a, who: p.answered_by, second: p.confirmed_by, at: fmtWhen(p.answered_at) });
-  return t('prompt.answered', { a, who: p.answered_by, at: fmtWhen(p.answered_at) });
+  if (p.confirmed_by) return t('prompt.answered2', { a, who: who(p.answered_by), second: who(p.confirmed_by), at: fmtWhen(p.answered_at) });
+  return t('prompt.answered', { a, who: who(p.answered_by), at: fmtWhen(p.answered_at) });
 }
 
 export function promptBox(inc, p, def, workable) {
@@ -60,7 +60,7 @@ export function promptBox(inc, p, def, workable) {
     def && def.actions && def.actions.length ? h('p', { class: 'prompt-onyes' }, t('prompt.onyes'), ' ',
       def.actions.map(tx).join('、')) : null,
     second ? h('p', { class: 'prompt-wait' }, mine ? t('prompt.you_first')
-      : t('prompt.waiting_second', { who: p.answered_by })) : null,
+      : t('prompt.waiting_second', { who: who(p.answered_by) })) : null,
     workable ? h('div', { class: 'prompt-buttons' },
       button(second ? t('btn.yes.second') : t('btn.yes'), 'btn-yes btn-huge', answer('yes'),
         { dataset: { answer: 'yes' }, disabled: mine }),
@@ -104,7 +104,7 @@ export function branchesCard(d, n, workable) {
       open ? h('div', { class: 'branch-options' }, options.map((o) => button(tx(o.label), 'btn-option',
         (e) => act(key, e.currentTarget, () => command(inc.id, 'decide', { branch: b.id, option: o.id })),
         { dataset: { option: o.id }, disabled: !workable }))) : h('p', { class: 'branch-result' },
-        t('branch.decided', { label: chosen ? tx(chosen.label) : b.option, who: b.decided_by || t('branch.bydevices') }),
+        t('branch.decided', { label: chosen ? tx(chosen.label) : b.option, who: b.decided_by ? who(b.decided_by) : t('branch.bydevices') }),
         b.note ? h('span', { class: 'muted' }, ` · ${b.note}`) : null),
       errBox(key));
   }));
@@ -138,8 +138,8 @@ export function stepItem(inc, s, def, workable) {
   let controls = null;
   if (!isDone && workable) {
     if (arrival) {
-      const who = field(whoKey, { class: 'input', placeholder: t('step.who'), 'aria-label': t('step.who'), maxlength: 100 });
-      controls = h('div', { class: 'step-controls' }, who,
+      const whoInput = field(whoKey, { class: 'input', placeholder: t('step.who'), 'aria-label': t('step.who'), maxlength: 100 });
+      controls = h('div', { class: 'step-controls' }, whoInput,
         button(`✓ ${t('btn.arrived')}`, 'btn-primary', async (e) => {
           const ok = await act(key, e.currentTarget, () => command(id, 'arrive', { role: s.role, who: draftValue(whoKey) || '' }));
           if (ok) clearDrafts(whoKey);
@@ -157,7 +157,7 @@ export function stepItem(inc, s, def, workable) {
   if (isDone) {
     let note = s.note || '';
     if (note.startsWith('on scene: ') && lang === 'zh') note = `到场：${note.slice(10)}`;
-    when = h('span', { class: 'step-when' }, t('step.done', { who: s.done_by, at: fmtWhen(s.done_at) }),
+    when = h('span', { class: 'step-when' }, t('step.done', { who: who(s.done_by), at: fmtWhen(s.done_at) }),
       note ? h('span', { class: 'step-note' }, ` — ${note}`) : null);
   } else if (s.due_at) {
     when = dueEl(s.due_at);

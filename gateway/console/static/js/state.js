@@ -51,6 +51,13 @@ export function roleName(role) {
   return known ? tx(known) : role;
 }
 
+/** A user by the name they go by (the site's list of people); anyone else as written. */
+export function who(login) {
+  if (!login) return '';
+  const people = state.site && state.site.people;
+  return (people && people[login]) || login;
+}
+
 export function place(loc) {
   if (!loc) return '';
   const parts = [];
