@@ -88,28 +88,47 @@ export async function refreshDrill() {
   renderBanners();
 }
 
-export async function startDrill(e) {
+function refuse(text, focus) {
+  errors.set('drill', text);
+  paintErrors('drill');
+  if (focus) focus.focus();
+}
+
+/** "Start drill" asks for a length and a scope, then for a confirmation that says both. */
+export function startDrill(e) {
   e.preventDefault();
   const input = $('#drill-minutes');
   const raw = input ? input.value.trim() : '30';
   const minutes = Number(raw);
   if (!raw || !Number.isInteger(minutes) || minutes < 1 || minutes > 240) {
-    errors.set('drill', t('drill.range'));
-    paintErrors('drill');
-    if (input) input.focus();
+    refuse(t('drill.range'), input);
     return;
   }
   const form = e.currentTarget;
-  const btn = form.querySelector('button[type=submit]');
-  const done = await act('drill', btn, async () => {
-    const buildings = [...form.querySelectorAll('input[name=drill-building]:checked')].map((x) => x.value);
-    const typed = $('#drill-points');
-    const points = typed ? typed.value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean) : [];
-    await api('POST', '/api/drill', { minutes, buildings, points });
-    await refreshDrill();
-    return true;
-  });
-  if (done) clearDrafts('drill:minutes');
+  const buildings = [...form.querySelectorAll('input[name=drill-building]:checked')].map((x) => x.value);
+  const typed = $('#drill-points');
+  const points = typed ? typed.value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean) : [];
+  if (!buildings.length && !points.length) {
+    refuse(t('drill.noscope'), form.querySelector('input[name=drill-building]'));
+    return;
+  }
+  errors.delete('drill');
+  paintErrors('drill');
+  const scope = [buildings.map((b) => t('place.building', { v: b })).join('、'), points.join(', ')].filter(Boolean).join('；');
+  const ask = h('div', { class: 'drill-confirm', role: 'alertdialog', 'aria-label': t('drill.start') },
+    h('p', {}, t('drill.confirm', { minutes, until: fmtWhen(now() + minutes * 60), scope })),
+    button(t('drill.yes'), 'btn-drill btn-small', async (ev) => {
+      const done = await act('drill', ev.currentTarget, async () => {
+        await api('POST', '/api/drill', { minutes, buildings, points });
+        await refreshDrill();
+        return true;
+      });
+      if (done) clearDrafts('drill:minutes');
+    }, { dataset: { action: 'drill-confirm' } }),
+    button(t('btn.cancel'), 'btn-ghost btn-small', () => ask.remove(), { dataset: { action: 'drill-cancel' } }));
+  const old = form.parentElement && form.parentElement.querySelector('.drill-confirm');
+  if (old) old.remove();
+  form.after(ask);
 }
 
 export async function endDrill(e) {

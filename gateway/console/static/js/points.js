@@ -52,11 +52,21 @@ export function onPoint(update) {
     fillPointRows();
   }
   onActuatorFeedback(update);
-  if (walk.active && update.last_seen != null && update.last_seen >= walk.start) {
+  if (walk.active && walked(update, meta)) {
     const seen = walk.seen.get(update.id);
     walk.seen.set(update.id, { ...update, count: (seen ? seen.count : 0) + 1 });
     scheduleWalk();
   }
+}
+
+/** What the walk test lists: what a person set off. A device that reports by itself (MQTT, a
+ * panel) counts when it reports; a polled register only when its state changes, not each time
+ * a poll reads a new value. */
+export function walked(p, meta) {
+  const source = (meta && meta.source) || p.source || '';
+  const changed = p.since != null && p.since >= walk.start;
+  const reported = p.last_seen != null && p.last_seen >= walk.start;
+  return changed || (reported && !source.startsWith('modbus:'));
 }
 
 export let walkFrame = 0;
@@ -90,7 +100,7 @@ export async function loadWalkSince() {
     if (!points.meta.size) await loadMeta();
     const data = await api('GET', `/api/points?seen_since=${encodeURIComponent(walk.start)}`);
     for (const p of data.points) {
-      if (!walk.seen.has(p.id)) walk.seen.set(p.id, { id: p.id, state: p.state, last_seen: p.last_seen, value: p.value, count: 1 });
+      if (walked(p, points.meta.get(p.id)) && !walk.seen.has(p.id)) walk.seen.set(p.id, { id: p.id, state: p.state, last_seen: p.last_seen, value: p.value, count: 1 });
     }
     scheduleWalk();
   } catch { /* shown by the stream state */ }
