@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from gateway.console.bodies import Body, body_of, command_args
 from gateway.console.context import Ctx, User, need
 from gateway.console.stream import incident_summary
-from gateway.console.views import playbook_view, rank
+from gateway.console.views import bi, playbook_view, rank
 from gateway.domain.commands import COMMANDS, INCIDENT_VERBS
 from gateway.domain.incident import to_json
 from gateway.present import report as reports
@@ -65,7 +65,11 @@ async def incident(incident_id: str, user: User, ctx: Ctx) -> dict[str, Any]:
     for action in shown.get("actions", ()):  # what became of it, in words
         said = action_detail(action.get("detail") or "", names)
         action["detail_text"] = {"zh": said.zh, "en": said.en}
+    points = ctx.gateway.site.points
+    device_names = {dev.point_id: bi(points[dev.point_id].name) for dev in found.devices
+                    if dev.point_id in points}
     return {"incident": {**shown, **incident_summary(found, playbooks)},
+            "device_names": device_names,
             "playbook": playbook_view(playbook, found, events),
             "events": [event_json(e, names) for e in events],
             "now": ctx.gateway.clock()}

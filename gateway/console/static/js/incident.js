@@ -2,12 +2,13 @@
 
 import { lang, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
-import { ageEl, dueCell, dueEl, fmtWhen } from './clock.js';
+import { ageEl, dueCell, fmtWhen } from './clock.js';
 import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, statusBadge, ui, who } from './state.js';
 import { act, api, clearDrafts, errBox, field, incidentPath, paintErrors, rerender } from './api.js';
 import { command } from './board.js';
 import { actionsCard, branchesCard, promptsCard, stepsCard } from './incident_work.js';
-import { callsCard, closeCard, devicesCard, followUpsCard, notesCard, recordsCard, statementCard, timelineCard } from './incident_record.js';
+import { briefStrip } from './incident_brief.js';
+import { callsCard, closeCard, followUpsCard, notesCard, recordsCard, statementCard, timelineCard } from './incident_record.js';
 
 export let detailTimer = null;
 export let detailBusy = false;
@@ -98,7 +99,6 @@ export function incidentView(d) {
   const live = inc.status === 'open' || inc.status === 'acknowledged';
   const workable = inc.status !== 'closed' && mayWork(inc);
   const left = [
-    devicesCard(d),  // which detector or call point: first
     promptsCard(d, n, workable),
     branchesCard(d, n, workable && live),
     stepsCard(d, n, workable),
@@ -112,6 +112,7 @@ export function incidentView(d) {
   ];
   return [
     incidentHeader(d, n),
+    briefStrip(d, n, workable),  // what matters, on the first screen
     h('div', { class: 'incident-grid' },
       h('div', { class: 'col-main' }, left),
       h('div', { class: 'col-side' }, right)),
@@ -125,21 +126,18 @@ export function incidentHeader(d) {
   const inc = d.incident;
   const id = inc.id;
   const live = inc.status === 'open' || inc.status === 'acknowledged';
-  const anyBranchOpen = (inc.branches || []).some((b) => b.status === 'open');
   const buttons = [];
   const forms = [];
   if (inc.status === 'open' && mayWork(inc)) {
     buttons.push(button(t('btn.ack'), 'btn-primary btn-lg', (e) => act(`${id}:ack`, e.currentTarget,
       () => command(id, 'ack', {})), { dataset: { action: 'ack' } }));
   }
-  if (live && anyBranchOpen && mayWork(inc)) {
-    buttons.push(button(t('btn.confirm'), 'btn-danger btn-lg', (e) => act(`${id}:confirm`, e.currentTarget,
-      () => command(id, 'confirm', {})), { dataset: { action: 'confirm' } }));
-    buttons.push(toggleButton(id, 'reject', t('btn.reject'), 'btn-ghost btn-lg'));
-  }
+  // the verification is asked once, in its decision card at the top, not here as well
   // with the playbook's decisions still open, resolve is not the obvious next thing to press
+  // resolve is the green button only once the playbook's work is done: until then the primary
+  // button is the next step's (in the strip below the header)
   const resolveGaps = gapsOf(inc, false);
-  const early = Object.keys(resolveGaps).length > 0;
+  const early = Object.keys(gapsOf(inc, true)).length > 0;
   if (inc.status === 'acknowledged' && mayWork(inc)) buttons.push(toggleButton(id, 'resolve', t('btn.resolve'), early ? 'btn-ghost btn-lg' : 'btn-ok btn-lg'));
   if ((inc.status === 'resolved' || inc.status === 'closed') && mayClose(inc)) {
     buttons.push(toggleButton(id, 'reopen', t('btn.reopen'), 'btn-ghost btn-lg'));
@@ -194,6 +192,10 @@ export function incidentHeader(d) {
     [inc.overdue_since ? t('inc.overdue') : t('inc.next'), dueCell(inc)],
     [t('inc.commander'), roleName(inc.commander) || '—'],
   ];
+  // an incident opened by hand: who phoned it in and what they said, at the top
+  const opened = d.events.find((e) => e.kind === 'incident_opened');
+  if (opened && opened.data.reporter) facts.push([t('inc.reporter'), opened.data.reporter]);
+  if (opened && opened.data.note) facts.push([t('inc.opennote'), opened.data.note]);
   if (inc.acknowledged_at) facts.push([t('inc.acked'), `${who(inc.acknowledged_by)} · ${fmtWhen(inc.acknowledged_at)}`]);
   if (inc.resolved_at) facts.push([t('inc.resolved'), `${who(inc.resolved_by)} · ${fmtWhen(inc.resolved_at)}`]);
   if (inc.closed_at) facts.push([t('inc.closedby'), `${who(inc.closed_by)} · ${fmtWhen(inc.closed_at)}`]);

@@ -3,7 +3,7 @@
 import { lang, pick, t, tx } from './texts.js';
 import { add, badge, button, h } from './dom.js';
 import { dueEl, fmtWhen, now, wallInput, withOffset } from './clock.js';
-import { drafts, errors, gapsOf, may, mayClose, mayWork, place, roleName, state, who } from './state.js';
+import { drafts, errors, gapsOf, may, mayClose, mayWork, roleName, state, who } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field, paintErrors } from './api.js';
 import { command } from './board.js';
 import { card, gapsNote, renderIncident } from './incident.js';
@@ -122,18 +122,6 @@ export function notesCard(d) {
     notes.length ? h('ul', { class: 'notes' }, notes.map((e) => h('li', { class: 'note' },
       h('div', { class: 'note-meta muted small' }, `${fmtWhen(e.at)} · ${who(e.actor)}`),
       h('p', { class: 'note-text' }, e.data.text || '')))) : h('p', { class: 'muted' }, t('notes.none')));
-}
-
-export function devicesCard(d) {
-  // every device of the incident, newest first: which detector or call point fired, where
-  const devices = [...(d.incident.devices || [])].sort((a, b) => (b.last_at || 0) - (a.last_at || 0));
-  if (!devices.length) return null;
-  return card(`${t('inc.devices')} · ${devices.length}`, 'card-devices',
-    h('ul', { class: 'devices' }, devices.slice(0, 200).map((dev) => h('li', { class: `device state-${dev.state}` },
-      h('span', { class: 'mono' }, dev.device ? `${dev.point_id}/${dev.device}` : dev.point_id),
-      h('span', { class: 'device-place muted small' }, place(dev.location)),
-      badge(t(`state.${dev.state}`), `state-badge state-${dev.state}`),
-      h('span', { class: 'muted small' }, fmtWhen(dev.last_at))))));
 }
 
 // ---- close with review
