@@ -38,10 +38,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add ``report`` and ``kpi`` to the CLI's sub-commands."""
     report = sub.add_parser("report", help="the report of one incident (Markdown or HTML)",
-                            description="The report of one incident: timeline, response "
+                            description="The report of one incident: a first page to file "
+                                        "(the project, a summary, what was left undone, "
+                                        "sign-off lines), then the timeline, response "
                                         "times against deadlines, actions, prompts, calls, "
                                         "records, review, follow-ups and, for a drill, "
-                                        "its score.")
+                                        "its score. Users are named as they go by.")
     config_arg(report)
     report.add_argument("incident", help="incident id, e.g. INC-000042")
     report.add_argument("--lang", choices=LANGS, default="zh",
@@ -152,9 +154,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         if incident is None:
             raise CommandError(f"no incident {args.incident} in {path}")
         events = records.incident_events(incident.id)
+        people = {user.name: user.display for user in records.list_users()}
     site, playbooks = _config(args, path)
     report = build_report(incident, events, playbooks.get(incident.type), site,
-                          now=time.time())
+                          now=time.time(), people=people)
     render = render_html if args.format == "html" else render_markdown
     _emit(render(report, args.lang), args.output)
     return 0

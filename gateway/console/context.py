@@ -57,7 +57,7 @@ class Console:
 
     async def people(self) -> dict[str, str]:
         """Who the users are: login name → the name they go by."""
-        return await self.reader(lambda r: {u.name: u.display for u in auth.list_users(r)})
+        return await self.reader(lambda r: {u.name: u.display for u in r.list_users()})
 
     async def _named(self, incident_id: str,
                      params: Mapping[str, str | list[str]]) -> dict[str, dict[str, str]]:

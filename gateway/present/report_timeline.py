@@ -1,5 +1,5 @@
-"""The report's timeline: each event's line, and a run of device signals (a storm) said in
-one line."""
+"""The report's timeline: each event's line (``report_lines``), its actor by the name they go
+by, and a run of device signals (a storm) said in one line."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.domain.incident import Incident
 from gateway.domain.model import (
     Event,
     Text,
 )
-from gateway.present.names import Names
-from gateway.present.timeline import describe
+from gateway.present.report_lines import report_line
+from gateway.present.report_naming import Naming
 from gateway.present.words import (
     STATE_WORDS,
     clock,
@@ -59,7 +60,8 @@ def storm_entry(run: Sequence[Event]) -> TimelineEntry:
     return TimelineEntry(run[0].at, "", "signals", text)
 
 
-def timeline_entries(events: Sequence[Event], n: Names) -> list[TimelineEntry]:
+def timeline_entries(events: Sequence[Event], k: Naming,
+                     incident: Incident) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     i = 0
     while i < len(events):
@@ -70,12 +72,12 @@ def timeline_entries(events: Sequence[Event], n: Names) -> list[TimelineEntry]:
             if j - i >= STORM_RUN:
                 out.append(storm_entry(events[i:j]))
             else:
-                out.extend(TimelineEntry(e.at, e.actor, e.kind, describe(e, n))
-                           for e in events[i:j])
+                out.extend(TimelineEntry(e.at, k.who(e.actor), e.kind,
+                                         report_line(e, k, incident)) for e in events[i:j])
             i = j
             continue
         e = events[i]
-        out.append(TimelineEntry(e.at, e.actor, e.kind, describe(e, n),
+        out.append(TimelineEntry(e.at, k.who(e.actor), e.kind, report_line(e, k, incident),
                                  alert=e.kind in ALERT_KINDS))
         i += 1
     return out

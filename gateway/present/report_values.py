@@ -29,13 +29,17 @@ UNTIMED = "untimed"
 SCORED = (ON_TIME, LATE, MISSED)
 
 
+# The gaps box lists this many things at most; the detail after the summary has them all.
+GAPS_LISTED = 14
+
+
 @dataclass(frozen=True, slots=True)
 class Header:
     incident_id: str
     playbook_id: str
     playbook_name: Text
     location: str  # the label: demo-B1-F12-Z3
-    place: Text  # 1号楼12层3防区 / Building 1, floor 12, zone 3
+    place: Text  # every place in alarm: 1号楼12层3防区、1号楼12层4防区
     severity: str
     status: str
     verdict: str | None
@@ -44,7 +48,7 @@ class Header:
     commander_role: Text
     opened_at: float
     opened_by: str  # the operator who opened it by hand
-    opened_by_device: str  # or the device that opened it
+    opened_by_device: Text  # or the device that opened it, by its name with its id
     acknowledged_at: float | None
     acknowledged_by: str
     resolved_at: float | None
@@ -56,6 +60,13 @@ class Header:
     device_count: int
     signal_count: int
     playbook_loaded: bool
+    site_name: Text  # the project (项目) whose report this is
+    site_address: Text
+    places: tuple[Text, ...]
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("open", "acknowledged")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +124,8 @@ class ActionItem:
     feedback_point: str = ""
     feedback_seconds: float | None = None
     prompt: str = ""
+    feedback_name: Text | None = None  # the feedback point by its name, its id beside
+    detail_text: Text | None = None  # the detail in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +186,9 @@ class FollowUpItem:
 
 @dataclass(frozen=True, slots=True)
 class DeviceItem:
-    name: str
-    kind: str
-    location: str
+    name: Text  # 1号楼12层3防区（B1-F12-Z3/SD-01）
+    kind: Text
+    location: Text
     state: str
     first_at: float
     last_at: float
@@ -191,6 +204,25 @@ class DrillScore:
     @property
     def percent(self) -> float | None:
         return round(100.0 * self.met / self.total, 1) if self.total else None
+
+
+@dataclass(frozen=True, slots=True)
+class GapItem:
+    """One thing the gaps box flags: work left undone, a deadline missed, a reason given."""
+
+    kind: str  # open_steps | undecided | unanswered_prompts | unconfirmed_actions | late |
+    #            missing_records | follow_ups | reason
+    what: Text
+    state: Text
+    alert: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SignOff:
+    """A line the report is signed on: the role, and the name when the report knows it."""
+
+    role: Text
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +242,6 @@ class IncidentReport:
     drill_score: DrillScore | None
     generated_at: float
     event_count: int
+    summary: Text
+    gaps: tuple[GapItem, ...]
+    sign_off: tuple[SignOff, ...]

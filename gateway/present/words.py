@@ -33,6 +33,21 @@ STATE_WORDS = {"alarm": ("报警", "alarm"), "prealarm": ("预警", "pre-alarm")
                "warmup": ("预热中", "warming up")}
 
 
+POINT_KIND_WORDS = {
+    "fire_panel": ("消防主机", "fire panel"), "smoke_detector": ("感烟探测器", "smoke detector"),
+    "heat_detector": ("感温探测器", "heat detector"),
+    "flame_detector": ("火焰探测器", "flame detector"),
+    "manual_call_point": ("手动报警按钮", "manual call point"),
+    "sprinkler_flow": ("水流指示器", "sprinkler flow switch"),
+    "gas_detector": ("燃气探测器", "gas detector"),
+    "water_leak": ("漏水感应器", "water-leak sensor"),
+    "elevator_alarm_button": ("电梯报警按钮", "elevator alarm button"),
+    "elevator_status": ("电梯状态", "elevator status"),
+    "valve_position": ("阀门位置", "valve position"), "power_status": ("供电状态", "power status"),
+    "generator": ("发电机", "generator"), "system": ("网关自身", "the gateway itself"),
+    "generic": ("通用点位", "generic point")}
+
+
 LEVEL_WORDS = {"site": ("项目", "site"), "building": ("楼栋", "building"),
                "floor": ("楼层", "floor"), "zone": ("防区", "zone"), "unit": ("单元", "unit"),
                "point": ("点位", "point")}

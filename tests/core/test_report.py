@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import sqlite3
 from pathlib import Path
@@ -13,7 +14,7 @@ from gateway.cli.reports import add_parsers
 from gateway.config.site import SiteConfig
 from gateway.domain import site_time
 from gateway.domain.incident import Incident
-from gateway.domain.model import ActionStatus
+from gateway.domain.model import ActionStatus, Text
 from gateway.engine.machine import Engine
 from gateway.engine.state import OperatorCommand
 from gateway.errors import GatewayError
@@ -22,20 +23,22 @@ from gateway.playbook.load import load_playbooks
 from gateway.present.pages import md_escape
 from gateway.present.report import build_report
 from gateway.present.report_render import render_html, render_markdown
+from gateway.present.report_summary import ending
 from gateway.present.report_values import (
     LATE,
     MISSED,
     NOT_DUE,
     ON_TIME,
     UNTIMED,
+    ActionItem,
     IncidentReport,
     ResponseItem,
 )
 from gateway.present.words import clock
 from gateway.store import open_records
 from gateway.store.sqlite.schema import connect
-from gateway.store.values import WriteSet
-from tests.support.engine import CLOSE, REVIEW, T0, Harness
+from gateway.store.values import UserRow, WriteSet
+from tests.support.engine import AS_IT_STANDS, CLOSE, REVIEW, T0, Harness
 from tests.support.sites import SMALL_SITE
 
 CONFIG = SMALL_SITE
@@ -135,13 +138,14 @@ def persist(h: Harness, path: Path) -> None:
 
 
 def stored_report(h: Harness, incident_id: str, path: Path, site: SiteConfig | None,
-                  playbooks: dict[str, Playbook]) -> IncidentReport:
+                  playbooks: dict[str, Playbook],
+                  people: dict[str, str] | None = None) -> IncidentReport:
     persist(h, path)
     with open_records(path, readonly=True) as records:
         incident = records.get_incident(incident_id)
         assert incident is not None
         events = records.incident_events(incident_id)
-    return build_report(incident, events, playbooks.get(incident.type), site)
+    return build_report(incident, events, playbooks.get(incident.type), site, people=people)
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -343,8 +347,8 @@ def test_actions_prompts_and_calls(drill_report: IncidentReport) -> None:
     assert (call.phone, facts["where"].zh, facts["caller"].zh) == ("119", "1号楼12层3防区",
                                                                    "李明")
     zh = render_markdown(drill_report, "zh")
-    assert "| 电梯迫降首层 | 1号楼1号电梯 (ELV-B1-L1) | recall |" in zh
-    assert "演练拦截" in zh
+    requested = clock(T0 + 170)[11:]
+    assert f"| 电梯迫降首层 | 1号楼1号电梯 (ELV-B1-L1) | {requested} | 演练拦截，未实际执行 |" in zh
     assert "报警人: 李明" in zh
     assert "最近路口: 测试路与样例街交叉口" in zh
     en = render_markdown(drill_report, "en")
@@ -543,6 +547,24 @@ def test_report_command_end_to_end(engine: Engine, site: SiteConfig, tmp_path: P
                     str(tmp_path / "no" / "such" / "dir.md")]) == 1
 
 
+def test_report_command_names_the_users_as_they_go_by(engine: Engine, site: SiteConfig,
+                                                      tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    h = Harness(engine, site)
+    incident_id = worked_fire(h)
+    path = tmp_path / "store.sqlite3"
+    persist(h, path)
+    with open_records(path) as records:
+        for name, display in PEOPLE.items():
+            records.add_user(UserRow(name, display, ("supervisor",)), h.now)
+    assert run_cli(["report", incident_id, "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "li.ming" not in out
+    assert "zhang.zg" not in out
+    assert "值班主管 / Duty supervisor　姓名：张主管" in out
+    assert "李明 于开启后 30秒 确认接警" in out
+
+
 def test_report_command_reads_beside_a_writer(engine: Engine, site: SiteConfig,
                                               tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
@@ -615,3 +637,275 @@ def test_a_live_incident_shows_what_is_pending_missed_and_missing(engine: Engine
         "ack": MISSED, "verify": MISSED, "supervisor_on_scene": MISSED, "verdict": MISSED}
     assert late.header.status == "open"
     assert incident_id in render_html(late, "en")
+
+
+# ----------------------------------------------------------------------------- the first page
+
+# the console's users who worked the fire below, by login name
+PEOPLE = {"li.ming": "李明", "zhang.zg": "张主管"}
+# a snake_case id (step, prompt, branch, role, action, zone) that no reader should meet
+RAW_ID = re.compile(r"\b[a-z]+_[a-z_]+\b")
+
+
+def worked_fire(h: Harness) -> str:
+    """A real fire worked by console users (login names): the patrol on scene, a call point
+    confirms it, one elevator confirms its recall and the other never does, the PA is asked for
+    and never sent, the gas prompt is left unanswered; resolved, then closed with a reason."""
+    h.signal("B1-F12-Z3", device="SD-01")
+    incident_id = h.only().id
+    at(h, 30)
+    h.command("ack", incident_id, actor="li.ming")
+    at(h, 120)
+    h.command("arrive", incident_id, actor="li.ming", role="on_duty_patrol", who="赵保安")
+    at(h, 130)
+    h.signal("B1-F12-MCP3")
+    at(h, 131)
+    h.command("ack", incident_id, actor="li.ming")
+    recall = {a.actuator_id: a.id for a in h.only().actions}
+    h.run(h.engine.on_action_result(h.state, incident_id, recall["ELV-B1-L1"],
+                                    ActionStatus.DONE, "", h.now))
+    h.run(h.engine.on_action_result(h.state, incident_id, recall["ELV-B1-L2"],
+                                    ActionStatus.SENT, "", h.now))
+    at(h, 150)
+    h.command("answer", incident_id, actor="li.ming", prompt="call_119", answer="yes")
+    at(h, 160)
+    h.command("answer", incident_id, actor="li.ming", prompt="start_pa", answer="yes")
+    at(h, 170)
+    h.command("record", incident_id, actor="li.ming", field="cause", value="厨房油锅起火")
+    h.command("record", incident_id, actor="li.ming", field="injuries", value="无")
+    h.command("record", incident_id, actor="li.ming", field="brigade_arrived_at", value="now")
+    h.command("record", incident_id, actor="li.ming", field="fire_out_at", value="now")
+    tick_at(h, 320)  # elevator 2 never confirmed: failed; deadlines passed
+    at(h, 400)
+    h.command("resolve", incident_id, actor="zhang.zg")
+    at(h, 500)
+    h.command("close", incident_id, actor="zhang.zg", **CLOSE)
+    return incident_id
+
+
+@pytest.fixture
+def fire_report(engine: Engine, site: SiteConfig, playbooks: dict[str, Playbook],
+                tmp_path: Path) -> IncidentReport:
+    h = Harness(engine, site)
+    return stored_report(h, worked_fire(h), tmp_path / "store.sqlite3", site, playbooks,
+                         people=PEOPLE)
+
+
+def section(md: str, title: str) -> str:
+    """One section of a Markdown report, from its heading to the next."""
+    start = md.index(f"## {title}\n")
+    end = md.find("\n## ", start + 1)
+    return md[start:] if end < 0 else md[start:end]
+
+
+def summary_html(page: str) -> str:
+    return page[page.index('<section class="summary">'):page.index("</section>")]
+
+
+def page_text(page: str) -> str:
+    """What an HTML page shows: its text, without the style and the tags."""
+    body = re.sub(r"<style>.*?</style>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_the_header_names_the_project_and_its_address_in_both_languages(
+        fire_report: IncidentReport) -> None:
+    zh, en = render_markdown(fire_report, "zh"), render_markdown(fire_report, "en")
+    incident_id = fire_report.header.incident_id
+    assert zh.startswith(f"# 事件报告 {incident_id} · 火警\n\n**项目**：测试小区 · Test estate  \n"
+                         "**地址**：测试路 1 号 · 1 Test Road  \n")
+    assert en.startswith(f"# Incident report {incident_id} · Fire\n\n"
+                         "**Project**: Test estate · 测试小区  \n"
+                         "**Address**: 1 Test Road · 测试路 1 号  \n")
+    facts = section(zh, "关键信息")
+    assert f"| 事件编号 | {incident_id} |" in facts
+    assert "| 类型 | 火警 |" in facts
+    assert "| 位置 | 1号楼12层3防区 |" in facts
+    top = summary_html(render_html(fire_report, "zh")).split("<h2>")[0]
+    assert '<span class="k">项目</span>测试小区<span class="aside">Test estate</span>' in top
+    assert '<span class="k">地址</span>测试路 1 号<span class="aside">1 Test Road</span>' in top
+    top = summary_html(render_html(fire_report, "en")).split("<h2>")[0]
+    assert '<span class="k">Project</span>Test estate<span class="aside">测试小区</span>' in top
+
+
+def test_the_summary_comes_first_and_the_details_after(fire_report: IncidentReport) -> None:
+    for lang, order in (("zh", ["摘要", "关键信息", "遗留与异常", "签字", "时间线", "响应时间",
+                                "到场", "联动", "提示与确认", "记录", "复盘", "回访任务"]),
+                        ("en", ["Summary", "Key facts", "Gaps", "Sign-off", "Timeline",
+                                "Response times", "Actions", "Review"])):
+        md = render_markdown(fire_report, lang)
+        positions = [md.index(f"## {title}\n") for title in order]
+        assert positions == sorted(positions)
+        assert md.index("\n---\n") < md.index("## 时间线" if lang == "zh" else "## Timeline")
+    summary = section(render_markdown(fire_report, "zh"), "摘要")
+    for said in ("设备 1号楼12层3防区感烟探测器（B1-F12-Z3/SD-01）报警，开启火警事件",
+                 "报警位置：1号楼12层3防区（共 2 个设备报警）",
+                 "李明 于开启后 30秒 确认接警（按时）", "到场：当值巡逻 赵保安（开启后 2分00秒）",
+                 "核实结论：真实警情（确认火灾，设备自动判定）",
+                 "电梯迫降首层（1号楼1号电梯 已确认到位；1号楼2号电梯 失败）",
+                 "播放疏散广播（应急广播 未发出）", "外部电话：火警 119 已拨打（李明）",
+                 "由 张主管 确认处置完毕（开启后 6分40秒）", "由 张主管 关闭"):
+        assert said in summary
+    summary = section(render_markdown(fire_report, "en"), "Summary")
+    assert "李明 acknowledged it 30 s after it opened (on time)" in summary
+    assert "Building 1 elevator 2 failed" in summary
+
+
+def test_the_gaps_box_names_what_a_close_with_a_reason_left_undone(
+        fire_report: IncidentReport) -> None:
+    gaps = section(render_markdown(fire_report, "zh"), "遗留与异常")
+    for row in ("| 未完成步骤 | 当值主管 5 分钟内到场，统一指挥现场处置（当值主管） | 超时未完成 |",
+                "| 未完成步骤 | 组织疏散（当值巡逻） | 未完成（期限前已处置完毕或关闭） |",
+                "| 未答复提示 | 工程部已关闭燃气总阀并切断着火区域非消防电源、启用应急电源 | "
+                "超时未完成，超时升级 |",
+                "| 未确认联动 | 电梯迫降首层 · 1号楼2号电梯 | 失败 |",
+                "| 未确认联动 | 播放疏散广播 · 应急广播 | 未发出 |",
+                f"| 遗留原因 | {AS_IT_STANDS} | 关闭时说明（张主管，{clock(T0 + 500)}） |"):
+        assert row in gaps
+    for raw in ("supervisor_on_scene", "evacuate", "cut_gas_and_power", "elevator_recall",
+                "pa_evacuation", "ELV-B1-L2", "open_steps"):
+        assert raw not in gaps
+    en = section(render_markdown(fire_report, "en"), "Gaps")
+    assert "| Actions not confirmed | Play the evacuation announcement · PA system | never sent |" \
+        in en
+    page = summary_html(render_html(fire_report, "zh"))
+    assert '<div class="gaps">' in page
+    assert "<td>组织疏散（当值巡逻）</td>" in page
+
+
+def test_an_incident_with_nothing_left_undone_says_so(engine: Engine, site: SiteConfig,
+                                                      playbooks: dict[str, Playbook],
+                                                      tmp_path: Path) -> None:
+    h = Harness(engine, site)
+    h.command("open", "", actor="李明", playbook="pump_room_flood", building="1", floor="B2")
+    incident_id = h.only().id
+    at(h, 20)
+    h.command("ack", incident_id, actor="李明")
+    at(h, 40)
+    h.command("answer", incident_id, actor="王工", prompt="close_inlet", answer="yes")
+    at(h, 70)
+    h.command("answer", incident_id, actor="李明", prompt="close_inlet", answer="yes")
+    valve = h.only().actions[0]
+    h.run(h.engine.on_action_result(h.state, incident_id, valve.id, ActionStatus.DONE, "",
+                                    h.now))
+    at(h, 80)
+    h.command("answer", incident_id, actor="李明", prompt="call_power", answer="yes")
+    at(h, 100)
+    h.command("arrive", incident_id, actor="李明", role="engineering", who="陈工")
+    at(h, 120)
+    h.command("close", incident_id, actor="张主管", **REVIEW)  # no reason: nothing is left
+    report = stored_report(h, incident_id, tmp_path / "s.sqlite3", site, playbooks)
+    assert report.gaps == ()
+    gaps = section(render_markdown(report, "zh"), "遗留与异常")
+    assert "无遗留事项：步骤、决定、提示与联动均已完成，没有超时。" in gaps
+    assert "|" not in gaps
+    assert '<div class="gaps clear">' in render_html(report, "en")
+
+
+def test_sign_off_lines_for_the_duty_supervisor_and_the_project_manager(
+        fire_report: IncidentReport) -> None:
+    sign = section(render_markdown(fire_report, "zh"), "签字")
+    assert "\n值班主管 / Duty supervisor　姓名：张主管　签字：__________　日期：__________\n" \
+        in sign
+    assert "\n项目经理 / Project manager　姓名：__________　签字：__________　日期：__________\n" \
+        in sign
+    en = section(render_markdown(fire_report, "en"), "Sign-off")
+    assert "Duty supervisor / 值班主管   Name: 张主管   Signature: __________" in en
+    page = summary_html(render_html(fire_report, "zh"))
+    assert page.count('<div class="sign-line">') == 2
+    assert '姓名：<span class="blank">张主管</span>' in page
+    assert page.index('<div class="sign-off">') > page.index('<div class="gaps">')
+
+
+def test_people_are_named_as_they_go_by(engine: Engine, site: SiteConfig,
+                                        playbooks: dict[str, Playbook],
+                                        tmp_path: Path) -> None:
+    h = Harness(engine, site)
+    incident_id = worked_fire(h)
+    logins = stored_report(h, incident_id, tmp_path / "a.sqlite3", site, playbooks)
+    assert item(logins, "ack").done_by == "li.ming"
+    named = stored_report(h, incident_id, tmp_path / "b.sqlite3", site, playbooks,
+                          people=PEOPLE)
+    h_ = named.header
+    assert (h_.acknowledged_by, h_.resolved_by, h_.closed_by) == ("李明", "张主管", "张主管")
+    assert item(named, "ack").done_by == "李明"
+    assert item(named, "call_119").done_by == "李明"
+    assert [(a.who, a.recorded_by) for a in named.arrivals] == [("赵保安", "李明")]
+    assert {r.by for r in named.records} == {"李明"}
+    assert named.calls[0].caller == "李明"
+    assert named.sign_off[0].name == "张主管"
+    zh = render_markdown(named, "zh")
+    assert f"| {clock(T0 + 30)[11:]} | 李明 | 确认接警，开启后 30秒 |" in zh
+    for page in (zh, render_markdown(named, "en"), render_html(named, "zh")):
+        assert "li.ming" not in page
+        assert "zhang.zg" not in page
+
+
+def test_each_auto_action_shows_how_it_ended(fire_report: IncidentReport,
+                                             drill_report: IncidentReport) -> None:
+    zh = section(render_markdown(fire_report, "zh"), "联动")
+    day = clock(T0)[:10]
+    assert f"| 电梯迫降首层 | 1号楼1号电梯 (ELV-B1-L1) | {clock(T0 + 130)[11:]} | 已确认到位 |" \
+        in zh
+    assert "反馈点 1号楼1号电梯迫降到位（ELV-B1-L1-RECALLED）" in zh
+    assert "| 电梯迫降首层 | 1号楼2号电梯 (ELV-B1-L2) |" in zh
+    assert "| 失败 |" in zh
+    assert "90 秒内未收到 1号楼2号电梯迫降到位（ELV-B1-L2-RECALLED）的确认" in zh
+    assert "| 播放疏散广播 | 应急广播 (PA-SITE) |" in zh
+    assert "| 未发出 |" in zh
+    assert day not in zh  # times of the incident's own day
+    en = section(render_markdown(fire_report, "en"), "Actions")
+    for said in ("confirmed by the device", "| failed |", "| never sent |"):
+        assert said in en
+    assert "| 演练拦截，未实际执行 |" in section(render_markdown(drill_report, "zh"), "联动")
+    assert "withheld in the drill, not carried out" in render_markdown(drill_report, "en")
+    sent = ActionItem("elevator_recall", Text("", ""), "ELV-B1-L2", Text("", ""), "recall",
+                      "sent", T0, feedback_point="ELV-B1-L2-RECALLED")
+    assert (ending(sent, live=True), ending(sent, live=False)) == ("waiting", "unconfirmed")
+
+
+def test_a_worked_fire_report_in_chinese_shows_no_raw_ids(fire_report: IncidentReport,
+                                                          playbooks: dict[str, Playbook],
+                                                          site: SiteConfig) -> None:
+    fire = playbooks["fire"]
+    ids = {*site.roles, "recall", "fire_evacuation", "resident_visit"}
+    for stage in fire.stages:
+        ids |= {stage.id, *(s.id for s in stage.steps), *(p.id for p in stage.prompts),
+                *(a.id for a in stage.actions), *(r.id for r in stage.records),
+                *(a.id for p in stage.prompts for a in p.actions)}
+        if stage.branch is not None:
+            ids |= {stage.branch.id, *(o.id for o in stage.branch.options)}
+    zh_md = render_markdown(fire_report, "zh")
+    zh_html = page_text(render_html(fire_report, "zh"))
+    for text in (zh_md, zh_html):
+        assert RAW_ID.findall(text) == []
+        assert not re.search(r"\\?\[recall\\?\]", text)
+        shown = [i for i in sorted(ids) if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", text)]
+        assert shown == []
+    # the timeline says the failed recall's escalation by the action's names
+    assert "升级至 当值主管：联动失败（联动 电梯迫降首层 · 1号楼2号电梯）" in zh_md
+
+
+def test_a_named_zone_reads_by_its_name(engine: Engine, site: SiteConfig,
+                                        playbooks: dict[str, Playbook], tmp_path: Path) -> None:
+    h = Harness(engine, site)
+    h.signal("W-PUMP-01")
+    report = stored_report(h, h.only().id, tmp_path / "s.sqlite3", site, playbooks)
+    zh = render_markdown(report, "zh")
+    assert "pump_room" not in zh
+    assert "| 位置 | 1号楼B2层水泵房 |" in zh
+    assert "位置 1号楼B2层水泵房" in section(zh, "时间线")
+    assert "| 水泵房漏水（W-PUMP-01） | 漏水感应器 | 1号楼B2层水泵房 |" in zh
+
+
+def test_the_html_prints_the_summary_on_its_own_a4_page(fire_report: IncidentReport) -> None:
+    page = render_html(fire_report, "zh")
+    style = page[page.index("<style>"):page.index("</style>")]
+    assert "@page { size: A4; margin: 15mm }" in style
+    assert re.search(r"section\.summary\{[^}]*break-after:page", style)
+    body = page[page.index("<body>"):]
+    summary = summary_html(body)
+    for heading in ("摘要", "关键信息", "遗留与异常", "签字"):
+        assert f"<h2>{heading}</h2>" in summary
+    assert body.index("</section>") < body.index("<h2>时间线</h2>")
+    assert body.index("</h1>") < body.index('<section class="summary">')

@@ -113,8 +113,8 @@ async def incident_report(incident_id: str, user: User, ctx: Ctx,
     found = await ctx.load(incident_id)
     events = await ctx.reader(lambda r: r.incident_events(incident_id))
     playbook = ctx.gateway.engine.playbooks.get(found.type)
-    people = await ctx.reader(lambda r: {u.name: u.display for u in r.list_users()})
-    built = reports.build_report(found, events, playbook, ctx.gateway.site, people=people)
+    built = reports.build_report(found, events, playbook, ctx.gateway.site,
+                                 people=await ctx.people())
     if format == "md":
         return PlainTextResponse(report_render.render_markdown(built, lang),
                                  media_type="text/markdown; charset=utf-8")

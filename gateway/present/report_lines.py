@@ -1,0 +1,98 @@
+"""The report's own words for the few timeline lines whose shared text (``describe``) shows
+ids: an action an escalation is about, the work a resolve or a close left undone, a follow-up
+task. Every other line is the shared one, with people by the names they go by."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from gateway.domain.events import EventKind
+from gateway.domain.incident import Incident
+from gateway.domain.model import Event, Text
+from gateway.present.report_naming import Naming
+from gateway.present.timeline import describe
+from gateway.present.timeline_acts import on_time_text
+from gateway.present.words import (
+    bi,
+    cat,
+    join_texts,
+    same,
+    sval,
+    with_note,
+)
+
+# the kinds of work a resolve or a close can leave undone (``workflow.gaps``), as the report
+# names them
+GAP_KINDS = {"undecided": ("未作决定", "decisions not taken"),
+             "open_steps": ("未完成步骤", "steps not done"),
+             "unanswered_prompts": ("未答复提示", "prompts not answered"),
+             "unconfirmed_actions": ("未确认联动", "actions not confirmed")}
+
+Line = Callable[[Event, Naming, Incident], Text]
+
+
+def report_line(e: Event, k: Naming, incident: Incident) -> Text:
+    """One event as the report says it."""
+    seen = k.as_seen(e)
+    line = _LINES.get(seen.kind)
+    return line(seen, k, incident) if line is not None else describe(seen, k.names)
+
+
+def gap_names(kind: str, ids: list[Any], k: Naming) -> list[Text]:
+    """The undone things of one kind, by their names."""
+    n = k.names
+    name: Callable[[str], Text] = {
+        "undecided": n.branch, "open_steps": n.step, "unanswered_prompts": n.prompt,
+        "unconfirmed_actions": k.unconfirmed}.get(kind, same)
+    return [name(str(i)) for i in ids]
+
+
+def left_undone(d: Mapping[str, Any], k: Naming) -> Text:
+    """"；遗留：未完成步骤：组织疏散、…；原因：…" of a resolve or a close."""
+    found = d.get("gaps")
+    left: dict[str, Any] = found if isinstance(found, dict) else {}
+    parts = []
+    for kind, ids in left.items():
+        zh, en = GAP_KINDS.get(kind, (kind, kind))
+        names = join_texts(gap_names(kind, list(ids or ()), k), "、", ", ")
+        parts.append(bi(f"{zh}：{names.zh}", f"{en}: {names.en}"))
+    why = sval(d, "reason")
+    if why:
+        parts.append(bi(f"原因：{why}", f"reason: {why}"))
+    if not parts:
+        return same("")
+    return cat(bi("；遗留：" if left else "；", "; left undone: " if left else "; "),
+               join_texts(parts, "；", "; "))
+
+
+def _without(e: Event, *keys: str) -> Event:
+    return replace(e, data={key: v for key, v in e.data.items() if key not in keys})
+
+
+def _ended(e: Event, k: Naming, incident: Incident) -> Text:
+    return cat(describe(_without(e, "gaps", "reason"), k.names), left_undone(e.data, k))
+
+
+def _escalated_or_notified(e: Event, k: Naming, incident: Incident) -> Text:
+    d = e.data
+    if not d.get("action") or any(d.get(key) for key in ("step", "branch", "prompt")):
+        return describe(e, k.names)
+    return cat(describe(_without(e, "action"), k.names), bi("（联动 ", " (action "),
+               k.action_state(sval(d, "action")), bi("）", ")"))
+
+
+def _follow_up_done(e: Event, k: Naming, incident: Incident) -> Text:
+    d = e.data
+    return cat(bi("回访完成：", "follow-up done: "), k.follow_up(incident, sval(d, "task")),
+               on_time_text(d.get("on_time")), with_note(sval(d, "note")))
+
+
+_LINES: dict[EventKind, Line] = {
+    EventKind.ESCALATED: _escalated_or_notified,
+    EventKind.NOTIFIED: _escalated_or_notified,
+    EventKind.RESOLVED: _ended,
+    EventKind.CLOSED: _ended,
+    EventKind.FOLLOW_UP_DONE: _follow_up_done,
+}
