@@ -66,7 +66,8 @@ async def kpi(user: User, ctx: Ctx,
     start = since if since is not None else end - days * 86400
     if start >= end:
         raise HTTPException(422, "since must be before until")
-    figures = await ctx.reader(lambda r: kpis.compute_kpis(r, start, end))
+    site = ctx.gateway.site
+    figures = await ctx.reader(lambda r: kpis.compute_kpis(r, start, end, site=site))
     if format == "html":
         return HTMLResponse(kpi_render.render_kpis_html(figures, lang))
     if format == "md":

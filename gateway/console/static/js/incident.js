@@ -7,7 +7,7 @@ import { errors, gapsOf, mayClose, mayWork, places, roleName, sevBadge, state, s
 import { act, api, clearDrafts, errBox, field, incidentPath, paintErrors, rerender } from './api.js';
 import { command } from './board.js';
 import { actionsCard, branchesCard, promptsCard, stepsCard } from './incident_work.js';
-import { briefStrip } from './incident_brief.js';
+import { briefStrip, clause } from './incident_brief.js';
 import { callsCard, closeCard, followUpsCard, notesCard, recordsCard, statementCard, timelineCard } from './incident_record.js';
 
 export let detailTimer = null;
@@ -122,7 +122,7 @@ export function incidentView(d) {
   ];
 }
 
-export function incidentHeader(d) {
+export function incidentHeader(d, n) {
   const inc = d.incident;
   const id = inc.id;
   const live = inc.status === 'open' || inc.status === 'acknowledged';
@@ -133,12 +133,13 @@ export function incidentHeader(d) {
       () => command(id, 'ack', {})), { dataset: { action: 'ack' } }));
   }
   // the verification is asked once, in its decision card at the top, not here as well
-  // with the playbook's decisions still open, resolve is not the obvious next thing to press
   // resolve is the green button only once the playbook's work is done: until then the primary
-  // button is the next step's (in the strip below the header)
+  // button is the next step's (in the strip below the header); with its decisions still open,
+  // resolving asks for the reason
   const resolveGaps = gapsOf(inc, false);
-  const early = Object.keys(gapsOf(inc, true)).length > 0;
-  if (inc.status === 'acknowledged' && mayWork(inc)) buttons.push(toggleButton(id, 'resolve', t('btn.resolve'), early ? 'btn-ghost btn-lg' : 'btn-ok btn-lg'));
+  const early = Object.keys(resolveGaps).length > 0;
+  const workLeft = Object.keys(gapsOf(inc, true)).length > 0;
+  if (inc.status === 'acknowledged' && mayWork(inc)) buttons.push(toggleButton(id, 'resolve', t('btn.resolve'), workLeft ? 'btn-ghost btn-lg' : 'btn-ok btn-lg'));
   if ((inc.status === 'resolved' || inc.status === 'closed') && mayClose(inc)) {
     buttons.push(toggleButton(id, 'reopen', t('btn.reopen'), 'btn-ghost btn-lg'));
   }
@@ -177,7 +178,7 @@ export function incidentHeader(d) {
     input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); submit.click(); } });
     forms.push(h('div', { class: 'inline-form', dataset: { form: verb } },
       h('label', { class: 'inline-label' }, label), input,
-      reason ? gapsNote(resolveGaps) : null, reason, submit,
+      reason ? gapsNote(resolveGaps, n) : null, reason, submit,
       button(t('btn.cancel'), 'btn-ghost', () => { ui.open.delete(`${id}:${verb}`); renderIncident(); })));
   }
 
@@ -225,9 +226,19 @@ export function incidentHeader(d) {
     !mayWork(inc) && inc.status !== 'closed' ? h('p', { class: 'muted small' }, t('inc.readonly')) : null);
 }
 
-export function gapsNote(gaps) {
+/** What of the playbook is left undone, each by its name. */
+export function gapsNote(gaps, n) {
+  const named = {
+    undecided: n.branch,
+    open_steps: (id) => clause(n.step(id)),
+    unanswered_prompts: (id) => clause(n.prompt(id)),
+    unconfirmed_actions: (key) => {
+      const [action, actuator] = key.split('/');
+      return `${n.action(action)}（${n.actuator(actuator)}）`;
+    },
+  };
   return h('p', { class: 'gaps-note', dataset: { gaps: Object.keys(gaps).join(' ') } }, t('gaps.title'), ' ',
-    Object.entries(gaps).map(([kind, ids]) => `${t(`gaps.${kind}`)}：${ids.join('、')}`).join('；'));
+    Object.entries(gaps).map(([kind, ids]) => `${t(`gaps.${kind}`)}：${ids.map(named[kind] || String).join('、')}`).join('；'));
 }
 
 export function stagePath(d) {

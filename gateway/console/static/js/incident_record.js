@@ -6,7 +6,7 @@ import { dueEl, fmtWhen, now, wallInput, withOffset } from './clock.js';
 import { drafts, errors, gapsOf, may, mayClose, mayWork, roleName, state, who } from './state.js';
 import { act, clearDrafts, draftValue, errBox, field, paintErrors } from './api.js';
 import { command } from './board.js';
-import { card, gapsNote, renderIncident } from './incident.js';
+import { card, gapsNote, names, renderIncident } from './incident.js';
 import { callBox } from './incident_work.js';
 import { loadTasks } from './reports.js';
 
@@ -154,7 +154,7 @@ export function closeCard(d) {
   return card(t('sec.close'), 'card-close no-print-empty',
     missing.length ? h('p', { class: 'records-missing' }, t('record.missing', { list: missing.map((r) => tx(r.label)).join('；') })) : null,
     h('div', { class: 'review-grid' }, parts),
-    undone ? h('label', { class: 'field review-field' }, gapsNote(gaps),
+    undone ? h('label', { class: 'field review-field' }, gapsNote(gaps, names(d)),
       h('span', { class: 'field-label' }, t('gaps.reason'), h('span', { class: 'req' }, ' *')),
       field(`${key}:reason`, { tag: 'textarea', rows: '2', class: 'input', maxlength: 4000, dataset: { reason: 'close' } })) : null,
     h('div', { class: 'close-actions' },
