@@ -13,22 +13,13 @@ from gateway.domain.incident import Incident
 from gateway.domain.model import Event, Text
 from gateway.present.report_naming import Naming
 from gateway.present.timeline import describe
-from gateway.present.timeline_acts import on_time_text
+from gateway.present.timeline_acts import gaps_text, on_time_text
 from gateway.present.words import (
     bi,
     cat,
-    join_texts,
-    same,
     sval,
     with_note,
 )
-
-# the kinds of work a resolve or a close can leave undone (``workflow.gaps``), as the report
-# names them
-GAP_KINDS = {"undecided": ("未作决定", "decisions not taken"),
-             "open_steps": ("未完成步骤", "steps not done"),
-             "unanswered_prompts": ("未答复提示", "prompts not answered"),
-             "unconfirmed_actions": ("未确认联动", "actions not confirmed")}
 
 Line = Callable[[Event, Naming, Incident], Text]
 
@@ -40,31 +31,9 @@ def report_line(e: Event, k: Naming, incident: Incident) -> Text:
     return line(seen, k, incident) if line is not None else describe(seen, k.names)
 
 
-def gap_names(kind: str, ids: list[Any], k: Naming) -> list[Text]:
-    """The undone things of one kind, by their names."""
-    n = k.names
-    name: Callable[[str], Text] = {
-        "undecided": n.branch, "open_steps": n.step, "unanswered_prompts": n.prompt,
-        "unconfirmed_actions": k.unconfirmed}.get(kind, same)
-    return [name(str(i)) for i in ids]
-
-
 def left_undone(d: Mapping[str, Any], k: Naming) -> Text:
-    """"；遗留：未完成步骤：组织疏散、…；原因：…" of a resolve or a close."""
-    found = d.get("gaps")
-    left: dict[str, Any] = found if isinstance(found, dict) else {}
-    parts = []
-    for kind, ids in left.items():
-        zh, en = GAP_KINDS.get(kind, (kind, kind))
-        names = join_texts(gap_names(kind, list(ids or ()), k), "、", ", ")
-        parts.append(bi(f"{zh}：{names.zh}", f"{en}: {names.en}"))
-    why = sval(d, "reason")
-    if why:
-        parts.append(bi(f"原因：{why}", f"reason: {why}"))
-    if not parts:
-        return same("")
-    return cat(bi("；遗留：" if left else "；", "; left undone: " if left else "; "),
-               join_texts(parts, "；", "; "))
+    """What a resolve or a close left undone, an action with how it stands."""
+    return gaps_text(d, k.names, k.unconfirmed)
 
 
 def _without(e: Event, *keys: str) -> Event:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from gateway.domain.incident import Incident
 from gateway.domain.model import BranchStatus, Event, PromptStatus, StepStatus, Text
-from gateway.present.report_lines import GAP_KINDS
 from gateway.present.report_naming import Naming
 from gateway.present.report_values import (
     LATE,
@@ -25,6 +24,7 @@ from gateway.present.report_values import (
     ResponseItem,
     SignOff,
 )
+from gateway.present.timeline_acts import GAPS as GAP_KINDS
 from gateway.present.words import (
     POLICY_WORDS,
     VERDICT,

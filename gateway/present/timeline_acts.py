@@ -18,6 +18,7 @@ from gateway.present.words import (
     dur,
     duration,
     fval,
+    join_texts,
     pair,
     same,
     sval,
@@ -77,33 +78,54 @@ def _commander_assigned(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     return cat(bi("指定现场指挥：", "commander: "), sval(d, "commander"))
 
 
-GAPS = {"undecided": ("未决定", "not decided"), "open_steps": ("未完成步骤", "steps not done"),
+# the kinds of work a resolve or a close can leave undone (``workflow.gaps``)
+GAPS = {"undecided": ("未作决定", "decisions not taken"),
+        "open_steps": ("未完成步骤", "steps not done"),
         "unanswered_prompts": ("未答复提示", "prompts not answered"),
-        "unconfirmed_actions": ("未确认动作", "actions not confirmed")}
+        "unconfirmed_actions": ("未确认联动", "actions not confirmed")}
 
 
-def gaps_text(d: Mapping[str, Any]) -> Text:
-    """The playbook's work left undone at a resolve or close, and the reason given."""
-    left = d.get("gaps") or {}
-    if not isinstance(left, dict) or not left:
-        return same("")
-    parts = [(GAPS.get(k, (k, k)), ", ".join(str(i) for i in v)) for k, v in left.items()]
+def action_at(n: Names) -> Callable[[str], Text]:
+    """``elevator_recall/ELV-B1-L1`` → 电梯迫降首层 · 1号楼1号电梯."""
+    def name(key: str) -> Text:
+        action, _, actuator = key.partition("/")
+        return cat(n.actions.get(action) or same(action), " · ",
+                   n.actuators.get(actuator) or same(actuator))
+    return name
+
+
+def gaps_text(d: Mapping[str, Any], n: Names,
+              unconfirmed: Callable[[str], Text] | None = None) -> Text:
+    """"；遗留：未完成步骤：组织疏散、…；原因：…": the playbook's work left undone at a resolve
+    or close, each by its name, and the reason given."""
+    found = d.get("gaps")
+    left: dict[str, Any] = found if isinstance(found, dict) else {}
+    name: dict[str, Callable[[str], Text]] = {
+        "undecided": n.branch, "open_steps": n.step, "unanswered_prompts": n.prompt,
+        "unconfirmed_actions": unconfirmed or action_at(n)}
+    parts = []
+    for kind, ids in left.items():
+        zh, en = GAPS.get(kind, (kind, kind))
+        names = join_texts([name.get(kind, same)(str(i)) for i in ids or ()], "、", ", ")
+        parts.append(bi(f"{zh}：{names.zh}", f"{en}: {names.en}"))
     why = sval(d, "reason")
-    return bi("；遗留：" + "；".join(f"{z}：{ids}" for (z, _), ids in parts)
-              + (f"；原因：{why}" if why else ""),
-              "; left undone: " + "; ".join(f"{en}: {ids}" for (_, en), ids in parts)
-              + (f"; reason: {why}" if why else ""))
+    if why:
+        parts.append(bi(f"原因：{why}", f"reason: {why}"))
+    if not parts:
+        return same("")
+    return cat(bi("；遗留：" if left else "；", "; left undone: " if left else "; "),
+               join_texts(parts, "；", "; "))
 
 
 def _resolved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
-    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")), gaps_text(d))
+    return cat(bi("处置完毕", "resolved"), with_note(sval(d, "note")), gaps_text(d, n))
 
 
 def _closed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     verdict = sval(d, "verdict")
     what = cat(bi("，结论：", ", verdict: "), pair(VERDICT, verdict)) if verdict \
         else same("")
-    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what, gaps_text(d))
+    return cat(bi("关闭事件（已填写复盘）", "closed (review written)"), what, gaps_text(d, n))
 
 
 def _reopened(e: Event, d: Mapping[str, Any], n: Names) -> Text:

@@ -72,9 +72,11 @@ def test_parallel_guessing_is_throttled_and_the_operator_elsewhere_still_gets_in
 
     with ThreadPoolExecutor(60) as pool:
         answers = Counter(pool.map(guess, range(60)))
-    # one attempt at a time per account and address: the rest refused at once, never racing
-    assert answers[401] <= 3
-    assert answers[429] >= 57
+    # one attempt at a time per account and address: the rest refused at once, never racing.
+    # Those checked are the few that came after the one before had been answered, each made to
+    # wait longer than the last (0, 0, 0.5, 1, 2 s...): a handful within the burst, not 60
+    assert answers[401] <= 6
+    assert answers[429] >= 54
     assert set(answers) <= {401, 429}
     with client(daemon, "127.0.0.3") as c:  # many names from one address
         names = Counter(login(c, f"user{n}", "x") for n in range(40))

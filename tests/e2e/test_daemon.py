@@ -158,7 +158,7 @@ def test_operator_works_the_incident_from_the_cli(broker: Broker, daemon: Daemon
     shown = ok("show", "INC-000001")
     for expected in ("B2-F5-Z1/SD-07", "acknowledged 0.", "after opening  — 李明",
                      "到场：当值巡逻 赵保安", "→ 确认火灾：巡逻确认有烟",
-                     "联动请求：电梯迫降首层 → 2号楼1号电梯 [recall]", "需拨打 火警 119",
+                     "联动请求：电梯迫降首层 → 2号楼1号电梯", "需拨打 火警 119",
                      "prompt \"Call 119\" answered yes  — 李明", "指定现场指挥：张主管",
                      "处理 handling: 2 分钟到场，扑灭", "resident_visit · customer_service",
                      "signal   B2-F5-Z1/SD-07 alarm"):

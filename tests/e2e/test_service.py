@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -215,11 +216,16 @@ def test_sighup_applies_a_valid_change_and_keeps_running_on_an_invalid_one(
     assert refused.returncode == 7
     assert "unknown role 'nobody'" in refused.stderr
     fire.write_text(fire.read_text().replace("role: nobody", "role: on_duty_patrol", 1))
-    edit_yaml(config, lambda site: site["points"].append(
-        {"id": "W-LOBBY-01", "kind": "water_leak", "name": {"zh": "大堂漏水", "en": "Lobby leak"},
-         "location": {"building": "1", "floor": "1", "zone": "lobby"},
-         "mqtt": {"topic": "zigbee2mqtt/lobby/leak_1", "decoder": "zigbee2mqtt",
-                  "property": "water_leak"}}))
+    def lobby(site: dict[str, Any]) -> None:  # a new zone, named as every zone is
+        site["zones"]["lobby"] = {"zh": "大堂", "en": "lobby"}
+        site["points"].append(
+            {"id": "W-LOBBY-01", "kind": "water_leak",
+             "name": {"zh": "大堂漏水", "en": "Lobby leak"},
+             "location": {"building": "1", "floor": "1", "zone": "lobby"},
+             "mqtt": {"topic": "zigbee2mqtt/lobby/leak_1", "decoder": "zigbee2mqtt",
+                      "property": "water_leak"}})
+
+    edit_yaml(config, lobby)
     applied = reload()
     assert applied.returncode == 0, applied.stderr
     assert "points added: W-LOBBY-01" in applied.stdout
@@ -351,7 +357,7 @@ def test_a_point_added_by_reload_is_subscribed_at_once(tmp_path: Path, broker: B
     d.start()
     edit_yaml(config, lambda site: site["points"].append(
         {"id": "W-LOBBY-02", "kind": "water_leak", "name": {"zh": "大堂漏水", "en": "Lobby leak"},
-         "location": {"building": "2", "floor": "1", "zone": "lobby"},
+         "location": {"building": "2", "floor": "1", "zone": "1"},
          "mqtt": {"topic": "site/lobby/leak-2", "decoder": "zigbee2mqtt",
                   "property": "water_leak"}}))
     applied = subprocess.run([sys.executable, "-m", "gateway", "reload", "-c", str(config),
