@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,10 +103,26 @@ class Console:
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     assert CHROMIUM.exists(), ("Debian's chromium is not installed: .ci/setup --test "
                                "installs it (apt-get install -y chromium)")
-    tmp = tmp_path_factory.mktemp("console")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            with running_console(tmp_path_factory.mktemp("console"), browser) as made:
+                yield made
+        finally:
+            browser.close()
+
+
+@contextmanager
+def running_console(tmp: Path, browser: Browser,
+                    deadline: str | None = None) -> Iterator[Console]:
+    """A broker and the daemon on the demo site (``deadline``: the fire playbook's 3-minute
+    deadlines replaced) with its users, seen in ``browser``."""
     broker = start_broker(tmp / "broker")
-    daemon = Daemon(site_files(tmp), tmp / "store.sqlite3", broker.url, tmp / "daemon.log",
-                    env={"TZ": SERVER_TZ})
+    daemon = Daemon(site_files(tmp, deadline=deadline), tmp / "store.sqlite3", broker.url,
+                    tmp / "daemon.log", env={"TZ": SERVER_TZ})
+    made = Console(broker, daemon, browser)
     try:
         daemon.start()
         adders = [subprocess.Popen(
@@ -117,18 +134,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         for adder in adders:
             out, err = adder.communicate(PASSWORD + "\n", timeout=30)
             assert adder.returncode == 0, out + err
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-            made = Console(broker, daemon, browser)
-            try:
-                yield made
-            finally:
-                for context in made.contexts:
-                    context.close()
-                browser.close()
+        yield made
     finally:
+        for context in made.contexts:
+            context.close()
         if daemon.process is not None and daemon.process.poll() is None:
             daemon.terminate()
         broker.stop()
@@ -374,6 +383,33 @@ def test_text_from_operators_is_never_markup(console: Console) -> None:
     expect(page.locator(".nav-link[data-view=board]")).to_contain_text("Board")
     page.locator("#app .lang-toggle").click()
     expect(page.locator(".nav-link[data-view=board]")).to_contain_text("看板")
+
+
+def test_overdue_work_is_shown_first_on_the_board_and_the_incident(
+        console: Console, tmp_path: Path) -> None:
+    """A step past its deadline is the first thing shown: red, counting up, on the board and
+    at the top of the incident (the fire playbook's 3-minute deadlines made 4 s here)."""
+    with running_console(tmp_path, console.browser, deadline="4s") as late:
+        page = late.login("op1")
+        late.publish("demo/fire/b1/f5/z2", fire_payload("SD-52"))
+        row = page.locator(".incident-row").filter(has_text="1号楼 · 5层 · 防区 2")
+        expect(row).to_be_visible(timeout=5_000)
+        overdue = row.locator(".overdue-cell .due.overdue")
+        expect(overdue).to_be_visible(timeout=10_000)
+        expect(overdue).to_contain_text("已超时")
+        first = overdue.inner_text()
+        page.wait_for_timeout(1_500)
+        assert overdue.inner_text() != first  # counting up
+        row.locator("button[data-action=ack]").click()
+        brief = page.locator(".brief-next")
+        expect(brief).to_have_class(re.compile(r"\bbrief-overdue\b"))
+        expect(brief).to_contain_text("已超时")
+        box = brief.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] < VIEWPORT["height"]  # on the first screen
+        expect(page.locator(".incident-head .overdue-cell")).to_be_visible()
+        page.screenshot(path=str(screenshot_dir() / "page-incident-overdue.png"))
+        assert late.script_errors == []
 
 
 def test_a_muted_alarm_sounds_again_for_a_new_device(console: Console) -> None:
