@@ -10,8 +10,20 @@ import pytest
 
 from gateway.config.site import load_config
 from gateway.domain.model import Location, Text
-from gateway.errors import ConfigReferenceError
+from gateway.errors import ConfigReferenceError, Problem
 from tests.support.sites import site_files
+
+
+def refused_without(config: Path, name: str) -> Problem:
+    """The one problem check finds once the lines matching ``name`` are taken out."""
+    text = config.read_text(encoding="utf-8")
+    unnamed = re.sub(name, "\n", text)
+    assert unnamed != text
+    config.write_text(unnamed, encoding="utf-8")
+    with pytest.raises(ConfigReferenceError) as refused:
+        load_config(config)
+    (problem,) = refused.value.problems
+    return problem
 
 
 def test_every_zone_reads_in_words_and_an_unnamed_one_is_refused(tmp_path: Path) -> None:
@@ -27,13 +39,7 @@ def test_every_zone_reads_in_words_and_an_unnamed_one_is_refused(tmp_path: Path)
     assert place(Location("demo", "1", "12", "3")) == Text("1号楼12层3防区",
                                                           "building 1, floor 12, zone 3")
     assert site.zones.name("elevator-x") is None
-    text = config.read_text(encoding="utf-8")
-    unnamed = re.sub(r"\n  pump_room:\n(    .*\n)+", "\n", text)
-    assert unnamed != text
-    config.write_text(unnamed, encoding="utf-8")
-    with pytest.raises(ConfigReferenceError) as refused:
-        load_config(config)
-    (problem,) = refused.value.problems
+    problem = refused_without(config, r"\n  pump_room:\n(    .*\n)+")
     assert problem.path.endswith("location.zone")
     assert problem.line is not None
     assert "zone 'pump_room' has no name" in problem.message
@@ -45,13 +51,7 @@ def test_an_actuator_command_has_a_name_or_is_a_common_one(tmp_path: Path) -> No
     assert site.actuators["ELV-B1-L1"].commands["recall"].name == Text("迫降", "recall")
     (pa,) = [a for a in site.actuators.values() if "fire_evacuation" in a.commands]
     assert pa.commands["fire_evacuation"].name.zh == "火警疏散广播"
-    text = config.read_text(encoding="utf-8")
-    unnamed = re.sub(r"\n      name:\n        en: fire evacuation announcement\n.*\n", "\n",
-                     text)
-    assert unnamed != text
-    config.write_text(unnamed, encoding="utf-8")
-    with pytest.raises(ConfigReferenceError) as refused:
-        load_config(config)
-    (problem,) = refused.value.problems
+    problem = refused_without(
+        config, r"\n      name:\n        en: fire evacuation announcement\n.*\n")
     assert problem.path.endswith("commands.fire_evacuation")
     assert "command 'fire_evacuation' has no name" in problem.message
