@@ -4,11 +4,23 @@ The link knows only the wire: units, tables, addresses, raw words and bits. It r
 read, exception responses, and the health of each unit; the gateway decides what they mean.
 
 A connection is one conversation (the pymodbus client must not be called concurrently, and a
-serial line is half-duplex anyway), so polls and writes share one lock. One dead unit must not
-stall the others on the line: after two unanswered requests in a row a unit is reported
-offline and is only probed again after a back-off that doubles up to ``backoff_max``, so the
-others keep their poll rate. Exception responses (the unit answered "illegal address" and so
-on) are reported as such, never as a dead unit.
+serial line is half-duplex anyway), so polls and writes share one lock.
+
+A link that breaks is reopened at once: a peer that closed an idle connection, or pymodbus
+closing it after requests went unanswered, while the device is still there, is no outage. If
+it cannot be reopened the link is down: logged once, its units reported offline, and probed
+every poll interval (jittered by ±20 % so that many links do not probe in step, never more
+often than every half second) rather than after a growing back-off, so that a device back on
+the network is read again within one or two poll intervals; its return is logged once, with
+how long it was down.
+
+One dead unit must not stall the others on the line: after two unanswered requests in a row a
+unit is reported offline and is only probed again after a back-off that doubles up to
+``backoff_max``, so the others keep their poll rate. Exception responses (the unit answered
+"illegal address" and so on) are reported as such, never as a dead unit. Exceptions 0A and 0B
+are a TCP gateway saying that nothing behind it answers to that unit id: from a unit that has
+never answered, the unit id in the config is wrong (logged once as such, naming the connection,
+host, port and unit); from one that has answered, the device behind the gateway went silent.
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import random
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -41,6 +53,12 @@ from gateway.domain.effects import Effect, ModbusWrite
 log = structlog.get_logger("adapters.modbus")
 
 FAILURES_BEFORE_OFFLINE = 2
+PROBE_FLOOR = 0.5  # a link that is down is probed at most this often (seconds)
+PROBE_JITTER = 0.2
+GATEWAY_CODES = (10, 11)  # gateway path unavailable, gateway target device failed to respond
+
+# why a unit is offline
+LINK, SILENT, MISCONFIGURED = "link", "silent", "misconfigured"
 
 
 @dataclass(slots=True)
@@ -48,6 +66,10 @@ class _Unit:
     online: bool | None = None
     failures: int = 0
     retry_at: float = 0.0
+    cause: str = ""  # LINK, SILENT or MISCONFIGURED while offline
+    logged: bool = False  # its going offline was logged, so its return is logged too
+    answered: bool = False  # it has answered on this link: its unit id is right
+    misconfigured_logged: bool = False
 
 
 @dataclass(slots=True)
@@ -76,6 +98,7 @@ class ModbusLink:
         self._lock = asyncio.Lock()
         self._client: Any = None
         self._connected = asyncio.Event()
+        self._dropped = asyncio.Event()  # the peer closed the connection
         for block in self.blocks:
             self.units.setdefault(block.unit, _Unit())
         self._groups = {name: _Group(interval, [b for b in self.blocks if b.group == name])
@@ -99,9 +122,11 @@ class ModbusLink:
         return Ledger()
 
     def health(self) -> AdapterHealth:
+        wrong = sorted(unit_id for unit_id, unit in self.units.items()
+                       if unit.online is False and unit.cause == MISCONFIGURED)
         return AdapterHealth(connected=self.connected,
                              units_offline=tuple(sorted(self.offline_units())),
-                             sending=len(self._writes))
+                             sending=len(self._writes), detail={"units_misconfigured": wrong})
 
     def _report(self, item: Report) -> None:
         self.deliver(self, item)
@@ -117,55 +142,86 @@ class ModbusLink:
             return AsyncModbusSerialClient(
                 s.device, framer=FramerType.RTU, baudrate=s.baudrate, parity=s.parity,
                 stopbits=s.stopbits, bytesize=s.bytesize, timeout=s.timeout, retries=0,
-                reconnect_delay=0, name=s.id)
+                reconnect_delay=0, name=s.id, trace_connect=self._traced)
         return AsyncModbusTcpClient(s.host, port=s.port, timeout=s.timeout, retries=0,
-                                    reconnect_delay=0, name=s.id)
+                                    reconnect_delay=0, name=s.id, trace_connect=self._traced)
+
+    def _traced(self, connected: bool) -> None:
+        if not connected:  # pymodbus' callback: only note it
+            self._dropped.set()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
         """Connect and poll forever; returns only when cancelled."""
-        failures = 0
-        said_down = False
+        down_since: float | None = None  # since when the link is down (and said so)
+        was_up = False
+        error = ""
         try:
             while True:
-                self._client = self._make_client()
-                try:
-                    ok = await self._client.connect()
-                except (OSError, ModbusException):
-                    ok = False
-                if not ok:
-                    failures += 1
-                    if not said_down:
-                        log.warning("modbus_unreachable", connection=self.settings.id,
-                                    endpoint=self.settings.describe(),
-                                    retry="forever, with jittered backoff up to "
-                                          f"{self.settings.backoff_max:.0f}s")
-                        said_down = True
-                    self._all_units_down("connection failed")
-                    self._client.close()
-                    await asyncio.sleep(self._backoff(failures))
-                    continue
-                if said_down or failures:
-                    log.info("modbus_connected", connection=self.settings.id,
-                             endpoint=self.settings.describe())
-                failures, said_down = 0, False
-                self._connected.set()
-                try:
-                    await self._poll_forever()
-                except ConnectionException as exc:
-                    log.warning("modbus_connection_lost", connection=self.settings.id,
-                                endpoint=self.settings.describe(), error=str(exc))
-                    said_down = True
-                    failures = 1
-                    self._all_units_down("connection lost")
-                finally:
-                    self._connected.clear()
-                    self._client.close()
-                await asyncio.sleep(self._backoff(failures))
+                started = time.monotonic()
+                if await self._open():
+                    if down_since is not None:
+                        log.info("modbus_connected", connection=self.settings.id,
+                                 endpoint=self.settings.describe(),
+                                 down_for=round(time.monotonic() - down_since, 3))
+                        self._poll_every_unit_now()
+                    down_since, was_up = None, True
+                    error = await self._session()
+                    if time.monotonic() - started >= self._probe_period():
+                        log.debug("modbus_reopening", connection=self.settings.id, error=error)
+                        continue
+                    # it broke as soon as it was made: not at once again, or a peer that
+                    # takes connections and drops them would have the link spin
+                if down_since is None:
+                    down_since = time.monotonic()
+                    self._say_down(was_up, error)
+                    self._all_units_down("connection lost" if was_up else "connection failed")
+                spent = time.monotonic() - started
+                await asyncio.sleep(max(0.0, self._probe_delay() - spent))
         finally:
             if self._client is not None:
                 self._client.close()
+
+    async def _open(self) -> bool:
+        self._dropped.clear()
+        self._client = self._make_client()
+        try:
+            ok = bool(await self._client.connect())
+        except (OSError, ModbusException):
+            ok = False
+        if ok:
+            self._connected.set()
+        else:
+            self._client.close()
+        return ok
+
+    async def _session(self) -> str:
+        """Poll until the link breaks; why it broke."""
+        try:
+            await self._poll_forever()
+        except ConnectionException as exc:
+            return str(exc)
+        finally:
+            self._connected.clear()
+            self._client.close()
+
+    def _probe_period(self) -> float:
+        return max(PROBE_FLOOR, min(self.intervals.values(), default=1.0))
+
+    def _probe_delay(self) -> float:
+        return self._probe_period() * random.uniform(1 - PROBE_JITTER, 1 + PROBE_JITTER)
+
+    def _say_down(self, was_up: bool, error: str) -> None:
+        s = self.settings
+        retry = (f"every {self._probe_period():g}s (±{PROBE_JITTER:.0%}) until it answers; "
+                 "logged again when it does")
+        if was_up:
+            log.warning("modbus_connection_lost", connection=s.id, endpoint=s.describe(),
+                        error=error, retry=retry)
+        else:
+            log.warning("modbus_unreachable", connection=s.id, endpoint=s.describe(),
+                        retry=retry)
 
     def _backoff(self, failures: int) -> float:
         base = min(self.settings.backoff_max, 0.25 * 2.0 ** min(failures, 16))
@@ -173,19 +229,25 @@ class ModbusLink:
 
     def _all_units_down(self, reason: str) -> None:
         for unit_id, unit in self.units.items():
-            if unit.online is not False:
-                unit.online = False
+            if unit.cause != LINK:
+                unit.online, unit.cause = False, LINK
                 self._report(UnitHealth(self.settings.id, unit_id, False, reason, time.time()))
+
+    def _poll_every_unit_now(self) -> None:
+        """The link is back: every unit is read at the first poll, whatever its back-off."""
+        for unit in self.units.values():
+            unit.failures, unit.retry_at = 0, 0.0
 
     # ------------------------------------------------------------------ polling
 
-    async def _poll_forever(self) -> None:
+    async def _poll_forever(self) -> NoReturn:
         now = time.monotonic()
         for group in self._groups.values():
             group.due = now
         if not self._groups or not self.blocks:
-            # a connection used only for writes: just keep it open
-            await asyncio.Event().wait()
+            # a connection used only for writes: keep it open, and notice when it closes
+            await self._dropped.wait()
+            raise ConnectionException(f"{self.settings.describe()} closed the connection")
         while True:
             group = min(self._groups.values(), key=lambda g: g.due)
             wait = group.due - time.monotonic()
@@ -208,15 +270,18 @@ class ModbusLink:
             if isinstance(outcome, tuple):
                 self._answered(block.unit, unit, now)
                 self._report(BlockRead(self.settings.id, block, outcome, now))
-            elif isinstance(outcome, int):
+            elif isinstance(outcome, int) and outcome not in GATEWAY_CODES:
                 self._answered(block.unit, unit, now)
                 self._report(BlockRefused(self.settings.id, block, outcome, now))
+            elif isinstance(outcome, int):
+                skipped.add(block.unit)
+                self._nobody_behind(block.unit, unit, outcome, now)
             else:
                 skipped.add(block.unit)
-                self._unanswered(block.unit, unit, outcome, now)
+                self._unanswered(block.unit, unit, outcome, SILENT, now)
 
     async def _read(self, block: ReadBlock) -> tuple[int, ...] | tuple[bool, ...] | int | str:
-        """The values, an exception code (int), or why nothing came back (str)."""
+        """The values, the code of an exception response (int), or why nothing came back."""
         c = self._client
         call = {"coil": c.read_coils, "discrete_input": c.read_discrete_inputs,
                 "holding": c.read_holding_registers, "input": c.read_input_registers}[block.table]
@@ -229,33 +294,58 @@ class ModbusLink:
         if rr is None:
             return "no response"
         if rr.isError():
-            code = getattr(rr, "exception_code", 0)
-            if code in (10, 11):  # a gateway saying the unit behind it is not answering
-                return f"gateway reports no response (exception {code:02X})"
-            return int(code)
+            return int(getattr(rr, "exception_code", 0))
         if block.table in ("coil", "discrete_input"):
             return tuple(bool(b) for b in rr.bits[:block.count])
         return tuple(int(r) for r in rr.registers)
 
     def _answered(self, unit_id: int, unit: _Unit, now: float) -> None:
-        unit.failures = 0
-        unit.retry_at = 0.0
+        unit.failures, unit.retry_at, unit.answered = 0, 0.0, True
         if unit.online is not True:
-            if unit.online is False:
+            if unit.logged:
                 log.info("modbus_unit_online", connection=self.settings.id, unit=unit_id)
-            unit.online = True
+            unit.online, unit.cause, unit.logged = True, "", False
             self._report(UnitHealth(self.settings.id, unit_id, True, "answering", now))
 
-    def _unanswered(self, unit_id: int, unit: _Unit, reason: str, now: float) -> None:
+    def _nobody_behind(self, unit_id: int, unit: _Unit, code: int, now: float) -> None:
+        """A gateway answered for the unit that nothing behind it answers (0A, 0B)."""
+        exception = f"exception {code:02X}, {EXCEPTION_NAMES[code]}"
+        if unit.answered:  # the unit id is right: the device behind the gateway went silent
+            self._unanswered(unit_id, unit, f"gateway reports no response ({exception})",
+                             SILENT, now)
+            return
+        self._unanswered(unit_id, unit, f"no unit {unit_id} behind {self.settings.describe()} "
+                         f"({exception}): check the unit id in the config", MISCONFIGURED, now,
+                         code)
+
+    def _unanswered(self, unit_id: int, unit: _Unit, reason: str, cause: str, now: float,
+                    code: int = 0) -> None:
         unit.failures += 1
         if unit.failures < FAILURES_BEFORE_OFFLINE:
             return
         unit.retry_at = time.monotonic() + self._backoff(unit.failures - 1)
-        if unit.online is not False:
-            unit.online = False
+        if unit.online is False and unit.cause == cause:
+            return
+        unit.online, unit.cause = False, cause
+        if cause == MISCONFIGURED:
+            if not unit.misconfigured_logged:
+                self._say_misconfigured(unit_id, code)
+            unit.misconfigured_logged = unit.logged = True
+        elif not unit.logged:
             log.warning("modbus_unit_offline", connection=self.settings.id, unit=unit_id,
                         reason=reason, retry="with back-off; the other units keep polling")
-            self._report(UnitHealth(self.settings.id, unit_id, False, reason, now))
+            unit.logged = True
+        self._report(UnitHealth(self.settings.id, unit_id, False, reason, now))
+
+    def _say_misconfigured(self, unit_id: int, code: int) -> None:
+        s = self.settings
+        where: dict[str, object] = ({"host": s.host, "port": s.port} if s.transport == "tcp"
+                                    else {"device": s.device})
+        log.error("modbus_unit_misconfigured", connection=s.id, **where, unit=unit_id,
+                  response=f"exception {code:02X} ({EXCEPTION_NAMES[code]})",
+                  hint=f"check the unit id in the config: nothing behind {s.describe()} "
+                       f"answers to unit {unit_id} (a device behind it that is switched off "
+                       "or not wired answers the same)")
 
     # ------------------------------------------------------------------ writes
 

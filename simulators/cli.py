@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 
+from gateway.cli.common import quietly
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.model import PointState
 from gateway.errors import GatewayError
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
                         help="site config (default: %(default)s)")
     parser.add_argument("--broker", help="host:port, overrides the config")
+    parser.add_argument("--store", help="the gateway's store (default: from the config)")
     sub = parser.add_subparsers(dest="device", required=True)
     fire = sub.add_parser("fire", help="a detector zone of the fire panel")
     fire.add_argument("--building", required=True)
@@ -60,6 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     panel_cli.add_arguments(sub)
     _add_replay_commands(sub)
+    for each in sub.choices.values():
+        # also accepted after the sub-command; SUPPRESS keeps a value given before it
+        each.add_argument("-c", "--config", default=argparse.SUPPRESS,
+                          help=f"site config (default: {DEFAULT_CONFIG})")
+        each.add_argument("--broker", default=argparse.SUPPRESS,
+                          help="host:port, overrides the config")
+        each.add_argument("--store", default=argparse.SUPPRESS,
+                          help="the gateway's store (default: from the config)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +121,10 @@ def publish_point(site: SiteConfig, point_id: str, state: PointState, *, device:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return quietly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
@@ -126,19 +140,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add_replay_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def site_args(p: argparse.ArgumentParser) -> None:
-        # also accepted after the sub-command; SUPPRESS keeps a value given before it
-        p.add_argument("-c", "--config", default=argparse.SUPPRESS,
-                       help=f"site config (default: {DEFAULT_CONFIG})")
-        p.add_argument("--broker", default=argparse.SUPPRESS,
-                       help="host:port, overrides the config")
-
     scenario = sub.add_parser(
         "scenario", help="replay a scenario file and check its expectations",
         description="Replay a scenario (simulators/scenarios/*.yaml) against the running "
         "gateway and check its expectations in the store. Exit 0 pass, 1 fail, 2 bad file.")
     scenario.add_argument("file", help="scenario YAML file")
-    site_args(scenario)
     scenario.add_argument("--speed", type=float, default=1.0,
                           help="replay N times faster (default: real time)")
     scenario.add_argument("--drill", action="store_true",
@@ -146,13 +152,11 @@ def _add_replay_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     scenario.add_argument("--no-devices", dest="run_devices", action="store_false",
                           help="do not run the simulated Modbus/MQTT devices here "
                           "('simulate serve' already runs them)")
-    scenario.add_argument("--store", help="the gateway's store (default: from the config)")
     scenario.set_defaults(replay_handler=_run_scenario)
     record = sub.add_parser(
         "record", help="record live MQTT traffic into a scenario file",
         description="Subscribe to every topic bound to a point and write what arrives as "
         "scenario steps, until --seconds pass or Ctrl-C.")
-    site_args(record)
     record.add_argument("--out", required=True, help="scenario file to write")
     record.add_argument("--seconds", type=float, help="stop after N seconds")
     record.add_argument("--name", default="", help="scenario name (default: recorded-TIME)")

@@ -22,7 +22,10 @@ pymodbus 3.16 notes (checked in its source, not guessed):
 * The server's ``SimCore`` raises ``KeyError`` for an unknown unit, which the request handler
   answers with an exception response (device failure) even with
   ``ignore_missing_devices=True``. A silent unit needs ``NoSuchIdException`` instead, hence the
-  small ``SimCore`` subclass used here (:class:`_Units`)."""
+  small ``SimCore`` subclass used here (:class:`_Units`).
+* With ``ignore_missing_devices=False`` the request handler answers ``NoSuchIdException`` with
+  exception 0B (gateway target device failed to respond), as a Modbus TCP gateway does for a
+  unit id with nothing behind it: the server's ``gateway`` mode."""
 
 from __future__ import annotations
 
@@ -75,14 +78,18 @@ class ModbusDeviceServer:
     """Several simulated units on one Modbus endpoint (TCP or RTU), served by pymodbus.
 
     ``port=0`` listens on a free port (read :attr:`port` after :meth:`start`). A unit that is
-    :meth:`set_unresponsive`, or not configured at all, does not answer: the client times out.
+    :meth:`set_unresponsive`, or not configured at all, does not answer: the client times out;
+    with ``gateway=True`` the server answers for it with exception 0B instead, as a Modbus TCP
+    gateway does for a unit id that nothing behind it answers to.
     """
 
     def __init__(self, name: str, devices: Iterable[SimulatedDevice], *,
                  transport: Literal["tcp", "rtu"] = "tcp", host: str = "127.0.0.1",
                  port: int = 502, serial_port: str | None = None, baudrate: int = 9600,
-                 parity: str = "N", stopbits: int = 1, bytesize: int = 8) -> None:
+                 parity: str = "N", stopbits: int = 1, bytesize: int = 8,
+                 gateway: bool = False) -> None:
         self.name = name
+        self.gateway = gateway
         self.devices: dict[int, SimulatedDevice] = {}
         for device in devices:
             if device.unit in self.devices:
@@ -142,7 +149,8 @@ class ModbusDeviceServer:
             device.add_write_listener(listener)
 
     def set_unresponsive(self, unit: int, unresponsive: bool = True) -> None:
-        """The unit stops answering at all (no exception response: the client times out)."""
+        """The unit stops answering at all: the client times out (from a ``gateway`` server,
+        exception 0B, as a gateway answers for a device behind it that went silent)."""
         if unit not in self.devices:
             raise KeyError(f"{self.name} has no unit {unit}")
         if unresponsive:
@@ -175,10 +183,10 @@ class ModbusDeviceServer:
             server = ModbusSerialServer(
                 simdevices, framer=FramerType.RTU, port=self.serial_port,
                 baudrate=self.baudrate, parity=self.parity, stopbits=self.stopbits,
-                bytesize=self.bytesize, ignore_missing_devices=True)
+                bytesize=self.bytesize, ignore_missing_devices=not self.gateway)
         else:
             server = ModbusTcpServer(simdevices, address=(self.host, self.port),
-                                     ignore_missing_devices=True)
+                                     ignore_missing_devices=not self.gateway)
         server.context = self._units  # our runtimes, so muting works (see module notes)
         try:
             await server.serve_forever(background=True)

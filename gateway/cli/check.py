@@ -10,23 +10,26 @@ import sys
 
 from gateway.config.site import SiteConfig, load_config
 from gateway.daemon import broker_settings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Problem
 from gateway.playbook.definition import Playbook
 from gateway.playbook.load import load_playbooks
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        site = load_config(args.config)
+        site = load_config(args.config, store=args.store)
     except ConfigError as exc:
         _invalid(str(args.config), [str(p) for p in exc.problems])
         return exc.exit_code
+    fitted: list[Problem] = []
     try:
-        playbooks = load_playbooks(site.playbook_dir, site)
+        playbooks = load_playbooks(site.playbook_dir, site, fitted)
     except ConfigError as exc:
         _invalid(str(site.playbook_dir), [str(p) for p in exc.problems])
         return exc.exit_code
     print(f"{args.config}: OK")
+    for warning in fitted:
+        print(f"  warning     {warning}")
     _summary(site, playbooks)
     for pb in sorted(playbooks.values(), key=lambda p: p.id):
         _playbook(pb)

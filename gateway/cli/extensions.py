@@ -18,7 +18,8 @@ ENTRY_POINTS = "alarm_gateway.extensions"
 class Extension(Protocol):
     def add_commands(self, sub: Any,
                      config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-        """Add sub-commands (``sub`` is what ``add_subparsers`` returned)."""
+        """Add sub-commands (``sub`` is what ``add_subparsers`` returned; ``config_arg`` adds
+        ``-c/--config`` and ``--store``, which every sub-command takes in the same place)."""
 
     def add_run_options(self, run: argparse.ArgumentParser) -> None:
         """Add options to ``alarm-gateway run``."""

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.check import cmd_check
-from gateway.cli.common import load, store_path
+from gateway.cli.common import add_site_options, load, quietly, site_options, store_path
 from gateway.cli.extensions import extensions
 from gateway.cli.store_commands import cmd_backup, cmd_deadletters, cmd_restore
 from gateway.cli.users import cmd_users, demo_users
-from gateway.config.site import ENV_BROKER, ENV_CONSOLE, ENV_STORE, SiteConfig, load_config
+from gateway.config.site import ENV_BROKER, ENV_CONSOLE, SiteConfig, load_config
 from gateway.domain.commands import COMMANDS, ArgKind, CommandDef, Target
 from gateway.errors import CommandError, ConfigError, GatewayError
 from gateway.playbook.definition import Playbook
@@ -159,13 +159,26 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return _daemon_command(args, "reload", {})
 
 
+def cmd_actuate(args: argparse.Namespace) -> int:
+    """An actuator commanded by hand: the running daemon sends it and follows its feedback."""
+    from gateway.store import DaemonLock, open_records
+
+    verb_args = {a.name: ("yes" if v is True else "" if v in (None, False) else str(v))
+                 for a in COMMANDS["actuate"].args for v in [getattr(args, a.name, None)]}
+    path = store_path(args)
+    with open_records(path, readonly=True) as records:
+        DaemonLock(path).require_daemon()
+        return _await_command(records, "actuate", verb_args["incident"], args.by, verb_args)
+
+
 # ----------------------------------------------------------------------------- parser
 
 
-def _command_parser(sub: Any, definition: CommandDef, user: str) -> None:
+def _command_parser(sub: Any, definition: CommandDef, user: str,
+                    again: argparse.ArgumentParser) -> None:
     """``alarm-gateway incidents VERB``: its arguments from the command's definition."""
     p: argparse.ArgumentParser = sub.add_parser(definition.verb.replace("_", "-"),
-                                                help=definition.summary)
+                                                help=definition.summary, parents=[again])
     if definition.target is Target.INCIDENT:
         p.add_argument("incident")
     for arg in definition.args:
@@ -188,15 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alarm-gateway", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    # -c/--config and --store, in the same place for every sub-command: after its name, and
+    # again after its action (incidents list --store PATH)
+    site, again = site_options(DEFAULT_CONFIG), site_options(DEFAULT_CONFIG, again=True)
 
     def config_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
-                       help="site config file (default: %(default)s; env ALARM_GATEWAY_CONFIG)")
+        """The same options on the commands other modules add (reports, extensions)."""
+        add_site_options(p, DEFAULT_CONFIG)
 
-    run = sub.add_parser("run", help="run the gateway daemon")
-    config_arg(run)
+    run = sub.add_parser("run", help="run the gateway daemon", parents=[site])
     run.add_argument("--broker", help=f"host:port or mqtt://user:pass@host:port (env {ENV_BROKER})")
-    run.add_argument("--store", help=f"SQLite store path (env {ENV_STORE})")
     run.add_argument("--console", help=f"HOST:PORT for the operator console, or off "
                                        f"(env {ENV_CONSOLE}; default from the config, "
                                        "127.0.0.1:8080)")
@@ -213,121 +227,119 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JSON log lines (default: when stderr is not a terminal)")
     run.set_defaults(func=cmd_run)
 
-    check = sub.add_parser("check", help="validate the site config and its playbooks")
-    config_arg(check)
+    check = sub.add_parser("check", help="validate the site config and its playbooks",
+                           parents=[site])
     check.set_defaults(func=cmd_check)
 
-    inc = sub.add_parser("incidents", help="list, show and work incidents")
-    config_arg(inc)
-    inc.add_argument("--store", help="store path (default: from the config)")
+    inc = sub.add_parser("incidents", help="list, show and work incidents", parents=[site])
     isub = inc.add_subparsers(dest="action", required=True)
-    lst = isub.add_parser("list", help="open incidents (--all: closed too)")
+    lst = isub.add_parser("list", help="open incidents (--all: closed too)", parents=[again])
     lst.add_argument("--all", action="store_true")
-    show = isub.add_parser("show", help="one incident with its full timeline")
+    show = isub.add_parser("show", help="one incident with its full timeline", parents=[again])
     show.add_argument("incident")
     user = os.environ.get("ALARM_GATEWAY_OPERATOR") or getpass.getuser()
 
     for definition in COMMANDS.values():
         if definition.target is not Target.SITE:
-            _command_parser(isub, definition, user)
+            _command_parser(isub, definition, user, again)
     inc.set_defaults(func=cmd_incidents)
 
     drill = sub.add_parser("drill", help="a drill window: the signals of its buildings and "
                                          "points are drill signals (their writes withheld); "
-                                         "every other signal stays real")
-    config_arg(drill)
-    drill.add_argument("--store", help="store path (default: from the config)")
+                                         "every other signal stays real", parents=[site])
     dsub = drill.add_subparsers(dest="action", required=True)
-    start = dsub.add_parser("start", help="start a drill window")
+    start = dsub.add_parser("start", help="start a drill window", parents=[again])
     start.add_argument("--minutes", type=float, default=30.0, help="at most 240")
     start.add_argument("--building", action="append", default=[],
                        help="a building in the drill (repeat for more)")
     start.add_argument("--point", action="append", default=[],
                        help="a point in the drill (repeat for more)")
-    stop = dsub.add_parser("stop", help="end the drill window")
+    stop = dsub.add_parser("stop", help="end the drill window", parents=[again])
     for p in (start, stop):
         p.add_argument("--by", default=user, help="tester name (default: %(default)s)")
     drill.set_defaults(func=cmd_drill)
 
     points = sub.add_parser("points", help="shelve a nuisance point for a while (its signals "
-                                           "are kept but open no incident), or unshelve it")
-    config_arg(points)
-    points.add_argument("--store")
+                                           "are kept but open no incident), unshelve it; import "
+                                           "a point table (.xlsx, .csv) as config",
+                            parents=[site])
     psub = points.add_subparsers(dest="action", required=True)
-    p = psub.add_parser("shelve", help="take a point out of service for up to 24 hours")
+    p = psub.add_parser("shelve", help="take a point out of service for up to 24 hours",
+                        parents=[again])
     p.add_argument("point")
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--reason", required=True, help="why (e.g. detector under repair)")
-    p = psub.add_parser("unshelve", help="back in service now")
+    p = psub.add_parser("unshelve", help="back in service now", parents=[again])
     p.add_argument("point")
     for p in psub.choices.values():
         p.add_argument("--by", default=user, help="who (default: %(default)s)")
     points.set_defaults(func=cmd_points)
+    from gateway.cli import points_import
+
+    points_import.add_parser(psub)  # a point table made into config, no daemon needed
+    add_site_options(psub.choices["import"], DEFAULT_CONFIG, again=True)
 
     reload = sub.add_parser("reload", help="the running daemon re-reads its config and "
-                                           "playbooks (as on SIGHUP); a bad one is refused")
-    config_arg(reload)
-    reload.add_argument("--store")
+                                           "playbooks (as on SIGHUP); a bad one is refused",
+                            parents=[site])
     reload.add_argument("--by", default=user, help="who (default: %(default)s)")
     reload.set_defaults(func=cmd_reload)
 
+    _command_parser(sub, COMMANDS["actuate"], user, site)
+    sub.choices["actuate"].set_defaults(func=cmd_actuate)
+
     backup = sub.add_parser("backup", help="an online, consistent copy of the store "
-                                           "(SQLite backup API), while the daemon runs")
-    config_arg(backup)
-    backup.add_argument("--store")
+                                           "(SQLite backup API), while the daemon runs",
+                            parents=[site])
     backup.add_argument("dest", help="the file to write")
     backup.add_argument("--overwrite", action="store_true")
     backup.set_defaults(func=cmd_backup)
 
     restore = sub.add_parser("restore", help="put a backup in place of the store (the daemon "
-                                             "must be stopped; the current store is kept aside)")
-    config_arg(restore)
-    restore.add_argument("--store")
+                                             "must be stopped; the current store is kept aside)",
+                             parents=[site])
     restore.add_argument("src", help="the backup file")
     restore.set_defaults(func=cmd_restore)
 
-    tasks = sub.add_parser("tasks", help="follow-up visits and calls (回访) due after close")
-    config_arg(tasks)
-    tasks.add_argument("--store")
+    tasks = sub.add_parser("tasks", help="follow-up visits and calls (回访) due after close",
+                           parents=[site])
     tasks.add_argument("--all", action="store_true", help="done ones too")
     tasks.set_defaults(func=cmd_tasks)
 
-    users = sub.add_parser("users", help="console users and their roles (an admin's job)")
-    config_arg(users)
-    users.add_argument("--store")
+    users = sub.add_parser("users", help="console users and their roles (an admin's job)",
+                           parents=[site])
     usub = users.add_subparsers(dest="action", required=True)
-    usub.add_parser("list", help="every user with roles")
+    usub.add_parser("list", help="every user with roles", parents=[again])
     roles_help = "operator, supervisor, technician, tester or admin (repeat for several)"
-    p = usub.add_parser("add", help="a new user")
+    p = usub.add_parser("add", help="a new user", parents=[again])
     p.add_argument("name")
     p.add_argument("--role", action="append", required=True, help=roles_help)
     p.add_argument("--display", default="", help="the name shown (default: the user name)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input instead of asking")
-    p = usub.add_parser("passwd", help="set a new password (ends the user's sessions)")
+    p = usub.add_parser("passwd", help="set a new password (ends the user's sessions)",
+                        parents=[again])
     p.add_argument("name")
     p.add_argument("--password-stdin", action="store_true")
-    p = usub.add_parser("roles", help="replace a user's roles")
+    p = usub.add_parser("roles", help="replace a user's roles", parents=[again])
     p.add_argument("name")
     p.add_argument("--role", action="append", required=True, help=roles_help)
     for name, text in (("disable", "stop a user logging in (ends the sessions)"),
                        ("enable", "let a disabled user log in again")):
-        usub.add_parser(name, help=text).add_argument("name")
-    for p in usub.choices.values():
-        # also accepted after the subcommand (users add NAME ... -c FILE --store PATH)
-        p.add_argument("-c", "--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        p.add_argument("--store", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        usub.add_parser(name, help=text, parents=[again]).add_argument("name")
     users.set_defaults(func=cmd_users)
 
-    dead = sub.add_parser("deadletters", help="bad input kept for the technician")
-    config_arg(dead)
-    dead.add_argument("--store")
+    dead = sub.add_parser("deadletters", help="bad input kept for the technician",
+                          parents=[site])
     dead.add_argument("--limit", type=int, default=50)
     dead.set_defaults(func=cmd_deadletters)
 
     from gateway.cli import reports as reports_cli
 
     reports_cli.add_parsers(sub, config_arg)
+    from gateway.cli import explain as explain_cli
+
+    explain_cli.add_parsers(sub, config_arg)
 
     for extension in extensions():
         extension.add_commands(sub, config_arg)
@@ -336,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return quietly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

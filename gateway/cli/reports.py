@@ -36,7 +36,8 @@ DEFAULT_DAYS = 30
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 config_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``report`` and ``kpi`` to the CLI's sub-commands."""
+    """Add ``report`` and ``kpi`` to the CLI's sub-commands (``config_arg`` adds
+    ``-c/--config`` and ``--store``)."""
     report = sub.add_parser("report", help="the report of one incident (Markdown or HTML)",
                             description="The report of one incident: a first page to file "
                                         "(the project, a summary, what was left undone, "
@@ -52,7 +53,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                         help="Markdown or one self-contained HTML page (default: %(default)s)")
     report.add_argument("-o", "--output", metavar="FILE",
                         help="write to this file (default: standard output)")
-    report.add_argument("--store", help="store path (default: from the config)")
     report.set_defaults(func=cmd_report)
 
     kpi = sub.add_parser("kpi", help="KPIs over a period (default: the last 30 days)",
@@ -71,7 +71,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                      help="language of md and html (text is zh and en; default: %(default)s)")
     kpi.add_argument("-o", "--output", metavar="FILE",
                      help="write to this file (default: standard output)")
-    kpi.add_argument("--store", help="store path (default: from the config)")
     kpi.set_defaults(func=cmd_kpi)
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from gateway.config.schema import Duration, Strict
 from gateway.domain.model import PointState, value_key
+from gateway.domain.rules import Rules
 
 Table = Literal["coil", "discrete_input", "holding", "input"]
 DataType = Literal["bool", "bit", "int16", "uint16", "int32", "uint32", "float32"]
@@ -188,6 +189,9 @@ class ModbusBinding:
     deadband: float
     bits: tuple[tuple[int, PointState], ...]
     counter: bool
+    # conditions over several registers of the unit (gateway.config.point_rules)
+    inputs: tuple[tuple[str, ModbusBinding], ...] = ()
+    rules: Rules | None = None
 
     @property
     def words(self) -> int:

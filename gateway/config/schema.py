@@ -15,6 +15,7 @@ from gateway.errors import ConfigSchemaError, Problem
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_NEGATIVE = "a duration cannot be negative: give the time to wait, e.g. 500ms, 90s, 3m"
 
 
 def parse_duration(value: Any) -> float:
@@ -23,12 +24,14 @@ def parse_duration(value: Any) -> float:
         raise ValueError("a duration is a number of seconds or a text like '3m', '90s', '25h'")
     if isinstance(value, int | float):
         if value < 0:
-            raise ValueError("a duration cannot be negative")
+            raise ValueError(_NEGATIVE)
         return float(value)
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
             return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if _DURATION.match(value.strip().removeprefix("-")):
+            raise ValueError(_NEGATIVE)
     raise ValueError(f"{value!r} is not a duration (write e.g. 90s, 3m, 25h)")
 
 

@@ -4,14 +4,13 @@ the console with their overrides."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from gateway.config.broker_url import parse_broker_url, redact_broker_url
+from gateway.config.for_each import ForEachError, combinations, substitute
 from gateway.config.modbus import (
     Feedback,
     ModbusConnection,
@@ -29,12 +28,13 @@ from gateway.config.panels import (
     compile_receivers,
     panel_points,
 )
+from gateway.config.point_rules import with_rules
 from gateway.config.schema import LocationModel, schema_problems, unknown_name
+from gateway.config.site_checks import check_site
 from gateway.config.site_schema import (
     BrokerModel,
     CommandModel,
     ConsoleModel,
-    ForEachModel,
     MqttBindingModel,
     PointModel,
     SiteConfigModel,
@@ -110,15 +110,18 @@ def expand_points(raw_points: list[dict[str, Any]], path: Path, lines: LineIndex
         entry = dict(raw)
         spec = entry.pop("for_each", None)
         try:
-            combos = [{}] if spec is None else list(_combinations(ForEachModel.parse(spec)))
-        except ValueError as exc:
-            loc = ("points", index, "for_each")
+            combos = [{}] if spec is None else combinations(spec)
+        except ForEachError as exc:
+            loc = ("points", index, "for_each", *exc.at)
             problems.append(Problem(str(path), format_path(loc), str(exc), lines.line(loc)))
             continue
         for variables in combos:
-            expanded = _substitute(entry, variables)
             try:
-                point = PointModel.model_validate(expanded)
+                point = PointModel.model_validate(substitute(entry, variables))
+            except ForEachError as exc:
+                loc = ("points", index, *exc.at)
+                problems.append(Problem(str(path), format_path(loc), str(exc), lines.line(loc)))
+                break
             except ValidationError as exc:
                 problems.extend(schema_problems(exc, path, lines, ("points", index)).problems)
                 break
@@ -129,35 +132,6 @@ def expand_points(raw_points: list[dict[str, Any]], path: Path, lines: LineIndex
     if problems:
         raise ConfigSchemaError(problems)
     return out
-
-
-def _combinations(values: dict[str, list[str]]) -> Iterator[dict[str, str]]:
-    names = list(values)
-
-    def rec(i: int, acc: dict[str, str]) -> Iterator[dict[str, str]]:
-        if i == len(names):
-            yield dict(acc)
-            return
-        for v in values[names[i]]:
-            acc[names[i]] = v
-            yield from rec(i + 1, acc)
-
-    return rec(0, {})
-
-
-_VAR = re.compile(r"\{(\w+)\}")
-
-
-def _substitute(value: Any, variables: dict[str, str]) -> Any:
-    if not variables:
-        return value
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
-    if isinstance(value, dict):
-        return {k: _substitute(v, variables) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, variables) for v in value]
-    return value
 
 
 def _location(model: LocationModel, site_id: str) -> Location:
@@ -203,6 +177,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
             problem(("contacts", index, "id"), f"duplicate contact id {c.id!r}")
         contacts[c.id] = Contact(c.id, c.name.to_text(), c.phone)
     broker = _broker(model, broker_override, compiled_points, problem, base)
+    check_site(model, points, compiled_points, problem)
     if problem.found:
         raise ConfigReferenceError(problem.found)
     store_path = Path(store_override) if store_override else (base / model.store.path).resolve()
@@ -272,10 +247,12 @@ def _points(model: SiteConfigModel, points: list[tuple[int, PointModel]],
                 problem(("points", index, "modbus", "poll"),
                         f"connection {connection.id!r} has no poll group {modbus.poll!r} "
                         f"(it has: {', '.join(sorted(connection.poll))})")
+        mqtt, modbus = with_rules(p.inputs, p.when, _mqtt_binding(p.mqtt) if p.mqtt else None,
+                                  modbus, ("points", index), problem)
         compiled[p.id] = PointConfig(
             id=p.id, kind=p.kind, name=(p.name.to_text() if p.name else Text(p.id, p.id)),
             location=_location(p.location, model.site.id), heartbeat=p.heartbeat,
-            mqtt=_mqtt_binding(p.mqtt) if p.mqtt else None, modbus=modbus,
+            mqtt=mqtt, modbus=modbus,
             panel=binding_of(p.panel, panels, ("points", index, "panel"), problem)
             if p.panel else None,
             dc09=account_binding(p.dc09, dc09, ("points", index, "dc09"), problem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -20,6 +19,7 @@ from gateway.config.panel_schema import (
     PanelModel,
     ReceiversModel,
 )
+from gateway.config.rules_schema import InputModel, RuleModel
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
 from gateway.domain import site_time
 from gateway.domain.model import ActuatorKind, PointKind
@@ -193,6 +193,9 @@ class PointModel(Strict):
     # the source of its messages (a bridge, a panel); default: the Modbus connection, the
     # Zigbee2MQTT base topic, or the first two levels of the topic
     group: str | None = None
+    # a state decided over several readings of the device (gateway.config.point_rules)
+    inputs: dict[str, InputModel] = Field(default_factory=dict)
+    when: list[RuleModel] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_binding(self) -> PointModel:
@@ -245,38 +248,3 @@ class SiteConfigModel(Strict):
     panels: list[PanelModel] = Field(default_factory=list)
     points: list[dict[str, Any]]
     actuators: list[ActuatorModel] = Field(default_factory=list)
-
-
-class ForEachModel(Strict):
-    """``for_each`` on a point: expand one entry into many, ``{name}`` in texts is substituted."""
-
-    values: dict[str, list[str]]
-
-    @classmethod
-    def parse(cls, raw: Any) -> dict[str, list[str]]:
-        if not isinstance(raw, dict) or not raw:
-            raise ValueError("for_each maps a name to a list or a range like '1..18'")
-        out: dict[str, list[str]] = {}
-        for name, spec in raw.items():
-            if not re.fullmatch(r"[A-Za-z_]\w*", str(name)):
-                raise ValueError(f"for_each name {name!r} must be an identifier")
-            out[str(name)] = _expand_values(spec)
-        return out
-
-
-def _expand_values(spec: Any) -> list[str]:
-    if isinstance(spec, list) and spec:
-        return [str(v) for v in spec]
-    if isinstance(spec, int):
-        return [str(spec)]
-    if isinstance(spec, str):
-        match = re.fullmatch(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*", spec)
-        if match:
-            first, last = match.group(1), match.group(2)
-            width = len(first) if first.startswith("0") and len(first) > 1 else 0
-            lo, hi = int(first), int(last)
-            if hi < lo:
-                raise ValueError(f"range {spec!r} runs backwards")
-            return [str(n).zfill(width) for n in range(lo, hi + 1)]
-        return [spec]
-    raise ValueError(f"{spec!r} is neither a list nor a range like '1..18'")

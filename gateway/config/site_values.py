@@ -15,6 +15,7 @@ from gateway.config.modbus import (
 from gateway.config.site_schema import TlsModel
 from gateway.domain.effects import ModbusWrite
 from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
+from gateway.domain.rules import Rules
 from gateway.domain.zones import Zones
 
 ENV_BROKER = "ALARM_GATEWAY_BROKER"
@@ -41,6 +42,9 @@ class MqttBinding:
     bridge: str | None = None  # the bridge's state topic
     account: str | None = None  # contact_id: the panel's account (None: any)
     zone: int | None = None  # contact_id: the zone (None: the panel's own point)
+    # conditions over several fields of the payload (gateway.config.point_rules)
+    inputs: tuple[tuple[str, str], ...] = ()
+    rules: Rules | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.console.context import Console
 from gateway.console.guards import Guards
-from gateway.console.routes import incidents, live, points, session, site
+from gateway.console.routes import commissioning, incidents, live, points, session, site
 from gateway.console.sessions import Reader, Sessions
 from gateway.console.stream import Hub
 
@@ -50,7 +50,7 @@ def create_app(gateway: "Gateway") -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.middleware("http")(_guard)
     app.add_middleware(Guards)  # outermost: before the body is read or anyone is known
-    for module in (session, site, incidents, points, live):
+    for module in (session, site, incidents, points, commissioning, live):
         app.include_router(module.router)
     return app
 

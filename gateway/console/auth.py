@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "walk_test": frozenset({"technician", "tester", "admin"}),
     "shelve": frozenset({"technician", "supervisor", "admin"}),  # take a point out of service
     "reload": frozenset({"technician", "admin"}),  # the config read again
+    # an actuator commanded by hand (a tester too, as a drill's: ``may_actuate``)
+    "actuate": frozenset({"operator", "supervisor", "technician", "admin"}),
 }
 
 # verb → permission, from each command's definition
@@ -74,6 +76,11 @@ class User:
         if self.may(permission):
             return True
         return drill and "tester" in self.roles and permission in ("work", "close")
+
+    def may_actuate(self, *, drill: bool) -> bool:
+        """Whether this user may command an actuator by hand (a tester: as a drill's, its
+        write withheld)."""
+        return self.may("actuate") or (drill and "tester" in self.roles)
 
 
 # ----------------------------------------------------------------------------- store access

@@ -15,9 +15,10 @@ from gateway.console.refusal import refused
 from gateway.console.sessions import Reader, Sessions, token
 from gateway.console.stream import Hub
 from gateway.domain.incident import Incident
+from gateway.engine.actions import hand_name
 from gateway.engine.state import OperatorCommand
 from gateway.errors import Refusal
-from gateway.present.names import names_of
+from gateway.present.names import command_name, names_of
 from gateway.present.refusals import refusal_params
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ class Console:
             incident = await self.reader(lambda r: r.get_incident(incident_id))
         playbook = gateway.engine.playbooks.get(incident.type) if incident else None
         names = names_of((), playbook, gateway.site)
+        for action in incident.actions if incident else ():
+            if action.by:  # commanded by hand: named by its command
+                names.actions.setdefault(action.action, hand_name(command_name(
+                    gateway.site, action.actuator_id, action.command)))
         return refusal_params(params, names, await self.people())
 
 

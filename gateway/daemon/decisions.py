@@ -8,6 +8,7 @@ modules of their own (``site_commands``, ``ticks``, ``reload``). Nothing here wa
 
 from __future__ import annotations
 
+import json
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from gateway.daemon.reporting import Reports
 from gateway.domain.commands import Answer
 from gateway.domain.drill import DrillWindow
 from gateway.domain.events import EventKind
+from gateway.domain.incident import action_json
 from gateway.domain.model import Event, Signal
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, Outcome, apply
@@ -33,11 +35,32 @@ log = structlog.get_logger("gateway")
 
 BAD_INPUT_KEEP = 10_000  # recent bad inputs remembered for the health report
 
-_LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "deadline_missed",
-                  "escalated", "prompt_timed_out", "branch_decided", "resolved", "closed",
-                  "reopened"}
+_LOGGED_EVENTS = {"incident_opened", "stage_entered", "action_requested", "action_sent",
+                  "action_done", "action_failed", "deadline_missed", "escalated",
+                  "prompt_timed_out", "branch_decided", "resolved", "closed", "reopened"}
+# what became of an actuator commanded by hand is logged too, also for no incident
+_LOGGED_BY_HAND = {"action_sent", "action_done", "action_failed", "action_withheld"}
 _LOGGED_FIELDS = {"name_en", "location", "state", "stage_name_en", "reason", "actuator",
-                  "command", "step", "late", "late_by", "to", "withheld"}
+                  "command", "step", "late", "late_by", "to", "withheld", "by_hand", "detail",
+                  # for what an action or an escalation is: the playbook's action (an
+                  # escalation's: the action's id), prompt, branch; how long a device took
+                  "action", "prompt", "branch", "role", "seconds"}
+_WARNED_EVENTS = {"action_failed", "deadline_missed", "escalated"}
+
+
+def _commanded(event: Event, state: EngineState) -> dict[str, str]:
+    """The actuator and command of an action's event, or of the action an escalation is for,
+    from the incident's action where the event does not carry them (sent, done, failed)."""
+    action_id = event.data.get("action_id") or (
+        event.data.get("action") if event.kind == "escalated" else None)
+    incident = state.incidents.get(event.incident_id)
+    if not action_id or incident is None:
+        return {}
+    action = next((a for a in incident.actions if a.id == action_id), None)
+    if action is None:
+        return {}
+    return {k: v for k, v in (("actuator", action.actuator_id), ("command", action.command))
+            if k not in event.data}
 
 
 class Intake(Protocol):
@@ -144,11 +167,17 @@ class Decisions:
         ws.incidents.update(outcome.incidents)
         ws.events.extend(outcome.events)
         ws.outbox.extend(outcome.effects)
+        if outcome.site_actions:  # kept where the site's state is: it survives a restart
+            ws.meta["site_actions"] = json.dumps(
+                [action_json(a) for a in self.state.site_actions.values()], ensure_ascii=False)
         for event in outcome.events:
-            if event.kind in _LOGGED_EVENTS and event.data.get("reason") != "opened":
-                log.info(event.kind, incident=event.incident_id, point=event.point_id,
-                         actor=event.actor, **{k: v for k, v in event.data.items()
-                                                if k in _LOGGED_FIELDS})
+            if (event.kind in _LOGGED_EVENTS and event.data.get("reason") != "opened") or (
+                    event.kind in _LOGGED_BY_HAND and event.data.get("by_hand")):
+                said = log.warning if event.kind in _WARNED_EVENTS else log.info
+                said(event.kind, incident=event.incident_id, point=event.point_id,
+                     actor=event.actor, **_commanded(event, self.state),
+                     **{k: v for k, v in event.data.items()
+                        if k in _LOGGED_FIELDS and (v or k not in ("prompt", "action"))})
 
     def signal(self, sig: Signal, ws: WriteSet, now: float, payload: bytes) -> None:
         """A point's signal into the engine (a shelved point's opens and joins nothing)."""

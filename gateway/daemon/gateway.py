@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -37,7 +38,7 @@ from gateway.daemon.versions import config_version
 from gateway.domain import drill as drill_window
 from gateway.domain.commands import Answer
 from gateway.domain.drill import DrillWindow
-from gateway.domain.incident import Incident
+from gateway.domain.incident import Incident, action_of
 from gateway.engine.machine import Engine
 from gateway.engine.state import EngineState, OperatorCommand
 from gateway.errors import StoreError
@@ -193,6 +194,8 @@ class Gateway:
         d.points.update(startup.points)
         d.drill = drill_window.from_json(startup.drill)
         d.shelved.update({pid: Shelf(**shelf) for pid, shelf in startup.shelved.items()})
+        d.state.site_actions.update({a.id: a for a in map(
+            action_of, json.loads(startup.site_actions or "[]"))})
         d.state.point_values.update({pid: (p.value, p.state) for pid, p in d.points.items()})
         for item in startup.pending_outbox:
             self.pipeline.outq.put_nowait(item)

@@ -119,8 +119,11 @@ def problems(v: Vitals, limits: Limits) -> list[str]:
 
 def degraded(v: Vitals) -> list[str]:
     """What works, but not wholly (``/healthz`` stays 200, says "degraded" and why): a Modbus
-    unit not answering, bad input still arriving."""
-    found = [f"Modbus unit {name}/{unit} not answering"
+    unit not answering (or, behind a TCP gateway, not there: a wrong unit id), bad input still
+    arriving."""
+    found = [f"Modbus unit {name}/{unit} not found behind its gateway: check the unit id in "
+             "the config" if unit in link.get("units_misconfigured", ())
+             else f"Modbus unit {name}/{unit} not answering"
              for name, link in sorted(v.modbus.items()) if link["connected"]
              for unit in link["units_offline"]]
     if v.bad_input_recent:

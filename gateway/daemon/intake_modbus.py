@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from adapters.interface import Adapter
 from adapters.modbus_values import BlockRead, BlockRefused, Report, UnitHealth
+from gateway.config.modbus import ModbusBinding
 from gateway.config.site import SiteConfig
 from gateway.daemon.decisions import Decisions
 from gateway.errors import DecodeError
 from gateway.points.conditioning import condition, went_offline
-from gateway.points.decode import decode_modbus
+from gateway.points.decode_modbus import decode_modbus, modbus_value
 from gateway.points.modbus_plan import ConnectionPlan
 from gateway.points.modbus_plan import plan as modbus_plan
 from gateway.store.values import DeadLetter, WriteSet
@@ -19,6 +20,15 @@ from gateway.store.values import DeadLetter, WriteSet
 def block_name(connection: str, unit: int, table: str = "", address: int | None = None) -> str:
     name = f"modbus:{connection}/{unit}"
     return f"{name}/{table}/{address}" if table else name
+
+
+def _inputs(binding: ModbusBinding, read: BlockRead) -> dict[str, object]:
+    """The registers a point's conditions read beside its own, from the same block."""
+    out: dict[str, object] = {}
+    for name, input_binding in binding.inputs:
+        at = input_binding.address - read.block.address
+        out[name] = modbus_value(input_binding, read.values[at:at + input_binding.words])
+    return out
 
 
 class ModbusIntake:
@@ -57,7 +67,8 @@ class ModbusIntake:
             previous = d.points.get(point.id)
             try:
                 reading = decode_modbus(binding, raw,
-                                        previous.value if previous is not None else None)
+                                        previous.value if previous is not None else None,
+                                        _inputs(binding, read))
             except DecodeError as exc:
                 d.dead_letter(ws, "modbus", point.source, exc.reason,
                               f"point {point.id}: {exc.detail}", repr(list(raw)).encode(),

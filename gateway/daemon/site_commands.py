@@ -1,6 +1,7 @@
-"""Operator commands in the pipeline: those of an incident go to the engine; those of the site
-(a drill window, a point shelved, a reload) are the daemon's own. Every command is answered
-on record (``command_results``), applied or refused with the reason."""
+"""Operator commands in the pipeline: those of an incident go to the engine, as does an actuator
+commanded by hand; those of the site (a drill window, a point shelved, a reload) are the
+daemon's own. Every command is answered on record (``command_results``), applied or refused
+with the reason."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from gateway.daemon.decisions import Decisions, Shelf
 from gateway.daemon.inputs import QueuedCommand, Reload
 from gateway.domain import drill as drill_window
 from gateway.domain import site_time
-from gateway.domain.commands import MAX_SHELVE_MINUTES, Answer
+from gateway.domain.commands import MAX_SHELVE_MINUTES, YES, Answer
 from gateway.domain.events import EventKind
 from gateway.domain.model import PointState, Signal
+from gateway.engine.state import Outcome
 from gateway.errors import CommandError, Refusal
 from gateway.store.values import WriteSet
 
@@ -36,7 +38,10 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
             d.on_reload(Reload(cmd.actor, "command", item.row_id), ws, now)
         return
     try:
-        outcome = d.engine.on_command(d.state, cmd, now, item.stored)
+        if cmd.verb == "actuate":
+            outcome = _actuate(d, item, now)
+        else:
+            outcome = d.engine.on_command(d.state, cmd, now, item.stored)
     except CommandError as exc:
         ws.command_results.append(Answer.refused(item.row_id, exc))
         log.info("command_rejected", verb=cmd.verb, incident=cmd.incident_id,
@@ -45,6 +50,17 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
     d.fold(outcome, ws)
     ws.command_results.append(Answer(item.row_id, outcome.result))
     log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
+
+
+def _actuate(d: Decisions, item: QueuedCommand, now: float) -> Outcome:
+    """An actuator commanded by hand; as a drill's (a tester's), only in the drill window."""
+    cmd = item.command
+    drill = cmd.args.get("drill", "").lower() in YES
+    if drill and (d.drill is None or not d.drill.active(now)):
+        raise CommandError("a drill's command needs the drill window on "
+                           "(alarm-gateway drill start)", code="no_drill")
+    return d.engine.on_actuate(d.state, cmd, now, number=item.row_id, drill=drill,
+                               stored=item.stored)
 
 
 def _drill(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:

@@ -32,7 +32,8 @@ def vitals(gw: Gateway, now: float) -> Vitals:
             default=None),
         probe_waiting_since=mqtt.probe_waiting_since if mqtt else None,
         last_rx=dict(gw.pipeline.last_rx), bad_input_recent=bad_input_recent(gw.d, now),
-        modbus={a.name: {"connected": h.connected, "units_offline": list(h.units_offline)}
+        modbus={a.name: {"connected": h.connected, "units_offline": list(h.units_offline),
+                         "units_misconfigured": list(h.detail.get("units_misconfigured", ()))}
                 for a, h in ((a, a.health()) for a in gw.adapters.values())
                 if a.kind == "modbus"})
 

@@ -130,6 +130,15 @@ COMMANDS: dict[str, CommandDef] = {c.verb: c for c in (
          target=Target.SITE),
     _def("reload", "re-read the config and playbooks (as on SIGHUP); a bad one is refused",
          "reload", target=Target.SITE),
+    _def("actuate", "command an actuator by hand (recall an elevator, reset the recall, close "
+         "a valve): sent, and followed to its feedback; with an incident, one of its actions",
+         "actuate", Arg("actuator", ArgKind.ID, True, positional=True),
+         Arg("command", ArgKind.ID, True, "one of the actuator's commands", positional=True),
+         Arg("reason", required=True, help="why (on record)"),
+         Arg("incident", ArgKind.SHORT, help="the incident it is done for (one of its actions)",
+             limit=40),
+         Arg("drill", ArgKind.FLAG, help="in the drill window: the write is withheld"),
+         target=Target.SITE),
 )}
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,8 @@ class ActionState:
     feedback_due: float | None = None
     escalate_to: str = ""
     prompt: str = ""  # the prompt whose answer (or timeout) requested it
+    by: str = ""  # who commanded it by hand (empty: the playbook's auto-action)
+    reason: str = ""  # why, when commanded by hand
 
     @property
     def awaiting_feedback(self) -> bool:
@@ -242,6 +244,18 @@ def _device(d: DeviceRef) -> dict[str, Any]:
     return out
 
 
+def action_json(a: ActionState) -> dict[str, Any]:
+    return {"id": a.id, "action": a.action, "actuator_id": a.actuator_id, "command": a.command,
+            "status": a.status.value, "requested_at": a.requested_at, "updated_at": a.updated_at,
+            "detail": a.detail, "feedback_point": a.feedback_point,
+            "feedback_due": a.feedback_due, "escalate_to": a.escalate_to, "prompt": a.prompt,
+            "by": a.by, "reason": a.reason}
+
+
+def action_of(data: dict[str, Any]) -> ActionState:
+    return ActionState(**{**data, "status": ActionStatus(data["status"])})
+
+
 def to_json(incident: Incident) -> dict[str, Any]:
     # Written out by hand: dataclasses.asdict deep-copies recursively and was the largest
     # cost of a storm batch (an incident with a hundred devices is rewritten per batch).
@@ -254,12 +268,7 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "steps": [{"id": s.id, "stage": s.stage, "role": s.role, "status": s.status.value,
                    "started_at": s.started_at, "due_at": s.due_at, "done_at": s.done_at,
                    "done_by": s.done_by, "note": s.note} for s in i.steps],
-        "actions": [{"id": a.id, "action": a.action, "actuator_id": a.actuator_id,
-                     "command": a.command, "status": a.status.value,
-                     "requested_at": a.requested_at, "updated_at": a.updated_at,
-                     "detail": a.detail, "feedback_point": a.feedback_point,
-                     "feedback_due": a.feedback_due, "escalate_to": a.escalate_to,
-                     "prompt": a.prompt} for a in i.actions],
+        "actions": [action_json(a) for a in i.actions],
         "prompts": [{"id": p.id, "stage": p.stage, "status": p.status.value,
                      "raised_at": p.raised_at, "answer": p.answer,
                      "answered_by": p.answered_by, "answered_at": p.answered_at,
@@ -297,8 +306,7 @@ def from_json(data: dict[str, Any]) -> Incident:
         updated_at=data["updated_at"], drill=data["drill"],
         devices=tuple(DeviceRef(**{**d, "location": loc(d["location"])}) for d in data["devices"]),
         steps=tuple(StepState(**{**s, "status": StepStatus(s["status"])}) for s in data["steps"]),
-        actions=tuple(ActionState(**{**a, "status": ActionStatus(a["status"])})
-                      for a in data["actions"]),
+        actions=tuple(action_of(a) for a in data["actions"]),
         prompts=tuple(PromptState(**{**p, "status": PromptStatus(p["status"])})
                       for p in data["prompts"]),
         branches=tuple(BranchState(**{**b, "status": BranchStatus(b["status"])})

@@ -28,6 +28,7 @@ from gateway.domain.model import (
     Signal,
 )
 from gateway.engine.actions import Actions
+from gateway.engine.by_hand import ByHand
 from gateway.engine.stages import Stages
 from gateway.engine.state import (
     EngineState,
@@ -73,6 +74,7 @@ class Engine:
         self.actions = Actions(self)
         self.timers = Timers(self)
         self.stages = Stages(self)
+        self.by_hand = ByHand(self)
 
     # ------------------------------------------------------------------ signals
 
@@ -293,6 +295,12 @@ class Engine:
         """An operator's command; ``stored`` is the incident as the store has it, for the
         commands that work on closed incidents (reopen, follow-up done)."""
         return self.workflow.handle(state, command, now, stored)
+
+    def on_actuate(self, state: EngineState, command: OperatorCommand, now: float, *,
+                   number: int, drill: bool = False, stored: Incident | None = None) -> Outcome:
+        """An actuator commanded by hand (``gateway.engine.by_hand``); ``number`` names it."""
+        return self.by_hand.command(state, command, now, number=number, drill=drill,
+                                    stored=stored)
 
     # ------------------------------------------------------------------ time and feedback
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.domain.effects import MqttPublish, Outgoing, Purpose
 from gateway.domain.events import EventKind
-from gateway.domain.incident import Incident
+from gateway.domain.incident import ActionState, Incident
 from gateway.domain.model import Event, IncidentStatus, Location, PointState, Signal, Text
 from gateway.playbook.definition import Playbook
 
@@ -59,6 +59,8 @@ class Outcome:
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
     # trigger keys held for their duration (None: no longer held)
     pending: dict[str, PendingOpen | None] = field(default_factory=dict)
+    # actuators commanded by hand for no incident, by action id (None: no longer kept)
+    site_actions: dict[str, ActionState | None] = field(default_factory=dict)
     result: str = ""  # what an operator command did, in a line
 
 
@@ -71,6 +73,9 @@ class EngineState:
     # the last value and state of every point that reported, for action feedback
     point_values: dict[str, tuple[object, PointState]] = field(default_factory=dict)
     pending: dict[str, PendingOpen] = field(default_factory=dict)
+    # actuators commanded by hand for no incident (the site's): each in flight, and the last
+    # of each actuator, so that its page says how it ended
+    site_actions: dict[str, ActionState] = field(default_factory=dict)
 
     @classmethod
     def restore(cls, open_incidents: Iterable[Incident], next_number: int) -> EngineState:
@@ -113,6 +118,11 @@ def apply(state: EngineState, outcome: Outcome) -> None:
             state.pending.pop(key, None)
         else:
             state.pending[key] = pending
+    for action_id, action in outcome.site_actions.items():
+        if action is None:
+            state.site_actions.pop(action_id, None)
+        else:
+            state.site_actions[action_id] = action
 
 
 def location_key(location: Location, level: str, point_id: str = "",
@@ -174,6 +184,26 @@ class Tx:
               **data: Any) -> None:
         self.out.events.append(Event(kind=kind, at=self.now, incident_id=incident.id,
                                      point_id=point_id, actor=actor, data=data))
+
+    def action_event(self, incident: Incident | None, kind: EventKind, /, *, actor: str = "",
+                     **data: Any) -> None:
+        """An event of an action: on its incident's timeline, or a fact of the site when it
+        belongs to none (an actuator commanded by hand for no incident)."""
+        if incident is not None:
+            self.event(incident, kind, actor=actor, **data)
+        else:
+            self.out.events.append(Event(kind=kind, at=self.now, actor=actor, data=data))
+
+    def site_actions(self) -> list[ActionState]:
+        """The site's actions as this decision leaves them."""
+        merged: dict[str, ActionState | None] = {**self.state.site_actions,
+                                                 **self.out.site_actions}
+        return [a for a in merged.values() if a is not None]
+
+    def site_action(self, action_id: str) -> ActionState | None:
+        if action_id in self.out.site_actions:
+            return self.out.site_actions[action_id]
+        return self.state.site_actions.get(action_id)
 
 
 def event_messages(prefix: str, events: list[Event],

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from gateway.domain.effects import Notify, Outgoing, Purpose
 from gateway.domain.events import Escalation, EventKind
-from gateway.domain.incident import Incident
+from gateway.domain.incident import ActionState, Incident
 from gateway.domain.model import ActionStatus, BranchStatus, PromptStatus, StepStatus
 from gateway.engine.state import LATE_AFTER, EngineState, Tx
 from gateway.playbook.definition import Playbook
@@ -28,6 +28,8 @@ class Timers:
     def next_due(self, state: EngineState) -> float | None:
         dues = [d for i in state.incidents.values() if (d := i.next_deadline()) is not None]
         dues += [p.due_at for p in state.pending.values()]
+        dues += [a.feedback_due for a in state.site_actions.values()
+                 if a.awaiting_feedback and a.feedback_due is not None]
         return min(dues) if dues else None
 
     def held_and_due(self, tx: Tx, now: float) -> None:
@@ -49,6 +51,10 @@ class Timers:
             if due is None or due > now:
                 continue
             self._tick_incident(tx, incident, now)
+        for action in tx.site_actions():
+            failed = self._unconfirmed(tx, None, action, now)
+            if failed is not action:
+                tx.out.site_actions[action.id] = failed
 
     def _tick_incident(self, tx: Tx, incident: Incident, now: float) -> None:
         playbook = self.engine.playbooks.get(incident.type)
@@ -67,27 +73,30 @@ class Timers:
             if definition is not None and definition.escalate_to:
                 self.escalate(tx, incident, definition.escalate_to, Escalation.DEADLINE_MISSED,
                               step=step.id)
-        actions = []
-        for action in incident.actions:
-            if not action.awaiting_feedback or action.feedback_due is None \
-                    or action.feedback_due > now:
-                actions.append(action)
-                continue
-            detail = (f"no confirmation from {action.feedback_point} within "
-                      f"{action.feedback_due - action.requested_at:.0f}s")
-            actions.append(replace(action, status=ActionStatus.FAILED, updated_at=now,
-                                   detail=detail))
-            tx.event(incident, EventKind.ACTION_FAILED, action=action.action, action_id=action.id,
-                     actuator=action.actuator_id, detail=detail,
-                     late=now - action.feedback_due > LATE_AFTER)
-            if action.escalate_to:
-                self.escalate(tx, incident, action.escalate_to, Escalation.ACTION_FAILED,
-                              action=action.id)
+        actions = [self._unconfirmed(tx, incident, action, now) for action in incident.actions]
         incident = replace(incident, steps=tuple(steps), actions=tuple(actions))
         if live and playbook is not None:
             incident = self._tick_prompts(tx, playbook, incident, now)
             incident = self._tick_branches(tx, playbook, incident, now)
         tx.put(incident)
+
+    def _unconfirmed(self, tx: Tx, incident: Incident | None, action: ActionState,
+                     now: float) -> ActionState:
+        """An action whose confirmation did not come in time failed (and is escalated where
+        its incident's playbook says)."""
+        if not action.awaiting_feedback or action.feedback_due is None \
+                or action.feedback_due > now:
+            return action
+        detail = (f"no confirmation from {action.feedback_point} within "
+                  f"{action.feedback_due - action.requested_at:.0f}s")
+        tx.action_event(incident, EventKind.ACTION_FAILED, action=action.action,
+                        action_id=action.id, actuator=action.actuator_id, detail=detail,
+                        late=now - action.feedback_due > LATE_AFTER,
+                        **self.engine.actions.said(action))
+        if action.escalate_to and incident is not None:
+            self.escalate(tx, incident, action.escalate_to, Escalation.ACTION_FAILED,
+                          action=action.id)
+        return replace(action, status=ActionStatus.FAILED, updated_at=now, detail=detail)
 
     def _tick_prompts(self, tx: Tx, playbook: Playbook, incident: Incident,
                       now: float) -> Incident:

@@ -29,6 +29,12 @@ class _Checker:
         self.problems.append(Problem(self.playbook.file, format_path(loc), message,
                                      self.lines.line(loc)))
 
+    def time(self, loc: tuple[str | int, ...], seconds: float | None, what: str) -> None:
+        """A deadline or timeout of zero has passed when it starts."""
+        if seconds is not None and seconds <= 0:
+            self.problem(loc, f"a {what} of 0 has passed before anyone can act: give the time "
+                         "allowed, e.g. 3m (or leave it out for none)")
+
     def role(self, loc: tuple[str | int, ...], role: str | None) -> None:
         if role and role not in self.site.roles:
             self.problem(loc, unknown_name("role", role, self.site.roles))
@@ -89,6 +95,7 @@ def _check_stage(c: _Checker, si: int, stage: StageDef) -> None:
     for ti, step in enumerate(stage.steps):
         c.role(("stages", si, "steps", ti, "role"), step.role)
         c.role(("stages", si, "steps", ti, "escalate_to"), step.escalate_to)
+        c.time(("stages", si, "steps", ti, "deadline"), step.deadline, "deadline")
     for ai, action in enumerate(stage.actions):
         c.action(("stages", si, "actions", ai), action)
     for pi, prompt in enumerate(stage.prompts):
@@ -100,6 +107,7 @@ def _check_branch(c: _Checker, si: int, branch: BranchDef) -> set[str]:
     loc: tuple[str | int, ...] = ("stages", si, "branch")
     c.role((*loc, "role"), branch.role)
     c.role((*loc, "escalate_to"), branch.escalate_to)
+    c.time((*loc, "deadline"), branch.deadline, "deadline")
     if branch.escalate_to and branch.deadline is None:
         c.problem((*loc, "escalate_to"), "escalate_to needs a deadline to escalate at")
     reached = set()
@@ -185,6 +193,7 @@ def _check_ids(c: _Checker) -> None:
 def _check_prompt(c: _Checker, loc: tuple[str | int, ...], prompt: PromptDef) -> None:
     if prompt.call and prompt.call not in c.site.contacts:
         c.problem((*loc, "call"), unknown_name("contact", prompt.call, c.site.contacts))
+    c.time((*loc, "timeout"), prompt.timeout, "timeout")
     if prompt.timeout is None or prompt.on_timeout is None:
         c.problem(loc, f"prompt {prompt.id!r} has no timeout policy: give it 'timeout' and "
                   "'on_timeout' (act, escalate or wait)")

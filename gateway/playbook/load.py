@@ -12,6 +12,7 @@ from gateway.config.yamlfile import LineIndex, load_yaml
 from gateway.errors import ConfigError, ConfigReferenceError, ConfigSchemaError, Problem
 from gateway.playbook.check import check_playbook
 from gateway.playbook.definition import Playbook, _compile
+from gateway.playbook.fit import fit_to_site
 from gateway.playbook.schema import PlaybookModel
 
 
@@ -26,8 +27,11 @@ def load_playbook(path: Path) -> tuple[Playbook, LineIndex]:
     return _compile(model, path), lines
 
 
-def load_playbooks(directory: Path, site: SiteConfig) -> dict[str, Playbook]:
-    """Every ``*.yaml`` in the folder, checked against the site config; all problems at once."""
+def load_playbooks(directory: Path, site: SiteConfig,
+                   warnings: list[Problem] | None = None) -> dict[str, Playbook]:
+    """Every ``*.yaml`` in the folder, fitted to the site (``gateway.playbook.fit``: what it
+    has no actuator for becomes a prompt to do by hand, each said in ``warnings``) and checked
+    against it; all problems at once."""
     if not directory.is_dir():
         raise ConfigReferenceError([Problem(str(site.file), "playbooks",
                                             f"playbook folder {directory} does not exist")])
@@ -46,6 +50,9 @@ def load_playbooks(directory: Path, site: SiteConfig) -> dict[str, Playbook]:
             problems.append(Problem(str(path), "id", f"playbook id {playbook.id!r} is also used "
                                     f"by {playbooks[playbook.id].file}", lines.line(("id",))))
             continue
+        playbook, fitted = fit_to_site(playbook, site, lines)
+        if warnings is not None:
+            warnings.extend(fitted)
         problems.extend(check_playbook(playbook, lines, site))
         playbooks[playbook.id] = playbook
     if not playbooks and not problems:

@@ -130,9 +130,12 @@ def condition(point: PointConfig, previous: PointStatus | None, reading: Reading
     marks = tuple((dev, m) for dev, m in (previous.marks if previous else ()) if dev != device)
     if reading.order is not None:
         marks = (*marks, (device, reading.order))
+    # a condition over several readings may say the device cannot be trusted to be heard (a
+    # radio channel last heard of long ago): offline, with that condition as the reason
+    offline = (reading.reason or "offline") if state is PointState.OFFLINE else ""
     status = _status(previous, at, last_seen=at, value=reading.value,
                      sources=tuple(sorted((*kept, (device, state)))), troubles=tuple(troubles),
-                     marks=marks, activations=activations, offline="", rejected=0)
+                     marks=marks, activations=activations, offline=offline, rejected=0)
     return status, signals
 
 

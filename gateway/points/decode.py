@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-import struct
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from gateway.config.modbus import ModbusBinding, Threshold
+from gateway.config.modbus import Threshold
 from gateway.config.site import MqttBinding
 from gateway.domain import site_time
 from gateway.domain.conditions import condition_of_property
 from gateway.domain.model import PointState, value_key
+from gateway.domain.rules import Rules
 from gateway.errors import DecodeError
 
 
@@ -36,6 +35,8 @@ class Reading:
     conditions: tuple[tuple[str, bool], ...] = ()
     # the device's own time (epoch seconds) or sequence number, where the payload has one
     order: float | None = None
+    # why, when a condition over several readings decided the state (``when:``)
+    reason: str = ""
 
 
 # Values that say a detector is warming up (not measuring yet), when the binding maps nothing
@@ -47,6 +48,10 @@ def decode(binding: MqttBinding, payload: bytes) -> Reading | None:
     if binding.decoder == "plain":
         return _decode_plain(binding, payload)
     doc = _parse_json(payload)
+    if binding.rules is not None:
+        ruled = _ruled(binding, binding.rules, doc)
+        if ruled is not None:
+            return ruled
     if binding.decoder == "zigbee2mqtt":
         reading = _decode_zigbee(binding, doc)
         where = f"property '{binding.property}'"
@@ -59,6 +64,23 @@ def decode(binding: MqttBinding, payload: bytes) -> Reading | None:
     if order is not None:
         reading = replace(reading, order=order)
     return _checked(reading, where)
+
+
+def _ruled(binding: MqttBinding, rules: Rules, doc: Any) -> Reading | None:
+    """The state the point's conditions give over the payload's fields; None when none holds
+    (the binding's own mapping decides then)."""
+    path = binding.property if binding.decoder == "zigbee2mqtt" else binding.field
+    value = (_field(doc, path) if _has(doc, path) else None) if path else doc
+    values = {"value": value if not isinstance(value, dict | list) else None}
+    values.update({name: _field(doc, p) if _has(doc, p) else None for name, p in binding.inputs})
+    rule = rules.decide(values)
+    if rule is None:
+        return None
+    device = ""
+    if binding.device_field and _has(doc, binding.device_field):
+        device = str(_field(doc, binding.device_field))
+    return Reading(rule.state, value if isinstance(value, int | float | str | bool) else None,
+                   device, order=_order(binding, doc), reason=f"when {rule.text}")
 
 
 def _order(binding: MqttBinding, doc: Any) -> float | None:
@@ -311,70 +333,6 @@ def threshold_state(thresholds: tuple[Threshold, ...], deadband: float, value: f
 
 
 # ----------------------------------------------------------------------------- Modbus
-
-_STATE_RANK = (PointState.ALARM, PointState.PREALARM, PointState.TROUBLE, PointState.OFFLINE,
-               PointState.TEST, PointState.NORMAL)
-
-
-def modbus_value(binding: ModbusBinding, raw: Sequence[int | bool]) -> int | float | bool:
-    """The value a point's registers (or bit) hold, after word order, mask, scale, offset."""
-    kind = binding.type
-    if kind == "bool":
-        return bool(raw[0])
-    words = [int(w) & 0xFFFF for w in raw[:binding.words]]
-    if len(words) < binding.words:
-        raise DecodeError("short_read", f"expected {binding.words} registers, got {len(words)}")
-    if kind == "bit":
-        if binding.bit is None:
-            raise DecodeError("no_bit", "a bit binding names no bit")
-        return (words[0] >> binding.bit) & 1
-    if binding.words == 2:
-        hi, lo = (words[0], words[1]) if binding.word_order == "big" else (words[1], words[0])
-        packed = struct.pack(">HH", hi, lo)
-        fmt = {"int32": ">i", "uint32": ">I", "float32": ">f"}[kind]
-        number: int | float = struct.unpack(fmt, packed)[0]
-    else:
-        number = struct.unpack(">h" if kind == "int16" else ">H",
-                               struct.pack(">H", words[0]))[0]
-    if binding.mask is not None and isinstance(number, int):
-        number &= binding.mask
-    if isinstance(number, float) and not math.isfinite(number):
-        raise DecodeError("bad_value", f"register value is {number}")
-    if binding.counter or binding.bits or binding.values:
-        return number
-    if binding.scale != 1.0 or binding.offset != 0.0:
-        return number * binding.scale + binding.offset
-    return number
-
-
-def decode_modbus(binding: ModbusBinding, raw: Sequence[int | bool],
-                  previous_value: object = None) -> Reading:
-    """A polled register (or bit) as a reading; the table in the config says how.
-
-    ``bits`` reads a status word (the worst state of the set bits wins); ``counter`` turns an
-    event counter into alarm when it moved since the last poll (a short pulse between two polls
-    is not lost); ``values`` maps exact values; ``thresholds`` work as for MQTT values. A
-    binding with none of these is informational (e.g. feedback): always normal, value kept.
-    """
-    value = modbus_value(binding, raw)
-    if binding.counter:
-        moved = previous_value is not None and value != previous_value
-        return Reading(PointState.ALARM if moved else PointState.NORMAL, value)
-    if binding.bits:
-        if not isinstance(value, int):
-            raise DecodeError("not_bits", f"bits read from a {binding.type} value {value!r}")
-        set_states = [state for bit, state in binding.bits if (value >> bit) & 1]
-        state = next((s for s in _STATE_RANK if s in set_states), PointState.NORMAL)
-        return Reading(state, value)
-    if binding.values:
-        mapped = binding.values.get(value_key(value))
-        if mapped is None:
-            raise DecodeError("unmapped_value", f"value {value!r} has no state mapping")
-        return Reading(mapped, value)
-    if binding.thresholds:
-        return Reading(None, float(value))
-    return Reading(PointState.NORMAL, value)
-
 
 # ----------------------------------------------------------------------------- availability
 

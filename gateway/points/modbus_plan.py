@@ -42,11 +42,11 @@ def plan(points: Mapping[str, PointConfig]) -> dict[str, ConnectionPlan]:
     units: dict[str, dict[int, list[PointConfig]]] = {}
     for (connection, unit, table, group), members in sorted(by_request.items()):
         limit = MAX_BITS if table in ("coil", "discrete_input") else MAX_REGISTERS
-        members.sort(key=lambda bound: bound[1].address)
+        members.sort(key=lambda bound: _span(bound[1])[0])
         run: list[_Bound] = []
         start = end = 0
         for point, m in members:
-            first, last = m.address, m.address + m.words - 1
+            first, last = _span(m)
             if run and first - end <= MERGE_GAP and last - start < limit:
                 end = max(end, last)
                 run.append((point, m))
@@ -63,6 +63,13 @@ def plan(points: Mapping[str, PointConfig]) -> dict[str, ConnectionPlan]:
     return {c: ConnectionPlan(tuple(blocks[c]), slots[c],
                               {u: tuple(ps) for u, ps in units[c].items()})
             for c in blocks}
+
+
+def _span(m: ModbusBinding) -> tuple[int, int]:
+    """The first and last word (or bit) a point needs: its own, and its conditions' inputs,
+    read in the same request."""
+    reads = [m, *(b for _, b in m.inputs)]
+    return min(b.address for b in reads), max(b.address + b.words - 1 for b in reads)
 
 
 def _close(connection: str, block: ReadBlock, run: list[_Bound],

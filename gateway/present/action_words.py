@@ -31,6 +31,14 @@ def _rule(zh: str, en: str) -> Callable[[re.Match[str], Names], Text]:
                              .removeprefix(m.group(0)))
 
 
+def _unconfirmed(m: re.Match[str], n: Names) -> Text:
+    point = m.group("point")
+    name = n.points.get(point) or Text(point, point)
+    seconds = m.group("seconds")
+    return Text(f"{seconds} 秒内未收到{name.zh}的确认",
+                f"no confirmation from {name.en} within {seconds} s")
+
+
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str], Names], Text]]] = [
     (re.compile(r"(?P<point>[\w.-]+) reports (?P<value>.+)"), _feedback),
     (re.compile(r"unit (?P<unit>\d+) did not answer the write"),
@@ -44,6 +52,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str], Names], Text]]] 
                                                          "no connection of this site sends it")),
     (re.compile(r"no .* actuator serves"), _rule("此处没有可执行此联动的设备",
                                                  "no actuator serves this place")),
+    (re.compile(r"no confirmation from (?P<point>[\w.-]+) within (?P<seconds>\d+)s"),
+     _unconfirmed),
 ]
 
 

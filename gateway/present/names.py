@@ -104,6 +104,13 @@ def names_of(events: Sequence[Event], playbook: Playbook | None,
     return n
 
 
+def command_name(site: SiteConfig | None, actuator_id: str, command: str) -> Text:
+    """An actuator's command by its name (``recall`` → 迫降), or as it is when unknown."""
+    actuator = site.actuators.get(actuator_id) if site is not None else None
+    found = actuator.commands.get(command) if actuator is not None else None
+    return found.name if found is not None else same(command)
+
+
 def _playbook_names(n: Names, playbook: Playbook) -> None:
     n.playbook = playbook.name
     for stage in playbook.stages:
@@ -187,4 +194,7 @@ _LEARN: dict[EventKind, Callable[[Names, Mapping[str, Any]], None]] = {
     EventKind.RECORD: _learn_record, EventKind.ACTION_REQUESTED: _learn_action,
     EventKind.ACTION_SKIPPED: _learn_action, EventKind.ESCALATED: _learn_role,
     EventKind.NOTIFIED: _learn_role,
+    # an action commanded by hand names itself on each of its events (a site's is read alone)
+    EventKind.ACTION_SENT: _learn_action, EventKind.ACTION_DONE: _learn_action,
+    EventKind.ACTION_FAILED: _learn_action, EventKind.ACTION_WITHHELD: _learn_action,
 }

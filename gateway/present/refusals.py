@@ -45,6 +45,7 @@ def refusal_params(params: Mapping[str, str | list[str]], n: Names,
         "record": n.record, "role": n.role, "review": lambda p: _REVIEW.get(p) or same(p),
         "actor": _actor(people), "unconfirmed_actions": _action(n),
         "playbook": lambda p: n.playbook or same(p),
+        "actuator": lambda a: n.actuators.get(a) or same(a),
     }
     out = {}
     for key, value in params.items():

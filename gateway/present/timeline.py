@@ -200,6 +200,11 @@ def _action_requested(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     actuator = n.actuators.get(sval(d, "actuator")) or same(sval(d, "actuator"))
     held = bi("（演练：写入被拦截）", " (drill: write withheld)") if d.get("withheld") \
         else same("")
+    if d.get("by_hand"):
+        return cat(bi("手动指令：", "commanded by hand: "),
+                   n.actions.get(sval(d, "action")) or same(sval(d, "command")), " → ",
+                   actuator, bi(f"，原因：{sval(d, 'reason')}", f", because: {sval(d, 'reason')}"),
+                   held)
     return cat(bi("联动请求：", "action requested: "),
                n.actions.get(sval(d, "action")) or same(sval(d, "action")), " → ", actuator,
                held)

@@ -102,6 +102,11 @@ class Records(Protocol):
     def signals_after(self, mark: Mark) -> list[tuple[str, str, bool]]:
         """(point, state, drill) of each signal stored after ``mark``."""
 
+    def heard_between(self, since: float, until: float) -> list[tuple[str, float, float, int,
+                                                                       str]]:
+        """Per point that reported within ``[since, until)``: (point, first, last, how many
+        signals, the states they carried, comma-separated)."""
+
     def commands_after(self, mark: Mark) -> list[tuple[str, str]]:
         """(target, status) of each actuator write queued after ``mark`` and not withheld."""
 

@@ -78,6 +78,8 @@ class StartupState:
     ledgers: dict[str, tuple[int, ...]] = field(default_factory=dict)  # adapter -> ids
     # pending outbox rows that are not an effect this version can send: (id, why)
     unreadable_outbox: tuple[tuple[int, str], ...] = ()
+    # actuators commanded by hand for no incident, in flight or the last of each (JSON list)
+    site_actions: str = ""
 
 
 class StoreBehind(StoreError):

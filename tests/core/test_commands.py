@@ -54,3 +54,20 @@ def test_a_tester_may_work_a_drill_incident_but_not_a_real_one() -> None:
     assert not tester.may_work("ack", drill=False)
     assert tester.may_work("note", drill=False)  # a note: anyone may add one
     assert not tester.may_work("close", drill=False)
+
+
+def test_the_command_line_commands_an_actuator_by_hand_with_its_arguments() -> None:
+    parsed = vars(build_parser().parse_args([
+        "actuate", "ELV-B2-L1", "recall", "--reason", "井道进水", "--incident", "INC-000001",
+        "--drill", "--by", "李明", "--store", "x.sqlite3"]))
+    assert {a.name for a in COMMANDS["actuate"].args} <= set(parsed)
+    assert (parsed["actuator"], parsed["command"], parsed["drill"], parsed["store"]) == (
+        "ELV-B2-L1", "recall", True, "x.sqlite3")
+
+
+def test_a_tester_may_command_an_actuator_by_hand_only_as_a_drill() -> None:
+    tester = auth.User("t", "t", ("tester",))
+    assert tester.may_actuate(drill=True)
+    assert not tester.may_actuate(drill=False)
+    for role in ("operator", "supervisor", "technician", "admin"):
+        assert auth.User("u", "u", (role,)).may_actuate(drill=False), role

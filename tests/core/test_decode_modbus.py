@@ -10,7 +10,7 @@ import pytest
 from gateway.config.modbus import ModbusBinding, ModbusBindingModel, compile_binding
 from gateway.domain.model import PointState
 from gateway.errors import DecodeError
-from gateway.points.decode import decode_modbus
+from gateway.points.decode_modbus import decode_modbus
 
 
 def binding(**fields: Any) -> ModbusBinding:

@@ -146,8 +146,8 @@ def required(playbook: Playbook, *stages: str) -> list[str]:
 
 # ----------------------------------------------------------------------------- all playbooks
 
-ALL = ["car_park_vehicle", "device_fault", "earthquake", "elevator_entrapment", "fire",
-       "gas_leak", "gateway_health", "mains_outage", "unit_power_outage", "water_leak"]
+ALL = ["car_park_vehicle", "device_fault", "earthquake", "elevator_call", "elevator_entrapment",
+       "fire", "gas_leak", "gateway_health", "mains_outage", "unit_power_outage", "water_leak"]
 
 
 def test_every_playbook_loads_against_the_demo_site(playbooks: dict[str, Playbook]) -> None:
@@ -1086,3 +1086,17 @@ def test_device_fault_escalates_after_30_minutes_and_closes_with_the_repair(
                                   ("escalated", "duty_supervisor", "deadline_missed")]
     closed = close_with(h, h.only().id, {"repair": "更换电池，信号恢复"})
     assert not closed.follow_ups  # no resident to call back about a sensor
+
+
+def test_an_emergency_call_at_a_landing_is_not_an_entrapment(h: Harness) -> None:
+    """The car's button with the doors open at a landing (a pre-alarm of the car, by the
+    point's conditions) opens an emergency call; stopped between floors (an alarm), an
+    entrapment."""
+    h.signal("ELV-B1-L1-BTN", PointState.PREALARM)
+    (call,) = h.state.incidents.values()
+    assert (call.type, call.severity.value) == ("elevator_call", "medium")
+    assert [s.id for s in call.steps] == ["answer_intercom", "check_camera", "patrol_on_scene",
+                                         "supervisor_on_scene"]
+    h.signal("ELV-B1-L2-BTN", PointState.ALARM)
+    types = sorted(i.type for i in h.state.incidents.values())
+    assert types == ["elevator_call", "elevator_entrapment"]

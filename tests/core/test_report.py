@@ -513,6 +513,7 @@ def run_cli(argv: list[str]) -> int:
 
     def config_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("-c", "--config", default=str(CONFIG))
+        p.add_argument("--store")
 
     add_parsers(sub, config_arg)
     args = parser.parse_args(argv)

@@ -223,3 +223,33 @@ async def test_a_refusal_carries_its_code_and_names_what_it_speaks_of(console: C
     assert (r.status_code, r.json()["code"]) == (401, "login_wrong")
     r = await console.call(op.get("/api/incidents/INC-NONE"))
     assert (r.status_code, r.json()["code"]) == (404, "no_incident")
+
+
+async def test_a_technician_explains_a_reading_and_prints_the_walk_record(
+        console: Console) -> None:
+    tech, op = await console.client("tech"), await console.client("op")
+    body = {"topic": "demo/fire/b1/f6/z1", "payload": '{"state": "fire"}'}
+    r = await console.call(tech.post("/api/explain", json=body))
+    assert r.status_code == 200, r.text
+    (found,) = r.json()["points"]
+    assert (found["point_id"], found["state"], found["playbooks"]) == (
+        "B1-F6-Z1", "alarm", ["fire"])
+    assert console.gw.incidents == []  # a dry run: nothing stored, nothing opened
+    assert (await console.call(op.post("/api/explain", json=body))).json()["code"] == \
+        "forbidden"
+    r = await console.call(tech.post("/api/explain", json={"topic": "t"}))
+    assert (r.status_code, r.json()["code"]) == (422, "explain_what")
+
+    since = console.gw.now
+    console.gw.publish("demo/fire/b1/f6/z1", {"state": "normal", "device": "SD-03"})
+    await console.gw.settle()
+    await console.gw.advance(5)
+    r = await console.call(tech.get("/api/walk-record", params={
+        "since": since, "building": "1", "by": "李工", "format": "md"}))
+    assert r.status_code == 200, r.text
+    line = next(x for x in r.text.splitlines() if x.startswith("| B1-F6-Z1 |"))
+    assert "已上报" in line
+    assert "李工" in r.text
+    r = await console.call(tech.get("/api/walk-record", params={"since": since,
+                                                                  "until": since - 1}))
+    assert (r.status_code, r.json()["code"]) == (422, "walk_period")

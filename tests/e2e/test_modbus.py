@@ -258,7 +258,7 @@ def test_the_gateway_adapter_polls_and_writes_over_rtu_on_a_serial_line_pair() -
     from adapters.modbus import ModbusLink
     from adapters.modbus_values import BlockRead, LinkSettings, ReadBlock, UnitHealth
     from gateway.config.modbus import ModbusBindingModel, compile_binding
-    from gateway.points.decode import decode_modbus
+    from gateway.points.decode_modbus import decode_modbus
     from simulators.modbus_host import VirtualSerialPair
 
     concentration = compile_binding(ModbusBindingModel.model_validate(

@@ -28,7 +28,8 @@ from pymodbus.pdu import ModbusPDU
 from gateway.config.modbus import Feedback
 from gateway.config.site import SiteConfig, load_config
 from gateway.domain.model import PointState
-from gateway.points.decode import decode, decode_modbus
+from gateway.points.decode import decode
+from gateway.points.decode_modbus import decode_modbus
 from simulators.devices import Publisher
 from simulators.modbus_devices import (
     ModbusDeviceServer,

@@ -68,9 +68,13 @@ async def incident(incident_id: str, user: User, ctx: Ctx) -> dict[str, Any]:
     points = ctx.gateway.site.points
     device_names = {dev.point_id: bi(points[dev.point_id].name) for dev in found.devices
                     if dev.point_id in points}
+    view = playbook_view(playbook, found, events)
+    if view is not None:  # its actions commanded by hand, named as their events name them
+        view["actions"].update({a.action: bi(names.actions[a.action]) for a in found.actions
+                                if a.by and a.action in names.actions})
     return {"incident": {**shown, **incident_summary(found, playbooks)},
             "device_names": device_names,
-            "playbook": playbook_view(playbook, found, events),
+            "playbook": view,
             "events": [event_json(e, names) for e in events],
             "now": ctx.gateway.clock()}
 

@@ -1,4 +1,5 @@
-"""Points and their state, shelving, actuators and their last commands, dead letters."""
+"""Points and their state, shelving, actuators and their last commands (and commanding one by
+hand), dead letters."""
 
 # No "from __future__ import annotations": FastAPI reads the route signatures at run time.
 
@@ -17,6 +18,7 @@ from gateway.present.names import names_of
 
 router = APIRouter(tags=["points"])
 ShelveBody = body_of("shelve", in_path=("point",))
+ActuateBody = body_of("actuate", in_path=("actuator",))
 
 
 @router.get("/api/points")
@@ -79,13 +81,14 @@ async def actuators(user: User, ctx: Ctx) -> dict[str, Any]:
         last.setdefault(actuator_id, {"incident_id": row.incident_id, "status": row.status,
                                       "at": row.done_at or row.created_at,
                                       "detail": row.detail or "", "command": ""})
-    for inc in gateway.state.incidents.values():
-        for a in inc.actions:
-            seen = last.get(a.actuator_id)
-            if seen is None or a.updated_at >= seen["at"]:
-                last[a.actuator_id] = {"incident_id": inc.id, "status": a.status.value,
-                                       "command": a.command, "at": a.updated_at,
-                                       "detail": a.detail}
+    held = [(inc.id, a) for inc in gateway.state.incidents.values() for a in inc.actions]
+    held += [("", a) for a in gateway.state.site_actions.values()]  # by hand, for no incident
+    for incident_id, a in held:
+        seen = last.get(a.actuator_id)
+        if seen is None or a.updated_at >= seen["at"]:
+            last[a.actuator_id] = {"incident_id": incident_id, "status": a.status.value,
+                                   "command": a.command, "at": a.updated_at,
+                                   "detail": a.detail, "by": a.by, "reason": a.reason}
     names = names_of((), None, gateway.site)
     for seen in last.values():
         said = action_detail(seen["detail"], names)
@@ -109,6 +112,25 @@ async def actuators(user: User, ctx: Ctx) -> dict[str, Any]:
                     "last": last.get(actuator.id),
                     "feedback": feedback})
     return {"actuators": out}
+
+
+@router.post("/api/actuators/{actuator_id}/actuate")
+async def actuate(actuator_id: str, body: ActuateBody, user: User, ctx: Ctx) -> dict[str, Any]:  # type: ignore[valid-type]
+    """Command an actuator by hand (recall an elevator, reset the recall, close a valve), with
+    the reason on record: sent, then done when its feedback point confirms it or failed at
+    the feedback's timeout. With ``incident``, one of that incident's actions. A tester's is a
+    drill's: given in the drill window (or on a drill incident), its write withheld."""
+    if actuator_id not in ctx.gateway.site.actuators:
+        raise refused(404, "no_actuator", f"no actuator {actuator_id}", value=actuator_id)
+    args = {"actuator": actuator_id, **command_args(body)}
+    incident_id = args["incident"]
+    if not user.may("actuate"):
+        on_drill = (await ctx.load(incident_id)).drill if incident_id else True
+        if not user.may_actuate(drill=on_drill):
+            need(user, "actuate")
+        if not incident_id:
+            args["drill"] = "yes"  # a tester's command is a drill's
+    return await ctx.give(user, "actuate", incident_id, args)
 
 
 @router.get("/api/deadletters")

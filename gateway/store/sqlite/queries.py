@@ -159,6 +159,14 @@ def signals_after(conn: sqlite3.Connection, mark: Mark) -> list[tuple[str, str, 
         "SELECT point_id, state, drill FROM signals WHERE id > ?", (mark.signal_id,))]
 
 
+def heard_between(conn: sqlite3.Connection, since: float,
+                  until: float) -> list[tuple[str, float, float, int, str]]:
+    return [(str(p), float(first), float(last), int(n), str(states or ""))
+            for p, first, last, n, states in conn.execute(
+                "SELECT point_id, min(at), max(at), count(*), group_concat(DISTINCT state)"
+                " FROM signals WHERE at >= ? AND at < ? GROUP BY point_id", (since, until))]
+
+
 def commands_after(conn: sqlite3.Connection, mark: Mark) -> list[tuple[str, str]]:
     return [(topic, status) for topic, status in conn.execute(
         "SELECT topic, status FROM outbox WHERE kind = 'command' AND withhold = 0"

@@ -127,6 +127,10 @@ class SqliteRecords:
     def points_heard_since(self, point_ids: Sequence[str], since: float) -> int:
         return queries.points_heard_since(self.conn, point_ids, since)
 
+    def heard_between(self, since: float,
+                      until: float) -> list[tuple[str, float, float, int, str]]:
+        return queries.heard_between(self.conn, since, until)
+
     def mark(self, at: float) -> Mark:
         return queries.mark(self.conn, at)
 

@@ -3,9 +3,10 @@
 import { L, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { agoEl, fmtWhen } from './clock.js';
-import { place, state } from './state.js';
+import { place, state, who } from './state.js';
 import { act, api, errBox } from './api.js';
 import { pointRow, points } from './points.js';
+import { commandCell } from './actuate.js';
 
 export const extra = { open: { actuators: false, deadletters: false }, actuators: null, letters: null, limit: 50 };
 
@@ -38,7 +39,25 @@ export async function loadDeadLetters(btn) {
 
 export function paintSection(name) {
   const old = $(`#sec-${name}`);
-  if (old) old.replaceWith(name === 'actuators' ? actuatorsSection() : deadLettersSection());
+  if (!old) return;
+  // a reason being typed (a command's confirmation) keeps its focus through a live update
+  const active = document.activeElement;
+  const key = active && old.contains(active) && active.dataset ? active.dataset.key : null;
+  const fresh = name === 'actuators' ? actuatorsSection() : deadLettersSection();
+  old.replaceWith(fresh);
+  const again = key ? fresh.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+  if (again) again.focus({ preventScroll: true });
+}
+
+let actuatorsDue = 0;
+/** An action's event (a command sent, confirmed, failed): the actuators' rows are loaded
+ * afresh, once for a burst of them. */
+export function onActuatorEvent(event) {
+  if (!extra.actuators || state.route.name !== 'points' || !String(event.kind).startsWith('action_')) return;
+  const id = event.data && event.data.actuator;
+  if (!extra.actuators.some((a) => a.id === id)) return;
+  clearTimeout(actuatorsDue);
+  actuatorsDue = setTimeout(() => loadActuators(), 150);
 }
 
 /** A collapsible card: its open state survives re-rendering; opening it loads it afresh. */
@@ -84,6 +103,7 @@ export function actuatorRow(a) {
       ' ', badge(tk('action.status', last.status), `act-status act-${last.status}`)),
     h('div', { class: 'muted small' }, fmtWhen(last.at), last.incident_id ? ' · ' : '',
       last.incident_id ? h('a', { class: 'mono', href: `#/incident/${encodeURIComponent(last.incident_id)}` }, last.incident_id) : null),
+    last.by ? h('div', { class: 'muted small act-by' }, t('act.byhand', { who: who(last.by), reason: last.reason || '' })) : null,
     last.detail ? h('div', { class: 'muted small act-detail' }, tx(last.detail_text) || last.detail) : null)
     : h('span', { class: 'muted' }, t('act.nolast'));
   const feedback = (a.feedback || []).length ? h('ul', { class: 'plain-list feedback-list' }, a.feedback.map((f) => h('li', {
@@ -98,7 +118,7 @@ export function actuatorRow(a) {
     h('td', {}, h('div', {}, tx(a.name)), h('div', { class: 'mono muted small' }, a.id)),
     h('td', {}, tk('akind', a.kind)),
     h('td', {}, place(a.location)),
-    h('td', {}, Object.keys(commands).map((c) => h('span', { class: 'chip', dataset: { command: c } }, commandName(c)))),
+    h('td', { class: 'act-commands' }, commandCell(a, commandName, () => paintSection('actuators'), () => loadActuators())),
     h('td', {}, lastCell),
     h('td', {}, feedback));
 }

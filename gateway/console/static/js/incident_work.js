@@ -197,7 +197,8 @@ export function actionsCard(d, n) {
           a.status === 'sent' && a.feedback_due ? dueEl(a.feedback_due) : null,
           h('span', { class: 'muted small' }, fmtWhen(a.updated_at))),
         a.detail ? h('p', { class: 'action-detail' }, tx(a.detail_text) || a.detail) : null,
-        a.prompt ? h('p', { class: 'muted small' }, t('action.fromprompt', { p: n.prompt(a.prompt) })) : null);
+        a.prompt ? h('p', { class: 'muted small' }, t('action.fromprompt', { p: n.prompt(a.prompt) })) : null,
+        a.by ? h('p', { class: 'muted small action-by' }, t('act.byhand', { who: who(a.by), reason: a.reason || '' })) : null);
     }), skipped.map((e) => h('li', { class: 'action action-skipped' },
       h('div', { class: 'action-main' }, h('span', { class: 'action-name' }, pick(e.data, 'name') || n.action(e.data.action))),
       h('p', { class: 'action-detail' }, tx(e.text))))));

@@ -1,6 +1,6 @@
 // The points: their states live, filters, and the walk test.
 
-import { t, tx } from './texts.js';
+import { lang, t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { ageEl, agoEl, fmtWhen, now } from './clock.js';
 import { errors, may, place, state } from './state.js';
@@ -8,6 +8,7 @@ import { act, api, errBox } from './api.js';
 import { start } from './session.js';
 import { card } from './incident.js';
 import { actuatorsSection, deadLettersSection, fillPointRows, loadExtras, onActuatorFeedback } from './equipment.js';
+import { explainSection } from './explain.js';
 
 export const points = {
   list: [], // the rows for the current filters
@@ -118,10 +119,19 @@ export async function startWalk(e) {
 }
 
 export function stopWalk() {
-  walk.last = { start: walk.start, count: walk.seen.size };
+  walk.last = { start: walk.start, until: now(), count: walk.seen.size };
   walk.active = false;
   saveWalk();
   scheduleWalk();
+}
+
+/** The walk's record, every point of the scope with whether and when it reported: to print. */
+function recordLink(since, until) {
+  const building = points.filters && points.filters.building ? `&building=${encodeURIComponent(points.filters.building)}` : '';
+  const by = state.me ? `&by=${encodeURIComponent(state.me.display || state.me.name)}` : '';
+  const end = until ? `&until=${until}` : '';
+  return h('a', { class: 'btn btn-ghost btn-small', href: `/api/walk-record?since=${since}${end}${building}${by}&lang=${lang}`,
+    target: '_blank', rel: 'noopener', dataset: { walkRecord: '1' } }, t('walk.record'));
 }
 
 export function walkCard() {
@@ -137,7 +147,9 @@ export function walkCard() {
     walk.active ? h('div', { class: 'walk-status' },
       h('span', {}, t('walk.since', { at: fmtWhen(walk.start) }), ageEl(walk.start)),
       h('strong', { class: 'walk-count', dataset: { count: String(seen.length) } }, t('walk.count', { n: seen.length }))) : null,
-    !walk.active && walk.last ? h('p', { class: 'muted' }, t('walk.stopped', { at: fmtWhen(walk.last.start), n: walk.last.count })) : null,
+    !walk.active && walk.last ? h('p', { class: 'muted' }, t('walk.stopped', { at: fmtWhen(walk.last.start), n: walk.last.count }), ' ',
+      recordLink(walk.last.start, walk.last.until)) : null,
+    walk.active ? h('p', { class: 'small' }, recordLink(walk.start, null)) : null,
     walk.active ? (seen.length ? h('table', { class: 'table walk-table' },
       h('thead', {}, h('tr', {}, [t('points.id'), t('points.name'), t('col.place'), t('points.state'), t('points.value'), t('points.lastseen'), t('walk.reports')].map((x) => h('th', {}, x)))),
       h('tbody', {}, seen.map((s) => {
@@ -212,6 +224,7 @@ export function renderPoints(entering) {
       h('div', { class: 'view-head-meta' },
         badge(t('points.count', { n: points.list.length, off: offline }), offline ? 'badge-alarm' : 'badge-quiet'))),
     walkCard(),
+    may('walk_test') ? explainSection() : null,
     actuatorsSection(),
     deadLettersSection(),
     h('section', { class: 'card' },

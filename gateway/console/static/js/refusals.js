@@ -49,6 +49,10 @@ const R = {
   shelve_terms: ['屏蔽需填写原因，时长为 1 分钟至 24 小时', 'Shelving needs a reason and lasts between 1 minute and 24 hours'],
   not_shelved: ['点位「{point}」未被屏蔽', 'Point "{point}" is not shelved'],
   reload_refused: ['配置有误，未重新加载：{detail}', 'The config was refused and not reloaded: {detail}'],
+  no_actuator: ['没有联动设备「{value}」', 'There is no actuator "{value}"'],
+  no_actuator_command: ['{actuator}没有指令「{value}」', '{actuator} has no command "{value}"'],
+  actuate_reason: ['请说明下达指令的原因，原因将记录在案', 'Say why: the reason goes on record'],
+  no_drill: ['演练期间才能以演练方式下达指令（写入被拦截）：请先开始演练', 'A drill\'s command needs the drill window on: start the drill first'],
   internal: ['网关内部错误（已记录）', 'An internal error of the gateway (logged)'],
   login_throttled: ['此地址登录失败次数过多，请 {seconds} 秒后再试', 'Too many failed logins from this address: try again in {seconds} s'],
   login_busy: ['此账号正在从本机登录，请稍后再试', 'Another login for this account is being checked: try again'],
@@ -60,6 +64,8 @@ const R = {
   cross_origin: ['请求来源不明，已拒绝', 'A request from another site was refused'],
   json_only: ['请求格式不对', 'The request is not in the form the gateway reads'],
   invalid: ['「{field}」填写有误', '"{field}" is not valid'],
+  explain_what: ['请填写主题和消息内容，或 Modbus 连接/从站号、地址和寄存器值', 'Give a topic and a payload, or a Modbus connection/unit, an address and values'],
+  walk_period: ['走测的开始时间须早于结束时间', 'The walk\'s start must come before its end'],
 };
 for (const [code, pair] of Object.entries(R)) L[`refusal.${code}`] = pair;
 

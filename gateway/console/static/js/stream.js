@@ -11,7 +11,7 @@ import { renderBoard } from './board.js';
 import { refreshDetail, renderIncidentRoute, scheduleDetail } from './incident.js';
 import { renderOpen } from './open.js';
 import { loadPoints, loadWalkSince, onPoint, renderPoints, walk } from './points.js';
-import { loadExtras } from './equipment.js';
+import { loadExtras, onActuatorEvent, paintSection } from './equipment.js';
 import { loadReportIncidents, renderReports } from './reports.js';
 
 export let stream = null;
@@ -40,6 +40,7 @@ export function connectStream() {
   source.addEventListener('drill', (e) => {
     setDrill(JSON.parse(e.data));
     renderBanners();
+    paintSection('actuators'); // a tester's commands by hand come and go with the window
   });
   source.addEventListener('error', () => {
     if (stream !== source) return;
@@ -99,6 +100,7 @@ export function onIncident(summary) {
 
 export function onEvent(event) {
   if (state.route.name === 'incident' && state.detailId === event.incident_id) scheduleDetail();
+  onActuatorEvent(event);
 }
 
 export function boardChanged() {
