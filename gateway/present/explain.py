@@ -141,10 +141,13 @@ def render(found: Sequence[Explanation], playbooks: Mapping[str, Playbook]) -> s
     return "\n".join(lines) + "\n"
 
 
-def to_json(found: Sequence[Explanation]) -> list[dict[str, object]]:
+def to_json(found: Sequence[Explanation],
+            playbooks: Mapping[str, Playbook]) -> list[dict[str, object]]:
     return [{"point_id": e.point_id, "name": {"zh": e.name.zh, "en": e.name.en},
              "binding": e.binding, "value": e.value,
              "state": e.state.value if e.state else None, "decided_by": e.decided_by,
              "error": e.error, "notes": list(e.notes), "playbooks": list(e.playbooks),
+             "playbook_names": [{"zh": playbooks[p].name.zh, "en": playbooks[p].name.en}
+                                for p in e.playbooks],
              "steps": [{"zh": s.zh, "en": s.en} for s in e.steps],
              "actions": [{"zh": a.zh, "en": a.en} for a in e.actions]} for e in found]

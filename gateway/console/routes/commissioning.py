@@ -47,7 +47,7 @@ async def explain_reading(body: ExplainBody, user: User, ctx: Ctx) -> dict[str, 
     else:
         raise refused(422, "explain_what", "give topic and payload, or modbus, address and "
                       "values")
-    return {"points": explain.to_json(found)}
+    return {"points": explain.to_json(found, playbooks)}
 
 
 @router.get("/api/walk-record", tags=["commissioning"])

@@ -18,7 +18,7 @@ function resultList() {
   p.state ? h('div', {}, badge(t(`state.${p.state}`), `state-badge state-${p.state}`), ' ',
     h('span', { class: 'mono' }, p.value == null ? '—' : String(p.value)), ' ',
     h('span', { class: 'muted small' }, `${t('explain.by')} `), h('span', { class: 'mono small' }, p.decided_by)) : null,
-  p.state ? h('p', {}, p.playbooks.length ? `${t('explain.opens')}：${p.playbooks.join('、')}` : t('explain.nothing')) : null,
+  p.state ? h('p', { class: 'explain-opens' }, p.playbooks.length ? `${t('explain.opens')}：${p.playbook_names.map(tx).join('、')}` : t('explain.nothing')) : null,
   p.steps.length ? h('ol', { class: 'small' }, p.steps.map((s) => h('li', {}, tx(s)))) : null,
   p.actions.length ? h('ul', { class: 'small' }, p.actions.map((a) => h('li', {}, tx(a)))) : null))));
 }
