@@ -206,9 +206,10 @@ class Runner:
     async def _wait_for_polls(self, devices_started: float) -> None:
         """Let the gateway find the devices just started before driving them.
 
-        Its Modbus link backs off while a device is missing; a ramp played before it is back
-        would be missed. Ready when each driven point's stored state changed (from offline,
-        or first seen) after the devices started; after the longest back-off, go on anyway.
+        Its Modbus link probes a missing device every poll interval (a unit that does not
+        answer, with a back-off); a ramp played before it is back would be missed. Ready when
+        each driven point's stored state changed (from offline, or first seen) after the
+        devices started; after the longest wait a unit may take, go on anyway.
         """
         points = self.driven_modbus_points()
         if not points:

@@ -36,12 +36,13 @@ def mqtt_only_demo(folder: Path, *, deadline: str | None = None,
     site["points"] = [p for p in site["points"]
                       if "modbus" not in p and "dc09" not in p and "panel" not in p]
     for actuator in site["actuators"]:
-        for command in actuator["commands"].values():
+        for name, command in actuator["commands"].items():
             if "modbus" in command:
                 command.pop("modbus")
                 command.pop("feedback", None)
                 command["topic"] = f"demo/{actuator['id'].lower()}/cmd"
-                command["payload"] = {"cmd": "fire_recall", "floor": 1}
+                command["payload"] = {"cmd": "reset"} if name == "restore" else {
+                    "cmd": "fire_recall", "floor": 1}
     site["broker"] = {"host": "127.0.0.1", "port": 1883,
                       "client_id": f"gw-test-{uuid.uuid4().hex[:6]}",
                       "subscriptions": ["demo/#", "zigbee2mqtt/#"], "max_payload_bytes": 4096,

@@ -934,7 +934,7 @@ def test_playbook_action_command_an_actuator_lacks(tmp_path: Path) -> None:
     assert {p.line for p in exc.problems} == {line_of(fire, "command: fire_recall")}
     assert sorted(p.message.split()[1] for p in exc.problems) == [
         "ELV-B1-L1", "ELV-B1-L2", "ELV-B2-L1", "ELV-B2-L2"]
-    assert "has no command 'fire_recall' (it has: out_of_service, recall)" in \
+    assert "has no command 'fire_recall' (it has: out_of_service, recall, restore)" in \
         exc.problems[0].message
 
 
