@@ -101,15 +101,18 @@ def _workbook(path: Path, name: str | None) -> Sheet:
         formula_rows = formula_sheet.iter_rows(values_only=True)
         records: list[list[str]] = []
         unread: set[tuple[int, int]] = set()
-        for number, (row, behind) in enumerate(
-                itertools.zip_longest(value_rows, formula_rows, fillvalue=()), start=1):
-            cells = []
-            for index, (value, formula) in enumerate(
-                    itertools.zip_longest(row, behind, fillvalue=None)):
-                if value is None and isinstance(formula, str) and formula.startswith("="):
-                    unread.add((number, index))
-                cells.append(_text(value))
-            records.append(cells)
+        try:
+            for number, (row, behind) in enumerate(
+                    itertools.zip_longest(value_rows, formula_rows, fillvalue=()), start=1):
+                cells = []
+                for index, (value, formula) in enumerate(
+                        itertools.zip_longest(row, behind, fillvalue=None)):
+                    if value is None and isinstance(formula, str) and formula.startswith("="):
+                        unread.add((number, index))
+                    cells.append(_text(value))
+                records.append(cells)
+        except (ValueError, TypeError, KeyError) as exc:  # a cell the workbook holds broken
+            raise _file_error(path, f"row {len(records) + 1} cannot be read: {exc}") from exc
     finally:
         values.close()
         formulas.close()

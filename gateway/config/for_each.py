@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -36,6 +37,8 @@ _OPERATORS: dict[type[ast.operator], Callable[[int, int], int]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
 _ALLOWED = "whole numbers, the for_each names, + - * // % and brackets"
+
+MAX_POINTS = 20_000  # one entry's expansion: a site's whole point list at most
 
 
 class ForEachError(ValueError):
@@ -65,6 +68,9 @@ def combinations(raw: Any) -> list[dict[str, str]]:
             raise ForEachError((), f"for_each name {twice[0]!r} is given twice")
         seen |= names
         factors.append(group)
+    if math.prod(len(f) for f in factors) > MAX_POINTS:
+        raise ForEachError((), f"for_each makes more than {MAX_POINTS} points from one entry "
+                           "(split it, or import the point table)")
     return [{k: v for part in combo for k, v in part.items()}
             for combo in itertools.product(*factors)]
 
@@ -103,6 +109,8 @@ def _values(spec: Any, at: tuple[str | int, ...]) -> list[str]:
         lo, hi = int(first), int(last)
         if hi < lo:
             raise ForEachError(at, f"range {spec!r} runs backwards")
+        if hi - lo >= MAX_POINTS:
+            raise ForEachError(at, f"range {spec!r} makes more than {MAX_POINTS} points")
         return [str(n).zfill(width) for n in range(lo, hi + 1)]
     raise ForEachError(at, f"{spec!r} is neither a list nor a range like '1..18'")
 
@@ -161,9 +169,11 @@ def _evaluate(text: str, variables: dict[str, str]) -> int:
 
 @functools.lru_cache(maxsize=256)  # one entry's expression, for each of its combinations
 def _parse(text: str) -> ast.expr:
+    if len(text) > 200:
+        raise ValueError("an expression of a for_each is at most 200 characters")
     try:
         return ast.parse(text, mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise ValueError(f"not an expression (allowed: {_ALLOWED})") from None
 
 

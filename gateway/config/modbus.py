@@ -79,6 +79,9 @@ class ModbusBindingModel(ValueMapModel):
     offset: float = 0.0
     mask: int | None = Field(None, ge=1, le=0xFFFF)
     poll: str = "default"
+    # the address is the device's own protocol address though it looks like the 1-based
+    # Modicon notation (a SunSpec map starting at 40000): check takes it as written
+    protocol_address: bool = False
     bits: dict[int, PointState] = Field(default_factory=dict)
     counter: bool = False
 
@@ -119,6 +122,7 @@ class ModbusWriteModel(Strict):
     table: Literal["coil", "holding"] = "coil"
     address: int = Field(ge=0, le=65535)
     value: bool | int = True
+    protocol_address: bool = False  # as for a binding: the address as written
 
     @model_validator(mode="after")
     def _value_fits(self) -> ModbusWriteModel:

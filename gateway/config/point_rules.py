@@ -11,9 +11,10 @@ from gateway.config.modbus import WORDS, ModbusBinding
 from gateway.config.rules_schema import InputModel, RuleModel
 from gateway.config.site_values import MqttBinding
 from gateway.domain.model import PointState
-from gateway.domain.rules import Rule, Rules, parse
+from gateway.domain.rules import FUNCTIONS, Rule, Rules, parse
 
 Problem = Callable[[tuple[str | int, ...], str], None]
+RESERVED = frozenset({"value", "true", "false", "null", "none", *FUNCTIONS})
 _SPAN = {"holding": 125, "input": 125, "coil": 2000, "discrete_input": 2000}
 
 
@@ -45,6 +46,9 @@ def mqtt_rules(binding: MqttBinding, inputs: dict[str, InputModel],
         fields.append((name, model.field))
     if binding.decoder in ("plain", "contact_id") and fields:
         problem((*at, "inputs"), f"a {binding.decoder} payload has no fields to read")
+    if binding.decoder == "contact_id":
+        problem((*at, "when"), "a Contact ID event's state comes from its code: conditions "
+                "('when') read JSON, Zigbee2MQTT or plain payloads")
     rules = _rules(when, {"value", *inputs}, at, problem)
     return replace(binding, inputs=tuple(fields), rules=rules)
 
@@ -76,11 +80,23 @@ def modbus_rules(binding: ModbusBinding, inputs: dict[str, InputModel],
     return replace(binding, inputs=tuple(read), rules=rules)
 
 
+def _names(inputs: dict[str, InputModel], at: tuple[str | int, ...],
+           problem: Problem) -> None:
+    for name, model in inputs.items():
+        if not name.isidentifier() or name in RESERVED or name.lower() in RESERVED:
+            problem((*at, "inputs", name), f"'{name}' cannot name an input: a name is a word "
+                    "of letters, digits and _, and not value, true, false, null or a "
+                    f"function ({', '.join(sorted(FUNCTIONS))})")
+        if model.type == "bit" and model.bit is None:
+            problem((*at, "inputs", name), "type bit needs 'bit: N' (0..15)")
+
+
 def with_rules(inputs: dict[str, InputModel], when: list[RuleModel],
                mqtt: MqttBinding | None, modbus: ModbusBinding | None,
                at: tuple[str | int, ...],
                problem: Problem) -> tuple[MqttBinding | None, ModbusBinding | None]:
     """The point's bindings with its conditions on them (unchanged without any)."""
+    _names(inputs, at, problem)
     if not when:
         if inputs:
             problem((*at, "inputs"), "inputs are read for the point's conditions ('when'), "

@@ -46,7 +46,9 @@ def check_site(model: SiteConfigModel, points: list[tuple[int, PointModel]],
                                            "two of its messages", "25h"))
         if point.modbus is not None:
             _one_way(point.modbus, (*at, "modbus"), once)
-            _modicon(point.modbus.table, point.modbus.address, (*at, "modbus", "address"), once)
+            if not point.modbus.protocol_address:
+                _modicon(point.modbus.table, point.modbus.address, (*at, "modbus", "address"),
+                         once)
     for index, actuator in enumerate(model.actuators):
         for name, command in actuator.commands.items():
             _command(command, ("actuators", index, "commands", name), compiled, once)
@@ -79,9 +81,9 @@ def _timeouts(model: SiteConfigModel, report: Report) -> None:
 
 def _command(command: CommandModel, at: Loc, compiled: Mapping[str, PointConfig],
              report: Report) -> None:
-    if command.modbus is not None:
+    if command.modbus is not None and not command.modbus.protocol_address:
         _modicon(command.modbus.table, command.modbus.address, (*at, "modbus", "address"),
-                 report)
+                 report, writable=True)
     feedback = command.feedback
     if feedback is None:
         return
@@ -186,16 +188,25 @@ def _rest(ways: list[str]) -> str:
     return " and ".join(f"'{w}'" for w in ways)
 
 
-def _modicon(table: str, address: int, at: Loc, report: Report) -> None:
+def _modicon(table: str, address: int, at: Loc, report: Report, *,
+             writable: bool = False) -> None:
     """5-digit addresses as register tables print them (40001 for the first holding
-    register) are 1-based with the table's digit; the wire, and the config, count from 0."""
+    register) are 1-based with the table's digit; the wire, and the config, count from 0.
+    A device whose own protocol addresses lie there says so with ``protocol_address: true``."""
     for first, last, meant, name in MODICON:
         plausible = meant == "discrete_input" and table in ("holding", "input")
         if first <= address <= last and not plausible:
             n = address - first
-            fix = f"address: {n}" if meant == table else f"table: {meant}, address: {n}"
+            if meant == table:
+                fix = f"address: {n}"
+            elif writable and meant not in ("holding", "coil"):
+                fix = "the writable register the device's map gives (a command writes a coil " \
+                      "or a holding register)"
+            else:
+                fix = f"table: {meant}, address: {n}"
             report(at, f"address {address} is the 1-based Modicon notation: bindings use the "
-                   f"0-based protocol address: {address} is {name} {n}; write {fix}")
+                   f"0-based protocol address: {address} is {name} {n}; write {fix} (or "
+                   "protocol_address: true if the device's own map numbers it so)")
             return
 
 

@@ -194,8 +194,12 @@ class Gateway:
         d.points.update(startup.points)
         d.drill = drill_window.from_json(startup.drill)
         d.shelved.update({pid: Shelf(**shelf) for pid, shelf in startup.shelved.items()})
-        d.state.site_actions.update({a.id: a for a in map(
-            action_of, json.loads(startup.site_actions or "[]"))})
+        try:  # the commands by hand still followed; a row the store could not keep whole
+            d.state.site_actions.update({a.id: a for a in map(  # is said, not fatal
+                action_of, json.loads(startup.site_actions or "[]"))})
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("site_actions_unreadable", error=str(exc)[:200],
+                      note="commands by hand given before the restart are no longer followed")
         d.state.point_values.update({pid: (p.value, p.state) for pid, p in d.points.items()})
         for item in startup.pending_outbox:
             self.pipeline.outq.put_nowait(item)

@@ -121,8 +121,9 @@ def degraded(v: Vitals) -> list[str]:
     """What works, but not wholly (``/healthz`` stays 200, says "degraded" and why): a Modbus
     unit not answering (or, behind a TCP gateway, not there: a wrong unit id), bad input still
     arriving."""
-    found = [f"Modbus unit {name}/{unit} not found behind its gateway: check the unit id in "
-             "the config" if unit in link.get("units_misconfigured", ())
+    found = [f"Modbus unit {name}/{unit} not found behind its gateway: check the unit id "
+             "in the config (or the device behind it is off)"
+             if unit in link.get("units_misconfigured", ())
              else f"Modbus unit {name}/{unit} not answering"
              for name, link in sorted(v.modbus.items()) if link["connected"]
              for unit in link["units_offline"]]

@@ -18,6 +18,7 @@ never handed to Python's eval. ``check`` refuses one that names an unknown input
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,10 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 
 
 def _bit(value: Any, n: Any) -> int:
-    return (int(value) >> int(n)) & 1
+    bit = int(_number(n))
+    if not 0 <= bit < 64:
+        raise ValueError(f"bit {bit} is not one of 0..63")
+    return (int(_number(value)) >> bit) & 1
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -56,12 +60,21 @@ class Expr:
     tree: ast.expr
 
 
+MAX_TEXT = 500  # characters of an expression
+LIMIT = 2**63  # a number beyond this is no reading of a device
+
+
 def parse(text: str, names: set[str]) -> Expr:
     """``text`` as an expression over ``names``; ValueError saying what is wrong."""
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"a condition is at most {MAX_TEXT} characters; split it into rules")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise ValueError(f"'{text}' is not an expression ({exc.msg})") from None
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        why = exc.msg if isinstance(exc, SyntaxError) else "nested too deep"
+        raise ValueError(f"'{text}' is not an expression ({why})") from None
+    if isinstance(tree, ast.Tuple | ast.List):
+        raise ValueError(f"'{text}' is a list, not a condition: join conditions with 'and'")
     _check(tree, names, text)
     return Expr(text.strip(), tree)
 
@@ -90,6 +103,14 @@ def _check(node: ast.AST, names: set[str], text: str) -> None:
     if isinstance(node, ast.Constant) and not isinstance(node.value,
                                                           int | float | str | bool | None):
         raise ValueError(f"'{text}' holds a constant of a kind a condition may not")
+    if isinstance(node, ast.BinOp) and any(isinstance(side, ast.Constant) and not isinstance(
+            side.value, int | float) for side in (node.left, node.right)):
+        raise ValueError(f"'{text}': arithmetic is on numbers only")
+    if isinstance(node, ast.Compare):  # a list only after 'in': (1, 2) is no condition
+        for side in (node.left, *(c for op, c in zip(node.ops, node.comparators, strict=True)
+                                   if not isinstance(op, ast.In | ast.NotIn))):
+            if isinstance(side, ast.Tuple | ast.List):
+                raise ValueError(f"'{text}': a list goes after 'in' only")
     for child in ast.iter_child_nodes(node):
         _check(child, names, text)
 
@@ -99,9 +120,19 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
     compared with a number, an input the message does not carry)."""
     try:
         return _eval(expr.tree, values)
-    except (TypeError, ValueError, ZeroDivisionError, KeyError) as exc:
+    except (TypeError, ValueError, ArithmeticError, KeyError, RecursionError) as exc:
         raise DecodeError("condition_error",
                           f"condition '{expr.text}' cannot be decided: {exc}") from None
+
+
+def _number(value: Any) -> int | float:
+    """Arithmetic is on numbers a device could send: not text, lists, infinities or numbers
+    too large to be a reading (a payload must not make the gateway compute for minutes)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number")
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > LIMIT:
+        raise ValueError(f"{value!r} is beyond any reading")
+    return value
 
 
 def _eval(node: ast.expr, values: Mapping[str, Any]) -> Any:
@@ -119,9 +150,10 @@ def _eval(node: ast.expr, values: Mapping[str, Any]) -> Any:
         return all(parts) if isinstance(node.op, ast.And) else any(parts)
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, values)
-        return (not operand) if isinstance(node.op, ast.Not) else -operand
+        return (not operand) if isinstance(node.op, ast.Not) else -_number(operand)
     if isinstance(node, ast.BinOp):
-        return _ARITHMETIC[type(node.op)](_eval(node.left, values), _eval(node.right, values))
+        left, right = _number(_eval(node.left, values)), _number(_eval(node.right, values))
+        return _number(_ARITHMETIC[type(node.op)](left, right))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, values)
         for op, right_node in zip(node.ops, node.comparators, strict=True):

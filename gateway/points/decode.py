@@ -21,7 +21,6 @@ from gateway.config.site import MqttBinding
 from gateway.domain import site_time
 from gateway.domain.conditions import condition_of_property
 from gateway.domain.model import PointState, value_key
-from gateway.domain.rules import Rules
 from gateway.errors import DecodeError
 
 
@@ -48,10 +47,6 @@ def decode(binding: MqttBinding, payload: bytes) -> Reading | None:
     if binding.decoder == "plain":
         return _decode_plain(binding, payload)
     doc = _parse_json(payload)
-    if binding.rules is not None:
-        ruled = _ruled(binding, binding.rules, doc)
-        if ruled is not None:
-            return ruled
     if binding.decoder == "zigbee2mqtt":
         reading = _decode_zigbee(binding, doc)
         where = f"property '{binding.property}'"
@@ -66,21 +61,15 @@ def decode(binding: MqttBinding, payload: bytes) -> Reading | None:
     return _checked(reading, where)
 
 
-def _ruled(binding: MqttBinding, rules: Rules, doc: Any) -> Reading | None:
-    """The state the point's conditions give over the payload's fields; None when none holds
-    (the binding's own mapping decides then)."""
-    path = binding.property if binding.decoder == "zigbee2mqtt" else binding.field
-    value = (_field(doc, path) if _has(doc, path) else None) if path else doc
+def _ruled(binding: MqttBinding, doc: Any, value: Any) -> tuple[PointState, str] | None:
+    """The state the point's conditions give over the payload's fields (and why); None when
+    it has none or none holds (the binding's own mapping decides then)."""
+    if binding.rules is None:
+        return None
     values = {"value": value if not isinstance(value, dict | list) else None}
     values.update({name: _field(doc, p) if _has(doc, p) else None for name, p in binding.inputs})
-    rule = rules.decide(values)
-    if rule is None:
-        return None
-    device = ""
-    if binding.device_field and _has(doc, binding.device_field):
-        device = str(_field(doc, binding.device_field))
-    return Reading(rule.state, value if isinstance(value, int | float | str | bool) else None,
-                   device, order=_order(binding, doc), reason=f"when {rule.text}")
+    rule = binding.rules.decide(values)
+    return None if rule is None else (rule.state, f"when {rule.text}")
 
 
 def _order(binding: MqttBinding, doc: Any) -> float | None:
@@ -236,7 +225,11 @@ def _map_value(binding: MqttBinding, raw: Any, where: str) -> Reading:
 
 
 def _decode_plain(binding: MqttBinding, payload: bytes) -> Reading:
-    return _map_value(binding, _text(payload).strip(), "payload")
+    text = _text(payload).strip()
+    ruled = _ruled(binding, {}, text)
+    if ruled is not None:
+        return Reading(ruled[0], text, reason=ruled[1])
+    return _map_value(binding, text, "payload")
 
 
 def _decode_json(binding: MqttBinding, doc: Any) -> Reading | None:
@@ -247,7 +240,9 @@ def _decode_json(binding: MqttBinding, doc: Any) -> Reading | None:
         raw, where = doc, "payload"
     if raw is None:
         return None  # the device sent no reading for it
-    reading = _map_value(binding, raw, where)
+    ruled = _ruled(binding, doc, raw)
+    reading = _map_value(binding, raw, where) if ruled is None else \
+        Reading(ruled[0], raw if not isinstance(raw, dict | list) else None, reason=ruled[1])
     device = ""
     if binding.device_field:
         dev = _field(doc, binding.device_field) if _has(doc, binding.device_field) else ""
@@ -260,7 +255,7 @@ def _decode_json(binding: MqttBinding, doc: Any) -> Reading | None:
         if not isinstance(flag, bool):
             raise DecodeError("wrong_type", f"field '{binding.drill_field}' must be true/false")
         drill = flag
-    return Reading(reading.state, reading.value, device, drill)
+    return Reading(reading.state, reading.value, device, drill, reason=reading.reason)
 
 
 def _has(doc: Any, path: str) -> bool:
@@ -283,7 +278,10 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading | None:
         return None  # Zigbee2MQTT's "no value yet" (e.g. right after pairing)
     value: float | str | bool | None = raw if isinstance(raw, bool | str) else _number(raw)
     state: PointState | None
-    if binding.values:
+    ruled = _ruled(binding, doc, raw)
+    if ruled is not None:
+        state = ruled[0]
+    elif binding.values:
         state = binding.values.get(value_key(raw))
         if state is None and isinstance(raw, str) and value_key(raw) in WARMUP_WORDS:
             state = PointState.WARMUP
@@ -301,7 +299,7 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading | None:
         if number is None:
             raise DecodeError("wrong_type", f"property '{binding.value_property}' must be a number")
         value = number
-    if doc.get("test") is True:
+    if doc.get("test") is True:  # a self-test is a test, whatever the conditions say
         state = PointState.TEST
     elif doc.get("preheat") is True and state is not PointState.ALARM:
         state = PointState.WARMUP  # a gas detector warming up measures nothing yet
@@ -309,7 +307,8 @@ def _decode_zigbee(binding: MqttBinding, doc: Any) -> Reading | None:
     # its battery stays low); a property a payload leaves out says nothing either way
     conditions = tuple((condition_of_property(p), doc[p]) for p in binding.trouble_properties
                        if isinstance(doc.get(p), bool))
-    return Reading(state, value, conditions=conditions)
+    return Reading(state, value, conditions=conditions,
+                   reason=ruled[1] if ruled is not None and state is ruled[0] else "")
 
 
 def threshold_state(thresholds: tuple[Threshold, ...], deadband: float, value: float,

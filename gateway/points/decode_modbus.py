@@ -21,6 +21,8 @@ def modbus_value(binding: ModbusBinding, raw: Sequence[int | bool]) -> int | flo
     """The value a point's registers (or bit) hold, after word order, mask, scale, offset."""
     kind = binding.type
     if kind == "bool":
+        if not raw:
+            raise DecodeError("short_read", "expected 1 bit, got none")
         return bool(raw[0])
     words = [int(w) & 0xFFFF for w in raw[:binding.words]]
     if len(words) < binding.words:

@@ -36,6 +36,8 @@ class Explanation:
 
 
 def _decided(reading: Reading, point: PointConfig) -> str:
+    """What gave the state: ``condition when …``, thresholds, bits, counter, values, or the
+    default (a binding with no mapping is always normal)."""
     if reading.reason:
         return f"condition {reading.reason}"
     if reading.state is None:
@@ -43,15 +45,14 @@ def _decided(reading: Reading, point: PointConfig) -> str:
     m = point.mqtt or point.modbus
     if isinstance(m, ModbusBinding) and (m.bits or m.counter):
         return "bits" if m.bits else "counter"
-    return "values" if m is not None and getattr(m, "values", None) else "default (normal)"
+    return "values" if m is not None and getattr(m, "values", None) else "default"
 
 
 def _explain(point: PointConfig, reading: Reading | None, where: str,
              playbooks: Mapping[str, Playbook]) -> Explanation:
     name = point.name
     if reading is None:
-        return Explanation(point.id, name, where, notes=("the message carries no reading "
-                                                         "(null): nothing changes",))
+        return Explanation(point.id, name, where, notes=("null",))
     status, (signal, *_) = condition(point, None, reading, 0.0, source=where)
     opened = [p for p in playbooks.values() if p.trigger is not None and (
         p.trigger.matches(point.kind, signal.state, point.id, place(point.location))
@@ -124,13 +125,16 @@ def render(found: Sequence[Explanation], playbooks: Mapping[str, Playbook]) -> s
             lines.append(f"  错误 error:    {e.error} (dead-lettered, counted; the point "
                          "keeps its state)")
             continue
-        for note in e.notes:
-            lines.append(f"  说明 note:     {note}")
+        for _ in e.notes:  # the only one: a message without a reading
+            lines.append("  说明 note:     此消息不含读数 / the message carries no reading (null): "
+                         "nothing changes")
         if e.state is None:
             continue
         state = pair(STATE_WORDS, e.state.value)
         lines.append(f"  值 value:      {e.value!r}")
         lines.append(f"  状态 state:    {state.zh} / {state.en}  (by {e.decided_by})")
+        if e.decided_by == "default":
+            lines.append("  说明 note:     the binding maps no value: always normal, value kept")
         if not e.playbooks:
             lines.append("  预案 playbook: 不开启事件 / opens no incident")
         for pid in e.playbooks:

@@ -105,7 +105,8 @@ class Records(Protocol):
     def heard_between(self, since: float, until: float) -> list[tuple[str, float, float, int,
                                                                        str]]:
         """Per point that reported within ``[since, until)``: (point, first, last, how many
-        signals, the states they carried, comma-separated)."""
+        signals, the states they carried, comma-separated). What the device said: going
+        offline (silent, its unit or bridge lost) is no report."""
 
     def commands_after(self, mark: Mark) -> list[tuple[str, str]]:
         """(target, status) of each actuator write queued after ``mark`` and not withheld."""

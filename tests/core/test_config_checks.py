@@ -199,7 +199,13 @@ def test_a_modicon_address_is_refused_with_the_protocol_address(
     assert problem.path == "points[0].modbus.address"
     assert problem.line == line_of(path, f"address: {address}")
     assert problem.message.startswith(f"address {address} is the 1-based Modicon notation")
-    assert problem.message.endswith(says)
+    assert problem.message.endswith(f"{says} (or protocol_address: true if the device's own "
+                                    "map numbers it so)")
+    # a device whose own map numbers its registers from 40000 (SunSpec) says so
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        f"address: {address}}}", f"address: {address}, protocol_address: true}}"),
+        encoding="utf-8")
+    assert loads(path).points["P1"].modbus is not None
 
 
 def test_a_modicon_address_in_a_command_write_is_refused(tmp_path: Path) -> None:
@@ -212,6 +218,7 @@ def test_a_modicon_address_in_a_command_write_is_refused(tmp_path: Path) -> None
 
     assert problem.path == "actuators[0].commands.recall.modbus.address"
     assert "10001 is discrete input 0" in problem.message
+    assert "table: discrete_input" not in problem.message  # a command cannot write one
 
 
 @pytest.mark.parametrize(("table", "address"), [("holding", 10001), ("holding", 29999),

@@ -176,3 +176,84 @@ def test_a_rule_is_an_if_with_a_state_or_an_otherwise(tmp_path: Path) -> None:
         site(tmp_path, CAR.replace("        state: prealarm\n", ""))
     with pytest.raises(ConfigSchemaError, match=r"when\[0\]\.state"):
         site(tmp_path, CAR.replace("state: alarm", "state: burning"))
+
+
+def test_a_condition_keeps_what_the_decoder_reads_beside_the_state(tmp_path: Path) -> None:
+    """The drill flag, the device, a self-test and a low battery are the decoder's; the
+    condition decides the state only."""
+    car = CAR.replace("values: {ok: normal}}", "values: {ok: normal}, drill_field: drill, "
+                      "device_field: car.id}")
+    point = site(tmp_path, car).points["CAR-1"]
+    assert point.mqtt is not None
+    reading = decode(point.mqtt, payload(state="ok", drill=True, doors="closed",
+                                         car={"moving": False, "in_zone": False, "id": "L1"}))
+    assert reading is not None
+    assert (reading.state, reading.drill, reading.device) == (PointState.ALARM, True, "L1")
+    zigbee = """\
+  - id: SMOKE-1
+    kind: smoke_detector
+    mqtt: {topic: z2m/smoke1, decoder: zigbee2mqtt, property: smoke}
+    inputs: {seen: {field: linkquality}}
+    when: [{if: "seen < 5", state: offline}]
+"""
+    smoke = site(tmp_path, zigbee).points["SMOKE-1"]
+    assert smoke.mqtt is not None
+    test = decode(smoke.mqtt, payload(smoke=False, linkquality=1, test=True))
+    assert test is not None
+    assert test.state is PointState.TEST  # a self-test is a test, whatever the conditions say
+    low = decode(smoke.mqtt, payload(smoke=False, linkquality=1, battery_low=True))
+    assert low is not None
+    assert (low.state, low.conditions) == (PointState.OFFLINE, (("low_battery", True),))
+    assert decode(smoke.mqtt, payload(smoke=None, linkquality=1)) is None  # no reading yet
+
+
+def test_a_plain_payload_has_its_conditions_too(tmp_path: Path) -> None:
+    plain = """\
+  - id: DOOR-1
+    kind: generic
+    mqtt: {topic: door/1, decoder: plain, values: {shut: normal, open: normal}}
+    when: [{if: "value == 'forced'", state: alarm}]
+"""
+    door = site(tmp_path, plain).points["DOOR-1"]
+    assert door.mqtt is not None
+    forced = decode(door.mqtt, b"forced")
+    assert forced is not None
+    assert forced.state is PointState.ALARM
+
+
+def test_no_payload_can_make_a_condition_compute_for_long() -> None:
+    names = {"value", "a", "b"}
+    for text in ("'x' * 1000000000", "value * 'x'", "(1, 2)", "value == 1, a == 0",
+                 "1 + " * 300 + "1"):
+        with pytest.raises(ValueError, match=r"numbers only|list|at most|not an expression"):
+            parse(text, names)
+    for expr, values in (("value % 2 == 1", {"value": "%2147483647d"}),
+                         ("a * b > 1", {"a": "x", "b": 10**9}),
+                         ("a * b > 1", {"a": [1], "b": 10**9}),
+                         ("bit(value, 5) == 1", {"value": float("inf")}),
+                         ("value / 10 > 1", {"value": 10**400}),
+                         ("bit(value, 100000000)", {"value": 1})):
+        with pytest.raises(DecodeError) as refused:
+            evaluate(parse(expr, names), values)
+        assert refused.value.reason == "condition_error"
+
+
+def test_an_input_is_named_by_a_word_and_a_bit_names_its_bit(tmp_path: Path) -> None:
+    for inputs, said in (("{value: {field: other}}", "'value' cannot name an input"),
+                         ("{'door state': {field: d}}", "'door state' cannot name an input"),
+                         ("{bit: {field: d}}", "'bit' cannot name an input")):
+        with pytest.raises(ConfigReferenceError, match=said):
+            site(tmp_path, RADIO.replace("    inputs:\n      age: {field: seconds_since_last}\n",
+                                         f"    inputs: {inputs}\n").replace("age > 600", "1 > 0"))
+    with pytest.raises(ConfigReferenceError, match="type bit needs 'bit: N'"):
+        site(tmp_path, MODBUS.replace("doors: {address: 64}", "doors: {address: 64, type: bit}"))
+
+
+def test_a_short_read_of_an_input_is_bad_input_not_a_crash() -> None:
+    from gateway.config.modbus import ModbusBindingModel, compile_binding
+    from gateway.points.decode_modbus import modbus_value
+
+    coil = compile_binding(ModbusBindingModel.model_validate(
+        {"connection": "c", "unit": 1, "address": 0, "table": "coil"}))
+    with pytest.raises(DecodeError, match="expected 1 bit"):
+        modbus_value(coil, [])

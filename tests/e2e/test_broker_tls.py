@@ -284,7 +284,7 @@ def make_gateway(made: list[Gateway], directory: Path, broker: dict[str, object]
     site = yaml.safe_load(config.read_text())
     site.pop("supervision", None)  # the shipped one names Modbus links this site has not got
     site["broker"] = {"client_id": f"gw-tls-{uuid.uuid4().hex[:6]}",
-                      "subscriptions": ["demo/#"], **broker}
+                      "subscriptions": ["demo/#", "zigbee2mqtt/#"], **broker}
     config.write_text(yaml.safe_dump(site, allow_unicode=True))
     gw = Gateway(config, directory / "store.sqlite3", directory / "daemon.log", env or {})
     made.append(gw)

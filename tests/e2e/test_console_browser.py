@@ -504,7 +504,8 @@ def test_tester_drill_window_and_technician_actuators_and_dead_letters(console: 
     actuators.locator("summary").click()
     elevator = actuators.locator("tr[data-actuator='ELV-B1-L1']")
     expect(elevator).to_contain_text("1号楼1号电梯")
-    expect(elevator.locator("[data-feedback='ELV-B1-L1-RECALLED']")).to_be_visible()
+    # the recall and its reset (restore) are both confirmed by the car's "recalled" point
+    expect(elevator.locator("[data-feedback='ELV-B1-L1-RECALLED']")).to_have_count(2)
 
     console.publish("demo/fire/b1/f1/z1", b"{not json")
     letters = tech.locator("#sec-deadletters")

@@ -123,7 +123,8 @@ def test_a_wrong_unit_id_behind_a_tcp_gateway_is_one_configuration_error(
         status, body = health(daemon)
         assert (status, body["status"]) == (200, "degraded")
         assert body["degraded"] == [f"Modbus unit {GAS}/9 not found behind its gateway: check "
-                                    "the unit id in the config"]
+                                    "the unit id in the config (or the device behind it is "
+                                    "off)"]
     (error,) = of_gas(daemon, "modbus_unit_misconfigured")
     port = servers[GAS].port
     assert (error["level"], error["host"], error["port"], error["unit"]) == (

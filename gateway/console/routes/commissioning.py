@@ -55,7 +55,6 @@ async def walk(user: User, ctx: Ctx,
                since: Annotated[float, Query(ge=0, le=EPOCH_LIMIT)],
                until: Annotated[float | None, Query(ge=0, le=EPOCH_LIMIT)] = None,
                building: Annotated[str | None, Query(max_length=40)] = None,
-               by: Annotated[str, Query(max_length=100)] = "",
                lang: Literal["zh", "en"] = "zh",
                format: Literal["html", "md"] = "html") -> Response:
     """The walk test's record: each point of the scope, whether and when it reported
@@ -66,7 +65,7 @@ async def walk(user: User, ctx: Ctx,
         raise refused(422, "walk_period", "the walk's start must come before its end")
     heard = await ctx.reader(lambda r: r.heard_between(since, end))
     page = walk_record.walk_record(ctx.gateway.site, heard, since, end, lang,
-                                   building=building, by=by, fmt=format)
+                                   building=building, by=user.display or user.name, fmt=format)
     if format == "md":
         return PlainTextResponse(page, media_type="text/markdown; charset=utf-8")
     return HTMLResponse(page)

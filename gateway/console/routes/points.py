@@ -120,16 +120,17 @@ async def actuate(actuator_id: str, body: ActuateBody, user: User, ctx: Ctx) -> 
     the reason on record: sent, then done when its feedback point confirms it or failed at
     the feedback's timeout. With ``incident``, one of that incident's actions. A tester's is a
     drill's: given in the drill window (or on a drill incident), its write withheld."""
-    if actuator_id not in ctx.gateway.site.actuators:
-        raise refused(404, "no_actuator", f"no actuator {actuator_id}", value=actuator_id)
     args = {"actuator": actuator_id, **command_args(body)}
     incident_id = args["incident"]
-    if not user.may("actuate"):
+    if not user.may("actuate"):  # who may, before what exists is said
         on_drill = (await ctx.load(incident_id)).drill if incident_id else True
         if not user.may_actuate(drill=on_drill):
             need(user, "actuate")
         if not incident_id:
             args["drill"] = "yes"  # a tester's command is a drill's
+    if actuator_id not in ctx.gateway.site.actuators:
+        raise refused(404, "no_actuator", f"no actuator {actuator_id[:80]}",
+                      value=actuator_id[:80])
     return await ctx.give(user, "actuate", incident_id, args)
 
 

@@ -164,7 +164,8 @@ def heard_between(conn: sqlite3.Connection, since: float,
     return [(str(p), float(first), float(last), int(n), str(states or ""))
             for p, first, last, n, states in conn.execute(
                 "SELECT point_id, min(at), max(at), count(*), group_concat(DISTINCT state)"
-                " FROM signals WHERE at >= ? AND at < ? GROUP BY point_id", (since, until))]
+                " FROM signals WHERE at >= ? AND at < ? AND state != 'offline'"
+                " AND source != 'supervision' GROUP BY point_id", (since, until))]
 
 
 def commands_after(conn: sqlite3.Connection, mark: Mark) -> list[tuple[str, str]]:

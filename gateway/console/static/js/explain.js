@@ -7,6 +7,12 @@ import { act, api, errBox, field } from './api.js';
 
 const results = { list: null };
 
+/** What gave the state, in words; a condition with its own expression beside. */
+function decidedBy(code) {
+  if (code.startsWith('condition ')) return [t('explain.by.condition'), ' ', h('span', { class: 'mono' }, code.slice(15))];
+  return t(`explain.by.${code}`);
+}
+
 function resultList() {
   if (results.list == null) return h('div', { id: 'explain-result' });
   if (!results.list.length) return h('div', { id: 'explain-result' }, h('p', { class: 'muted' }, t('explain.none')));
@@ -15,9 +21,10 @@ function resultList() {
   h('div', {}, h('strong', {}, tx(p.name)), ' ', h('span', { class: 'mono muted small' }, p.point_id)),
   h('div', { class: 'mono small' }, p.binding),
   p.error ? h('p', { class: 'err' }, p.error) : null,
+  (p.notes || []).map((note) => h('p', { class: 'muted small' }, note === 'null' ? t('explain.noreading') : note)),
   p.state ? h('div', {}, badge(t(`state.${p.state}`), `state-badge state-${p.state}`), ' ',
     h('span', { class: 'mono' }, p.value == null ? '—' : String(p.value)), ' ',
-    h('span', { class: 'muted small' }, `${t('explain.by')} `), h('span', { class: 'mono small' }, p.decided_by)) : null,
+    h('span', { class: 'muted small' }, `${t('explain.by')} `, decidedBy(p.decided_by))) : null,
   p.state ? h('p', { class: 'explain-opens' }, p.playbooks.length ? `${t('explain.opens')}：${p.playbook_names.map(tx).join('、')}` : t('explain.nothing')) : null,
   p.steps.length ? h('ol', { class: 'small' }, p.steps.map((s) => h('li', {}, tx(s)))) : null,
   p.actions.length ? h('ul', { class: 'small' }, p.actions.map((a) => h('li', {}, tx(a)))) : null))));

@@ -128,9 +128,8 @@ export function stopWalk() {
 /** The walk's record, every point of the scope with whether and when it reported: to print. */
 function recordLink(since, until) {
   const building = points.filters && points.filters.building ? `&building=${encodeURIComponent(points.filters.building)}` : '';
-  const by = state.me ? `&by=${encodeURIComponent(state.me.display || state.me.name)}` : '';
   const end = until ? `&until=${until}` : '';
-  return h('a', { class: 'btn btn-ghost btn-small', href: `/api/walk-record?since=${since}${end}${building}${by}&lang=${lang}`,
+  return h('a', { class: 'btn btn-ghost btn-small', href: `/api/walk-record?since=${since}${end}${building}&lang=${lang}`,
     target: '_blank', rel: 'noopener', dataset: { walkRecord: '1' } }, t('walk.record'));
 }
 
