@@ -5,8 +5,9 @@ technician's dry run of a topic and payload, or of Modbus register values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from gateway.config.modbus import ModbusBinding
 from gateway.config.site import PointConfig, SiteConfig
@@ -75,14 +76,18 @@ def explain_mqtt(site: SiteConfig, playbooks: Mapping[str, Playbook], topic: str
             continue
         where = f"mqtt {topic}" + (f" field {binding.field}" if binding.field else "") + (
             f" property {binding.property}" if binding.property else "")
-        try:
-            reading = decode(binding, payload)
-        except DecodeError as exc:
-            out.append(Explanation(point.id, point.name, where,
-                                   error=f"{exc.reason}: {exc.detail}"))
-            continue
-        out.append(_explain(point, reading, where, playbooks))
+        out.append(_read(point, where, partial(decode, binding, payload), playbooks))
     return out
+
+
+def _read(point: PointConfig, where: str, read: Callable[[], Reading | None],
+          playbooks: Mapping[str, Playbook]) -> Explanation:
+    """The reading explained, or why the gateway would refuse it."""
+    try:
+        reading = read()
+    except DecodeError as exc:
+        return Explanation(point.id, point.name, where, error=f"{exc.reason}: {exc.detail}")
+    return _explain(point, reading, where, playbooks)
 
 
 def explain_modbus(site: SiteConfig, playbooks: Mapping[str, Playbook], connection: str,
@@ -100,16 +105,14 @@ def explain_modbus(site: SiteConfig, playbooks: Mapping[str, Playbook], connecti
         if any(b.address < address or b.address + b.words > end for b in reads):
             continue
         words = [values[b.address - address:b.address - address + b.words] for b in reads]
-        where = f"modbus {connection}/{unit}/{table}/{m.address}"
-        try:
+
+        def read(m: ModbusBinding = m, words: list[Sequence[int]] = words) -> Reading:
             inputs = {n: modbus_value(b, w) for (n, b), w in zip(m.inputs, words[1:],
                                                                  strict=True)}
-            reading = decode_modbus(m, words[0], None, inputs)
-        except DecodeError as exc:
-            out.append(Explanation(point.id, point.name, where,
-                                   error=f"{exc.reason}: {exc.detail}"))
-            continue
-        out.append(_explain(point, reading, where, playbooks))
+            return decode_modbus(m, words[0], None, inputs)
+
+        out.append(_read(point, f"modbus {connection}/{unit}/{table}/{m.address}", read,
+                         playbooks))
     return out
 
 
