@@ -340,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.cli import explain as explain_cli
 
     explain_cli.add_parsers(sub, config_arg)
+    from gateway.cli import roster as roster_cli
+
+    roster_cli.add_parsers(sub, config_arg)
 
     for extension in extensions():
         extension.add_commands(sub, config_arg)

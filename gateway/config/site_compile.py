@@ -29,6 +29,7 @@ from gateway.config.panels import (
     panel_points,
 )
 from gateway.config.point_rules import with_rules
+from gateway.config.roster import compile_people, compile_roster
 from gateway.config.schema import LocationModel, schema_problems, unknown_name
 from gateway.config.site_checks import check_site
 from gateway.config.site_schema import (
@@ -171,6 +172,8 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
     check_dc09(compiled_points, problem)
     actuators = _actuators(model, connections, compiled_points, problem)
     zones = _zones(model, points, compiled_points, problem)
+    people = compile_people(model.people, problem)
+    roster = compile_roster(model.roster, people, model.roles, problem)
     contacts: dict[str, Contact] = {}
     for index, c in enumerate(model.contacts):
         if c.id in contacts:
@@ -193,6 +196,7 @@ def compile_site(model: SiteConfigModel, points: list[tuple[int, PointModel]], p
         store_synchronous=model.store.synchronous, playbook_dir=(base / model.playbooks).resolve(),
         mqtt_prefix=model.outputs.mqtt_prefix.rstrip("/"),
         roles={k: v.to_text() for k, v in model.roles.items()}, contacts=contacts, zones=zones,
+        people=people, roster=roster,
         points=compiled_points, actuators=actuators, modbus=connections, receivers=receivers,
         panels=panels, dc09_receivers=dc09)
 

@@ -19,6 +19,7 @@ from gateway.config.panel_schema import (
     PanelModel,
     ReceiversModel,
 )
+from gateway.config.roster import PersonModel, RosterModel
 from gateway.config.rules_schema import InputModel, RuleModel
 from gateway.config.schema import BiText, Duration, LocationModel, Strict
 from gateway.domain import site_time
@@ -243,6 +244,8 @@ class SiteConfigModel(Strict):
     # the names of the zones that are not numbered (pump_room; elevator-{n} for a number)
     zones: dict[str, BiText] = Field(default_factory=dict)
     contacts: list[ContactModel] = Field(default_factory=list)
+    people: list[PersonModel] = Field(default_factory=list)  # who may be on duty
+    roster: RosterModel = Field(default_factory=RosterModel)  # who is, when
     modbus: list[ModbusConnectionModel] = Field(default_factory=list)
     receivers: ReceiversModel = Field(default_factory=ReceiversModel)
     panels: list[PanelModel] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from gateway.config.modbus import (
 from gateway.config.site_schema import TlsModel
 from gateway.domain.effects import ModbusWrite
 from gateway.domain.model import ActuatorKind, Location, PointKind, PointState, Text
+from gateway.domain.roster import Person, Roster
 from gateway.domain.rules import Rules
 from gateway.domain.zones import Zones
 
@@ -289,6 +290,8 @@ class SiteConfig:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     health_limits: Limits = field(default_factory=Limits)
     retention: Mapping[str, float] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
+    roster: Roster = field(default_factory=Roster)
 
     @property
     def buildings(self) -> set[str]:
