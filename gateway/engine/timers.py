@@ -9,15 +9,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from gateway.domain import site_time
 from gateway.domain.effects import Notify, Outgoing, Purpose
 from gateway.domain.events import Escalation, EventKind
 from gateway.domain.incident import ActionState, Incident
 from gateway.domain.model import ActionStatus, BranchStatus, PromptStatus, StepStatus
+from gateway.domain.roster import Duty
 from gateway.engine.state import LATE_AFTER, EngineState, Tx
 from gateway.playbook.definition import Playbook
 
 if TYPE_CHECKING:
     from gateway.engine.machine import Engine
+
+
+def _whom(duty: Duty | None) -> dict[str, str]:
+    return {} if duty is None else {"person": duty.person, "deputy": duty.deputy}
 
 
 class Timers:
@@ -145,23 +151,45 @@ class Timers:
     def escalate(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
                  **what: str) -> None:
         role = self.site.roles.get(to)
+        duty = self._on_duty(to, tx.now)
         tx.event(incident, EventKind.ESCALATED, to=to, to_zh=role.zh if role else to,
-                 to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
-        self._publish_notify(tx, incident, to, reason, what)
+                 to_en=role.en if role else to, reason=reason, withheld=incident.drill,
+                 **_whom(duty), **what)
+        self._publish_notify(tx, incident, to, reason, what, duty)
 
     def notify(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
                **what: str) -> None:
         role = self.site.roles.get(to)
+        duty = self._on_duty(to, tx.now)
         tx.event(incident, EventKind.NOTIFIED, to=to, to_zh=role.zh if role else to,
-                 to_en=role.en if role else to, reason=reason, withheld=incident.drill, **what)
-        self._publish_notify(tx, incident, to, reason, what)
+                 to_en=role.en if role else to, reason=reason, withheld=incident.drill,
+                 **_whom(duty), **what)
+        self._publish_notify(tx, incident, to, reason, what, duty)
+
+    def _on_duty(self, role: str, now: float) -> Duty | None:
+        """Who holds the role now, by the site's roster (None: no roster names it)."""
+        return self.site.roster.on_duty(role, site_time.local(now))
 
     def _publish_notify(self, tx: Tx, incident: Incident, to: str, reason: str,
-                        what: Mapping[str, str]) -> None:
-        # a drill's notifications are recorded and withheld like its actuator writes
+                        what: Mapping[str, str], duty: Duty | None) -> None:
+        # a drill's notifications are recorded and withheld like its actuator writes; the
+        # person on duty for the role (and the deputy) ride along for whoever reaches them
         tx.out.effects.append(Outgoing(Notify(to, json.dumps({
             "incident_id": incident.id, "type": incident.type,
             "location": incident.location.label(), "reason": reason, **what,
-            "drill": incident.drill,
+            "drill": incident.drill, **self._people(duty),
         }, ensure_ascii=False, separators=(",", ":"))), Purpose.NOTIFY, incident.id,
             withhold=incident.drill))
+
+    def _people(self, duty: Duty | None) -> dict[str, object]:
+        if duty is None:
+            return {}
+        people = self.site.people
+
+        def card(pid: str) -> dict[str, object] | None:
+            p = people.get(pid)
+            return None if p is None else {
+                "id": p.id, "name_zh": p.name.zh, "name_en": p.name.en, "phone": p.phone,
+                "channels": [{"kind": c.kind, "address": c.address} for c in p.channels]}
+        return {"on_duty": card(duty.person), "deputy": card(duty.deputy) if duty.deputy
+                else None}

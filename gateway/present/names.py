@@ -44,6 +44,7 @@ class Names:
     actuators: dict[str, Text] = field(default_factory=dict)
     roles: dict[str, Text] = field(default_factory=dict)
     points: dict[str, Text] = field(default_factory=dict)
+    people: dict[str, Text] = field(default_factory=dict)  # the site's, by roster id
     zones: Zones = field(default_factory=Zones)
     site_id: str = ""
     site_name: Text | None = None
@@ -94,6 +95,7 @@ def names_of(events: Sequence[Event], playbook: Playbook | None,
         n.roles.update(site.roles)
         n.actuators.update({a.id: a.name for a in site.actuators.values()})
         n.points.update({p.id: p.name for p in site.points.values()})
+        n.people.update({p.id: p.name for p in site.people.values()})
         n.zones, n.site_id, n.site_name = site.zones, site.site_id, site.site_name
     if playbook is not None:
         _playbook_names(n, playbook)

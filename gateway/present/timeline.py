@@ -186,6 +186,10 @@ def _deadline_missed(e: Event, d: Mapping[str, Any], n: Names) -> Text:
 def _escalated_or_notified(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     k = e.kind
     to = n.role(sval(d, "to"))
+    person = sval(d, "person")
+    if person:  # the one on duty for the role, by the roster
+        name = n.people.get(person) or same(person)
+        to = Text(f"{to.zh}（{name.zh}）", f"{to.en} ({name.en})")
     what = what_of(d, n)
     held = bi("（演练：未实际发送）", " (drill: not sent)") if d.get("withheld") \
         else same("")

@@ -18,6 +18,8 @@ import yaml
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify
 from gateway.domain.model import ActionStatus, PointState
 from gateway.errors import Refusal
+from gateway.present.names import names_of
+from gateway.present.timeline import describe
 from simulators.sites import mqtt_only_demo
 from tests.support.inprocess import T0, InProcess
 from tests.support.processes import ROOT, query
@@ -402,3 +404,24 @@ async def test_bad_input_is_kept_counted_and_logged_once_per_source_and_reason(
                         ("demo/unknown/device", "unknown_topic")]
         assert gw.gw.counters["bad_input_bad_json"] == 3
         assert gw.gw.health()["status"] == "degraded"
+
+
+async def test_an_escalation_names_the_person_on_duty_by_the_roster(config: Path,
+                                                                     store: Path) -> None:
+    """Friday 16:00 in Shanghai (the virtual clock): the day shift's duty supervisor is
+    张伟, with 陈杰 as deputy; the escalation and its notification say so."""
+    async with InProcess(config, store) as gw:
+        gw.publish(FIRE_B1, fire())
+        await gw.settle()
+        await gw.advance(5)  # the verification's deadline passes: escalated to the supervisor
+        escalated = [e for e in gw.events("escalated") if e.data["to"] == "duty_supervisor"]
+        assert escalated
+        assert (escalated[0].data["person"], escalated[0].data["deputy"]) == (
+            "zhang.wei", "chen.jie")
+        told = [json.loads(n.payload) for n in gw.sent(Notify) if n.role == "duty_supervisor"]
+        assert told
+        assert told[0]["on_duty"]["name_zh"] == "张伟"
+        assert told[0]["on_duty"]["phone"] == "138-0000-1003"
+        assert told[0]["deputy"]["id"] == "chen.jie"
+        texts = [describe(e, names_of([], None, gw.gw.site)).zh for e in escalated]
+        assert any("当值主管（张伟）" in t for t in texts)
