@@ -253,3 +253,16 @@ async def test_a_technician_explains_a_reading_and_prints_the_walk_record(
     r = await console.call(tech.get("/api/walk-record", params={"since": since,
                                                                   "until": since - 1}))
     assert (r.status_code, r.json()["code"]) == (422, "walk_period")
+
+
+async def test_the_board_says_who_is_on_duty_now(console: Console) -> None:
+    """Friday 16:00 in Shanghai on the virtual clock: the day shift."""
+    op = await console.client("op")
+    r = await console.call(op.get("/api/roster"))
+    assert r.status_code == 200, r.text
+    duty = {d["role"]: d for d in r.json()["duty"]}
+    assert duty["duty_supervisor"]["person"]["name"]["zh"] == "张伟"
+    assert duty["duty_supervisor"]["deputy"]["id"] == "chen.jie"
+    assert duty["on_duty_patrol"]["shift"] == "day"
+    assert duty["on_duty_patrol"]["until"] == T0 + 4 * 3600  # 20:00 in Shanghai
+    assert duty["project_manager"]["until"] is None  # held all day

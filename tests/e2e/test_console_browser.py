@@ -563,6 +563,7 @@ def test_no_raw_id_shows_in_chinese_on_any_page(console: Console) -> None:
     expect(fire).to_be_visible(timeout=5_000)
     expect(leak).to_be_visible(timeout=5_000)
     expect(boss.locator(".incident-row").filter(has_text="2号电梯").first).to_be_visible()
+    expect(boss.locator("#duty")).to_contain_text("当值主管")  # who to call, by the roster
     found: dict[str, list[str]] = {}
     found["board"] = raw_ids(boss)
     boss.screenshot(path=str(shots / "page-board.png"))

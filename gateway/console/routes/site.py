@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from gateway.console.bodies import body_of, command_args
 from gateway.console.context import Ctx, User, need
 from gateway.console.views import bi, natural
+from gateway.domain import site_time
 from gateway.present import kpi as kpis
 from gateway.present import kpi_render
 
@@ -74,3 +75,25 @@ async def kpi(user: User, ctx: Ctx,
         return PlainTextResponse(kpi_render.render_kpis_markdown(figures, lang),
                                  media_type="text/markdown; charset=utf-8")
     return JSONResponse(kpis.kpis_to_json(figures))
+
+
+@router.get("/api/roster", tags=["site"])
+async def roster(user: User, ctx: Ctx) -> dict[str, Any]:
+    """Who is on duty for each role of the roster now: the person, their phone, the deputy,
+    the shift and until when (the site's clock), a swap with its reason."""
+    gateway = ctx.gateway
+    site, now = gateway.site, gateway.clock()
+
+    def person(pid: str) -> dict[str, Any] | None:
+        p = site.people.get(pid)
+        return None if p is None else {"id": p.id, "name": bi(p.name), "phone": p.phone}
+
+    duty = []
+    for d in site.roster.now(site_time.local(now)):
+        role = site.roles.get(d.role)
+        duty.append({"role": d.role, "role_name": bi(role) if role else None,
+                     "person": person(d.person), "deputy": person(d.deputy) if d.deputy
+                     else None, "shift": d.shift,
+                     "until": d.until.timestamp() if d.until else None,
+                     "swapped": d.swapped})
+    return {"at": now, "duty": duty}

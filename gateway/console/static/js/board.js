@@ -17,6 +17,36 @@ export function sortedIncidents() {
     || (b.opened_at - a.opened_at));
 }
 
+// who is on duty now, by the site's roster: fetched when the board is drawn, at most a minute
+// old (a shift changes on its minute)
+const duty = { list: null, at: 0, loading: false };
+
+async function loadDuty() {
+  if (duty.loading) return;
+  duty.loading = true;
+  try {
+    const data = await api('GET', '/api/roster');
+    duty.list = data.duty;
+    duty.at = Date.now();
+    const box = $('#duty');
+    if (box) box.replaceWith(dutyLine());
+  } catch { /* the stream state shows a lost gateway */ } finally {
+    duty.loading = false;
+  }
+}
+
+function dutyLine() {
+  if (!duty.list || Date.now() - duty.at > 60_000) loadDuty();
+  if (!duty.list || !duty.list.length) return h('div', { id: 'duty', hidden: true });
+  return h('div', { id: 'duty', class: 'duty-line muted small', 'aria-label': t('duty.title') },
+    h('strong', {}, `${t('duty.title')}：`),
+    duty.list.map((d) => h('span', { class: 'duty-item', dataset: { role: d.role } },
+      `${d.role_name ? tx(d.role_name) : d.role} `,
+      h('strong', {}, d.person ? tx(d.person.name) : '—'),
+      d.person && d.person.phone ? h('span', { class: 'mono' }, ` ${d.person.phone}`) : null,
+      d.swapped ? ` (${t('duty.swapped')})` : '')));
+}
+
 export function renderBoard() {
   const view = $('#view');
   const list = sortedIncidents();
@@ -25,13 +55,13 @@ export function renderBoard() {
     view.replaceChildren(h('p', { class: 'muted pad' }, t('inc.loading')));
     return;
   }
-  const head = h('div', { class: 'view-head' },
+  const head = [h('div', { class: 'view-head' },
     h('h1', {}, t('board.title')),
     h('div', { class: 'view-head-meta' },
       unacked ? badge(t('board.unacked', { n: unacked }), 'badge-alarm') : null,
-      badge(t('board.count', { n: list.length }), 'badge-quiet')));
+      badge(t('board.count', { n: list.length }), 'badge-quiet'))), dutyLine()];
   if (!list.length) {
-    view.replaceChildren(head, h('div', { class: 'empty-board' },
+    view.replaceChildren(...head, h('div', { class: 'empty-board' },
       h('div', { class: 'empty-mark', 'aria-hidden': 'true' }),
       h('p', { class: 'empty-title' }, t('board.empty')),
       h('p', { class: 'muted' }, t('board.empty.sub'))));

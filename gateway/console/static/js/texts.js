@@ -124,6 +124,8 @@ export const L = {
   'inc.openedby': ['手动开启', 'Opened by hand'],
   'inc.devices': ['报警设备', 'Alarm devices'],
   'brief.next': ['下一步', 'Next step'],
+  'duty.title': ['当前值班', 'On duty now'],
+  'duty.swapped': ['调班', 'swapped'],
   'brief.overdue': ['已超时 · {n} 项', 'Overdue · {n}'],
   'brief.nonext': ['预案步骤均已完成', 'Every step of the playbook is done'],
   'brief.go': ['去处理', 'Do it'],
