@@ -159,16 +159,19 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return _daemon_command(args, "reload", {})
 
 
-def cmd_actuate(args: argparse.Namespace) -> int:
-    """An actuator commanded by hand: the running daemon sends it and follows its feedback."""
+def cmd_site_command(args: argparse.Namespace) -> int:
+    """A command the running daemon applies and answers: an actuator commanded by hand (it
+    sends it and follows its feedback), a swap in the roster."""
     from gateway.store import DaemonLock, open_records
 
+    verb = args.site_verb
     verb_args = {a.name: ("yes" if v is True else "" if v in (None, False) else str(v))
-                 for a in COMMANDS["actuate"].args for v in [getattr(args, a.name, None)]}
+                 for a in COMMANDS[verb].args for v in [getattr(args, a.name, None)]}
     path = store_path(args)
     with open_records(path, readonly=True) as records:
         DaemonLock(path).require_daemon()
-        return _await_command(records, "actuate", verb_args["incident"], args.by, verb_args)
+        return _await_command(records, verb, verb_args.get("incident", ""), args.by,
+                              verb_args)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -285,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     reload.add_argument("--by", default=user, help="who (default: %(default)s)")
     reload.set_defaults(func=cmd_reload)
 
-    _command_parser(sub, COMMANDS["actuate"], user, site)
-    sub.choices["actuate"].set_defaults(func=cmd_actuate)
+    for verb in ("actuate", "roster_swap"):
+        _command_parser(sub, COMMANDS[verb], user, site)
+        sub.choices[verb.replace("_", "-")].set_defaults(func=cmd_site_command, site_verb=verb)
 
     backup = sub.add_parser("backup", help="an online, consistent copy of the store "
                                            "(SQLite backup API), while the daemon runs",

@@ -200,6 +200,12 @@ class Gateway:
         except (ValueError, TypeError, KeyError) as exc:
             log.error("site_actions_unreadable", error=str(exc)[:200],
                       note="commands by hand given before the restart are no longer followed")
+        try:
+            d.state.swaps = site_commands.swaps_of(startup.roster_swaps)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("roster_swaps_unreadable", error=str(exc)[:200],
+                      note="the roster's swaps given before the restart are lost: give them "
+                           "again")
         d.state.point_values.update({pid: (p.value, p.state) for pid, p in d.points.items()})
         for item in startup.pending_outbox:
             self.pipeline.outq.put_nowait(item)

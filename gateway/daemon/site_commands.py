@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date, timedelta
 
 import structlog
 
@@ -18,6 +19,7 @@ from gateway.domain import site_time
 from gateway.domain.commands import MAX_SHELVE_MINUTES, YES, Answer
 from gateway.domain.events import EventKind
 from gateway.domain.model import PointState, Signal
+from gateway.domain.roster import Override
 from gateway.engine.state import Outcome
 from gateway.errors import CommandError, Refusal
 from gateway.store.values import WriteSet
@@ -32,6 +34,9 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
         return
     if cmd.verb in ("shelve", "unshelve"):
         _shelve(d, item, ws, now)
+        return
+    if cmd.verb == "roster_swap":
+        _swap(d, item, ws, now)
         return
     if cmd.verb == "reload":
         if d.on_reload is not None:
@@ -50,6 +55,49 @@ def on_command(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> N
     d.fold(outcome, ws)
     ws.command_results.append(Answer(item.row_id, outcome.result))
     log.info("command_applied", verb=cmd.verb, incident=cmd.incident_id, actor=cmd.actor)
+
+
+def _swap(d: Decisions, item: QueuedCommand, ws: WriteSet, now: float) -> None:
+    """Someone else on duty in a role for the shift now running, on record and kept."""
+    cmd = item.command
+    role, person = cmd.args.get("role", ""), cmd.args.get("person", "")
+    reason = cmd.args.get("reason", "").strip()
+    duty = d.state.roster(d.site.roster).on_duty(role, site_time.local(now))
+    try:
+        if role not in d.site.roles:
+            raise CommandError(unknown_name("role", role, d.site.roles), code="no_role",
+                               role=role)
+        if person not in d.site.people:
+            raise CommandError(unknown_name("person", person, d.site.people),
+                               code="no_person", value=person)
+        if duty is None:
+            raise CommandError(f"nobody is on duty as {role} now: the roster names no shift "
+                               "to swap", code="no_duty", role=role)
+        if not reason:
+            raise CommandError("say why (--reason TEXT): it goes on record", code="swap_reason")
+    except CommandError as exc:
+        ws.command_results.append(Answer.refused(item.row_id, exc))
+        return
+    day = (duty.since or site_time.local(now)).date()
+    swap = Override(day, role, person, duty.shift, reason)
+    recent = site_time.local(now).date() - timedelta(days=2)  # older swaps are done with
+    d.state.swaps = [s for s in d.state.swaps if s.day >= recent
+                     and (s.day, s.role, s.shift) != (day, role, duty.shift)] + [swap]
+    ws.meta["roster_swaps"] = json.dumps([{**asdict(s), "day": s.day.isoformat()}
+                                          for s in d.state.swaps], ensure_ascii=False)
+    d.site_event(ws, EventKind.ROSTER_SWAPPED, now, "", cmd.actor, role=role, person=person,
+                 was=duty.person, shift=duty.shift, day=day.isoformat(), reason=reason)
+    log.warning("roster_swapped", role=role, person=person, was=duty.person,
+                shift=duty.shift, actor=cmd.actor, reason=reason)
+    ends = f" until {site_time.wall(duty.until.timestamp())}" if duty.until else " today"
+    ws.command_results.append(Answer(item.row_id, f"{person} on duty as {role} instead of "
+                                                  f"{duty.person}{ends}"))
+
+
+def swaps_of(text: str) -> list[Override]:
+    """The swaps the store keeps (``roster_swaps``)."""
+    return [Override(date.fromisoformat(s["day"]), s["role"], s["person"], s.get("shift", ""),
+                     s.get("reason", "")) for s in json.loads(text or "[]")]
 
 
 def _actuate(d: Decisions, item: QueuedCommand, now: float) -> Outcome:

@@ -130,6 +130,11 @@ COMMANDS: dict[str, CommandDef] = {c.verb: c for c in (
          target=Target.SITE),
     _def("reload", "re-read the config and playbooks (as on SIGHUP); a bad one is refused",
          "reload", target=Target.SITE),
+    _def("roster_swap", "put someone else on duty in a role for the shift now running (a swap "
+         "for tonight); on record", "close", Arg("role", ArgKind.ID, True, positional=True),
+         Arg("person", ArgKind.ID, True, positional=True),
+         Arg("reason", required=True, help="why (e.g. 张伟 is ill; 陈杰 takes the night)"),
+         target=Target.SITE),
     _def("actuate", "command an actuator by hand (recall an elevator, reset the recall, close "
          "a valve): sent, and followed to its feedback; with an incident, one of its actions",
          "actuate", Arg("actuator", ArgKind.ID, True, positional=True),

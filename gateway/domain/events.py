@@ -47,6 +47,7 @@ class EventKind(enum.StrEnum):
     POINT_UNSHELVED = "point_unshelved"
     DRILL_STARTED = "drill_started"
     DRILL_STOPPED = "drill_stopped"
+    ROSTER_SWAPPED = "roster_swapped"  # someone else on duty in a role for a shift
     PANEL_OPERATION = "panel_operation"  # done at a panel or its transmission device
 
     @classmethod

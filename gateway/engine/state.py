@@ -13,6 +13,7 @@ from gateway.domain.effects import MqttPublish, Outgoing, Purpose
 from gateway.domain.events import EventKind
 from gateway.domain.incident import ActionState, Incident
 from gateway.domain.model import Event, IncidentStatus, Location, PointState, Signal, Text
+from gateway.domain.roster import Override, Roster
 from gateway.playbook.definition import Playbook
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ class EngineState:
     # actuators commanded by hand for no incident (the site's): each in flight, and the last
     # of each actuator, so that its page says how it ended
     site_actions: dict[str, ActionState] = field(default_factory=dict)
+    # the roster's swaps given at the console or the command line (the config's are in it)
+    swaps: list[Override] = field(default_factory=list)
+
+    def roster(self, configured: Roster) -> Roster:
+        """The site's roster with the swaps given since."""
+        if not self.swaps:
+            return configured
+        return replace(configured, overrides=(*configured.overrides, *self.swaps))
 
     @classmethod
     def restore(cls, open_incidents: Iterable[Incident], next_number: int) -> EngineState:

@@ -151,7 +151,7 @@ class Timers:
     def escalate(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
                  **what: str) -> None:
         role = self.site.roles.get(to)
-        duty = self._on_duty(to, tx.now)
+        duty = self._on_duty(tx, to)
         tx.event(incident, EventKind.ESCALATED, to=to, to_zh=role.zh if role else to,
                  to_en=role.en if role else to, reason=reason, withheld=incident.drill,
                  **_whom(duty), **what)
@@ -160,15 +160,16 @@ class Timers:
     def notify(self, tx: Tx, incident: Incident, to: str, reason: Escalation,
                **what: str) -> None:
         role = self.site.roles.get(to)
-        duty = self._on_duty(to, tx.now)
+        duty = self._on_duty(tx, to)
         tx.event(incident, EventKind.NOTIFIED, to=to, to_zh=role.zh if role else to,
                  to_en=role.en if role else to, reason=reason, withheld=incident.drill,
                  **_whom(duty), **what)
         self._publish_notify(tx, incident, to, reason, what, duty)
 
-    def _on_duty(self, role: str, now: float) -> Duty | None:
-        """Who holds the role now, by the site's roster (None: no roster names it)."""
-        return self.site.roster.on_duty(role, site_time.local(now))
+    def _on_duty(self, tx: Tx, role: str) -> Duty | None:
+        """Who holds the role now, by the site's roster and its swaps (None: no roster names
+        it)."""
+        return tx.state.roster(self.site.roster).on_duty(role, site_time.local(tx.now))
 
     def _publish_notify(self, tx: Tx, incident: Incident, to: str, reason: str,
                         what: Mapping[str, str], duty: Duty | None) -> None:

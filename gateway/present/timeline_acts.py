@@ -142,6 +142,15 @@ def _follow_up_done(e: Event, d: Mapping[str, Any], n: Names) -> Text:
                on_time_text(d.get("on_time")), with_note(sval(d, "note")))
 
 
+def _roster_swapped(e: Event, d: Mapping[str, Any], n: Names) -> Text:
+    role = n.role(sval(d, "role"))
+    person = n.people.get(sval(d, "person")) or same(sval(d, "person"))
+    was = n.people.get(sval(d, "was")) or same(sval(d, "was"))
+    return cat(bi(f"调班：{role.zh} 由 {person.zh} 接替 {was.zh}",
+                  f"swap: {person.en} takes {role.en} from {was.en}"),
+               with_note(sval(d, "reason")))
+
+
 def _point_shelved(e: Event, d: Mapping[str, Any], n: Names) -> Text:
     until = clock(fval(d, "until"), date=False)
     return cat(bi(f"{e.point_id} 暂停监视至 {until}", f"{e.point_id} shelved until {until}"),
@@ -195,6 +204,7 @@ OPERATOR_LINES: dict[EventKind, Line] = {
     EventKind.REOPENED: _reopened,
     EventKind.FOLLOW_UP_DONE: _follow_up_done,
     EventKind.POINT_SHELVED: _point_shelved,
+    EventKind.ROSTER_SWAPPED: _roster_swapped,
     EventKind.POINT_UNSHELVED: _point_unshelved,
     EventKind.DRILL_STARTED: _drill_started,
     EventKind.DRILL_STOPPED: _drill_stopped,

@@ -80,6 +80,7 @@ class StartupState:
     unreadable_outbox: tuple[tuple[int, str], ...] = ()
     # actuators commanded by hand for no incident, in flight or the last of each (JSON list)
     site_actions: str = ""
+    roster_swaps: str = ""  # the roster's swaps given since the config (JSON list)
 
 
 class StoreBehind(StoreError):

@@ -4,6 +4,7 @@ clock, and commands that answer once their batch is committed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from gateway.console import auth
 from gateway.console.app import create_app
+from gateway.domain import site_time
 from gateway.store import open_records
 from simulators.sites import mqtt_only_demo
 from tests.support.inprocess import T0, InProcess
@@ -23,7 +25,7 @@ from tests.support.processes import query
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")
 
-USERS = {"op": "operator", "tech": "technician"}
+USERS = {"op": "operator", "tech": "technician", "sup": "supervisor"}
 
 
 def password(name: str) -> str:
@@ -266,3 +268,28 @@ async def test_the_board_says_who_is_on_duty_now(console: Console) -> None:
     assert duty["on_duty_patrol"]["shift"] == "day"
     assert duty["on_duty_patrol"]["until"] == T0 + 4 * 3600  # 20:00 in Shanghai
     assert duty["project_manager"]["until"] is None  # held all day
+
+
+async def test_a_supervisor_swaps_tonights_duty_on_record(console: Console) -> None:
+    """The swap holds for the shift now running, is on record and in every notification's
+    name; an operator may not swap; nobody unknown can be put on duty."""
+    sup, op = await console.client("sup"), await console.client("op")
+    body = {"role": "duty_supervisor", "person": "chen.jie", "reason": "张伟病假"}
+    assert (await console.call(op.post("/api/roster/swap", json=body))).json()["code"] == \
+        "forbidden"
+    r = await console.call(sup.post("/api/roster/swap", json=body))
+    assert r.status_code == 200, r.text
+    assert "chen.jie on duty as duty_supervisor instead of zhang.wei" in r.json()["result"]
+    duty = {d["role"]: d for d in (await console.call(sup.get("/api/roster"))).json()["duty"]}
+    assert (duty["duty_supervisor"]["person"]["id"], duty["duty_supervisor"]["swapped"]) == (
+        "chen.jie", "张伟病假")
+    ((actor, data),) = query(console.gw.store,
+                             "SELECT actor, data FROM events WHERE kind = 'roster_swapped'")
+    assert (actor, json.loads(data)["was"]) == ("sup", "zhang.wei")
+    for wrong, code in (({**body, "person": "nobody"}, "no_person"),
+                        ({**body, "role": "cleaning"}, "no_duty")):
+        r = await console.call(sup.post("/api/roster/swap", json=wrong))
+        assert (r.status_code, r.json()["code"]) == (409, code)
+    await console.gw.restart(after=1)  # kept in the store: the roster still answers 陈杰
+    assert console.gw.gw.state.roster(console.gw.gw.site.roster).on_duty(
+        "duty_supervisor", site_time.local(console.gw.now)).person == "chen.jie"

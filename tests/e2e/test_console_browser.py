@@ -564,6 +564,13 @@ def test_no_raw_id_shows_in_chinese_on_any_page(console: Console) -> None:
     expect(leak).to_be_visible(timeout=5_000)
     expect(boss.locator(".incident-row").filter(has_text="2号电梯").first).to_be_visible()
     expect(boss.locator("#duty")).to_contain_text("当值主管")  # who to call, by the roster
+    # a supervisor swaps tonight's duty supervisor, on record
+    boss.locator("button[data-swap-role=duty_supervisor]").click()
+    boss.locator("select[data-swap-person=duty_supervisor]").select_option("chen.jie")
+    boss.locator("input[data-swap-reason=duty_supervisor]").fill("身体不适，陈杰接班")
+    boss.locator("button[data-action=swap-submit]").click()
+    expect(boss.locator(".duty-item[data-role=duty_supervisor]")).to_contain_text("陈杰")
+    expect(boss.locator(".duty-item[data-role=duty_supervisor]")).to_contain_text("调班")
     found: dict[str, list[str]] = {}
     found["board"] = raw_ids(boss)
     boss.screenshot(path=str(shots / "page-board.png"))

@@ -11,6 +11,7 @@ from gateway.console.bodies import body_of, command_args
 from gateway.console.context import Ctx, User, need
 from gateway.console.views import bi, natural
 from gateway.domain import site_time
+from gateway.domain.commands import COMMANDS
 from gateway.present import kpi as kpis
 from gateway.present import kpi_render
 
@@ -89,11 +90,24 @@ async def roster(user: User, ctx: Ctx) -> dict[str, Any]:
         return None if p is None else {"id": p.id, "name": bi(p.name), "phone": p.phone}
 
     duty = []
-    for d in site.roster.now(site_time.local(now)):
+    for d in gateway.state.roster(site.roster).now(site_time.local(now)):
         role = site.roles.get(d.role)
         duty.append({"role": d.role, "role_name": bi(role) if role else None,
                      "person": person(d.person), "deputy": person(d.deputy) if d.deputy
                      else None, "shift": d.shift,
                      "until": d.until.timestamp() if d.until else None,
                      "swapped": d.swapped})
-    return {"at": now, "duty": duty}
+    people = [{"id": p.id, "name": bi(p.name)} for p in site.people.values()]
+    return {"at": now, "duty": duty, "people": people,
+            "may_swap": user.may(COMMANDS["roster_swap"].permission)}
+
+
+SwapBody = body_of("roster_swap")
+
+
+@router.post("/api/roster/swap", tags=["site"])
+async def roster_swap(body: SwapBody, user: User, ctx: Ctx) -> dict[str, Any]:  # type: ignore[valid-type]
+    """Someone else on duty in a role for the shift now running (a swap for tonight), with
+    the reason on record: the roster answers with them until the shift ends."""
+    need(user, COMMANDS["roster_swap"].permission)
+    return await ctx.give(user, "roster_swap", "", command_args(body))

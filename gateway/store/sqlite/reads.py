@@ -53,6 +53,7 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
     drill = conn.execute("SELECT value FROM meta WHERE key = 'drill_window'").fetchone()
     shelved = conn.execute("SELECT value FROM meta WHERE key = 'shelved'").fetchone()
     by_hand = conn.execute("SELECT value FROM meta WHERE key = 'site_actions'").fetchone()
+    swaps = conn.execute("SELECT value FROM meta WHERE key = 'roster_swaps'").fetchone()
     ledgers: dict[str, list[int]] = {}
     for adapter, number in conn.execute("SELECT adapter, id FROM ledgers ORDER BY adapter, id"):
         ledgers.setdefault(adapter, []).append(number)
@@ -60,7 +61,7 @@ def load_startup(conn: sqlite3.Connection) -> StartupState:
                         drill[0] if drill else "",
                         json.loads(shelved[0]) if shelved else {},
                         {a: tuple(ids) for a, ids in ledgers.items()}, tuple(unreadable),
-                        by_hand[0] if by_hand else "")
+                        by_hand[0] if by_hand else "", swaps[0] if swaps else "")
 
 
 def pending_commands(conn: sqlite3.Connection) -> list[tuple[int, str, str, str, dict[str, str]]]:

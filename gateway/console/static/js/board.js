@@ -3,8 +3,8 @@
 import { t, tx } from './texts.js';
 import { $, badge, button, h } from './dom.js';
 import { ageEl, dueCell } from './clock.js';
-import { mayWork, places, sevBadge, state, statusBadge } from './state.js';
-import { act, api, errBox, incidentPath, rerender } from './api.js';
+import { errors, mayWork, places, sevBadge, state, statusBadge } from './state.js';
+import { act, api, errBox, incidentPath, paintErrors, rerender } from './api.js';
 import { scheduleDetail } from './incident.js';
 
 // the most severe first; at one severity, unacknowledged and overdue before the rest, and a
@@ -19,7 +19,7 @@ export function sortedIncidents() {
 
 // who is on duty now, by the site's roster: fetched when the board is drawn, at most a minute
 // old (a shift changes on its minute)
-const duty = { list: null, at: 0, loading: false };
+const duty = { list: null, people: [], maySwap: false, swapping: '', at: 0, loading: false };
 
 async function loadDuty() {
   if (duty.loading) return;
@@ -27,6 +27,8 @@ async function loadDuty() {
   try {
     const data = await api('GET', '/api/roster');
     duty.list = data.duty;
+    duty.people = data.people || [];
+    duty.maySwap = Boolean(data.may_swap);
     duty.at = Date.now();
     const box = $('#duty');
     if (box) box.replaceWith(dutyLine());
@@ -35,16 +37,41 @@ async function loadDuty() {
   }
 }
 
+function repaintDuty() {
+  const box = $('#duty');
+  if (box) box.replaceWith(dutyLine());
+}
+
+/** A supervisor's swap for the shift now running: who takes the role, and why (on record). */
+function swapForm(d) {
+  const person = h('select', { class: 'input', 'aria-label': t('duty.person'), dataset: { swapPerson: d.role } },
+    duty.people.filter((p) => !d.person || p.id !== d.person.id).map((p) => h('option', { value: p.id }, tx(p.name))));
+  const reason = h('input', { class: 'input', placeholder: t('duty.reason'), 'aria-label': t('duty.reason'), maxlength: 4000, dataset: { swapReason: d.role } });
+  return h('div', { class: 'swap-form', dataset: { swap: d.role } },
+    h('span', {}, t('duty.swapfor', { role: d.role_name ? tx(d.role_name) : d.role })), person, reason,
+    button(t('btn.submit'), 'btn-primary btn-small', async (e) => {
+      if (!reason.value.trim()) { errors.set('swap', t('err.required')); paintErrors('swap'); reason.focus(); return; }
+      const ok = await act('swap', e.currentTarget, () => api('POST', '/api/roster/swap', { role: d.role, person: person.value, reason: reason.value.trim() }));
+      if (ok) { duty.swapping = ''; duty.at = 0; loadDuty(); }
+    }, { dataset: { action: 'swap-submit' } }),
+    button(t('btn.cancel'), 'btn-ghost btn-small', () => { duty.swapping = ''; repaintDuty(); }),
+    errBox('swap'));
+}
+
 function dutyLine() {
   if (!duty.list || Date.now() - duty.at > 60_000) loadDuty();
   if (!duty.list || !duty.list.length) return h('div', { id: 'duty', hidden: true });
-  return h('div', { id: 'duty', class: 'duty-line muted small', 'aria-label': t('duty.title') },
+  const swapping = duty.list.find((d) => d.role === duty.swapping);
+  return h('div', { id: 'duty' }, h('div', { class: 'duty-line muted small', 'aria-label': t('duty.title') },
     h('strong', {}, `${t('duty.title')}：`),
     duty.list.map((d) => h('span', { class: 'duty-item', dataset: { role: d.role } },
       `${d.role_name ? tx(d.role_name) : d.role} `,
       h('strong', {}, d.person ? tx(d.person.name) : '—'),
       d.person && d.person.phone ? h('span', { class: 'mono' }, ` ${d.person.phone}`) : null,
-      d.swapped ? ` (${t('duty.swapped')})` : '')));
+      d.swapped ? ` (${t('duty.swapped')})` : '',
+      duty.maySwap && d.shift ? button(t('duty.swap'), 'btn-ghost btn-tiny', () => { duty.swapping = d.role; repaintDuty(); },
+        { dataset: { swapRole: d.role } }) : null))),
+  swapping ? swapForm(swapping) : null);
 }
 
 export function renderBoard() {

@@ -64,6 +64,9 @@ const R = {
   cross_origin: ['请求来源不明，已拒绝', 'A request from another site was refused'],
   json_only: ['请求格式不对', 'The request is not in the form the gateway reads'],
   invalid: ['「{field}」填写有误', '"{field}" is not valid'],
+  no_person: ['没有此人「{value}」：请先在站点配置的人员名单中列出', 'There is no person "{value}": list them under people in the site config'],
+  no_duty: ['当前没有「{role}」的值班班次可调', 'Nobody is on duty as "{role}" now: there is no shift to swap'],
+  swap_reason: ['请说明调班原因', 'Say why the shift is swapped'],
   explain_what: ['请填写主题和消息内容，或 Modbus 连接/从站号、地址和寄存器值', 'Give a topic and a payload, or a Modbus connection/unit, an address and values'],
   walk_period: ['走测的开始时间须早于结束时间', 'The walk\'s start must come before its end'],
 };
