@@ -12,12 +12,9 @@ import httpx
 import pytest
 import yaml
 
-from gateway.console import auth
 from gateway.domain.effects import MqttPublish
-from gateway.store import open_records
 from simulators.sites import mqtt_only_demo
-from tests.daemon.test_console_inprocess import Console, password
-from tests.support.inprocess import T0, InProcess
+from tests.support.console import Console, running_console
 from tests.support.processes import query
 
 pytestmark = pytest.mark.anyio
@@ -33,14 +30,8 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     site = yaml.safe_load(config.read_text())
     site["console"] = {"idle_timeout": "2h", "session_length": "12h"}
     config.write_text(yaml.safe_dump(site, allow_unicode=True))
-    store = tmp_path / "store.sqlite3"
-    with open_records(store) as records:
-        for name, role in USERS.items():
-            auth.add_user(records, name, name, [role], password(name), T0)
-    async with InProcess(config, store) as gw:
-        console = Console(gw)
-        yield console
-        await console.close()
+    async with running_console(config, tmp_path / "store.sqlite3", USERS) as made:
+        yield made
 
 
 async def post(console: Console, client: httpx.AsyncClient, path: str,

@@ -3,10 +3,9 @@ clock, and commands that answer once their batch is committed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,11 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from gateway.console import auth
 from gateway.console.app import create_app
 from gateway.domain import site_time
-from gateway.store import open_records
 from simulators.sites import mqtt_only_demo
+from tests.support.console import Console, running_console
 from tests.support.inprocess import T0, InProcess
 from tests.support.processes import query
 
@@ -26,42 +24,6 @@ pytestmark = pytest.mark.anyio
 T = TypeVar("T")
 
 USERS = {"op": "operator", "tech": "technician", "sup": "supervisor"}
-
-
-def password(name: str) -> str:
-    return f"pw-{name}-secret"
-
-
-class Console:
-    """The console app of an in-process daemon, driven through its HTTP API."""
-
-    def __init__(self, gw: InProcess) -> None:
-        self.gw = gw
-        self.app = create_app(gw.gw)
-        self.clients: list[httpx.AsyncClient] = []
-
-    async def client(self, user: str) -> httpx.AsyncClient:
-        # as the console's page does: its requests say they come from its own origin
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                   base_url="http://console",
-                                   headers={"Origin": "http://console"})
-        self.clients.append(client)
-        r = await client.post("/api/login", json={"username": user, "password": password(user)})
-        assert r.status_code == 200, r.text
-        return client
-
-    async def call(self, request: Awaitable[T]) -> T:
-        """A request answered once the daemon has done its part (it runs meanwhile)."""
-        task = asyncio.ensure_future(request)
-        while not task.done():
-            await self.gw.settle()
-            await asyncio.sleep(0)
-        return task.result()
-
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-        self.app.state.reader.close()
 
 
 @pytest.fixture
@@ -75,14 +37,8 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def console(config: Path, tmp_path: Path) -> AsyncIterator[Console]:
-    store = tmp_path / "store.sqlite3"
-    with open_records(store) as records:
-        for name, role in USERS.items():
-            auth.add_user(records, name, name, [role], password(name), T0)
-    async with InProcess(config, store) as gw:
-        console = Console(gw)
-        yield console
-        await console.close()
+    async with running_console(config, tmp_path / "store.sqlite3", USERS) as made:
+        yield made
 
 
 async def test_a_session_ends_when_idle_and_lives_while_in_use(console: Console) -> None:

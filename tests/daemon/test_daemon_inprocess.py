@@ -7,12 +7,10 @@ routed to the adapter that sends them, and what a defect in one input leaves beh
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 import yaml
 
 from gateway.domain.effects import ModbusWrite, MqttPublish, Notify
@@ -21,7 +19,7 @@ from gateway.errors import Refusal
 from gateway.present.names import names_of
 from gateway.present.timeline import describe
 from simulators.sites import mqtt_only_demo
-from tests.support.inprocess import T0, InProcess
+from tests.support.inprocess import T0, InProcess, logged
 from tests.support.processes import ROOT, query
 
 pytestmark = pytest.mark.anyio
@@ -31,17 +29,6 @@ FIRE_B1 = "demo/fire/b1/f12/z3"
 
 def fire(device: str = "SD-01", state: str = "fire") -> dict[str, str]:
     return {"state": state, "device": device}
-
-
-@pytest.fixture
-def logs() -> Iterator[list[dict[str, Any]]]:
-    """The daemon's log, as structured events."""
-    with structlog.testing.capture_logs() as captured:
-        yield captured
-
-
-def logged(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
-    return [e for e in logs if e["event"] == event]
 
 
 @pytest.fixture

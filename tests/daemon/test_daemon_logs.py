@@ -3,29 +3,17 @@ names its incident, actuator and command; each escalation says why and for what.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from simulators.sites import mqtt_only_demo
-from tests.support.inprocess import InProcess
+from tests.support.inprocess import InProcess, logged
 
 pytestmark = pytest.mark.anyio
 
 FIRE_B1 = "demo/fire/b1/f12/z3"
-
-
-@pytest.fixture
-def logs() -> Iterator[list[dict[str, Any]]]:
-    with structlog.testing.capture_logs() as captured:
-        yield captured
-
-
-def logged(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
-    return [e for e in logs if e["event"] == event]
 
 
 @pytest.fixture

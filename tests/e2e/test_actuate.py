@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from simulators.modbus_elevator import ElevatorCar, Mode
-from tests.e2e.test_modbus import Devices, point_state, site_with_devices
+from tests.e2e.test_modbus import Devices, point_state, running_plant
 from tests.support.processes import Broker, Daemon, free_port, query, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -26,23 +25,17 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PASSWORD = "actuate-test-pw"
 
 
-@pytest.fixture
-def plant(tmp_path: Path, broker: Broker) -> Iterator[tuple[Daemon, Devices]]:
-    config = site_with_devices(tmp_path, feedback_timeout="6s")
-    site = yaml.safe_load(config.read_text())
+def _own_ports(site: dict[str, Any]) -> None:
     for receiver in (r for kind in site.get("receivers", {}).values() for r in kind):
         receiver["port"] = free_port()  # the panels' listeners too, off the demo's ports
     car = next(a for a in site["actuators"] if a["id"] == "ELV-B2-L1")
     car["commands"]["restore"]["feedback"]["timeout"] = "6s"  # the demo's reset, sooner
-    config.write_text(yaml.safe_dump(site, allow_unicode=True))
-    devices = Devices(config, seconds_per_floor=0.15, door_seconds=0.3,
-                      valve_travel_seconds=0.5)
-    daemon = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
-    daemon.start()
-    yield daemon, devices
-    if daemon.process is not None and daemon.process.poll() is None:
-        daemon.terminate()
-    devices.close()
+
+
+@pytest.fixture
+def plant(tmp_path: Path, broker: Broker) -> Iterator[tuple[Daemon, Devices]]:
+    with running_plant(tmp_path, broker, _own_ports) as made:
+        yield made
 
 
 def gateway(daemon: Daemon, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

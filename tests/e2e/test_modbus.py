@@ -91,17 +91,33 @@ def site_with_devices(tmp_path: Path, *, feedback_timeout: str | None = None) ->
     return config
 
 
-@pytest.fixture
-def plant(tmp_path: Path, broker: Broker) -> Iterator[tuple[Daemon, Devices]]:
+@contextlib.contextmanager
+def running_plant(tmp_path: Path, broker: Broker,
+                  change: Callable[[dict[str, Any]], None] | None = None,
+                  ) -> Iterator[tuple[Daemon, Devices]]:
+    """The whole site with its simulated devices and the daemon on ``broker`` (``change``: an
+    edit of the site config first)."""
     config = site_with_devices(tmp_path, feedback_timeout="6s")
+    if change is not None:
+        site = yaml.safe_load(config.read_text())
+        change(site)
+        config.write_text(yaml.safe_dump(site, allow_unicode=True))
     devices = Devices(config, seconds_per_floor=0.15, door_seconds=0.3,
                       valve_travel_seconds=0.5)
     daemon = Daemon(config, tmp_path / "store.sqlite3", broker.url, tmp_path / "daemon.log")
     daemon.start()
-    yield daemon, devices
-    if daemon.process is not None and daemon.process.poll() is None:
-        daemon.terminate()
-    devices.close()
+    try:
+        yield daemon, devices
+    finally:
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.terminate()
+        devices.close()
+
+
+@pytest.fixture
+def plant(tmp_path: Path, broker: Broker) -> Iterator[tuple[Daemon, Devices]]:
+    with running_plant(tmp_path, broker) as made:
+        yield made
 
 
 def point_state(store: Path, point_id: str) -> str | None:

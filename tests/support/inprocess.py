@@ -169,3 +169,8 @@ class InProcess:
 
     def sent(self, kind: type[Any] = object) -> list[Any]:
         return [e for a in self.adapters.values() for e in a.sent if isinstance(e, kind)]
+
+
+def logged(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    """The events of one name in a captured log (the ``logs`` fixture of tests/daemon)."""
+    return [e for e in logs if e["event"] == event]
