@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 
 from gateway.domain.model import Text
 from gateway.present.names import Names
-from gateway.present.timeline_acts import action_at
 from gateway.present.words import REVIEW_PARTS, bi, same
 
 _REVIEW = {part: bi(*words) for part, words in REVIEW_PARTS}
@@ -26,6 +25,15 @@ def _actor(people: Mapping[str, str]) -> Callable[[str], Text]:
     return name
 
 
+def _action(n: Names) -> Callable[[str], Text]:
+    def name(key: str) -> Text:  # "recall/ELV-B1-L1"
+        action, _, actuator = key.partition("/")
+        what = n.actions.get(action) or same(action)
+        where = n.actuators.get(actuator) or same(actuator)
+        return Text(f"{what.zh}（{where.zh}）", f"{what.en} ({where.en})")
+    return name
+
+
 def refusal_params(params: Mapping[str, str | list[str]], n: Names,
                    people: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """``{"step": {"zh": ..., "en": ...}, ...}``: each id by its name, lists joined."""
@@ -35,7 +43,7 @@ def refusal_params(params: Mapping[str, str | list[str]], n: Names,
         "unanswered_prompts": n.prompt, "branch": n.branch, "undecided": n.branch,
         "option": lambda o: n.option(branch if isinstance(branch, str) else "", o),
         "record": n.record, "role": n.role, "review": lambda p: _REVIEW.get(p) or same(p),
-        "actor": _actor(people), "unconfirmed_actions": action_at(n),
+        "actor": _actor(people), "unconfirmed_actions": _action(n),
         "playbook": lambda p: n.playbook or same(p),
         "actuator": lambda a: n.actuators.get(a) or same(a),
     }
